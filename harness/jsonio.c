@@ -1,0 +1,179 @@
+#include "jsonio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int db_json_load(cJSON **out, const char *path, db_err *e)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return db_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = malloc(DB_JSON_MAX_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return db_fail(e, "%s: out of memory", path);
+    }
+    size_t n = fread(buf, 1, DB_JSON_MAX_BYTES + 1, f);
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(buf);
+        return db_fail(e, "%s: read error", path);
+    }
+    if (n > DB_JSON_MAX_BYTES) {
+        free(buf);
+        return db_fail(e, "%s: larger than %zu bytes", path, DB_JSON_MAX_BYTES);
+    }
+    buf[n] = '\0';
+    if (memchr(buf, '\0', n)) {
+        free(buf);
+        return db_fail(e, "%s: contains a NUL byte: not a JSON text file", path);
+    }
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithOpts(buf, &end, 1);
+    if (!j) {
+        size_t line = 1;
+        const char *p = end ? end : cJSON_GetErrorPtr();
+        if (p && p >= buf && p <= buf + n)
+            for (const char *q = buf; q < p; q++)
+                line += *q == '\n';
+        free(buf);
+        return db_fail(e, "%s: line %zu: malformed JSON", path, line);
+    }
+    free(buf);
+    *out = j;
+    return 0;
+}
+
+int db_mkdirs(const char *path, db_err *e)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return db_fail(e, "%s: bad directory name", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return db_fail(e, "%s: cannot create directory: %s", buf, strerror(errno));
+            buf[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return db_fail(e, "%s: not a directory", path);
+    return 0;
+}
+
+int db_write_atomic(const char *path, const char *data, size_t n, db_err *e)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX.tmp", path) >= sizeof tmp)
+        return db_fail(e, "%s: path too long", path);
+    int fd = mkstemps(tmp, 4);
+    if (fd < 0)
+        return db_fail(e, "%s: cannot create a temporary file: %s", path, strerror(errno));
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, data + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int err = w < 0 ? errno : ENOSPC;
+            close(fd);
+            unlink(tmp);
+            return db_fail(e, "%s: write failed: %s", path, strerror(err));
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        int err = errno;
+        close(fd);
+        unlink(tmp);
+        return db_fail(e, "%s: fsync failed: %s", path, strerror(err));
+    }
+    if (close(fd) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return db_fail(e, "%s: close failed: %s", path, strerror(err));
+    }
+    /* mkstemps creates 0600; results are meant to be shared */
+    if (chmod(tmp, 0644) != 0 || rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return db_fail(e, "%s: rename failed: %s", path, strerror(err));
+    }
+    return 0;
+}
+
+int db_json_save(const char *path, const cJSON *j, db_err *e)
+{
+    char *txt = cJSON_Print(j);
+    if (!txt)
+        return db_fail(e, "%s: out of memory formatting JSON", path);
+    size_t n = strlen(txt);
+    char *buf = malloc(n + 2);
+    if (!buf) {
+        cJSON_free(txt);
+        return db_fail(e, "%s: out of memory", path);
+    }
+    memcpy(buf, txt, n);
+    buf[n] = '\n';
+    cJSON_free(txt);
+    int rc = db_write_atomic(path, buf, n + 1, e);
+    free(buf);
+    return rc;
+}
+
+int db_json_number(double *out, const cJSON *o, const char *key, int required,
+                   const char *what, db_err *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (required)
+            return db_fail(e, "%s: missing field \"%s\"", what, key);
+        return 0;
+    }
+    if (!cJSON_IsNumber(v))
+        return db_fail(e, "%s: field \"%s\" must be a number", what, key);
+    *out = v->valuedouble;
+    return 0;
+}
+
+int db_json_string(const char **out, const cJSON *o, const char *key, int required,
+                   const char *what, db_err *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (required)
+            return db_fail(e, "%s: missing field \"%s\"", what, key);
+        return 0;
+    }
+    if (!cJSON_IsString(v))
+        return db_fail(e, "%s: field \"%s\" must be a string", what, key);
+    *out = v->valuestring;
+    return 0;
+}
+
+int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *what,
+                      db_err *e)
+{
+    const cJSON *k;
+    cJSON_ArrayForEach(k, o) {
+        int ok = 0;
+        for (size_t i = 0; allowed[i]; i++)
+            if (k->string && strcmp(k->string, allowed[i]) == 0)
+                ok = 1;
+        if (!ok)
+            return db_fail(e, "%s: unknown field \"%s\"", what, k->string ? k->string : "?");
+    }
+    return 0;
+}

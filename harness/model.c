@@ -1,0 +1,488 @@
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Refuse models that would need more than this much memory: a typo in a
+ * config should give an error, not a swap storm. */
+#define DB_MODEL_MAX_BYTES ((size_t)8 << 30)
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* a*b, or 0 with *ovf set when it overflows size_t. */
+static size_t mul(size_t a, size_t b, int *ovf)
+{
+    if (a && b > SIZE_MAX / a) {
+        *ovf = 1;
+        return 0;
+    }
+    return a * b;
+}
+
+static void *xcalloc(size_t n, size_t size, size_t *total)
+{
+    *total += n * size;
+    return calloc(n ? n : 1, size);
+}
+
+void db_model_free(db_model *m)
+{
+    for (size_t i = 0; i < m->nl; i++) {
+        free(m->L[i].out);
+        free(m->L[i].mask);
+        free(m->L[i].argmax);
+        free(m->L[i].cache);
+    }
+    free(m->params);
+    free(m->grads);
+    free(m->velocity);
+    free(m->input);
+    free(m->tok);
+    free(m->len);
+    free(m->probs);
+    free(m->dbuf[0]);
+    free(m->dbuf[1]);
+    free(m->work);
+    memset(m, 0, sizeof *m);
+}
+
+size_t db_model_param_count(const db_model *m) { return m->nparams; }
+
+/* Shape inference and parameter layout for one layer; no allocation. */
+static int plan_layer(db_model *m, db_mlayer *L, size_t i, int *kind, size_t *c,
+                      size_t *h, size_t *w, db_err *e)
+{
+    const db_layer *s = &L->spec;
+    const char *tn = db_layer_type_name(s->type);
+    L->in_kind = *kind;
+    L->in_c = *c;
+    L->in_h = *h;
+    L->in_w = *w;
+    L->param_index = -1;
+    int ovf = 0;
+    L->in_size = *kind == DB_SHAPE_IMAGE ? mul(mul(*c, *h, &ovf), *w, &ovf)
+               : *kind == DB_SHAPE_SEQ   ? mul(*h, *w, &ovf)
+                                         : *c;
+    if (m->text && i == 0 && s->type != DB_LAYER_EMBEDDING)
+        return db_fail(e, "layer 0 (%s): a text data set needs an embedding layer "
+                       "first", tn);
+    switch (s->type) {
+    case DB_LAYER_CONV:
+        if (*kind != DB_SHAPE_IMAGE)
+            return db_fail(e, "layer %zu (conv): input is not an image", i);
+        if (conv2d_shape_init(&L->conv, m->bmax, *c, *h, *w, s->units, s->kernel,
+                              s->stride, s->pad, e))
+            return db_prefix(e, "layer %zu (conv)", i);
+        L->w_rows = s->units;
+        L->w_n = mul(s->units, mul(*c, s->kernel * s->kernel, &ovf), &ovf);
+        L->b_n = s->units;
+        *c = s->units;
+        *h = L->conv.OH;
+        *w = L->conv.OW;
+        break;
+    case DB_LAYER_RELU:
+        break;
+    case DB_LAYER_MAXPOOL:
+        if (*kind != DB_SHAPE_IMAGE)
+            return db_fail(e, "layer %zu (maxpool): input is not an image", i);
+        if (pool_shape_init(&L->pool, m->bmax, *c, *h, *w, s->kernel, s->stride, s->pad,
+                            e))
+            return db_prefix(e, "layer %zu (maxpool)", i);
+        *h = L->pool.OH;
+        *w = L->pool.OW;
+        break;
+    case DB_LAYER_DENSE:
+        if (*kind == DB_SHAPE_SEQ)
+            return db_fail(e, "layer %zu (dense): input is a sequence; put a gru "
+                           "layer before it", i);
+        L->w_rows = s->units;
+        L->w_n = mul(s->units, L->in_size, &ovf);
+        L->b_n = s->units;
+        *kind = DB_SHAPE_FLAT;
+        *c = s->units;
+        *h = *w = 1;
+        break;
+    case DB_LAYER_EMBEDDING:
+        if (!m->text || i != 0)
+            return db_fail(e, "layer %zu (embedding): only allowed as the first layer "
+                           "of a model on a text data set", i);
+        if (s->vocab < m->in_w)
+            return db_fail(e, "layer 0 (embedding): vocab %zu is smaller than the data "
+                           "set's %zu token values", s->vocab, m->in_w);
+        L->in_size = m->in_h; /* tokens per example */
+        L->w_rows = s->vocab;
+        L->w_n = mul(s->vocab, s->units, &ovf);
+        *kind = DB_SHAPE_SEQ;
+        *h = m->in_h;
+        *w = s->units;
+        break;
+    case DB_LAYER_GRU:
+        if (*kind != DB_SHAPE_SEQ)
+            return db_fail(e, "layer %zu (gru): input is not a sequence", i);
+        if (gru_shape_init(&L->gru, m->bmax, *h, *w, s->units, e))
+            return db_prefix(e, "layer %zu (gru)", i);
+        L->w_n = mul(3 * s->units, *w, &ovf);
+        L->w2_n = mul(3 * s->units, s->units, &ovf);
+        L->b_n = 3 * s->units;
+        L->b2_n = 3 * s->units;
+        *kind = DB_SHAPE_FLAT;
+        *c = s->units;
+        *h = *w = 1;
+        break;
+    case DB_LAYER_DROPOUT:
+        if (s->mode == DROPOUT_CHANNEL) {
+            if (*kind != DB_SHAPE_IMAGE)
+                return db_fail(e, "layer %zu (dropout, channel mode): input is not an "
+                               "image", i);
+            L->drop_g = *c;
+            L->drop_s = *h * *w;
+        } else if (s->mode == DROPOUT_POSITION) {
+            if (*kind != DB_SHAPE_SEQ)
+                return db_fail(e, "layer %zu (dropout, position mode): input is not a "
+                               "sequence", i);
+            L->drop_g = *h;
+            L->drop_s = *w;
+        } else {
+            L->drop_g = L->in_size;
+            L->drop_s = 1;
+        }
+        if (dropout_check_rate(s->rate, e))
+            return db_prefix(e, "layer %zu (dropout)", i);
+        L->site_index = (int)m->ndropout++;
+        break;
+    default:
+        return db_fail(e, "layer %zu: unknown type %d", i, s->type);
+    }
+    L->out_kind = *kind;
+    L->out_c = *c;
+    L->out_h = *h;
+    L->out_w = *w;
+    L->out_size = *kind == DB_SHAPE_IMAGE ? mul(mul(*c, *h, &ovf), *w, &ovf)
+                : *kind == DB_SHAPE_SEQ   ? mul(*h, *w, &ovf)
+                                          : *c;
+    if (ovf)
+        return db_fail(e, "layer %zu (%s): sizes overflow", i, tn);
+    return 0;
+}
+
+int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
+                   size_t bmax, db_err *e)
+{
+    memset(m, 0, sizeof *m);
+    if (bmax == 0)
+        return db_fail(e, "batch size must be positive");
+    m->bmax = bmax;
+    m->text = in->text;
+    m->classes = in->classes;
+    int kind;
+    size_t c, h, w;
+    if (in->text) {
+        m->in_h = in->T;
+        m->in_w = in->vocab;
+        kind = DB_SHAPE_SEQ;
+        c = 1;
+        h = in->T;
+        w = 1;
+    } else {
+        m->in_c = in->c;
+        m->in_h = in->h;
+        m->in_w = in->w;
+        kind = DB_SHAPE_IMAGE;
+        c = in->c;
+        h = in->h;
+        w = in->w;
+    }
+    if (a->n == 0 || a->n > DB_ARCH_MAX)
+        return db_fail(e, "model has %zu layers (1 to %d allowed)", a->n, DB_ARCH_MAX);
+    m->nl = a->n;
+    size_t np = 0, nwork = 0, dmax = 0;
+    int p = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        db_mlayer *L = &m->L[i];
+        L->spec = a->layers[i];
+        if (plan_layer(m, L, i, &kind, &c, &h, &w, e))
+            return -1;
+        if (L->w_n) {
+            L->param_index = p++;
+            L->w_off = np;
+            np += L->w_n;
+            L->b_off = np;
+            np += L->b_n;
+            L->w2_off = np;
+            np += L->w2_n;
+            L->b2_off = np;
+            np += L->b2_n;
+        }
+        size_t wk = 0;
+        if (L->spec.type == DB_LAYER_CONV)
+            wk = conv2d_work_floats(&L->conv);
+        else if (L->spec.type == DB_LAYER_GRU)
+            wk = gru_work_floats(&L->gru);
+        if (wk > nwork)
+            nwork = wk;
+        size_t big = (L->out_size > L->in_size ? L->out_size : L->in_size);
+        if (big > SIZE_MAX / bmax / 16)
+            return db_fail(e, "layer %zu: activations too large", i);
+        if (big * bmax > dmax)
+            dmax = big * bmax;
+    }
+    const db_mlayer *last = &m->L[m->nl - 1];
+    if (last->spec.type != DB_LAYER_DENSE || last->out_size != m->classes)
+        return db_fail(e, "the last layer must be a dense layer with %zu units (one "
+                       "per class); it is a %s layer with %zu outputs", m->classes,
+                       db_layer_type_name(last->spec.type), last->out_size);
+
+    /* Estimate before allocating anything. */
+    size_t est = 3 * np + nwork + 2 * dmax;
+    for (size_t i = 0; i < m->nl; i++)
+        est += bmax * m->L[i].out_size * 2;
+    if (est > DB_MODEL_MAX_BYTES / sizeof(float))
+        return db_fail(e, "model would need about %.1f GiB (limit %zu GiB)",
+                       (double)est * 4 / (1 << 30), DB_MODEL_MAX_BYTES >> 30);
+
+    size_t total = 0;
+    int fail = 0;
+    m->nparams = np;
+    fail |= !(m->params = xcalloc(np, sizeof(float), &total));
+    fail |= !(m->grads = xcalloc(np, sizeof(float), &total));
+    fail |= !(m->velocity = xcalloc(np, sizeof(float), &total));
+    if (m->text) {
+        fail |= !(m->tok = xcalloc(bmax * m->in_h, 1, &total));
+        fail |= !(m->len = xcalloc(bmax, sizeof(uint32_t), &total));
+    } else {
+        fail |= !(m->input = xcalloc(bmax * m->in_c * m->in_h * m->in_w,
+                                     sizeof(float), &total));
+    }
+    fail |= !(m->probs = xcalloc(bmax * m->classes, sizeof(float), &total));
+    m->dmax = dmax;
+    fail |= !(m->dbuf[0] = xcalloc(dmax, sizeof(float), &total));
+    fail |= !(m->dbuf[1] = xcalloc(dmax, sizeof(float), &total));
+    m->nwork = nwork;
+    fail |= !(m->work = xcalloc(nwork, sizeof(float), &total));
+    for (size_t i = 0; i < m->nl && !fail; i++) {
+        db_mlayer *L = &m->L[i];
+        fail |= !(L->out = xcalloc(bmax * L->out_size, sizeof(float), &total));
+        if (L->spec.type == DB_LAYER_DROPOUT)
+            fail |= !(L->mask = xcalloc(bmax * L->drop_g, 1, &total));
+        if (L->spec.type == DB_LAYER_MAXPOOL)
+            fail |= !(L->argmax = xcalloc(bmax * L->out_size, sizeof(uint32_t), &total));
+        if (L->spec.type == DB_LAYER_GRU)
+            fail |= !(L->cache = xcalloc(gru_cache_floats(&L->gru), sizeof(float), &total));
+    }
+    if (fail) {
+        db_model_free(m);
+        return db_fail(e, "out of memory allocating the model (%zu bytes so far)", total);
+    }
+    return 0;
+}
+
+size_t db_model_bytes(const db_model *m)
+{
+    size_t f = 3 * m->nparams + 2 * m->dmax + m->nwork + m->bmax * m->classes;
+    size_t b = m->text ? m->bmax * (m->in_h + 4) : m->bmax * m->in_c * m->in_h * m->in_w * 4;
+    for (size_t i = 0; i < m->nl; i++) {
+        const db_mlayer *L = &m->L[i];
+        f += m->bmax * L->out_size;
+        if (L->mask)
+            b += m->bmax * L->drop_g;
+        if (L->argmax)
+            b += m->bmax * L->out_size * 4;
+        if (L->cache)
+            f += gru_cache_floats(&L->gru);
+    }
+    return f * sizeof(float) + b;
+}
+
+static void fill_uniform(float *x, size_t n, double bound, db_rng *r)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((2.0 * db_rng_uniform_d(r) - 1.0) * bound);
+}
+
+void db_model_init(db_model *m, uint64_t seed)
+{
+    memset(m->velocity, 0, m->nparams * sizeof(float));
+    memset(m->grads, 0, m->nparams * sizeof(float));
+    memset(&m->t, 0, sizeof m->t);
+    for (size_t i = 0; i < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        if (L->spec.type == DB_LAYER_DROPOUT)
+            db_rng_seed(&L->rng, seed, DB_RNG_DROPOUT, (uint64_t)L->site_index);
+        if (L->param_index < 0)
+            continue;
+        db_rng r;
+        db_rng_seed(&r, seed, DB_RNG_INIT, (uint64_t)L->param_index);
+        float *w = m->params + L->w_off;
+        switch (L->spec.type) {
+        case DB_LAYER_EMBEDDING:
+            for (size_t k = 0; k < L->w_n; k++)
+                w[k] = (float)db_rng_normal(&r);
+            break;
+        case DB_LAYER_GRU: {
+            double bound = 1.0 / sqrt((double)L->spec.units);
+            fill_uniform(w, L->w_n, bound, &r);
+            fill_uniform(m->params + L->w2_off, L->w2_n, bound, &r);
+            fill_uniform(m->params + L->b_off, L->b_n, bound, &r);
+            fill_uniform(m->params + L->b2_off, L->b2_n, bound, &r);
+            break;
+        }
+        default: { /* dense, conv: fan_in = inputs per output unit */
+            double bound = 1.0 / sqrt((double)(L->w_n / L->w_rows));
+            fill_uniform(w, L->w_n, bound, &r);
+            fill_uniform(m->params + L->b_off, L->b_n, bound, &r);
+            break;
+        }
+        }
+    }
+}
+
+double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
+                        int training, size_t *correct)
+{
+    double t0 = now();
+    const float *x = m->input;
+    for (size_t i = 0; i < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        const float *W = m->params + L->w_off, *b = m->params + L->b_off;
+        switch (L->spec.type) {
+        case DB_LAYER_CONV:
+            L->conv.B = B;
+            conv2d_forward(L->out, x, W, b, &L->conv, m->work);
+            break;
+        case DB_LAYER_RELU:
+            relu_forward(L->out, x, B * L->in_size);
+            break;
+        case DB_LAYER_MAXPOOL:
+            L->pool.B = B;
+            maxpool_forward(L->out, L->argmax, x, &L->pool);
+            break;
+        case DB_LAYER_DENSE:
+            dense_forward(L->out, x, W, b, B, L->in_size, L->out_size);
+            break;
+        case DB_LAYER_EMBEDDING:
+            embedding_forward(L->out, m->tok, m->len, W, B, m->in_h, L->spec.units);
+            break;
+        case DB_LAYER_GRU:
+            L->gru.B = B;
+            gru_forward(L->out, L->cache, x, m->len, W, m->params + L->w2_off, b,
+                        m->params + L->b2_off, &L->gru);
+            break;
+        case DB_LAYER_DROPOUT: {
+            double d0 = now();
+            /* the rate was validated when the model was built */
+            (void)dropout_forward(L->out, L->mask, x, B, L->drop_g, L->drop_s,
+                                  (float)L->spec.rate, training, &L->rng, NULL);
+            m->t.dropout += now() - d0;
+            break;
+        }
+        default:
+            break;
+        }
+        x = L->out;
+    }
+    size_t c = 0;
+    double loss = softmax_xent_forward(m->probs, &c, x, labels, B, m->classes);
+    *correct += c;
+    m->t.forward += now() - t0;
+    return loss;
+}
+
+void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
+{
+    double t0 = now();
+    memset(m->grads, 0, m->nparams * sizeof(float));
+    int cur = 0;
+    float *d = m->dbuf[cur];
+    memset(d, 0, B * m->classes * sizeof(float));
+    softmax_xent_backward(d, m->probs, labels, B, m->classes);
+    for (size_t i = m->nl; i-- > 0;) {
+        db_mlayer *L = &m->L[i];
+        const float *x = i ? m->L[i - 1].out : m->input;
+        float *din = NULL;
+        if (i > 0) {
+            din = m->dbuf[cur ^ 1];
+            memset(din, 0, B * L->in_size * sizeof(float));
+        }
+        const float *W = m->params + L->w_off;
+        float *dW = m->grads + L->w_off, *db = m->grads + L->b_off;
+        switch (L->spec.type) {
+        case DB_LAYER_CONV:
+            conv2d_backward(din, dW, db, d, x, W, &L->conv, m->work);
+            break;
+        case DB_LAYER_RELU:
+            if (din)
+                relu_backward(din, d, L->out, B * L->in_size);
+            break;
+        case DB_LAYER_MAXPOOL:
+            if (din)
+                maxpool_backward(din, d, L->argmax, &L->pool);
+            break;
+        case DB_LAYER_DENSE:
+            dense_backward(din, dW, db, d, x, W, B, L->in_size, L->out_size);
+            break;
+        case DB_LAYER_EMBEDDING:
+            embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
+            break;
+        case DB_LAYER_GRU:
+            gru_backward(din, dW, m->grads + L->w2_off, db, m->grads + L->b2_off, d,
+                         L->cache, x, m->len, W, m->params + L->w2_off, &L->gru,
+                         m->work);
+            break;
+        case DB_LAYER_DROPOUT:
+            if (din) {
+                double d0 = now();
+                dropout_backward(din, d, L->mask, B, L->drop_g, L->drop_s,
+                                 (float)L->spec.rate);
+                m->t.dropout += now() - d0;
+            }
+            break;
+        default:
+            break;
+        }
+        if (!din)
+            break; /* layer 0: nothing below it needs a gradient */
+        d = din;
+        cur ^= 1;
+    }
+    m->t.backward += now() - t0;
+}
+
+double db_model_update(db_model *m, const db_optim *o)
+{
+    double t0 = now();
+    double norm = sqrt(sumsq(m->grads, m->nparams));
+    if (o->clip_norm > 0 && norm > o->clip_norm)
+        scale_inplace(m->grads, m->nparams, (float)(o->clip_norm / norm));
+    for (size_t i = 0; i < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        if (L->param_index < 0)
+            continue;
+        /* weight decay on weights, never on biases */
+        sgd_momentum_step(m->params + L->w_off, m->velocity + L->w_off,
+                          m->grads + L->w_off, L->w_n, (float)o->lr, (float)o->momentum,
+                          (float)o->weight_decay);
+        sgd_momentum_step(m->params + L->b_off, m->velocity + L->b_off,
+                          m->grads + L->b_off, L->b_n, (float)o->lr, (float)o->momentum, 0.0f);
+        if (L->w2_n)
+            sgd_momentum_step(m->params + L->w2_off, m->velocity + L->w2_off,
+                              m->grads + L->w2_off, L->w2_n, (float)o->lr, (float)o->momentum,
+                              (float)o->weight_decay);
+        if (L->b2_n)
+            sgd_momentum_step(m->params + L->b2_off, m->velocity + L->b2_off,
+                              m->grads + L->b2_off, L->b2_n, (float)o->lr,
+                              (float)o->momentum, 0.0f);
+        if (o->max_norm > 0 &&
+            (L->spec.type == DB_LAYER_DENSE || L->spec.type == DB_LAYER_CONV))
+            maxnorm_apply(m->params + L->w_off, L->w_rows, L->w_n / L->w_rows,
+                          (float)o->max_norm);
+    }
+    m->t.update += now() - t0;
+    return norm;
+}

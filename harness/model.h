@@ -1,0 +1,107 @@
+/* model.h - a trainable network built from an architecture description.
+ *
+ * All memory is allocated once by db_model_build: parameters, gradients and
+ * momentum in three blocks carved by the same offsets, one activation buffer
+ * per layer (sized for the largest batch), two ping-pong gradient buffers for
+ * backward, and one shared scratch buffer for the kernels.  The training loop
+ * allocates nothing. */
+#ifndef DB_MODEL_H
+#define DB_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "dberr.h"
+#include "kernels.h"
+#include "rng.h"
+
+/* What a layer's output looks like per example. */
+enum db_shape_kind { DB_SHAPE_IMAGE = 0, DB_SHAPE_FLAT, DB_SHAPE_SEQ };
+
+typedef struct db_mlayer {
+    db_layer spec;
+    int in_kind, out_kind;     /* enum db_shape_kind */
+    size_t in_c, in_h, in_w;   /* image: C,H,W; flat: in_c = features;
+                                  seq: in_h = T, in_w = D */
+    size_t out_c, out_h, out_w;
+    size_t in_size, out_size;  /* floats per example */
+    conv2d_shape conv;         /* B = batch capacity; reset per batch */
+    pool_shape pool;
+    gru_shape gru;
+    /* parameter offsets into the params/grads/velocity blocks */
+    size_t w_off, w_n, w_rows, b_off, b_n;
+    size_t w2_off, w2_n, b2_off, b2_n;  /* GRU: Wh and bh */
+    int param_index;           /* -1 when the layer has no parameters */
+    float *out;                /* (B, out_size) */
+    uint8_t *mask;             /* dropout: (B, G) */
+    uint32_t *argmax;          /* maxpool: (B, out_size) */
+    float *cache;              /* GRU: gru_cache_floats */
+    size_t drop_g, drop_s;     /* dropout grouping per example */
+    int site_index;            /* dropout: site number (rng stream index) */
+    db_rng rng;                /* dropout: this site's mask stream */
+} db_mlayer;
+
+typedef struct db_model_timing {
+    double forward, backward, update, dropout; /* seconds */
+} db_model_timing;
+
+typedef struct db_model {
+    size_t nl;
+    db_mlayer L[DB_ARCH_MAX];
+    size_t bmax;               /* batch capacity */
+    int text;                  /* input: 1 = tokens (B, T), 0 = images */
+    size_t in_c, in_h, in_w;   /* image input; text: in_h = T, in_w = vocab */
+    size_t classes;
+    size_t nparams;
+    float *params, *grads, *velocity;
+    float *input;              /* (B, C, H, W) images */
+    uint8_t *tok;              /* (B, T) text */
+    uint32_t *len;             /* (B) text */
+    float *probs;              /* (B, classes) */
+    float *dbuf[2];            /* backward ping-pong, dmax floats each */
+    size_t dmax;
+    float *work;               /* kernel scratch, nwork floats */
+    size_t nwork;
+    size_t ndropout;
+    db_model_timing t;
+} db_model;
+
+/* Input description, from the data set. */
+typedef struct db_model_input {
+    int text;
+    size_t c, h, w;            /* image */
+    size_t T, vocab;           /* text */
+    size_t classes;
+} db_model_input;
+
+/* Builds the model (shapes checked, memory allocated, nothing initialised).
+ * Errors name the layer.  On failure nothing stays allocated. */
+int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
+                   size_t bmax, db_err *e);
+void db_model_free(db_model *m);
+size_t db_model_param_count(const db_model *m);
+/* Bytes the model allocated (for show and memory accounting). */
+size_t db_model_bytes(const db_model *m);
+
+/* SUITE.md initialisation from the seed's INIT streams (one per parametric
+ * layer, so inserting dropout never shifts them), zero momentum, and every
+ * dropout site's stream seeded from (seed, DROPOUT, site index). */
+void db_model_init(db_model *m, uint64_t seed);
+
+/* Forward pass on B examples already in m->input (or m->tok/m->len). Returns
+ * the mean loss and adds the number of correct predictions to *correct.
+ * training = 0 switches every dropout site off. */
+double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
+                        int training, size_t *correct);
+/* Backward after a training forward: grads = d(loss)/d(params). */
+void db_model_backward(db_model *m, size_t B, const uint8_t *labels);
+
+typedef struct db_optim {
+    double lr, momentum, weight_decay, max_norm, clip_norm; /* as configured */
+} db_optim;
+/* Clipping (global norm), SGD with momentum, then max-norm on dense and conv
+ * weights.  Returns the gradient norm before clipping. */
+double db_model_update(db_model *m, const db_optim *o);
+
+#endif

@@ -1,0 +1,179 @@
+/* kernels.h - the numeric core.
+ *
+ * Conventions (every kernel):
+ *  - Pure functions over float arrays with explicit sizes: no allocation, no
+ *    I/O, no globals.  Scratch memory is passed in by the caller, sized by the
+ *    matching *_work_floats() function.
+ *  - Arguments in the order outputs, inputs, weights, sizes.  Shape comments
+ *    give the layout, row-major, batch first; images are (B, C, H, W).
+ *  - Forward OVERWRITES its outputs.  Backward ACCUMULATES (+=) into every
+ *    gradient it is given (weights and inputs alike), so the caller zeroes
+ *    gradients once per step.  A NULL input-gradient pointer means "not
+ *    needed" (first layer) and skips that work.
+ *  - Element counts are size_t.  Heavy products go through cblas_sgemm.
+ *  - A function that validates returns 0 / -1 with a message in db_err.
+ */
+#ifndef DB_KERNELS_H
+#define DB_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dberr.h"
+#include "rng.h"
+
+/* ---- dense: out = in * W^T + b ------------------------------------------ */
+/* W is (O, I): row o holds the incoming weights of output unit o, which is
+ * what max-norm constrains. */
+void dense_forward(float *out /* (B, O) */, const float *in /* (B, I) */,
+                   const float *w /* (O, I) */, const float *b /* (O) */,
+                   size_t B, size_t I, size_t O);
+void dense_backward(float *din /* (B, I) or NULL */, float *dw /* (O, I) */,
+                    float *db /* (O) */, const float *dout /* (B, O) */,
+                    const float *in /* (B, I) */, const float *w /* (O, I) */,
+                    size_t B, size_t I, size_t O);
+
+/* ---- conv2d: im2col + sgemm, zero padding -------------------------------- */
+typedef struct conv2d_shape {
+    size_t B, C, H, W;    /* input */
+    size_t OC, K;         /* filters: (OC, C, K, K) */
+    size_t stride, pad;
+    size_t OH, OW;        /* output, filled by conv2d_shape_init */
+} conv2d_shape;
+
+/* Validates sizes (all > 0, K <= H+2pad and W+2pad, no size_t overflow in any
+ * buffer size) and computes OH = (H + 2pad - K)/stride + 1, likewise OW. */
+int conv2d_shape_init(conv2d_shape *s, size_t B, size_t C, size_t H, size_t W,
+                      size_t OC, size_t K, size_t stride, size_t pad, db_err *e);
+/* Floats of scratch that conv2d_forward / conv2d_backward need. */
+size_t conv2d_work_floats(const conv2d_shape *s);
+void conv2d_forward(float *out /* (B, OC, OH, OW) */,
+                    const float *in /* (B, C, H, W) */,
+                    const float *w /* (OC, C, K, K) */, const float *b /* (OC) */,
+                    const conv2d_shape *s, float *work);
+void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
+                     float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
+                     const float *dout /* (B, OC, OH, OW) */,
+                     const float *in /* (B, C, H, W) */,
+                     const float *w /* (OC, C, K, K) */,
+                     const conv2d_shape *s, float *work);
+
+/* ---- max-pool with kernel, stride, padding ------------------------------- */
+/* Padded positions never win (they act as -infinity).  Windows may overlap
+ * (3x3 stride 2).  argmax stores, per output, the flat index h*W + w of the
+ * winning input within its (b, c) plane; backward routes gradient there. */
+typedef struct pool_shape {
+    size_t B, C, H, W;
+    size_t K, stride, pad;
+    size_t OH, OW;        /* filled by pool_shape_init */
+} pool_shape;
+
+/* OH = (H + 2pad - K)/stride + 1 (floor), requires pad < K and every window
+ * to contain at least one real input. */
+int pool_shape_init(pool_shape *s, size_t B, size_t C, size_t H, size_t W,
+                    size_t K, size_t stride, size_t pad, db_err *e);
+void maxpool_forward(float *out /* (B, C, OH, OW) */,
+                     uint32_t *argmax /* (B, C, OH, OW) */,
+                     const float *in /* (B, C, H, W) */, const pool_shape *s);
+void maxpool_backward(float *din /* (B, C, H, W) */,
+                      const float *dout /* (B, C, OH, OW) */,
+                      const uint32_t *argmax /* (B, C, OH, OW) */,
+                      const pool_shape *s);
+
+/* ---- ReLU ---------------------------------------------------------------- */
+void relu_forward(float *out, const float *in, size_t n);
+/* din += dout where out > 0 */
+void relu_backward(float *din, const float *dout, const float *out, size_t n);
+
+/* ---- softmax cross-entropy (mean over the batch) ------------------------- */
+/* Numerically stable (max subtracted).  Writes probs, returns the mean loss
+ * over B examples, and stores in *correct the number of examples whose argmax
+ * (first maximum) equals the label.  Labels must be < K (caller validates). */
+double softmax_xent_forward(float *probs /* (B, K) */, size_t *correct,
+                            const float *logits /* (B, K) */,
+                            const uint8_t *labels /* (B) */, size_t B, size_t K);
+/* dlogits += (probs - onehot(label)) / B */
+void softmax_xent_backward(float *dlogits /* (B, K) */,
+                           const float *probs /* (B, K) */,
+                           const uint8_t *labels /* (B) */, size_t B, size_t K);
+
+/* ---- embedding ------------------------------------------------------------ */
+/* out[b, t, :] = table[tok[b, t], :] for t < len[b]; zero for t >= len[b].
+ * Tokens must be < V (caller validates). */
+void embedding_forward(float *out /* (B, T, D) */,
+                       const uint8_t *tok /* (B, T) */,
+                       const uint32_t *len /* (B) */,
+                       const float *table /* (V, D) */,
+                       size_t B, size_t T, size_t D);
+/* dtable[tok[b,t], :] += dout[b, t, :] for t < len[b] */
+void embedding_backward(float *dtable /* (V, D) */,
+                        const float *dout /* (B, T, D) */,
+                        const uint8_t *tok /* (B, T) */,
+                        const uint32_t *len /* (B) */,
+                        size_t B, size_t T, size_t D);
+
+/* ---- GRU (one layer, PyTorch gate order r, z, n) ------------------------- *
+ *   r = sigmoid(Wx_r x + bx_r + Wh_r h + bh_r)
+ *   z = sigmoid(Wx_z x + bx_z + Wh_z h + bh_z)
+ *   n = tanh   (Wx_n x + bx_n + r * (Wh_n h + bh_n))
+ *   h' = (1 - z) * n + z * h
+ * h starts at 0.  For example b, steps t >= len[b] do not update its state
+ * (h stays as it was), so hfinal[b] is the state after len[b] steps.
+ * Wx is (3H, D) and Wh (3H, H), rows in the order r, z, n. */
+typedef struct gru_shape {
+    size_t B, T, D, H;
+} gru_shape;
+
+int gru_shape_init(gru_shape *s, size_t B, size_t T, size_t D, size_t H,
+                   db_err *e);
+/* Floats of cache that forward fills and backward reads (everything backward
+ * needs from forward lives here, nothing is hidden). */
+size_t gru_cache_floats(const gru_shape *s);
+/* Floats of scratch for backward. */
+size_t gru_work_floats(const gru_shape *s);
+void gru_forward(float *hfinal /* (B, H) */, float *cache,
+                 const float *x /* (B, T, D) */, const uint32_t *len /* (B) */,
+                 const float *wx /* (3H, D) */, const float *wh /* (3H, H) */,
+                 const float *bx /* (3H) */, const float *bh /* (3H) */,
+                 const gru_shape *s);
+void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
+                  float *dbx, float *dbh, const float *dhfinal /* (B, H) */,
+                  const float *cache, const float *x, const uint32_t *len,
+                  const float *wx, const float *wh, const gru_shape *s,
+                  float *work);
+
+/* ---- dropout (inverted) --------------------------------------------------- *
+ * The input is B examples of G groups of S contiguous floats; one draw per
+ * (example, group) decides the whole group:
+ *   element-wise:  G = features,  S = 1
+ *   channel-wise:  G = channels,  S = H*W       (Tompson et al. 2015)
+ *   per-position:  G = positions, S = embedding (whole token vector)
+ * A kept group is scaled by 1/(1-rate).  mask[b*G + g] is 1 (kept) or 0.
+ * rate is the DROP probability (retention p = 1 - rate).  rate 0 and
+ * training == 0 are exact identities (out = in bit for bit, mask all 1, no
+ * random numbers consumed). */
+enum dropout_mode { DROPOUT_ELEMENT = 0, DROPOUT_CHANNEL = 1, DROPOUT_POSITION = 2 };
+
+/* 0 if 0 <= rate < 1 (and not NaN), else -1 naming the value. */
+int dropout_check_rate(double rate, db_err *e);
+/* Draws B*G mask bytes from rng and applies them.  Returns -1 for a rate
+ * outside [0, 1) without touching out, mask or rng. */
+int dropout_forward(float *out /* (B, G, S) */, uint8_t *mask /* (B, G) */,
+                    const float *in /* (B, G, S) */, size_t B, size_t G,
+                    size_t S, float rate, int training, db_rng *rng, db_err *e);
+/* din += dout * mask / (1 - rate), with the mask forward drew. */
+void dropout_backward(float *din, const float *dout, const uint8_t *mask,
+                      size_t B, size_t G, size_t S, float rate);
+
+/* ---- optimiser ------------------------------------------------------------ */
+/* For each i: g = grad[i] + wd * w[i]; v[i] = mu * v[i] + g; w[i] -= lr * v[i] */
+void sgd_momentum_step(float *w, float *v, const float *grad, size_t n,
+                       float lr, float mu, float wd);
+/* Rescales each row of w (O rows of I) whose L2 norm exceeds c to norm c
+ * (Srivastava et al. 2014).  c <= 0 disables. */
+void maxnorm_apply(float *w /* (O, I) */, size_t O, size_t I, float c);
+/* Sum of squares in double (for gradient-norm clipping). */
+double sumsq(const float *x, size_t n);
+void scale_inplace(float *x, size_t n, float a);
+
+#endif

@@ -1,0 +1,229 @@
+#include "arch.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+
+static const char *const type_names[DB_LAYER_NTYPES] = {
+    "conv", "relu", "maxpool", "dense", "embedding", "gru", "dropout",
+};
+
+static const char *const site_names[DB_SITE_NKINDS] = {
+    "none", "input", "conv", "pool", "dense", "embedding", "output", "user",
+};
+
+static const char *const mode_names[] = { "element", "channel", "position" };
+
+const char *db_layer_type_name(int type)
+{
+    return type >= 0 && type < DB_LAYER_NTYPES ? type_names[type] : "?";
+}
+
+const char *db_site_name(int site)
+{
+    return site >= 0 && site < DB_SITE_NKINDS ? site_names[site] : "?";
+}
+
+const char *db_dropout_mode_name(int mode)
+{
+    return mode >= 0 && mode <= DROPOUT_POSITION ? mode_names[mode] : "?";
+}
+
+int db_arch_push(db_arch *a, const db_layer *l, db_err *e)
+{
+    if (a->n >= DB_ARCH_MAX)
+        return db_fail(e, "architecture has more than %d layers", DB_ARCH_MAX);
+    a->layers[a->n++] = *l;
+    return 0;
+}
+
+/* Which keys each layer type accepts (besides "type"). */
+static const char *const allowed_keys[DB_LAYER_NTYPES][5] = {
+    [DB_LAYER_CONV] = { "filters", "kernel", "stride", "pad", NULL },
+    [DB_LAYER_RELU] = { NULL },
+    [DB_LAYER_MAXPOOL] = { "kernel", "stride", "pad", NULL },
+    [DB_LAYER_DENSE] = { "units", NULL },
+    [DB_LAYER_EMBEDDING] = { "vocab", "dim", NULL },
+    [DB_LAYER_GRU] = { "hidden", NULL },
+    [DB_LAYER_DROPOUT] = { "rate", "mode", "site", NULL },
+};
+
+static int key_allowed(int type, const char *key)
+{
+    if (strcmp(key, "type") == 0)
+        return 1;
+    for (int i = 0; allowed_keys[type][i]; i++)
+        if (strcmp(allowed_keys[type][i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Reads a positive integer field (or def when absent and def > 0). */
+static int get_size(size_t *out, const cJSON *o, const char *key, long def,
+                    long min, const char *what, size_t idx, db_err *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+        if (def < 0)
+            return db_fail(e, "%s: model[%zu]: missing \"%s\"", what, idx, key);
+        *out = (size_t)def;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        v->valuedouble < (double)min || v->valuedouble > 1e6)
+        return db_fail(e, "%s: model[%zu].%s: expected an integer in [%ld, 1000000]",
+                       what, idx, key, min);
+    *out = (size_t)v->valuedouble;
+    return 0;
+}
+
+int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
+                      db_err *e)
+{
+    memset(a, 0, sizeof *a);
+    if (!cJSON_IsArray(model))
+        return db_fail(e, "%s: \"model\" must be an array of layers", what);
+    size_t idx = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, model) {
+        db_layer l;
+        memset(&l, 0, sizeof l);
+        if (!cJSON_IsObject(o))
+            return db_fail(e, "%s: model[%zu]: expected an object", what, idx);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
+        if (!cJSON_IsString(t))
+            return db_fail(e, "%s: model[%zu]: missing string \"type\"", what, idx);
+        l.type = -1;
+        for (int i = 0; i < DB_LAYER_NTYPES; i++)
+            if (strcmp(t->valuestring, type_names[i]) == 0)
+                l.type = i;
+        if (l.type < 0)
+            return db_fail(e, "%s: model[%zu]: unknown layer type \"%s\" (known: conv, "
+                           "relu, maxpool, dense, embedding, gru, dropout)",
+                           what, idx, t->valuestring);
+        const cJSON *k;
+        cJSON_ArrayForEach(k, o) {
+            if (!key_allowed(l.type, k->string))
+                return db_fail(e, "%s: model[%zu]: unknown key \"%s\" for a %s layer",
+                               what, idx, k->string, t->valuestring);
+        }
+        int rc = 0;
+        switch (l.type) {
+        case DB_LAYER_CONV:
+            rc = get_size(&l.units, o, "filters", -1, 1, what, idx, e);
+            rc = rc ? rc : get_size(&l.kernel, o, "kernel", -1, 1, what, idx, e);
+            rc = rc ? rc : get_size(&l.stride, o, "stride", 1, 1, what, idx, e);
+            rc = rc ? rc : get_size(&l.pad, o, "pad", 0, 0, what, idx, e);
+            break;
+        case DB_LAYER_MAXPOOL:
+            rc = get_size(&l.kernel, o, "kernel", -1, 1, what, idx, e);
+            rc = rc ? rc : get_size(&l.stride, o, "stride", (long)l.kernel, 1, what, idx, e);
+            rc = rc ? rc : get_size(&l.pad, o, "pad", 0, 0, what, idx, e);
+            break;
+        case DB_LAYER_DENSE:
+            rc = get_size(&l.units, o, "units", -1, 1, what, idx, e);
+            break;
+        case DB_LAYER_EMBEDDING:
+            rc = get_size(&l.vocab, o, "vocab", -1, 1, what, idx, e);
+            rc = rc ? rc : get_size(&l.units, o, "dim", -1, 1, what, idx, e);
+            break;
+        case DB_LAYER_GRU:
+            rc = get_size(&l.units, o, "hidden", -1, 1, what, idx, e);
+            break;
+        case DB_LAYER_DROPOUT: {
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rate");
+            if (!cJSON_IsNumber(r))
+                return db_fail(e, "%s: model[%zu]: dropout needs a numeric \"rate\"",
+                               what, idx);
+            if (dropout_check_rate(r->valuedouble, e))
+                return db_prefix(e, "%s: model[%zu].rate", what, idx);
+            l.rate = r->valuedouble;
+            l.mode = DROPOUT_ELEMENT;
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mode");
+            if (m) {
+                l.mode = -1;
+                for (int i = 0; cJSON_IsString(m) && i <= DROPOUT_POSITION; i++)
+                    if (strcmp(m->valuestring, mode_names[i]) == 0)
+                        l.mode = i;
+                if (l.mode < 0)
+                    return db_fail(e, "%s: model[%zu].mode: expected \"element\", "
+                                   "\"channel\" or \"position\"", what, idx);
+            }
+            l.site = DB_SITE_USER;
+            const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "site");
+            if (s) {
+                l.site = -1;
+                for (int i = 1; cJSON_IsString(s) && i < DB_SITE_NKINDS; i++)
+                    if (strcmp(s->valuestring, site_names[i]) == 0)
+                        l.site = i;
+                if (l.site < 0)
+                    return db_fail(e, "%s: model[%zu].site: unknown site", what, idx);
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        if (rc)
+            return rc;
+        if (db_arch_push(a, &l, e))
+            return db_prefix(e, "%s", what);
+        idx++;
+    }
+    if (a->n == 0)
+        return db_fail(e, "%s: \"model\" is empty", what);
+    return 0;
+}
+
+cJSON *db_arch_to_json(const db_arch *a)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < a->n; i++) {
+        const db_layer *l = &a->layers[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+        int ok = cJSON_AddStringToObject(o, "type", type_names[l->type]) != NULL;
+        switch (l->type) {
+        case DB_LAYER_CONV:
+            ok &= cJSON_AddNumberToObject(o, "filters", (double)l->units) != NULL;
+            ok &= cJSON_AddNumberToObject(o, "kernel", (double)l->kernel) != NULL;
+            ok &= cJSON_AddNumberToObject(o, "stride", (double)l->stride) != NULL;
+            ok &= cJSON_AddNumberToObject(o, "pad", (double)l->pad) != NULL;
+            break;
+        case DB_LAYER_MAXPOOL:
+            ok &= cJSON_AddNumberToObject(o, "kernel", (double)l->kernel) != NULL;
+            ok &= cJSON_AddNumberToObject(o, "stride", (double)l->stride) != NULL;
+            ok &= cJSON_AddNumberToObject(o, "pad", (double)l->pad) != NULL;
+            break;
+        case DB_LAYER_DENSE:
+            ok &= cJSON_AddNumberToObject(o, "units", (double)l->units) != NULL;
+            break;
+        case DB_LAYER_EMBEDDING:
+            ok &= cJSON_AddNumberToObject(o, "vocab", (double)l->vocab) != NULL;
+            ok &= cJSON_AddNumberToObject(o, "dim", (double)l->units) != NULL;
+            break;
+        case DB_LAYER_GRU:
+            ok &= cJSON_AddNumberToObject(o, "hidden", (double)l->units) != NULL;
+            break;
+        case DB_LAYER_DROPOUT:
+            ok &= cJSON_AddNumberToObject(o, "rate", (double)l->rate) != NULL;
+            ok &= cJSON_AddStringToObject(o, "mode", db_dropout_mode_name(l->mode)) != NULL;
+            ok &= cJSON_AddStringToObject(o, "site", db_site_name(l->site)) != NULL;
+            break;
+        default:
+            break;
+        }
+        if (!ok) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}

@@ -1,0 +1,73 @@
+/* arch.h - an architecture description: an array of layer specs.
+ *
+ * Architectures are data.  A config's "model" array is parsed into an arch;
+ * a strategy rewrites an arch by inserting DB_LAYER_DROPOUT specs at named
+ * sites; the harness builds a model from the result.  The input shape comes
+ * from the data set and is not part of the description. */
+#ifndef DB_ARCH_H
+#define DB_ARCH_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "dberr.h"
+
+#define DB_ARCH_MAX 64
+
+enum db_layer_type {
+    DB_LAYER_CONV = 0,    /* units = filters, kernel, stride, pad */
+    DB_LAYER_RELU,
+    DB_LAYER_MAXPOOL,     /* kernel, stride, pad */
+    DB_LAYER_DENSE,       /* units */
+    DB_LAYER_EMBEDDING,   /* units = dimension, vocab */
+    DB_LAYER_GRU,         /* units = hidden size; outputs the final state */
+    DB_LAYER_DROPOUT,     /* mode, rate, site */
+    DB_LAYER_NTYPES
+};
+
+/* Where a strategy places dropout. */
+enum db_site {
+    DB_SITE_NONE = 0,
+    DB_SITE_INPUT,     /* on the input pixels */
+    DB_SITE_CONV,      /* after a conv layer's ReLU, before pooling */
+    DB_SITE_POOL,      /* after a max-pool */
+    DB_SITE_DENSE,     /* after a hidden dense layer's ReLU (never logits) */
+    DB_SITE_EMBEDDING, /* on the embedding outputs */
+    DB_SITE_OUTPUT,    /* on the final recurrent state */
+    DB_SITE_USER,      /* written into a config by hand */
+    DB_SITE_NKINDS
+};
+
+typedef struct db_layer {
+    int type;          /* enum db_layer_type */
+    size_t units;
+    size_t kernel, stride, pad;
+    size_t vocab;
+    int mode;          /* dropout: enum dropout_mode (kernels.h) */
+    double rate;       /* dropout: drop probability, [0, 1) */
+    int site;          /* dropout: enum db_site that placed it */
+} db_layer;
+
+typedef struct db_arch {
+    size_t n;
+    db_layer layers[DB_ARCH_MAX];
+} db_arch;
+
+const char *db_layer_type_name(int type);
+const char *db_site_name(int site);
+const char *db_dropout_mode_name(int mode);
+
+/* Parses a JSON array of layer objects, e.g.
+ *   [{"type": "conv", "filters": 32, "kernel": 5, "pad": 2}, {"type": "relu"},
+ *    {"type": "maxpool", "kernel": 2, "stride": 2}, {"type": "dense", "units": 10}]
+ * Unknown types and unknown keys are errors naming the layer index and key
+ * (what = file name, for messages). */
+int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
+                      db_err *e);
+/* The canonical JSON form (every field of every layer, fixed key order). */
+cJSON *db_arch_to_json(const db_arch *a);
+/* Appends a layer; error when full. */
+int db_arch_push(db_arch *a, const db_layer *l, db_err *e);
+
+#endif
