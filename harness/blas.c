@@ -97,7 +97,8 @@ int db_blas_setup(char **argv, db_err *e)
                  "re-executed with OPENBLAS_CORETYPE=%s (tried: %s)", core, tried);
     if (keep && *keep) {
         snprintf(setup_note, sizeof setup_note,
-                 "DROPBENCH_BLAS_KEEP set: kernel set left as OpenBLAS chose");
+                 "DROPBENCH_BLAS_KEEP set: kernel set left as OpenBLAS chose%s",
+                 db_blas_core_is_generic(core) ? " (generic: slow)" : "");
     } else if (!correct || db_blas_core_is_generic(core)) {
         /* Try the next candidate that has not been tried yet. */
         const char *const *c = candidates();
@@ -117,7 +118,7 @@ int db_blas_setup(char **argv, db_err *e)
         return db_fail(e, "OpenBLAS kernel set %s computes wrong sgemm results "
                        "(relative error %.3g against a naive product), and no other "
                        "kernel set this CPU supports was correct", core, err);
-    if (!tried && db_blas_core_is_generic(core))
+    if (!tried && !(keep && *keep) && db_blas_core_is_generic(core))
         snprintf(setup_note, sizeof setup_note,
                  "WARNING: OpenBLAS runs its generic %s kernels; no faster set is "
                  "available for this CPU", core);
