@@ -25,7 +25,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard scripts/*.c)
 TOOL_BIN := $(TOOL_SRC:scripts/%.c=$(BUILD)/tools/%)
 
-.PHONY: all test asan deps clean data tools
+.PHONY: all test asan deps clean data tools demo
 all: dropbench tools
 
 $(BUILD)/%.o: %.c $(wildcard kernels/*.h strategies/*.h harness/*.h)
@@ -86,6 +86,15 @@ deps:
 
 data: tools
 	scripts/fetch-data all
+
+# The main job on a fresh machine: install what is missing, build, fetch
+# MNIST, run the demo sweep (resumable), print the comparison table.
+demo:
+	scripts/deps build data report
+	$(MAKE) all
+	scripts/fetch-data mnist
+	./dropbench sweep configs/sweeps/demo.json
+	./dropbench report results/demo --plots results/demo/plots
 
 clean:
 	rm -rf build build-asan dropbench

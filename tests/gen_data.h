@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-static uint32_t gen_next(uint32_t *s)
+static inline uint32_t gen_next(uint32_t *s)
 {
     *s ^= *s << 13;
     *s ^= *s >> 17;
@@ -22,7 +22,7 @@ static uint32_t gen_next(uint32_t *s)
     return *s;
 }
 
-static void gen_be32(uint8_t *p, uint32_t v)
+static inline void gen_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
@@ -30,7 +30,7 @@ static void gen_be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-static int gen_write(const char *path, const void *buf, size_t n, int gz)
+static inline int gen_write(const char *path, const void *buf, size_t n, int gz)
 {
     if (gz) {
         gzFile g = gzopen(path, "wb");
@@ -47,7 +47,7 @@ static int gen_write(const char *path, const void *buf, size_t n, int gz)
 }
 
 /* One 28x28 image of class y: a bright 7x7 block at a class position. */
-static void gen_digit(uint8_t *img, uint8_t y, uint32_t *s)
+static inline void gen_digit(uint8_t *img, uint8_t y, uint32_t *s)
 {
     for (int i = 0; i < 784; i++)
         img[i] = (uint8_t)(gen_next(s) % 64);
@@ -58,7 +58,7 @@ static void gen_digit(uint8_t *img, uint8_t y, uint32_t *s)
 }
 
 /* MNIST-style IDX files (gz = 1: Fashion-MNIST's .gz names). */
-static int gen_idx_set(const char *root, const char *set, size_t ntrain, size_t ntest,
+static inline int gen_idx_set(const char *root, const char *set, size_t ntrain, size_t ntest,
                        int gz, uint32_t seed)
 {
     char dir[1024], path[1200];
@@ -98,7 +98,7 @@ static int gen_idx_set(const char *root, const char *set, size_t ntrain, size_t 
 }
 
 /* CIFAR-10 binary: five training files of per_file records and a test file. */
-static int gen_cifar(const char *root, size_t per_file, size_t ntest, uint32_t seed)
+static inline int gen_cifar(const char *root, size_t per_file, size_t ntest, uint32_t seed)
 {
     char dir[1024], path[1200];
     snprintf(dir, sizeof dir, "%s/cifar10", root);
@@ -134,7 +134,7 @@ static int gen_cifar(const char *root, size_t per_file, size_t ntest, uint32_t s
 }
 
 /* wordlang TSV: each class draws its letters from its own part of a..z. */
-static int gen_wordlang(const char *root, size_t ntrain, size_t ntest, uint32_t seed)
+static inline int gen_wordlang(const char *root, size_t ntrain, size_t ntest, uint32_t seed)
 {
     char dir[1024], path[1200];
     snprintf(dir, sizeof dir, "%s/wordlang", root);
@@ -164,7 +164,7 @@ static int gen_wordlang(const char *root, size_t ntrain, size_t ntest, uint32_t 
 }
 
 /* All four sets under root. */
-static int gen_all(const char *root, size_t ntrain, size_t ntest)
+static inline int gen_all(const char *root, size_t ntrain, size_t ntest)
 {
     return gen_idx_set(root, "mnist", ntrain, ntest, 0, 11) ||
            gen_idx_set(root, "fashion", ntrain, ntest, 1, 12) ||

@@ -1,0 +1,123 @@
+/* test_stats.c - t critical values, summaries and paired intervals against
+ * values computed by hand. */
+#include <math.h>
+
+#include "check_main.h"
+#include "stats.h"
+
+START_TEST(test_t_table)
+{
+    ck_assert_double_eq_tol(stats_t95(1), 12.706, 1e-3);
+    ck_assert_double_eq_tol(stats_t95(2), 4.303, 1e-3);
+    ck_assert_double_eq_tol(stats_t95(4), 2.776, 1e-3);
+    ck_assert_double_eq_tol(stats_t95(10), 2.228, 1e-3);
+    ck_assert_double_eq_tol(stats_t95(30), 2.042, 1e-3);
+    ck_assert_double_eq_tol(stats_t95(31), 1.960, 1e-3);
+    ck_assert_double_eq_tol(stats_t95(1000), 1.960, 1e-3);
+    ck_assert(stats_t95(0) == 0.0);
+    for (size_t df = 1; df < 40; df++) /* decreasing towards the normal */
+        ck_assert(stats_t95(df) >= stats_t95(df + 1));
+}
+END_TEST
+
+START_TEST(test_summary)
+{
+    const double x[] = { 2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0 };
+    stats_summary s;
+    stats_summarize(x, 8, &s);
+    ck_assert_uint_eq(s.n, 8);
+    ck_assert_double_eq_tol(s.mean, 5.0, 1e-12);
+    /* sum of squares 32, n-1 = 7 */
+    ck_assert_double_eq_tol(s.sd, sqrt(32.0 / 7.0), 1e-12);
+    stats_summarize(x, 1, &s);
+    ck_assert_double_eq_tol(s.mean, 2.0, 1e-12);
+    ck_assert(s.sd == 0.0);
+    stats_summarize(NULL, 0, &s);
+    ck_assert_uint_eq(s.n, 0);
+    ck_assert(s.mean == 0.0);
+}
+END_TEST
+
+START_TEST(test_ci_hand)
+{
+    /* diffs {1,2,3}: mean 2, sd 1, t(2) = 4.303, half = 4.303/sqrt(3) */
+    const double d[] = { 1.0, 2.0, 3.0 };
+    stats_ci ci;
+    stats_mean_ci(d, 3, &ci);
+    ck_assert(ci.valid);
+    ck_assert_double_eq_tol(ci.mean, 2.0, 1e-12);
+    ck_assert_double_eq_tol(ci.sd, 1.0, 1e-12);
+    ck_assert_double_eq_tol(ci.half, 2.484, 1e-3);
+    ck_assert_double_eq_tol(ci.lo, -0.484, 1e-3);
+    ck_assert_double_eq_tol(ci.hi, 4.484, 1e-3);
+    ck_assert(!ci.significant); /* the interval contains 0 */
+
+    /* {-1.0,-1.1,-0.9}: mean -1, sd 0.1, half 0.2484: excludes 0 */
+    const double e[] = { -1.0, -1.1, -0.9 };
+    stats_mean_ci(e, 3, &ci);
+    ck_assert_double_eq_tol(ci.mean, -1.0, 1e-12);
+    ck_assert_double_eq_tol(ci.sd, 0.1, 1e-12);
+    ck_assert_double_eq_tol(ci.half, 0.2484, 1e-4);
+    ck_assert(ci.significant);
+
+    /* five seeds {0.5,0.7,0.2,0.4,0.2}: mean 0.4, ss 0.18, sd sqrt(0.045),
+     * t(4) = 2.776 */
+    const double f[] = { 0.5, 0.7, 0.2, 0.4, 0.2 };
+    stats_mean_ci(f, 5, &ci);
+    ck_assert_double_eq_tol(ci.mean, 0.4, 1e-12);
+    ck_assert_double_eq_tol(ci.sd, sqrt(0.045), 1e-12);
+    ck_assert_double_eq_tol(ci.half, 2.776445 * sqrt(0.045) / sqrt(5.0), 1e-6);
+    ck_assert(ci.significant);
+}
+END_TEST
+
+START_TEST(test_ci_small_n)
+{
+    const double d[] = { 1.5 };
+    stats_ci ci;
+    stats_mean_ci(d, 1, &ci);
+    ck_assert(!ci.valid);
+    ck_assert(!ci.significant);
+    ck_assert_uint_eq(ci.n, 1);
+    ck_assert_double_eq_tol(ci.mean, 1.5, 1e-12);
+    stats_mean_ci(NULL, 0, &ci);
+    ck_assert(!ci.valid);
+    ck_assert_uint_eq(ci.n, 0);
+    /* identical diffs: sd 0, a zero-width interval away from 0 */
+    const double z[] = { 0.3, 0.3 };
+    stats_mean_ci(z, 2, &ci);
+    ck_assert(ci.valid);
+    ck_assert(ci.half == 0.0);
+    ck_assert(ci.significant);
+}
+END_TEST
+
+START_TEST(test_paired)
+{
+    const double a[] = { 1.0, 0.5, 0.0 }, b[] = { 2.0, 2.5, 3.0 };
+    double d[3];
+    stats_ci ci;
+    stats_paired_ci(a, b, 3, d, &ci);
+    ck_assert_double_eq_tol(d[0], -1.0, 1e-12);
+    ck_assert_double_eq_tol(d[2], -3.0, 1e-12);
+    ck_assert_double_eq_tol(ci.mean, -2.0, 1e-12);
+    ck_assert_double_eq_tol(ci.lo, -4.484, 1e-3);
+    ck_assert_double_eq_tol(ci.hi, 0.484, 1e-3);
+    ck_assert(!ci.significant);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("stats");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_t_table);
+    tcase_add_test(tc, test_summary);
+    tcase_add_test(tc, test_ci_hand);
+    tcase_add_test(tc, test_ci_small_n);
+    tcase_add_test(tc, test_paired);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+DB_TEST_MAIN()
