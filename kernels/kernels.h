@@ -23,15 +23,15 @@
 #include "rng.h"
 
 /* ---- dense: out = in * W^T + b ------------------------------------------ */
-/* W is (O, I): row o holds the incoming weights of output unit o, which is
+/* W is (O, In): row o holds the incoming weights of output unit o, which is
  * what max-norm constrains. */
-void dense_forward(float *out /* (B, O) */, const float *in /* (B, I) */,
-                   const float *w /* (O, I) */, const float *b /* (O) */,
-                   size_t B, size_t I, size_t O);
-void dense_backward(float *din /* (B, I) or NULL */, float *dw /* (O, I) */,
+void dense_forward(float *out /* (B, O) */, const float *in /* (B, In) */,
+                   const float *w /* (O, In) */, const float *b /* (O) */,
+                   size_t B, size_t In, size_t O);
+void dense_backward(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
                     float *db /* (O) */, const float *dout /* (B, O) */,
-                    const float *in /* (B, I) */, const float *w /* (O, I) */,
-                    size_t B, size_t I, size_t O);
+                    const float *in /* (B, In) */, const float *w /* (O, In) */,
+                    size_t B, size_t In, size_t O);
 
 /* ---- conv2d: im2col + sgemm, zero padding -------------------------------- */
 typedef struct conv2d_shape {
@@ -169,9 +169,9 @@ void dropout_backward(float *din, const float *dout, const uint8_t *mask,
 /* For each i: g = grad[i] + wd * w[i]; v[i] = mu * v[i] + g; w[i] -= lr * v[i] */
 void sgd_momentum_step(float *w, float *v, const float *grad, size_t n,
                        float lr, float mu, float wd);
-/* Rescales each row of w (O rows of I) whose L2 norm exceeds c to norm c
+/* Rescales each row of w (O rows of In) whose L2 norm exceeds c to norm c
  * (Srivastava et al. 2014).  c <= 0 disables. */
-void maxnorm_apply(float *w /* (O, I) */, size_t O, size_t I, float c);
+void maxnorm_apply(float *w /* (O, In) */, size_t O, size_t In, float c);
 /* Sum of squares in double (for gradient-norm clipping). */
 double sumsq(const float *x, size_t n);
 void scale_inplace(float *x, size_t n, float a);

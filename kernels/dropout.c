@@ -1,0 +1,88 @@
+/* dropout.c - inverted dropout over (B, G, S) groups.
+ *
+ * Mask draws: each 64-bit number from the stream gives two 32-bit uniforms,
+ * low half for mask[2i], high half for mask[2i+1] (the high half of the last
+ * draw is discarded when B*G is odd).  A group is kept iff its uniform
+ * u >= thr with thr = round(rate * 2^32), so P(keep) = 1 - thr/2^32, within
+ * 2^-33 of 1 - rate.  The mask is a pure function of the stream position:
+ * drawing is sequential and never split across threads. */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+int dropout_check_rate(double rate, db_err *e)
+{
+    /* Written so that NaN fails both comparisons and is rejected. */
+    if (!(rate >= 0.0 && rate < 1.0))
+        return db_fail(e, "dropout rate %g is outside [0, 1) (it is the drop "
+                          "probability)", rate);
+    return 0;
+}
+
+static void draw_mask(uint8_t *mask, size_t n, double rate, db_rng *rng)
+{
+    uint64_t thr = (uint64_t)llround(rate * 4294967296.0); /* < 2^32 */
+    size_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        uint64_t u = db_rng_next(rng);
+        mask[i] = (u & 0xffffffffu) >= thr;
+        mask[i + 1] = (u >> 32) >= thr;
+    }
+    if (i < n)
+        mask[i] = (db_rng_next(rng) & 0xffffffffu) >= thr;
+}
+
+int dropout_forward(float *out /* (B, G, S) */, uint8_t *mask /* (B, G) */,
+                    const float *in /* (B, G, S) */, size_t B, size_t G,
+                    size_t S, float rate, int training, db_rng *rng, db_err *e)
+{
+    if (dropout_check_rate(rate, e) < 0)
+        return -1;
+    size_t groups = B * G;
+    if (!training || rate == 0.0f) {
+        /* Exact identity: a copy, not a multiply by 1/(1-0), and no draws,
+         * so switching dropout off leaves every other stream in place. */
+        if (out != in)
+            memcpy(out, in, groups * S * sizeof *out);
+        memset(mask, 1, groups);
+        return 0;
+    }
+    draw_mask(mask, groups, rate, rng);
+    const float scale = 1.0f / (1.0f - rate);
+    if (S == 1) {
+        /* element-wise: flat loop the compiler can vectorise */
+        for (size_t i = 0; i < groups; i++)
+            out[i] = mask[i] ? in[i] * scale : 0.0f;
+        return 0;
+    }
+    for (size_t i = 0; i < groups; i++) {
+        float *o = out + i * S;
+        const float *x = in + i * S;
+        if (mask[i])
+            for (size_t j = 0; j < S; j++)
+                o[j] = x[j] * scale;
+        else
+            /* a dropped group is exactly 0 even where in is inf or NaN */
+            memset(o, 0, S * sizeof *o);
+    }
+    return 0;
+}
+
+void dropout_backward(float *din, const float *dout, const uint8_t *mask,
+                      size_t B, size_t G, size_t S, float rate)
+{
+    if (!din)
+        return;
+    size_t groups = B * G;
+    /* Same scale expression as forward, so rate 0 gives exactly 1. */
+    const float scale = 1.0f / (1.0f - rate);
+    for (size_t i = 0; i < groups; i++) {
+        if (!mask[i])
+            continue;
+        float *d = din + i * S;
+        const float *g = dout + i * S;
+        for (size_t j = 0; j < S; j++)
+            d[j] += g[j] * scale;
+    }
+}

@@ -1,0 +1,239 @@
+/* gru.c - one GRU layer over variable-length sequences (PyTorch formula and
+ * gate order r, z, n), with backpropagation through time.
+ *
+ * Cache layout (gru_cache_floats), filled by forward, read by backward:
+ *   g   (B, T, 3H)   first the input projections Wx x + bx of every step (one
+ *                    sgemm); step t then overwrites row (b, t) with the gate
+ *                    values [r, z, n] for each example still running.
+ *   hn  (T, B, H)    Wh_n h + bh_n of step t (n needs it before r scales it).
+ *   hs  (T+1, B, H)  hs[0] = 0, hs[t+1] = state after step t; time-major so
+ *                    the recurrent sgemm of a step reads one (B, H) block.
+ *   hg  (B, 3H)      per-step scratch for Wh h + bh.
+ * Steps t >= max(len) are never run; their rows are left untouched and never
+ * read.
+ *
+ * Work layout (gru_work_floats), backward only:
+ *   dxg (B, T, 3H)   gradient at the input projections (row order of x, so
+ *                    dWx and dx are one sgemm each over all steps).
+ *   dhg (T, B, 3H)   gradient at Wh h + bh (row order of hs, so dWh is one
+ *                    sgemm over all steps).
+ *   dh, dh2 (B, H)   state gradient at the current and previous step.
+ */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static int mul_ok(size_t *r, size_t a, size_t b)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 0;
+    *r = a * b;
+    return 1;
+}
+
+static int add_ok(size_t *r, size_t a, size_t b)
+{
+    if (b > SIZE_MAX - a)
+        return 0;
+    *r = a + b;
+    return 1;
+}
+
+int gru_shape_init(gru_shape *s, size_t B, size_t T, size_t D, size_t H,
+                   db_err *e)
+{
+    if (!B || !T || !D || !H)
+        return db_fail(e, "gru: sizes must be > 0 (B=%zu T=%zu D=%zu H=%zu)",
+                       B, T, D, H);
+    size_t bt, h3, t1, x, wx, wh, g, st, c, w;
+    /* Every buffer size, plus the cache and work totals. */
+    if (!mul_ok(&bt, B, T) || !mul_ok(&h3, 3, H) || !mul_ok(&x, bt, D) ||
+        !mul_ok(&wx, h3, D) || !mul_ok(&wh, h3, H) || !mul_ok(&g, bt, h3) ||
+        !add_ok(&t1, T, 1) || !mul_ok(&st, t1, B) || !mul_ok(&st, st, H) ||
+        !mul_ok(&c, bt, H) || !add_ok(&c, c, g) || !add_ok(&c, c, st) ||
+        !mul_ok(&w, B, h3) || !add_ok(&c, c, w) || !mul_ok(&w, g, 2) ||
+        !add_ok(&w, w, B * H) || !add_ok(&w, w, B * H))
+        return db_fail(e, "gru: buffer sizes overflow size_t (B=%zu T=%zu "
+                          "D=%zu H=%zu)", B, T, D, H);
+    if (bt > INT_MAX || h3 > INT_MAX || D > INT_MAX)
+        return db_fail(e, "gru: B*T=%zu, 3H=%zu or D=%zu exceeds the BLAS int "
+                          "range", bt, h3, D);
+    s->B = B;
+    s->T = T;
+    s->D = D;
+    s->H = H;
+    return 0;
+}
+
+size_t gru_cache_floats(const gru_shape *s)
+{
+    size_t B = s->B, T = s->T, H = s->H;
+    return B * T * 3 * H + T * B * H + (T + 1) * B * H + B * 3 * H;
+}
+
+size_t gru_work_floats(const gru_shape *s)
+{
+    size_t B = s->B, T = s->T, H = s->H;
+    return 2 * B * T * 3 * H + 2 * B * H;
+}
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Lengths beyond T count as T; the longest decides how many steps run. */
+static size_t steps_of(const uint32_t *len, size_t b, size_t T)
+{
+    return len[b] < T ? len[b] : T;
+}
+
+void gru_forward(float *hfinal /* (B, H) */, float *cache,
+                 const float *x /* (B, T, D) */, const uint32_t *len /* (B) */,
+                 const float *wx /* (3H, D) */, const float *wh /* (3H, H) */,
+                 const float *bx /* (3H) */, const float *bh /* (3H) */,
+                 const gru_shape *s)
+{
+    const size_t B = s->B, T = s->T, D = s->D, H = s->H, H3 = 3 * H;
+    float *g = cache;
+    float *hn = g + B * T * H3;
+    float *hs = hn + T * B * H;
+    float *hg = hs + (T + 1) * B * H;
+
+    size_t maxlen = 0;
+    for (size_t b = 0; b < B; b++)
+        if (steps_of(len, b, T) > maxlen)
+            maxlen = steps_of(len, b, T);
+
+    /* Input projections of every step at once: x viewed as (B*T, D). */
+    for (size_t r = 0; r < B * T; r++)
+        memcpy(g + r * H3, bx, H3 * sizeof *g);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(B * T), (int)H3,
+                (int)D, 1.0f, x, (int)D, wx, (int)D, 1.0f, g, (int)H3);
+
+    memset(hs, 0, B * H * sizeof *hs);
+    for (size_t t = 0; t < maxlen; t++) {
+        const float *hp = hs + t * B * H;
+        float *hnext = hs + (t + 1) * B * H;
+        for (size_t b = 0; b < B; b++)
+            memcpy(hg + b * H3, bh, H3 * sizeof *hg);
+        if (t > 0) /* h0 = 0: the first product would add nothing */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B,
+                        (int)H3, (int)H, 1.0f, hp, (int)H, wh, (int)H, 1.0f,
+                        hg, (int)H3);
+        for (size_t b = 0; b < B; b++) {
+            const float *hpb = hp + b * H;
+            float *hnb = hnext + b * H;
+            float *hnt = hn + (t * B + b) * H;
+            if (t >= steps_of(len, b, T)) {
+                /* Finished sequences carry their state unchanged. */
+                memcpy(hnb, hpb, H * sizeof *hnb);
+                memset(hnt, 0, H * sizeof *hnt);
+                continue;
+            }
+            float *gx = g + (b * T + t) * H3;
+            const float *gh = hg + b * H3;
+            for (size_t j = 0; j < H; j++) {
+                float r = sigmoidf(gx[j] + gh[j]);
+                float z = sigmoidf(gx[H + j] + gh[H + j]);
+                float hnj = gh[2 * H + j];
+                float n = tanhf(gx[2 * H + j] + r * hnj);
+                hnb[j] = (1.0f - z) * n + z * hpb[j];
+                gx[j] = r;
+                gx[H + j] = z;
+                gx[2 * H + j] = n;
+                hnt[j] = hnj;
+            }
+        }
+    }
+    memcpy(hfinal, hs + maxlen * B * H, B * H * sizeof *hfinal);
+}
+
+void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
+                  float *dbx, float *dbh, const float *dhfinal /* (B, H) */,
+                  const float *cache, const float *x, const uint32_t *len,
+                  const float *wx, const float *wh, const gru_shape *s,
+                  float *work)
+{
+    const size_t B = s->B, T = s->T, D = s->D, H = s->H, H3 = 3 * H;
+    const float *g = cache;
+    const float *hn = g + B * T * H3;
+    const float *hs = hn + T * B * H;
+    float *dxg = work;
+    float *dhg = dxg + B * T * H3;
+    float *dh = dhg + T * B * H3;
+    float *dh2 = dh + B * H;
+
+    size_t maxlen = 0;
+    for (size_t b = 0; b < B; b++)
+        if (steps_of(len, b, T) > maxlen)
+            maxlen = steps_of(len, b, T);
+    if (maxlen == 0)
+        return; /* no step ran: nothing depends on any weight */
+
+    memcpy(dh, dhfinal, B * H * sizeof *dh);
+    for (size_t t = maxlen; t-- > 0;) {
+        const float *hp = hs + t * B * H;
+        float *dhgt = dhg + t * B * H3;
+        for (size_t b = 0; b < B; b++) {
+            float *dxr = dxg + (b * T + t) * H3;
+            float *dhr = dhgt + b * H3;
+            const float *dhb = dh + b * H;
+            float *dpb = dh2 + b * H;
+            if (t >= steps_of(len, b, T)) {
+                /* The step was the identity for this example. */
+                memset(dxr, 0, H3 * sizeof *dxr);
+                memset(dhr, 0, H3 * sizeof *dhr);
+                memcpy(dpb, dhb, H * sizeof *dpb);
+                continue;
+            }
+            const float *gr = g + (b * T + t) * H3;
+            const float *hnt = hn + (t * B + b) * H;
+            const float *hpb = hp + b * H;
+            for (size_t j = 0; j < H; j++) {
+                float r = gr[j], z = gr[H + j], n = gr[2 * H + j];
+                float d = dhb[j];
+                float dan = d * (1.0f - z) * (1.0f - n * n);
+                float daz = d * (hpb[j] - n) * z * (1.0f - z);
+                float dar = dan * hnt[j] * r * (1.0f - r);
+                dxr[j] = dar;
+                dxr[H + j] = daz;
+                dxr[2 * H + j] = dan;
+                dhr[j] = dar;
+                dhr[H + j] = daz;
+                dhr[2 * H + j] = dan * r; /* r gates Wh_n h + bh_n */
+                dpb[j] = d * z;
+            }
+        }
+        /* dh_prev (B, H) += dhg_t (B, 3H) * Wh (3H, H).  At t = 0 the
+         * gradient reaches the constant h0, so skip it. */
+        if (t > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B,
+                        (int)H, (int)H3, 1.0f, dhgt, (int)H3, wh, (int)H, 1.0f,
+                        dh2, (int)H);
+        float *tmp = dh;
+        dh = dh2;
+        dh2 = tmp;
+    }
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = maxlen; t < T; t++)
+            memset(dxg + (b * T + t) * H3, 0, H3 * sizeof *dxg);
+
+    /* Weight gradients over all steps at once. */
+    size_t rows = maxlen * B;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)H3, (int)H,
+                (int)rows, 1.0f, dhg, (int)H3, hs, (int)H, 1.0f, dwh, (int)H);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t k = 0; k < H3; k++)
+            dbh[k] += dhg[r * H3 + k];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)H3, (int)D,
+                (int)(B * T), 1.0f, dxg, (int)H3, x, (int)D, 1.0f, dwx, (int)D);
+    for (size_t r = 0; r < B * T; r++)
+        for (size_t k = 0; k < H3; k++)
+            dbx[k] += dxg[r * H3 + k];
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(B * T),
+                    (int)D, (int)H3, 1.0f, dxg, (int)H3, wx, (int)D, 1.0f, dx,
+                    (int)D);
+}

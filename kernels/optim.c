@@ -1,0 +1,51 @@
+/* optim.c - SGD with momentum, max-norm, and small vector helpers. */
+#include "kernels.h"
+
+#include <math.h>
+
+void sgd_momentum_step(float *w, float *v, const float *grad, size_t n,
+                       float lr, float mu, float wd)
+{
+    /* Weight decay enters the gradient (L2 penalty wd/2 |w|^2), so it is
+     * carried by the velocity like the rest of the gradient, as in PyTorch's
+     * SGD. */
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i] + wd * w[i];
+        v[i] = mu * v[i] + g;
+        w[i] -= lr * v[i];
+    }
+}
+
+void maxnorm_apply(float *w /* (O, I) */, size_t O, size_t I, float c)
+{
+    if (!(c > 0.0f))
+        return;
+    for (size_t o = 0; o < O; o++) {
+        float *row = w + o * I;
+        double ss = 0.0;
+        for (size_t i = 0; i < I; i++)
+            ss += (double)row[i] * row[i];
+        double norm = sqrt(ss);
+        /* Only rows outside the ball are projected back onto its surface;
+         * rows inside are left bit-for-bit alone. */
+        if (norm > (double)c) {
+            float a = (float)((double)c / norm);
+            for (size_t i = 0; i < I; i++)
+                row[i] *= a;
+        }
+    }
+}
+
+double sumsq(const float *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return s;
+}
+
+void scale_inplace(float *x, size_t n, float a)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] *= a;
+}

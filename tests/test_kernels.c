@@ -1,0 +1,807 @@
+/* test_kernels.c - dense, conv2d, max-pool, ReLU, softmax cross-entropy and
+ * embedding against naive double-precision references, with central-
+ * difference gradient checks of every backward.
+ *
+ * Gradient checks: the reference forward runs in double on the same (float)
+ * inputs; the loss is L = sum(out * R) for a fixed random R, so the float
+ * backward is called with dout = R.  Numeric gradients use central
+ * differences in double (eps 1e-5), accurate to ~1e-10, so the tolerance
+ * only has to absorb the float kernel's rounding. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "kernels.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static void fill(float *x, size_t n, db_rng *r, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * db_rng_uniform(r);
+}
+
+static double *to_d(const float *f, size_t n)
+{
+    double *d = xcalloc(n, sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
+    return d;
+}
+
+static double maxabs_d(const double *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(x[i]) > m)
+            m = fabs(x[i]);
+    return m;
+}
+
+/* Float kernel result against a double reference, element-wise. */
+static void check_close(const char *what, const float *a, const double *ref,
+                        size_t n, double rtol)
+{
+    double mx = maxabs_d(ref, n);
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++)
+        if (!(fabs(a[i] - ref[i]) <= rtol * fabs(ref[i]) + rtol * 0.1 * mx + 1e-7))
+            bad = i;
+    /* one assertion per array: Check logs every assertion it passes */
+    ck_assert_msg(bad == n, "%s[%zu]: got %.9g, reference %.9g", what, bad,
+                  bad < n ? a[bad] : 0.0, bad < n ? ref[bad] : 0.0);
+}
+
+/* Analytic (float) gradient against numeric (double) one; also insists the
+ * gradient is not trivially zero, which would make the comparison vacuous. */
+static void check_grad(const char *what, const float *a, const double *num,
+                       size_t n)
+{
+    double na = 0.0;
+    for (size_t i = 0; i < n; i++)
+        na += (double)a[i] * a[i];
+    ck_assert_msg(sqrt(na) > 1e-3, "%s: gradient norm %g is trivially small",
+                  what, sqrt(na));
+    check_close(what, a, num, n, 1e-3);
+}
+
+/* Backward accumulates: a second call on the same gradient doubles it. */
+static void check_twice(const char *what, const float *once,
+                        const float *twice, size_t n)
+{
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++)
+        if (!(fabsf(twice[i] - 2.0f * once[i]) <= 1e-5f * fabsf(once[i]) + 1e-6f))
+            bad = i;
+    ck_assert_msg(bad == n, "%s[%zu]: second backward gave %g, expected 2 x %g",
+                  what, bad, bad < n ? twice[bad] : 0.0, bad < n ? once[bad] : 0.0);
+}
+
+typedef double (*loss_fn)(void *ctx);
+
+/* Central differences of f with respect to p[0..n), in double. */
+static void numgrad(double *g, double *p, size_t n, loss_fn f, void *ctx)
+{
+    const double eps = 1e-5;
+    for (size_t i = 0; i < n; i++) {
+        double keep = p[i];
+        p[i] = keep + eps;
+        double fp = f(ctx);
+        p[i] = keep - eps;
+        double fm = f(ctx);
+        p[i] = keep;
+        g[i] = (fp - fm) / (2.0 * eps);
+    }
+}
+
+static double dot_d(const double *a, const double *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* ---- dense ---------------------------------------------------------------- */
+
+typedef struct {
+    size_t B, I, O;
+    double *in, *w, *b, *R, *out;
+} dense_ctx;
+
+static void dense_ref(dense_ctx *c)
+{
+    for (size_t n = 0; n < c->B; n++)
+        for (size_t o = 0; o < c->O; o++) {
+            double acc = c->b[o];
+            for (size_t i = 0; i < c->I; i++)
+                acc += c->in[n * c->I + i] * c->w[o * c->I + i];
+            c->out[n * c->O + o] = acc;
+        }
+}
+
+static double dense_loss(void *p)
+{
+    dense_ctx *c = p;
+    dense_ref(c);
+    return dot_d(c->out, c->R, c->B * c->O);
+}
+
+START_TEST(test_dense_forward)
+{
+    static const size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9},
+                                       {64, 70, 130}};
+    db_rng r;
+    db_rng_seed(&r, 1, DB_RNG_TEST, 1);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        size_t B = shapes[k][0], I = shapes[k][1], O = shapes[k][2];
+        float *in = xcalloc(B * I, 4), *w = xcalloc(O * I, 4),
+              *b = xcalloc(O, 4), *out = xcalloc(B * O, 4);
+        fill(in, B * I, &r, -1, 1);
+        fill(w, O * I, &r, -1, 1);
+        fill(b, O, &r, -1, 1);
+        dense_forward(out, in, w, b, B, I, O);
+        dense_ctx c = {B, I, O, to_d(in, B * I), to_d(w, O * I), to_d(b, O),
+                       NULL, xcalloc(B * O, 8)};
+        dense_ref(&c);
+        check_close("dense out", out, c.out, B * O, 1e-5);
+        free(in), free(w), free(b), free(out);
+        free(c.in), free(c.w), free(c.b), free(c.out);
+    }
+}
+END_TEST
+
+START_TEST(test_dense_backward)
+{
+    const size_t B = 3, I = 5, O = 4;
+    db_rng r;
+    db_rng_seed(&r, 2, DB_RNG_TEST, 2);
+    float in[3 * 5], w[4 * 5], b[4], R[3 * 4];
+    fill(in, B * I, &r, -1, 1);
+    fill(w, O * I, &r, -1, 1);
+    fill(b, O, &r, -1, 1);
+    fill(R, B * O, &r, -1, 1);
+    float din[3 * 5] = {0}, dw[4 * 5] = {0}, db[4] = {0};
+    dense_backward(din, dw, db, R, in, w, B, I, O);
+
+    dense_ctx c = {B, I, O, to_d(in, B * I), to_d(w, O * I), to_d(b, O),
+                   to_d(R, B * O), xcalloc(B * O, 8)};
+    double gin[15], gw[20], gb[4];
+    numgrad(gin, c.in, B * I, dense_loss, &c);
+    numgrad(gw, c.w, O * I, dense_loss, &c);
+    numgrad(gb, c.b, O, dense_loss, &c);
+    check_grad("dense din", din, gin, B * I);
+    check_grad("dense dw", dw, gw, O * I);
+    check_grad("dense db", db, gb, O);
+
+    float din2[15], dw2[20], db2[4];
+    memcpy(din2, din, sizeof din);
+    memcpy(dw2, dw, sizeof dw);
+    memcpy(db2, db, sizeof db);
+    dense_backward(din2, dw2, db2, R, in, w, B, I, O);
+    check_twice("dense din", din, din2, B * I);
+    check_twice("dense dw", dw, dw2, O * I);
+    check_twice("dense db", db, db2, O);
+
+    /* din == NULL (first layer) still yields the weight gradients. */
+    float dw3[20] = {0}, db3[4] = {0};
+    dense_backward(NULL, dw3, db3, R, in, w, B, I, O);
+    ck_assert(memcmp(dw3, dw, sizeof dw) == 0);
+    ck_assert(memcmp(db3, db, sizeof db) == 0);
+    free(c.in), free(c.w), free(c.b), free(c.R), free(c.out);
+}
+END_TEST
+
+/* ---- conv2d --------------------------------------------------------------- */
+
+typedef struct {
+    conv2d_shape s;
+    double *in, *w, *b, *R, *out;
+} conv_ctx;
+
+/* The direct 7-loop convolution (plus batch), zero padding by skipping. */
+static void conv_ref(const conv2d_shape *s, double *out, const double *in,
+                     const double *w, const double *b)
+{
+    for (size_t n = 0; n < s->B; n++)
+        for (size_t oc = 0; oc < s->OC; oc++)
+            for (size_t oh = 0; oh < s->OH; oh++)
+                for (size_t ow = 0; ow < s->OW; ow++) {
+                    double acc = b[oc];
+                    for (size_t c = 0; c < s->C; c++)
+                        for (size_t kh = 0; kh < s->K; kh++)
+                            for (size_t kw = 0; kw < s->K; kw++) {
+                                long ih = (long)(oh * s->stride + kh) - (long)s->pad;
+                                long iw = (long)(ow * s->stride + kw) - (long)s->pad;
+                                if (ih < 0 || iw < 0 || ih >= (long)s->H ||
+                                    iw >= (long)s->W)
+                                    continue;
+                                acc += in[((n * s->C + c) * s->H + (size_t)ih) * s->W + (size_t)iw] *
+                                       w[((oc * s->C + c) * s->K + kh) * s->K + kw];
+                            }
+                    out[((n * s->OC + oc) * s->OH + oh) * s->OW + ow] = acc;
+                }
+}
+
+/* Direct backward, for shapes too large for central differences. */
+static void conv_ref_backward(const conv2d_shape *s, double *din, double *dw,
+                              double *db, const double *dout, const double *in,
+                              const double *w)
+{
+    for (size_t n = 0; n < s->B; n++)
+        for (size_t oc = 0; oc < s->OC; oc++)
+            for (size_t oh = 0; oh < s->OH; oh++)
+                for (size_t ow = 0; ow < s->OW; ow++) {
+                    double d = dout[((n * s->OC + oc) * s->OH + oh) * s->OW + ow];
+                    db[oc] += d;
+                    for (size_t c = 0; c < s->C; c++)
+                        for (size_t kh = 0; kh < s->K; kh++)
+                            for (size_t kw = 0; kw < s->K; kw++) {
+                                long ih = (long)(oh * s->stride + kh) - (long)s->pad;
+                                long iw = (long)(ow * s->stride + kw) - (long)s->pad;
+                                if (ih < 0 || iw < 0 || ih >= (long)s->H ||
+                                    iw >= (long)s->W)
+                                    continue;
+                                size_t ii = ((n * s->C + c) * s->H + (size_t)ih) * s->W + (size_t)iw;
+                                size_t wi = ((oc * s->C + c) * s->K + kh) * s->K + kw;
+                                dw[wi] += d * in[ii];
+                                din[ii] += d * w[wi];
+                            }
+                }
+}
+
+static double conv_loss(void *p)
+{
+    conv_ctx *c = p;
+    conv_ref(&c->s, c->out, c->in, c->w, c->b);
+    return dot_d(c->out, c->R, c->s.B * c->s.OC * c->s.OH * c->s.OW);
+}
+
+/* B, C, H, W, OC, K, stride, pad */
+static const size_t conv_shapes[][8] = {
+    {2, 3, 7, 6, 4, 3, 2, 1}, /* stride 2, pad 1, odd, non-square */
+    {1, 1, 5, 5, 1, 1, 1, 0}, /* 1x1 */
+    {3, 2, 8, 5, 3, 3, 1, 1}, /* same padding */
+    {2, 2, 6, 7, 3, 2, 3, 0}, /* stride > K: skipped pixels */
+    {1, 3, 4, 4, 2, 5, 1, 2}, /* kernel larger than the image */
+    {2, 1, 5, 3, 2, 3, 2, 2}, /* pad 2 with K 3: border outputs see only pad */
+    {1, 2, 1, 9, 2, 3, 2, 1}, /* a single row */
+};
+
+START_TEST(test_conv_forward)
+{
+    db_rng r;
+    db_rng_seed(&r, 3, DB_RNG_TEST, 3);
+    for (size_t k = 0; k < sizeof conv_shapes / sizeof conv_shapes[0]; k++) {
+        const size_t *v = conv_shapes[k];
+        conv2d_shape s;
+        db_err e;
+        ck_assert_msg(conv2d_shape_init(&s, v[0], v[1], v[2], v[3], v[4], v[5],
+                                        v[6], v[7], &e) == 0, "%s", e.msg);
+        ck_assert_uint_eq(s.OH, (v[2] + 2 * v[7] - v[5]) / v[6] + 1);
+        ck_assert_uint_eq(s.OW, (v[3] + 2 * v[7] - v[5]) / v[6] + 1);
+        size_t nin = s.B * s.C * s.H * s.W, nw = s.OC * s.C * s.K * s.K,
+               nout = s.B * s.OC * s.OH * s.OW;
+        float *in = xcalloc(nin, 4), *w = xcalloc(nw, 4), *b = xcalloc(s.OC, 4),
+              *out = xcalloc(nout, 4),
+              *work = xcalloc(conv2d_work_floats(&s), 4);
+        fill(in, nin, &r, -1, 1);
+        fill(w, nw, &r, -1, 1);
+        fill(b, s.OC, &r, -1, 1);
+        conv2d_forward(out, in, w, b, &s, work);
+        double *din = to_d(in, nin), *dw = to_d(w, nw), *dbias = to_d(b, s.OC),
+               *ref = xcalloc(nout, 8);
+        conv_ref(&s, ref, din, dw, dbias);
+        check_close("conv out", out, ref, nout, 1e-5);
+        free(in), free(w), free(b), free(out), free(work);
+        free(din), free(dw), free(dbias), free(ref);
+    }
+}
+END_TEST
+
+START_TEST(test_conv_backward)
+{
+    db_rng r;
+    db_rng_seed(&r, 4, DB_RNG_TEST, 4);
+    for (size_t k = 0; k < sizeof conv_shapes / sizeof conv_shapes[0]; k++) {
+        const size_t *v = conv_shapes[k];
+        conv_ctx c;
+        ck_assert(conv2d_shape_init(&c.s, v[0], v[1], v[2], v[3], v[4], v[5],
+                                    v[6], v[7], NULL) == 0);
+        const conv2d_shape *s = &c.s;
+        size_t nin = s->B * s->C * s->H * s->W, nw = s->OC * s->C * s->K * s->K,
+               nout = s->B * s->OC * s->OH * s->OW, nwork = conv2d_work_floats(s);
+        float *in = xcalloc(nin, 4), *w = xcalloc(nw, 4), *b = xcalloc(s->OC, 4),
+              *R = xcalloc(nout, 4), *work = xcalloc(nwork, 4);
+        fill(in, nin, &r, -1, 1);
+        fill(w, nw, &r, -1, 1);
+        fill(b, s->OC, &r, -1, 1);
+        fill(R, nout, &r, -1, 1);
+        float *gin = xcalloc(nin, 4), *gw = xcalloc(nw, 4), *gb = xcalloc(s->OC, 4);
+        conv2d_backward(gin, gw, gb, R, in, w, s, work);
+
+        c.in = to_d(in, nin);
+        c.w = to_d(w, nw);
+        c.b = to_d(b, s->OC);
+        c.R = to_d(R, nout);
+        c.out = xcalloc(nout, 8);
+        double *nin_g = xcalloc(nin, 8), *nw_g = xcalloc(nw, 8),
+               *nb_g = xcalloc(s->OC, 8);
+        numgrad(nin_g, c.in, nin, conv_loss, &c);
+        numgrad(nw_g, c.w, nw, conv_loss, &c);
+        numgrad(nb_g, c.b, s->OC, conv_loss, &c);
+        check_grad("conv din", gin, nin_g, nin);
+        check_grad("conv dw", gw, nw_g, nw);
+        check_grad("conv db", gb, nb_g, s->OC);
+
+        float *gin2 = xcalloc(nin, 4), *gw2 = xcalloc(nw, 4),
+              *gb2 = xcalloc(s->OC, 4);
+        memcpy(gin2, gin, nin * 4);
+        memcpy(gw2, gw, nw * 4);
+        memcpy(gb2, gb, s->OC * 4);
+        conv2d_backward(gin2, gw2, gb2, R, in, w, s, work);
+        check_twice("conv din", gin, gin2, nin);
+        check_twice("conv dw", gw, gw2, nw);
+        check_twice("conv db", gb, gb2, s->OC);
+
+        /* din == NULL skips only the input gradient. */
+        memset(gw2, 0, nw * 4);
+        memset(gb2, 0, s->OC * 4);
+        conv2d_backward(NULL, gw2, gb2, R, in, w, s, work);
+        ck_assert(memcmp(gw2, gw, nw * 4) == 0);
+        ck_assert(memcmp(gb2, gb, s->OC * 4) == 0);
+
+        free(in), free(w), free(b), free(R), free(work);
+        free(gin), free(gw), free(gb), free(gin2), free(gw2), free(gb2);
+        free(c.in), free(c.w), free(c.b), free(c.R), free(c.out);
+        free(nin_g), free(nw_g), free(nb_g);
+    }
+}
+END_TEST
+
+/* A layer whose im2col does not fit one chunk: the batch is split (2 + 1
+ * examples here), forward and backward must still match the direct loops. */
+START_TEST(test_conv_chunked)
+{
+    conv2d_shape s;
+    ck_assert(conv2d_shape_init(&s, 3, 16, 64, 64, 8, 5, 1, 2, NULL) == 0);
+    size_t nin = s.B * s.C * s.H * s.W, nw = s.OC * s.C * s.K * s.K,
+           nout = s.B * s.OC * s.OH * s.OW, nwork = conv2d_work_floats(&s);
+    size_t full = s.B * s.OH * s.OW * (s.C * s.K * s.K + s.OC);
+    ck_assert_msg(nwork < full, "work %zu should be below a full-batch %zu",
+                  nwork, full);
+    db_rng r;
+    db_rng_seed(&r, 5, DB_RNG_TEST, 5);
+    float *in = xcalloc(nin, 4), *w = xcalloc(nw, 4), *b = xcalloc(s.OC, 4),
+          *out = xcalloc(nout, 4), *work = xcalloc(nwork, 4),
+          *R = xcalloc(nout, 4);
+    fill(in, nin, &r, -1, 1);
+    fill(w, nw, &r, -0.1f, 0.1f);
+    fill(b, s.OC, &r, -1, 1);
+    fill(R, nout, &r, -1, 1);
+    conv2d_forward(out, in, w, b, &s, work);
+    double *din = to_d(in, nin), *dw = to_d(w, nw), *dbias = to_d(b, s.OC),
+           *ref = xcalloc(nout, 8), *dR = to_d(R, nout);
+    conv_ref(&s, ref, din, dw, dbias);
+    check_close("chunked conv out", out, ref, nout, 1e-4);
+
+    float *gin = xcalloc(nin, 4), *gw = xcalloc(nw, 4), *gb = xcalloc(s.OC, 4);
+    conv2d_backward(gin, gw, gb, R, in, w, &s, work);
+    double *rin = xcalloc(nin, 8), *rw = xcalloc(nw, 8), *rb = xcalloc(s.OC, 8);
+    conv_ref_backward(&s, rin, rw, rb, dR, din, dw);
+    check_close("chunked conv din", gin, rin, nin, 1e-4);
+    check_close("chunked conv dw", gw, rw, nw, 1e-4);
+    check_close("chunked conv db", gb, rb, s.OC, 1e-4);
+    free(in), free(w), free(b), free(out), free(work), free(R);
+    free(din), free(dw), free(dbias), free(ref), free(dR);
+    free(gin), free(gw), free(gb), free(rin), free(rw), free(rb);
+}
+END_TEST
+
+START_TEST(test_conv_shape_init)
+{
+    conv2d_shape s;
+    db_err e;
+    e.msg[0] = 0;
+    ck_assert_int_eq(conv2d_shape_init(&s, 0, 1, 4, 4, 1, 3, 1, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "conv2d") != NULL, "%s", e.msg);
+    ck_assert_int_eq(conv2d_shape_init(&s, 1, 1, 4, 4, 1, 3, 0, 0, &e), -1);
+    ck_assert_int_eq(conv2d_shape_init(&s, 1, 1, 4, 4, 0, 3, 1, 0, &e), -1);
+    ck_assert_int_eq(conv2d_shape_init(&s, 1, 1, 4, 4, 1, 0, 1, 0, &e), -1);
+    /* kernel does not fit: 5 > 4 + 0, 5 > 2 + 2*1 */
+    ck_assert_int_eq(conv2d_shape_init(&s, 1, 1, 4, 4, 1, 5, 1, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "fit") != NULL, "%s", e.msg);
+    ck_assert_int_eq(conv2d_shape_init(&s, 1, 1, 4, 2, 1, 5, 1, 1, &e), -1);
+    ck_assert_int_eq(conv2d_shape_init(&s, 1, 1, 4, 2, 1, 5, 1, 2, NULL), 0);
+    /* size_t overflow in B*C*H*W and in the weights */
+    ck_assert_int_eq(conv2d_shape_init(&s, SIZE_MAX / 2, 4, 8, 8, 1, 3, 1, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "overflow") != NULL, "%s", e.msg);
+    ck_assert_int_eq(conv2d_shape_init(&s, 1, (size_t)1 << 40, 8, 8, (size_t)1 << 40, 3, 1, 0, &e), -1);
+    ck_assert_int_eq(conv2d_shape_init(&s, 1, 1, SIZE_MAX / 2, 8, 1, 3, 1, 0, &e), -1);
+    ck_assert_int_eq(conv2d_shape_init(&s, 1, 1, 8, 8, 1, 3, 1, SIZE_MAX / 2, &e), -1);
+    /* valid, with the documented output size */
+    ck_assert_int_eq(conv2d_shape_init(&s, 2, 3, 32, 32, 64, 5, 1, 2, &e), 0);
+    ck_assert_uint_eq(s.OH, 32);
+    ck_assert_uint_eq(s.OW, 32);
+    ck_assert_int_eq(conv2d_shape_init(&s, 2, 3, 7, 6, 4, 3, 2, 1, &e), 0);
+    ck_assert_uint_eq(s.OH, 4);
+    ck_assert_uint_eq(s.OW, 3);
+    ck_assert_uint_gt(conv2d_work_floats(&s), 0);
+}
+END_TEST
+
+/* ---- max-pool ------------------------------------------------------------- */
+
+/* Naive pool: scan the window in padded coordinates, skip padding, keep the
+ * first maximum. */
+static void pool_ref(const pool_shape *s, double *out, uint32_t *arg,
+                     const double *in)
+{
+    for (size_t p = 0; p < s->B * s->C; p++)
+        for (size_t oh = 0; oh < s->OH; oh++)
+            for (size_t ow = 0; ow < s->OW; ow++) {
+                double best = -INFINITY;
+                long bi = -1;
+                for (size_t kh = 0; kh < s->K; kh++)
+                    for (size_t kw = 0; kw < s->K; kw++) {
+                        long ih = (long)(oh * s->stride + kh) - (long)s->pad;
+                        long iw = (long)(ow * s->stride + kw) - (long)s->pad;
+                        if (ih < 0 || iw < 0 || ih >= (long)s->H || iw >= (long)s->W)
+                            continue;
+                        double v = in[p * s->H * s->W + (size_t)ih * s->W + (size_t)iw];
+                        if (bi < 0 || v > best) {
+                            best = v;
+                            bi = ih * (long)s->W + iw;
+                        }
+                    }
+                ck_assert(bi >= 0);
+                out[(p * s->OH + oh) * s->OW + ow] = best;
+                if (arg)
+                    arg[(p * s->OH + oh) * s->OW + ow] = (uint32_t)bi;
+            }
+}
+
+typedef struct {
+    pool_shape s;
+    double *in, *R, *out;
+} pool_ctx;
+
+static double pool_loss(void *p)
+{
+    pool_ctx *c = p;
+    pool_ref(&c->s, c->out, NULL, c->in);
+    return dot_d(c->out, c->R, c->s.B * c->s.C * c->s.OH * c->s.OW);
+}
+
+/* B, C, H, W, K, stride, pad */
+static const size_t pool_shapes[][7] = {
+    {2, 3, 7, 9, 3, 2, 1}, /* overlapping 3x3/2, pad 1, odd non-square */
+    {1, 2, 8, 8, 2, 2, 0}, /* plain 2x2/2 */
+    {2, 1, 6, 5, 3, 1, 1}, /* 3x3/1 "same" */
+    {1, 2, 5, 5, 3, 2, 0}, /* overlapping without pad */
+    {1, 1, 2, 3, 3, 2, 1}, /* window larger than the image */
+    {1, 1, 9, 4, 2, 3, 1}, /* stride > K */
+};
+
+/* Distinct values, far apart (0.01) compared with the finite-difference
+ * step, so no window has a near-tie that eps could flip. */
+static void fill_distinct(float *x, size_t n, db_rng *r)
+{
+    uint32_t *perm = xcalloc(n, sizeof *perm);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
+    db_rng_shuffle(r, perm, n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)perm[i] * 0.01f - (float)n * 0.005f;
+    free(perm);
+}
+
+START_TEST(test_pool_forward)
+{
+    db_rng r;
+    db_rng_seed(&r, 6, DB_RNG_TEST, 6);
+    for (size_t k = 0; k < sizeof pool_shapes / sizeof pool_shapes[0]; k++) {
+        const size_t *v = pool_shapes[k];
+        pool_shape s;
+        db_err e;
+        ck_assert_msg(pool_shape_init(&s, v[0], v[1], v[2], v[3], v[4], v[5],
+                                      v[6], &e) == 0, "%s", e.msg);
+        size_t nin = s.B * s.C * s.H * s.W, nout = s.B * s.C * s.OH * s.OW;
+        float *in = xcalloc(nin, 4), *out = xcalloc(nout, 4);
+        uint32_t *arg = xcalloc(nout, 4), *rarg = xcalloc(nout, 4);
+        /* Negative inputs: a padded zero must never beat them. Coarse values
+         * so ties happen and the first maximum must win. */
+        for (size_t i = 0; i < nin; i++)
+            in[i] = -1.0f - (float)db_rng_below(&r, 4);
+        double *din = to_d(in, nin), *ref = xcalloc(nout, 8);
+        maxpool_forward(out, arg, in, &s);
+        pool_ref(&s, ref, rarg, din);
+        for (size_t i = 0; i < nout; i++) {
+            ck_assert_msg(out[i] == (float)ref[i], "pool out[%zu] %g vs %g", i,
+                          out[i], ref[i]);
+            ck_assert_msg(out[i] < 0.0f, "padding won at %zu", i);
+            ck_assert_uint_eq(arg[i], rarg[i]);
+        }
+        free(in), free(out), free(arg), free(rarg), free(din), free(ref);
+    }
+}
+END_TEST
+
+START_TEST(test_pool_backward)
+{
+    db_rng r;
+    db_rng_seed(&r, 7, DB_RNG_TEST, 7);
+    for (size_t k = 0; k < sizeof pool_shapes / sizeof pool_shapes[0]; k++) {
+        const size_t *v = pool_shapes[k];
+        pool_ctx c;
+        ck_assert(pool_shape_init(&c.s, v[0], v[1], v[2], v[3], v[4], v[5],
+                                  v[6], NULL) == 0);
+        const pool_shape *s = &c.s;
+        size_t nin = s->B * s->C * s->H * s->W, nout = s->B * s->C * s->OH * s->OW;
+        float *in = xcalloc(nin, 4), *out = xcalloc(nout, 4),
+              *R = xcalloc(nout, 4), *g = xcalloc(nin, 4), *g2 = xcalloc(nin, 4);
+        uint32_t *arg = xcalloc(nout, 4);
+        fill_distinct(in, nin, &r);
+        fill(R, nout, &r, -1, 1);
+        maxpool_forward(out, arg, in, s);
+        maxpool_backward(g, R, arg, s);
+        c.in = to_d(in, nin);
+        c.R = to_d(R, nout);
+        c.out = xcalloc(nout, 8);
+        double *ng = xcalloc(nin, 8);
+        numgrad(ng, c.in, nin, pool_loss, &c);
+        check_grad("maxpool din", g, ng, nin);
+        memcpy(g2, g, nin * 4);
+        maxpool_backward(g2, R, arg, s);
+        check_twice("maxpool din", g, g2, nin);
+        free(in), free(out), free(R), free(g), free(g2), free(arg);
+        free(c.in), free(c.R), free(c.out), free(ng);
+    }
+}
+END_TEST
+
+/* One input that wins four overlapping 3x3/2 windows gets all four grads. */
+START_TEST(test_pool_overlap)
+{
+    pool_shape s;
+    ck_assert(pool_shape_init(&s, 1, 1, 5, 5, 3, 2, 0, NULL) == 0);
+    ck_assert_uint_eq(s.OH, 2);
+    float in[25], out[4], dout[4] = {1, 10, 100, 1000}, din[25] = {0};
+    uint32_t arg[4];
+    for (size_t i = 0; i < 25; i++)
+        in[i] = (float)i * 0.01f;
+    in[2 * 5 + 2] = 5.0f; /* the centre belongs to all four windows */
+    maxpool_forward(out, arg, in, &s);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_uint_eq(arg[i], 12);
+        ck_assert(out[i] == 5.0f);
+    }
+    maxpool_backward(din, dout, arg, &s);
+    for (size_t i = 0; i < 25; i++)
+        ck_assert(din[i] == (i == 12 ? 1111.0f : 0.0f));
+}
+END_TEST
+
+START_TEST(test_pool_shape_init)
+{
+    pool_shape s;
+    db_err e;
+    ck_assert_int_eq(pool_shape_init(&s, 1, 1, 4, 4, 3, 2, 3, &e), -1);
+    ck_assert_msg(strstr(e.msg, "padding") != NULL, "%s", e.msg);
+    ck_assert_int_eq(pool_shape_init(&s, 1, 1, 4, 4, 0, 2, 0, &e), -1);
+    ck_assert_int_eq(pool_shape_init(&s, 1, 1, 4, 4, 2, 0, 0, &e), -1);
+    ck_assert_int_eq(pool_shape_init(&s, 0, 1, 4, 4, 2, 2, 0, &e), -1);
+    ck_assert_int_eq(pool_shape_init(&s, 1, 1, 2, 4, 4, 2, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "fit") != NULL, "%s", e.msg);
+    ck_assert_int_eq(pool_shape_init(&s, SIZE_MAX / 4, 8, 4, 4, 2, 2, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "overflow") != NULL, "%s", e.msg);
+    /* plane too large for a uint32 argmax */
+    ck_assert_int_eq(pool_shape_init(&s, 1, 1, (size_t)1 << 17, (size_t)1 << 17, 2, 2, 0, &e), -1);
+    /* AlexNet-style 3x3/2 on 32x32 with pad 1: floor((32+2-3)/2)+1 = 16 */
+    ck_assert_int_eq(pool_shape_init(&s, 2, 3, 32, 32, 3, 2, 1, &e), 0);
+    ck_assert_uint_eq(s.OH, 16);
+    ck_assert_uint_eq(s.OW, 16);
+}
+END_TEST
+
+/* ---- ReLU ----------------------------------------------------------------- */
+
+START_TEST(test_relu)
+{
+    const size_t n = 40;
+    db_rng r;
+    db_rng_seed(&r, 8, DB_RNG_TEST, 8);
+    float in[40], out[40], R[40], g[40] = {0}, g2[40];
+    for (size_t i = 0; i < n; i++) {
+        /* keep away from the kink so central differences are exact */
+        float m = 0.05f + db_rng_uniform(&r);
+        in[i] = (i % 3 == 0) ? -m : m;
+    }
+    fill(R, n, &r, -1, 1);
+    relu_forward(out, in, n);
+    double ng[40], din[40], Rd[40];
+    for (size_t i = 0; i < n; i++) {
+        ck_assert(out[i] == (in[i] > 0 ? in[i] : 0.0f));
+        din[i] = in[i];
+        Rd[i] = R[i];
+    }
+    /* L = sum(relu(in) * R), differentiated numerically in double */
+    for (size_t i = 0; i < n; i++) {
+        const double eps = 1e-5;
+        double p = din[i] + eps, m = din[i] - eps;
+        ng[i] = ((p > 0 ? p : 0) - (m > 0 ? m : 0)) * Rd[i] / (2 * eps);
+    }
+    relu_backward(g, R, out, n);
+    check_grad("relu din", g, ng, n);
+    memcpy(g2, g, sizeof g);
+    relu_backward(g2, R, out, n);
+    check_twice("relu din", g, g2, n);
+    /* NaN passes through rather than being hidden as 0 */
+    float nan_in = NAN, nan_out = 0.0f;
+    relu_forward(&nan_out, &nan_in, 1);
+    ck_assert(isnan(nan_out));
+}
+END_TEST
+
+/* ---- softmax cross-entropy ----------------------------------------------- */
+
+typedef struct {
+    size_t B, K;
+    double *x;
+    const uint8_t *y;
+} xent_ctx;
+
+static double xent_ref(void *p)
+{
+    xent_ctx *c = p;
+    double loss = 0.0;
+    for (size_t n = 0; n < c->B; n++) {
+        const double *x = c->x + n * c->K;
+        double mx = x[0], s = 0.0;
+        for (size_t k = 1; k < c->K; k++)
+            mx = fmax(mx, x[k]);
+        for (size_t k = 0; k < c->K; k++)
+            s += exp(x[k] - mx);
+        loss += mx + log(s) - x[c->y[n]];
+    }
+    return loss / (double)c->B;
+}
+
+START_TEST(test_softmax_xent)
+{
+    enum { B = 5, K = 7 };
+    db_rng r;
+    db_rng_seed(&r, 9, DB_RNG_TEST, 9);
+    float x[B * K], p[B * K], g[B * K] = {0}, g2[B * K];
+    uint8_t y[B] = {0, 6, 3, 3, 1};
+    fill(x, B * K, &r, -3, 3);
+    size_t correct = 99;
+    double loss = softmax_xent_forward(p, &correct, x, y, B, K);
+    xent_ctx c = {B, K, to_d(x, B * K), y};
+    ck_assert_msg(fabs(loss - xent_ref(&c)) < 1e-5, "loss %g vs %g", loss,
+                  xent_ref(&c));
+    size_t want = 0;
+    for (size_t n = 0; n < B; n++) {
+        double s = 0.0;
+        size_t arg = 0;
+        for (size_t k = 0; k < K; k++) {
+            s += p[n * K + k];
+            ck_assert(p[n * K + k] > 0.0f);
+            if (x[n * K + k] > x[n * K + arg])
+                arg = k;
+        }
+        ck_assert(fabs(s - 1.0) < 1e-5);
+        want += arg == y[n];
+    }
+    ck_assert_uint_eq(correct, want);
+
+    softmax_xent_backward(g, p, y, B, K);
+    double ng[B * K];
+    numgrad(ng, c.x, B * K, xent_ref, &c);
+    check_grad("xent dlogits", g, ng, B * K);
+    memcpy(g2, g, sizeof g);
+    softmax_xent_backward(g2, p, y, B, K);
+    check_twice("xent dlogits", g, g2, B * K);
+    free(c.x);
+}
+END_TEST
+
+START_TEST(test_softmax_xent_stable)
+{
+    /* Logits that overflow a naive exp, a confidently wrong example whose
+     * probability underflows, and ties (first maximum counts). */
+    float x[3 * 3] = {1e4f, 0.0f, -1e4f,   /* label 2: p underflows to 0 */
+                      88.0f, 89.0f, 90.0f, /* label 2, correct */
+                      5.0f, 5.0f, 1.0f};   /* tie: argmax 0; label 1 wrong */
+    uint8_t y[3] = {2, 2, 1};
+    float p[9];
+    size_t correct = 0;
+    double loss = softmax_xent_forward(p, &correct, x, y, 3, 3);
+    ck_assert(isfinite(loss));
+    for (size_t i = 0; i < 9; i++)
+        ck_assert(isfinite(p[i]));
+    double l0 = 2e4, l1 = log(exp(-2.0) + exp(-1.0) + 1.0),
+           l2 = log(2.0 + exp(-4.0));
+    ck_assert_msg(fabs(loss - (l0 + l1 + l2) / 3.0) < 1e-3 * (l0 / 3.0),
+                  "loss %g", loss);
+    ck_assert_uint_eq(correct, 1);
+}
+END_TEST
+
+/* ---- embedding ------------------------------------------------------------ */
+
+START_TEST(test_embedding)
+{
+    enum { B = 3, T = 4, D = 5, V = 6 };
+    db_rng r;
+    db_rng_seed(&r, 10, DB_RNG_TEST, 10);
+    float table[V * D], out[B * T * D], R[B * T * D], g[V * D] = {0}, g2[V * D];
+    /* token 2 repeats (gradient must sum), token 5 only appears past a
+     * length (gradient must stay 0) */
+    uint8_t tok[B * T] = {2, 0, 2, 5,   1, 5, 5, 5,   3, 4, 2, 2};
+    uint32_t len[B] = {3, 1, 4};
+    fill(table, V * D, &r, -1, 1);
+    fill(R, B * T * D, &r, -1, 1);
+    for (size_t i = 0; i < B * T * D; i++)
+        out[i] = 123.0f; /* forward must overwrite the padding with zeros */
+    embedding_forward(out, tok, len, table, B, T, D);
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < T; t++)
+            for (size_t j = 0; j < D; j++) {
+                float want = t < len[b] ? table[tok[b * T + t] * D + j] : 0.0f;
+                ck_assert(out[(b * T + t) * D + j] == want);
+            }
+    embedding_backward(g, R, tok, len, B, T, D);
+    /* L = sum(out * R) is linear in the table: numeric grad in double */
+    double ng[V * D];
+    for (size_t v = 0; v < V; v++)
+        for (size_t j = 0; j < D; j++) {
+            double acc = 0.0;
+            for (size_t b = 0; b < B; b++)
+                for (size_t t = 0; t < len[b]; t++)
+                    if (tok[b * T + t] == v)
+                        acc += R[(b * T + t) * D + j];
+            ng[v * D + j] = acc;
+        }
+    check_grad("embedding dtable", g, ng, V * D);
+    for (size_t j = 0; j < D; j++)
+        ck_assert(g[5 * D + j] == 0.0f);
+    memcpy(g2, g, sizeof g);
+    embedding_backward(g2, R, tok, len, B, T, D);
+    check_twice("embedding dtable", g, g2, V * D);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_dense_forward);
+    tcase_add_test(tc, test_dense_backward);
+    tcase_add_test(tc, test_conv_forward);
+    tcase_add_test(tc, test_conv_backward);
+    tcase_add_test(tc, test_conv_chunked);
+    tcase_add_test(tc, test_conv_shape_init);
+    tcase_add_test(tc, test_pool_forward);
+    tcase_add_test(tc, test_pool_backward);
+    tcase_add_test(tc, test_pool_overlap);
+    tcase_add_test(tc, test_pool_shape_init);
+    tcase_add_test(tc, test_relu);
+    tcase_add_test(tc, test_softmax_xent);
+    tcase_add_test(tc, test_softmax_xent_stable);
+    tcase_add_test(tc, test_embedding);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+DB_TEST_MAIN()
