@@ -12,8 +12,10 @@ START_TEST(test_t_table)
     ck_assert_double_eq_tol(stats_t95(4), 2.776, 1e-3);
     ck_assert_double_eq_tol(stats_t95(10), 2.228, 1e-3);
     ck_assert_double_eq_tol(stats_t95(30), 2.042, 1e-3);
-    ck_assert_double_eq_tol(stats_t95(31), 1.960, 1e-3);
-    ck_assert_double_eq_tol(stats_t95(1000), 1.960, 1e-3);
+    ck_assert_double_eq_tol(stats_t95(31), 2.0395, 2e-4); /* exact t quantiles */
+    ck_assert_double_eq_tol(stats_t95(40), 2.0211, 2e-4);
+    ck_assert_double_eq_tol(stats_t95(120), 1.9799, 2e-4);
+    ck_assert_double_eq_tol(stats_t95(1000), 1.9623, 2e-4);
     ck_assert(stats_t95(0) == 0.0);
     for (size_t df = 1; df < 40; df++) /* decreasing towards the normal */
         ck_assert(stats_t95(df) >= stats_t95(df + 1));
