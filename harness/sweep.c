@@ -21,6 +21,7 @@
 #endif
 
 #include "report.h"
+#include "slurm.h"
 
 const sweep_backend sweep_backend_default = {
     run_resolve, run_result_name, run_result_complete, run_execute,
@@ -936,8 +937,44 @@ static double eta(const sweep_plan *plan, const sweep_summary *s,
     return left / (double)(nleft < (size_t)jobs ? nleft : (size_t)jobs);
 }
 
+/* One line appended to o->log_path (see sweep.h), in a single write so that
+ * concurrent sweeps' lines do not mix; a log that cannot be written does not
+ * stop the sweep. */
+static void sweep_log(const sweep_options *o, const char *event,
+                      const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void sweep_log(const sweep_options *o, const char *event,
+                      const char *name, const char *fmt, ...)
+{
+    if (!o->log_path)
+        return;
+    char line[2048], stamp[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int n = snprintf(line, sizeof line, "%s %s %s ", stamp, event, name);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof line)
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    size_t len = strnlen(line, sizeof line - 2);
+    for (size_t i = 0; i < len; i++)
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
+    line[len++] = '\n';
+    int fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, line, len);
+    (void)w;
+    close(fd);
+}
+
 static void finish(const sweep_plan *plan, sweep_summary *s, slot *sl,
-                   int status, const sweep_backend *b, double now)
+                   int status, const sweep_backend *b, double now,
+                   const sweep_options *o)
 {
     const sweep_run *r = &plan->runs[sl->run];
     char msg[DB_ERR_MSG + 1];
@@ -987,8 +1024,15 @@ static void finish(const sweep_plan *plan, sweep_summary *s, slot *sl,
     case SWEEP_INTERRUPTED: s->interrupted++; break;
     default: s->failed++; break;
     }
+    /* logged before the lock goes: a reader that sees the lock free sees
+     * how the run ended */
+    sweep_log(o,
+              outcome == SWEEP_DONE       ? "done"
+              : outcome == SWEEP_DIVERGED ? "diverged"
+              : outcome == SWEEP_INTERRUPTED ? "interrupted"
+                                             : "failed",
+              r->name, "%.1fs%s%s", now - sl->start, why[0] ? " " : "", why);
     lock_release(sl->lockpath, sl->lockfd);
-    (void)now;
     sl->pid = 0;
     sl->lockfd = sl->pipefd = -1;
 }
@@ -1166,6 +1210,14 @@ int sweep_execute(const sweep_plan *plan, const sweep_options *o,
             sl->pipefd = pfd[0];
             sl->start = now_seconds();
             running++;
+            {
+                char host[256] = "?", job[96] = "-";
+                gethostname(host, sizeof host - 1);
+                host[sizeof host - 1] = '\0';
+                slurm_job_label(job, sizeof job);
+                sweep_log(o, "start", r->name, "host=%s pid=%ld slurm=%s",
+                          host, (long)pid, job);
+            }
             progress(o, "         start  %s\n", label);
         }
 
@@ -1194,7 +1246,7 @@ int sweep_execute(const sweep_plan *plan, const sweep_options *o,
             double now = now_seconds();
             size_t ri = slots[j].run;
             double took = now - slots[j].start;
-            finish(plan, s, &slots[j], status, b, now);
+            finish(plan, s, &slots[j], status, b, now, o);
             running--;
             finished++;
             if (s->outcome[ri] == SWEEP_DONE || s->outcome[ri] == SWEEP_DIVERGED) {
@@ -1245,7 +1297,7 @@ int sweep_execute(const sweep_plan *plan, const sweep_options *o,
                     continue;
                 if (pid < 0)
                     status = 0x7f00;
-                finish(plan, s, &slots[j], status, b, now_seconds());
+                finish(plan, s, &slots[j], status, b, now_seconds(), o);
                 running--;
             }
             if (running > 0 && now_seconds() > deadline)
@@ -1321,8 +1373,11 @@ static void sweep_usage(FILE *f)
           "  N at a time (default: one per core, one BLAS thread each).\n"
           "  --filter task=mnist-*,strategy=hinton,seed=0 (globs; repeat to "
           "OR)\n"
-          "  --dry-run lists the runs with their state and estimated cost.\n",
+          "  --dry-run lists the runs with their state and estimated cost.\n"
+          "  Each run's start and end is appended to <results>/sweep.log.\n"
+          "\n",
           f);
+    slurm_usage(f);
 }
 
 static int parse_int(const char *s, int lo, int *out)
@@ -1349,6 +1404,9 @@ int cmd_sweep(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    int slurm_rc = slurm_cmd_sweep(argc, argv);
+    if (slurm_rc >= 0) /* --slurm, --index or --status */
+        return slurm_rc;
     sweep_options o;
     memset(&o, 0, sizeof o);
     o.progress = stderr;
@@ -1408,6 +1466,10 @@ int cmd_sweep(int argc, char **argv)
         fprintf(o.progress, "dropbench sweep: --filter kept %zu of %zu runs\n",
                 plan.n, before);
     int rc = 0;
+    char log_path[4200];
+    if (snprintf(log_path, sizeof log_path, "%s/sweep.log", plan.results_dir) <
+        (int)sizeof log_path)
+        o.log_path = log_path;
     if (dry) {
         sweep_dry_run(stdout, &plan, &o);
     } else {

@@ -46,6 +46,9 @@
  * through a pipe).  Workers die with the sweep (PR_SET_PDEATHSIG).  A run
  * locked by another sweep is retried when the lock frees, and then skipped
  * if that sweep completed it.  A failed run does not stop the sweep.
+ * `dropbench sweep` logs every run's start and end to <results>/sweep.log.
+ *
+ * On a Slurm cluster (--slurm, --index, --status) see slurm.h.
  *
  * Library code: output goes only to the FILE* given in sweep_options. */
 #ifndef DB_SWEEP_H
@@ -105,6 +108,11 @@ typedef struct sweep_options {
     FILE *progress;          /* progress lines; NULL: silent */
     const sweep_backend *backend; /* NULL: sweep_backend_default */
     double poll_seconds;     /* wait between checks; <= 0: 0.05 */
+    const char *log_path;    /* sweep log, or NULL: none.  One line per
+                                event, appended with O_APPEND:
+                                "UTC start NAME host=H pid=P slurm=J"
+                                "UTC done|diverged|failed|interrupted NAME
+                                 SECONDSs [reason]" (NAME: result file) */
 } sweep_options;
 
 /* Parses a sweep (root is not kept; what names it in messages), expands and
