@@ -98,3 +98,11 @@ demo:
 
 clean:
 	rm -rf build build-asan dropbench
+
+# dropbench against PyTorch and the sgemm peak, in one invocation (about 15
+# minutes): figures to results/bench/ and a table to docs-bench.md.
+.PHONY: bench
+bench:
+	scripts/deps build bench
+	$(MAKE) dropbench
+	scripts/bench

@@ -35,7 +35,8 @@ static void *xcalloc(size_t n, size_t size, size_t *total)
 void db_model_free(db_model *m)
 {
     for (size_t i = 0; i < m->nl; i++) {
-        free(m->L[i].out);
+        if (!m->L[i].out_alias)
+            free(m->L[i].out);
         free(m->L[i].mask);
         free(m->L[i].argmax);
         free(m->L[i].cache);
@@ -239,6 +240,18 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
                        "per class); it is a %s layer with %zu outputs", m->classes,
                        db_layer_type_name(last->spec.type), last->out_size);
 
+    /* A conv or dense layer followed by a ReLU writes the ReLU's output
+     * directly: nothing needs the pre-activation values (conv and dense
+     * backward read their input, ReLU backward its output), so they are
+     * neither stored nor read again. */
+    for (size_t i = 0; i + 1 < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        L->relu_fused = (L->spec.type == DB_LAYER_CONV || L->spec.type == DB_LAYER_DENSE) &&
+                        m->L[i + 1].spec.type == DB_LAYER_RELU;
+    }
+    for (size_t i = 0; i < m->nl; i++)
+        m->L[i].out_alias = m->L[i].relu_fused || m->L[i].spec.type == DB_LAYER_DROPOUT;
+
     /* Estimate before allocating anything. */
     size_t est = 3 * np + nwork + 2 * dmax;
     for (size_t i = 0; i < m->nl; i++)
@@ -268,7 +281,8 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     fail |= !(m->work = xcalloc(nwork, sizeof(float), &total));
     for (size_t i = 0; i < m->nl && !fail; i++) {
         db_mlayer *L = &m->L[i];
-        fail |= !(L->out = xcalloc(bmax * L->out_size, sizeof(float), &total));
+        if (!L->out_alias)
+            fail |= !(L->out = xcalloc(bmax * L->out_size, sizeof(float), &total));
         if (L->spec.type == DB_LAYER_DROPOUT)
             fail |= !(L->mask = xcalloc(bmax * L->drop_g, 1, &total));
         if (L->spec.type == DB_LAYER_MAXPOOL)
@@ -280,6 +294,13 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
         db_model_free(m);
         return db_fail(e, "out of memory allocating the model (%zu bytes so far)", total);
     }
+    for (size_t i = 0; i + 1 < m->nl; i++)
+        if (m->L[i].relu_fused)
+            m->L[i].out = m->L[i + 1].out;
+    /* in increasing order, so a dropout after a dropout finds its input */
+    for (size_t i = 0; i < m->nl; i++)
+        if (m->L[i].spec.type == DB_LAYER_DROPOUT)
+            m->L[i].out = i ? m->L[i - 1].out : m->input;
     return 0;
 }
 
@@ -289,7 +310,8 @@ size_t db_model_bytes(const db_model *m)
     size_t b = m->text ? m->bmax * (m->in_h + 4) : m->bmax * m->in_c * m->in_h * m->in_w * 4;
     for (size_t i = 0; i < m->nl; i++) {
         const db_mlayer *L = &m->L[i];
-        f += m->bmax * L->out_size;
+        if (!L->out_alias)
+            f += m->bmax * L->out_size;
         if (L->mask)
             b += m->bmax * L->drop_g;
         if (L->argmax)
@@ -354,10 +376,14 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
         switch (L->spec.type) {
         case DB_LAYER_CONV:
             L->conv.B = B;
-            conv2d_forward(L->out, x, W, b, &L->conv, m->work);
+            if (L->relu_fused)
+                conv2d_forward_relu(L->out, x, W, b, &L->conv, m->work);
+            else
+                conv2d_forward(L->out, x, W, b, &L->conv, m->work);
             break;
         case DB_LAYER_RELU:
-            relu_forward(L->out, x, B * L->in_size);
+            if (!(i > 0 && m->L[i - 1].relu_fused)) /* else done by layer i-1 */
+                relu_forward(L->out, x, B * L->in_size);
             break;
         case DB_LAYER_MAXPOOL:
             L->pool.B = B;
@@ -365,6 +391,8 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
             break;
         case DB_LAYER_DENSE:
             dense_forward(L->out, x, W, b, B, L->in_size, L->out_size);
+            if (L->relu_fused) /* in place, while the block is in cache */
+                relu_forward(L->out, L->out, B * L->out_size);
             break;
         case DB_LAYER_EMBEDDING:
             embedding_forward(L->out, m->tok, m->len, W, B, m->in_h, L->spec.units);
@@ -397,59 +425,72 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
 void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
 {
     double t0 = now();
-    memset(m->grads, 0, m->nparams * sizeof(float));
+    /* Nothing below the first parametric layer needs a gradient. */
+    size_t first = m->nl;
+    for (size_t i = 0; i < m->nl && first == m->nl; i++)
+        if (m->L[i].param_index >= 0)
+            first = i;
     int cur = 0;
     float *d = m->dbuf[cur];
     memset(d, 0, B * m->classes * sizeof(float));
     softmax_xent_backward(d, m->probs, labels, B, m->classes);
-    for (size_t i = m->nl; i-- > 0;) {
+    for (size_t i = m->nl; i-- > first;) {
         db_mlayer *L = &m->L[i];
         const float *x = i ? m->L[i - 1].out : m->input;
-        float *din = NULL;
-        if (i > 0) {
-            din = m->dbuf[cur ^ 1];
-            memset(din, 0, B * L->in_size * sizeof(float));
-        }
+        /* The gradient below layer i goes to the other ping-pong buffer, or
+         * (ReLU, dropout) overwrites d in place.  NULL: not needed. */
+        float *din = i > first ? m->dbuf[cur ^ 1] : NULL;
         const float *W = m->params + L->w_off;
         float *dW = m->grads + L->w_off, *db = m->grads + L->b_off;
+        /* Accumulating kernels need their gradients zeroed; dense
+         * overwrites them. */
+        if (L->param_index >= 0 && L->spec.type != DB_LAYER_DENSE)
+            memset(dW, 0, (L->w_n + L->b_n + L->w2_n + L->b2_n) * sizeof(float));
         switch (L->spec.type) {
         case DB_LAYER_CONV:
+            if (din)
+                memset(din, 0, B * L->in_size * sizeof(float));
             conv2d_backward(din, dW, db, d, x, W, &L->conv, m->work);
             break;
         case DB_LAYER_RELU:
-            if (din)
-                relu_backward(din, d, L->out, B * L->in_size);
+            relu_backward_inplace(d, L->out, B * L->in_size);
+            din = d;
             break;
         case DB_LAYER_MAXPOOL:
-            if (din)
+            if (din) {
+                memset(din, 0, B * L->in_size * sizeof(float));
                 maxpool_backward(din, d, L->argmax, &L->pool);
+            }
             break;
         case DB_LAYER_DENSE:
-            dense_backward(din, dW, db, d, x, W, B, L->in_size, L->out_size);
+            dense_backward_set(din, dW, db, d, x, W, B, L->in_size, L->out_size);
             break;
         case DB_LAYER_EMBEDDING:
             embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
             break;
         case DB_LAYER_GRU:
+            if (din)
+                memset(din, 0, B * L->in_size * sizeof(float));
             gru_backward(din, dW, m->grads + L->w2_off, db, m->grads + L->b2_off, d,
                          L->cache, x, m->len, W, m->params + L->w2_off, &L->gru,
                          m->work);
             break;
-        case DB_LAYER_DROPOUT:
-            if (din) {
-                double d0 = now();
-                dropout_backward(din, d, L->mask, B, L->drop_g, L->drop_s,
-                                 (float)L->spec.rate);
-                m->t.dropout += now() - d0;
-            }
+        case DB_LAYER_DROPOUT: {
+            double d0 = now();
+            dropout_backward_inplace(d, L->mask, B, L->drop_g, L->drop_s,
+                                     (float)L->spec.rate);
+            m->t.dropout += now() - d0;
+            din = d;
             break;
+        }
         default:
             break;
         }
         if (!din)
-            break; /* layer 0: nothing below it needs a gradient */
+            break; /* the first parametric layer: nothing below needs a gradient */
+        if (din != d)
+            cur ^= 1;
         d = din;
-        cur ^= 1;
     }
     m->t.backward += now() - t0;
 }
@@ -457,9 +498,12 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
 double db_model_update(db_model *m, const db_optim *o)
 {
     double t0 = now();
-    double norm = sqrt(sumsq(m->grads, m->nparams));
-    if (o->clip_norm > 0 && norm > o->clip_norm)
-        scale_inplace(m->grads, m->nparams, (float)(o->clip_norm / norm));
+    double norm = 0;
+    if (o->clip_norm > 0) {
+        norm = sqrt(sumsq(m->grads, m->nparams));
+        if (norm > o->clip_norm)
+            scale_inplace(m->grads, m->nparams, (float)(o->clip_norm / norm));
+    }
     for (size_t i = 0; i < m->nl; i++) {
         db_mlayer *L = &m->L[i];
         if (L->param_index < 0)

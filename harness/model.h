@@ -33,6 +33,16 @@ typedef struct db_mlayer {
     size_t w_off, w_n, w_rows, b_off, b_n;
     size_t w2_off, w2_n, b2_off, b2_n;  /* GRU: Wh and bh */
     int param_index;           /* -1 when the layer has no parameters */
+    int relu_fused;            /* conv/dense followed by a ReLU: this layer
+                                  writes the ReLU's output directly, its out
+                                  aliases the ReLU's (not owned), and the
+                                  ReLU layer does nothing in forward */
+    int out_alias;             /* out points into another layer's buffer (a
+                                  fused conv/dense, or a dropout, which works
+                                  in place on its input: nothing reads the
+                                  undropped values in backward, and a ReLU
+                                  below sees zeros exactly where the dropout
+                                  already zeroed the gradient) */
     float *out;                /* (B, out_size) */
     uint8_t *mask;             /* dropout: (B, G) */
     uint32_t *argmax;          /* maxpool: (B, out_size) */
@@ -94,14 +104,18 @@ void db_model_init(db_model *m, uint64_t seed);
  * training = 0 switches every dropout site off. */
 double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
                         int training, size_t *correct);
-/* Backward after a training forward: grads = d(loss)/d(params). */
+/* Backward after a training forward: grads = d(loss)/d(params).  Layers
+ * below the first parametric layer are not visited (no gradient needed),
+ * and ReLU/dropout gradients are computed in place. */
 void db_model_backward(db_model *m, size_t B, const uint8_t *labels);
 
 typedef struct db_optim {
     double lr, momentum, weight_decay, max_norm, clip_norm; /* as configured */
 } db_optim;
 /* Clipping (global norm), SGD with momentum, then max-norm on dense and conv
- * weights.  Returns the gradient norm before clipping. */
+ * weights.  Returns the gradient norm before clipping when clipping is on,
+ * 0 when it is off (the norm is then not computed: a full pass over the
+ * gradients that nothing uses). */
 double db_model_update(db_model *m, const db_optim *o);
 
 #endif

@@ -13,15 +13,18 @@
  * bounded (a full-batch im2col of a 64-channel 5x5 layer at 32x32 would
  * need ~1 GB). */
 #include "kernels.h"
+#include "simd.h"
 
 #include <cblas.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
-/* 4M floats = 16 MB: big enough that sgemm's N is in the thousands, small
- * enough to stay near the last-level cache. */
-#define CONV_CHUNK_FLOATS ((size_t)1 << 22)
+/* 1M floats = 4 MB: big enough that sgemm's N is in the thousands (1176
+ * for LeNet's second conv), small enough to stay in the last-level cache
+ * between im2col and the product, and to keep the MNIST nets' peak RSS
+ * within 150 MiB. */
+#define CONV_CHUNK_FLOATS ((size_t)1 << 20)
 
 static int mul_ok(size_t *r, size_t a, size_t b)
 {
@@ -109,6 +112,26 @@ static void ow_range(const conv2d_shape *s, size_t kw, size_t *lo, size_t *hi)
     *hi = (size_t)h;
 }
 
+/* Short row copies (OW is 2..32 floats here): inline vector moves instead
+ * of a memcpy call per row. */
+static inline void copy_floats(float *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        v4f_store(dst + i, v4f_load(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
+}
+
+static inline void add_floats(float *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        v4f_store(dst + i, v4f_load(dst + i) + v4f_load(src + i));
+    for (; i < n; i++)
+        dst[i] += src[i];
+}
+
 /* col (C*K*K, nb*OH*OW) from examples [b0, b0+nb) of in. */
 static void im2col(float *col, const float *in, const conv2d_shape *s,
                    size_t b0, size_t nb)
@@ -116,16 +139,19 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH,
                  OW = s->OW, st = s->stride, pad = s->pad;
     const size_t ohw = OH * OW, ncol = nb * ohw;
-    for (size_t c = 0; c < C; c++)
-        for (size_t kh = 0; kh < K; kh++)
-            for (size_t kw = 0; kw < K; kw++) {
-                float *row = col + ((c * K + kh) * K + kw) * ncol;
-                size_t lo, hi;
-                ow_range(s, kw, &lo, &hi);
-                for (size_t b = 0; b < nb; b++) {
-                    const float *plane = in + ((b0 + b) * C + c) * H * W;
+    /* Example-major: one input plane (a few KB) stays in L1 while its K*K
+     * row segments are written; the column-major order re-read the whole
+     * chunk's input from L3 for every (c, kh, kw). */
+    for (size_t b = 0; b < nb; b++)
+        for (size_t c = 0; c < C; c++) {
+            const float *plane = in + ((b0 + b) * C + c) * H * W;
+            for (size_t kh = 0; kh < K; kh++)
+                for (size_t kw = 0; kw < K; kw++) {
+                    float *row = col + ((c * K + kh) * K + kw) * ncol + b * ohw;
+                    size_t lo, hi;
+                    ow_range(s, kw, &lo, &hi);
                     for (size_t oh = 0; oh < OH; oh++) {
-                        float *dst = row + b * ohw + oh * OW;
+                        float *dst = row + oh * OW;
                         ptrdiff_t ih = (ptrdiff_t)(oh * st + kh) - (ptrdiff_t)pad;
                         if (ih < 0 || ih >= (ptrdiff_t)H) {
                             memset(dst, 0, OW * sizeof *dst);
@@ -138,7 +164,7 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
                             const float *src =
                                 plane + (size_t)ih * W + (lo * st + kw - pad);
                             if (st == 1)
-                                memcpy(dst + lo, src, (hi - lo) * sizeof *dst);
+                                copy_floats(dst + lo, src, hi - lo);
                             else
                                 for (size_t ow = lo; ow < hi; ow++)
                                     dst[ow] = src[(ow - lo) * st];
@@ -147,7 +173,7 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
                             dst[ow] = 0.0f;
                     }
                 }
-            }
+        }
 }
 
 /* din += col2im(col): each input pixel collects every column that read it. */
@@ -157,37 +183,66 @@ static void col2im_add(float *din, const float *col, const conv2d_shape *s,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH,
                  OW = s->OW, st = s->stride, pad = s->pad;
     const size_t ohw = OH * OW, ncol = nb * ohw;
-    for (size_t c = 0; c < C; c++)
-        for (size_t kh = 0; kh < K; kh++)
-            for (size_t kw = 0; kw < K; kw++) {
-                const float *row = col + ((c * K + kh) * K + kw) * ncol;
-                size_t lo, hi;
-                ow_range(s, kw, &lo, &hi);
-                for (size_t b = 0; b < nb; b++) {
-                    float *plane = din + ((b0 + b) * C + c) * H * W;
+    /* Example-major like im2col: the plane being summed into stays in L1. */
+    for (size_t b = 0; b < nb; b++)
+        for (size_t c = 0; c < C; c++) {
+            float *plane = din + ((b0 + b) * C + c) * H * W;
+            for (size_t kh = 0; kh < K; kh++)
+                for (size_t kw = 0; kw < K; kw++) {
+                    const float *row = col + ((c * K + kh) * K + kw) * ncol + b * ohw;
+                    size_t lo, hi;
+                    ow_range(s, kw, &lo, &hi);
+                    if (lo >= hi)
+                        continue;
                     for (size_t oh = 0; oh < OH; oh++) {
                         ptrdiff_t ih = (ptrdiff_t)(oh * st + kh) - (ptrdiff_t)pad;
                         if (ih < 0 || ih >= (ptrdiff_t)H)
                             continue;
-                        if (lo >= hi)
-                            continue;
-                        const float *src = row + b * ohw + oh * OW + lo;
+                        const float *src = row + oh * OW + lo;
                         float *dst = plane + (size_t)ih * W + (lo * st + kw - pad);
                         if (st == 1)
-                            for (size_t i = 0; i < hi - lo; i++)
-                                dst[i] += src[i];
+                            add_floats(dst, src, hi - lo);
                         else
                             for (size_t i = 0; i < hi - lo; i++)
                                 dst[i * st] += src[i];
                     }
                 }
-            }
+        }
 }
 
-void conv2d_forward(float *out /* (B, OC, OH, OW) */,
-                    const float *in /* (B, C, H, W) */,
-                    const float *w /* (OC, C, K, K) */, const float *b /* (OC) */,
-                    const conv2d_shape *s, float *work)
+/* (OC, nb, ohw) -> (nb, OC, ohw), adding the bias on the way, and the ReLU
+ * when relu is set (negative -> 0, so NaN passes as in relu_forward). */
+static void unpack_out(float *out, const float *mat, const float *b, size_t nb,
+                       size_t OC, size_t ohw, size_t ncol, int relu)
+{
+    const v4f zero = v4f_set1(0.0f);
+    for (size_t n = 0; n < nb; n++)
+        for (size_t oc = 0; oc < OC; oc++) {
+            float *dst = out + (n * OC + oc) * ohw;
+            const float *src = mat + oc * ncol + n * ohw;
+            const float bias = b[oc];
+            const v4f vb = v4f_set1(bias);
+            size_t i = 0;
+            if (relu) {
+                for (; i + 4 <= ohw; i += 4) {
+                    v4f x = v4f_load(src + i) + vb;
+                    v4f_store(dst + i, (v4f)((v4i)x & ~(x < zero)));
+                }
+                for (; i < ohw; i++) {
+                    float x = src[i] + bias;
+                    dst[i] = x < 0.0f ? 0.0f : x;
+                }
+            } else {
+                for (; i + 4 <= ohw; i += 4)
+                    v4f_store(dst + i, v4f_load(src + i) + vb);
+                for (; i < ohw; i++)
+                    dst[i] = src[i] + bias;
+            }
+        }
+}
+
+static void conv_forward(float *out, const float *in, const float *w, const float *b,
+                         const conv2d_shape *s, float *work, int relu)
 {
     const size_t OC = s->OC, ohw = s->OH * s->OW;
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
@@ -201,16 +256,24 @@ void conv2d_forward(float *out /* (B, OC, OH, OW) */,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)OC,
                     (int)ncol, (int)ckk, 1.0f, w, (int)ckk, col, (int)ncol,
                     0.0f, mat, (int)ncol);
-        /* (OC, nb, ohw) -> (nb, OC, ohw), adding the bias on the way. */
-        for (size_t n = 0; n < nb; n++)
-            for (size_t oc = 0; oc < OC; oc++) {
-                float *dst = out + ((b0 + n) * OC + oc) * ohw;
-                const float *src = mat + oc * ncol + n * ohw;
-                float bias = b[oc];
-                for (size_t i = 0; i < ohw; i++)
-                    dst[i] = src[i] + bias;
-            }
+        unpack_out(out + b0 * OC * ohw, mat, b, nb, OC, ohw, ncol, relu);
     }
+}
+
+void conv2d_forward(float *out /* (B, OC, OH, OW) */,
+                    const float *in /* (B, C, H, W) */,
+                    const float *w /* (OC, C, K, K) */, const float *b /* (OC) */,
+                    const conv2d_shape *s, float *work)
+{
+    conv_forward(out, in, w, b, s, work, 0);
+}
+
+void conv2d_forward_relu(float *out /* (B, OC, OH, OW) */,
+                         const float *in /* (B, C, H, W) */,
+                         const float *w /* (OC, C, K, K) */, const float *b /* (OC) */,
+                         const conv2d_shape *s, float *work)
+{
+    conv_forward(out, in, w, b, s, work, 1);
 }
 
 void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
@@ -233,8 +296,15 @@ void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
             for (size_t oc = 0; oc < OC; oc++) {
                 const float *src = dout + ((b0 + n) * OC + oc) * ohw;
                 float *dst = mat + oc * ncol + n * ohw;
-                float acc = 0.0f;
-                for (size_t i = 0; i < ohw; i++) {
+                v4f acc4 = v4f_set1(0.0f);
+                size_t i = 0;
+                for (; i + 4 <= ohw; i += 4) {
+                    v4f x = v4f_load(src + i);
+                    v4f_store(dst + i, x);
+                    acc4 += x;
+                }
+                float acc = (acc4[0] + acc4[1]) + (acc4[2] + acc4[3]);
+                for (; i < ohw; i++) {
                     dst[i] = src[i];
                     acc += src[i];
                 }

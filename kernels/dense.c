@@ -1,5 +1,6 @@
 /* dense.c - fully connected layer, out = in * W^T + b, through cblas_sgemm. */
 #include "kernels.h"
+#include "simd.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -44,4 +45,38 @@ void dense_backward(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
     if (din)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)In,
                     (int)O, 1.0f, dout, (int)O, w, (int)In, 1.0f, din, (int)In);
+}
+
+void dense_backward_set(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
+                        float *db /* (O) */, const float *dout /* (B, O) */,
+                        const float *in /* (B, In) */, const float *w /* (O, In) */,
+                        size_t B, size_t In, size_t O)
+{
+    if (O == 0)
+        return;
+    if (B == 0) {
+        memset(dw, 0, O * In * sizeof *dw);
+        memset(db, 0, O * sizeof *db);
+        if (din)
+            memset(din, 0, B * In * sizeof *din);
+        return;
+    }
+    /* Row 0 copied, then rows 1.. added in order: the same sums as
+     * accumulating every row into zeros. */
+    memcpy(db, dout, O * sizeof *db);
+    for (size_t n = 1; n < B; n++) {
+        const float *d = dout + n * O;
+        size_t o = 0;
+        for (; o + 4 <= O; o += 4)
+            v4f_store(db + o, v4f_load(db + o) + v4f_load(d + o));
+        for (; o < O; o++)
+            db[o] += d[o];
+    }
+    if (In == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)O, (int)In, (int)B,
+                1.0f, dout, (int)O, in, (int)In, 0.0f, dw, (int)In);
+    if (din)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)In,
+                    (int)O, 1.0f, dout, (int)O, w, (int)In, 0.0f, din, (int)In);
 }

@@ -7,6 +7,7 @@
  * 2^-33 of 1 - rate.  The mask is a pure function of the stream position:
  * drawing is sequential and never split across threads. */
 #include "kernels.h"
+#include "simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -51,8 +52,12 @@ int dropout_forward(float *out /* (B, G, S) */, uint8_t *mask /* (B, G) */,
     draw_mask(mask, groups, rate, rng);
     const float scale = 1.0f / (1.0f - rate);
     if (S == 1) {
-        /* element-wise: flat loop the compiler can vectorise */
-        for (size_t i = 0; i < groups; i++)
+        /* element-wise */
+        size_t i = 0;
+        const v4f sc = v4f_set1(scale);
+        for (; i + 4 <= groups; i += 4)
+            v4f_store(out + i, v4f_and(v4f_load(in + i) * sc, v4i_from_bytes(mask + i)));
+        for (; i < groups; i++)
             out[i] = mask[i] ? in[i] * scale : 0.0f;
         return 0;
     }
@@ -77,6 +82,17 @@ void dropout_backward(float *din, const float *dout, const uint8_t *mask,
     size_t groups = B * G;
     /* Same scale expression as forward, so rate 0 gives exactly 1. */
     const float scale = 1.0f / (1.0f - rate);
+    if (S == 1) {
+        size_t i = 0;
+        const v4f sc = v4f_set1(scale);
+        for (; i + 4 <= groups; i += 4)
+            v4f_store(din + i, v4f_load(din + i) +
+                                   v4f_and(v4f_load(dout + i) * sc, v4i_from_bytes(mask + i)));
+        for (; i < groups; i++)
+            if (mask[i])
+                din[i] += dout[i] * scale;
+        return;
+    }
     for (size_t i = 0; i < groups; i++) {
         if (!mask[i])
             continue;
@@ -84,5 +100,29 @@ void dropout_backward(float *din, const float *dout, const uint8_t *mask,
         const float *g = dout + i * S;
         for (size_t j = 0; j < S; j++)
             d[j] += g[j] * scale;
+    }
+}
+
+void dropout_backward_inplace(float *d, const uint8_t *mask, size_t B, size_t G,
+                              size_t S, float rate)
+{
+    size_t groups = B * G;
+    const float scale = 1.0f / (1.0f - rate);
+    if (S == 1) {
+        size_t i = 0;
+        const v4f sc = v4f_set1(scale);
+        for (; i + 4 <= groups; i += 4)
+            v4f_store(d + i, v4f_and(v4f_load(d + i) * sc, v4i_from_bytes(mask + i)));
+        for (; i < groups; i++)
+            d[i] = mask[i] ? d[i] * scale : 0.0f;
+        return;
+    }
+    for (size_t i = 0; i < groups; i++) {
+        float *g = d + i * S;
+        if (mask[i])
+            for (size_t j = 0; j < S; j++)
+                g[j] *= scale;
+        else
+            memset(g, 0, S * sizeof *g);
     }
 }

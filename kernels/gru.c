@@ -20,6 +20,7 @@
  *   dh, dh2 (B, H)   state gradient at the current and previous step.
  */
 #include "kernels.h"
+#include "simd.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -81,7 +82,23 @@ size_t gru_work_floats(const gru_shape *s)
     return 2 * B * T * 3 * H + 2 * B * H;
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* The gate functions go through the vector exp of simd.h (about 1 ulp, and
+ * four lanes at a time): glibc's scalar expf/tanhf were most of the GRU's
+ * time.  The scalar tail uses the same vector code on one lane, so every
+ * element gets bit-identical values whatever H is. */
+static inline float sigmoid1(float x) { return v4f_sigmoid(v4f_set1(x))[0]; }
+static inline float tanh1(float x) { return v4f_tanh(v4f_set1(x))[0]; }
+
+/* dst[k] += src[k]: the bias gradients, one row at a time (same order of
+ * additions per element as a scalar loop). */
+static void add_row(float *dst, const float *src, size_t n)
+{
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4)
+        v4f_store(dst + k, v4f_load(dst + k) + v4f_load(src + k));
+    for (; k < n; k++)
+        dst[k] += src[k];
+}
 
 /* Lengths beyond T count as T; the longest decides how many steps run. */
 static size_t steps_of(const uint32_t *len, size_t b, size_t T)
@@ -134,11 +151,23 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
             }
             float *gx = g + (b * T + t) * H3;
             const float *gh = hg + b * H3;
-            for (size_t j = 0; j < H; j++) {
-                float r = sigmoidf(gx[j] + gh[j]);
-                float z = sigmoidf(gx[H + j] + gh[H + j]);
+            size_t j = 0;
+            for (; j + 4 <= H; j += 4) {
+                v4f r = v4f_sigmoid(v4f_load(gx + j) + v4f_load(gh + j));
+                v4f z = v4f_sigmoid(v4f_load(gx + H + j) + v4f_load(gh + H + j));
+                v4f hnj = v4f_load(gh + 2 * H + j);
+                v4f n = v4f_tanh(v4f_load(gx + 2 * H + j) + r * hnj);
+                v4f_store(hnb + j, (v4f_set1(1.0f) - z) * n + z * v4f_load(hpb + j));
+                v4f_store(gx + j, r);
+                v4f_store(gx + H + j, z);
+                v4f_store(gx + 2 * H + j, n);
+                v4f_store(hnt + j, hnj);
+            }
+            for (; j < H; j++) {
+                float r = sigmoid1(gx[j] + gh[j]);
+                float z = sigmoid1(gx[H + j] + gh[H + j]);
                 float hnj = gh[2 * H + j];
-                float n = tanhf(gx[2 * H + j] + r * hnj);
+                float n = tanh1(gx[2 * H + j] + r * hnj);
                 hnb[j] = (1.0f - z) * n + z * hpb[j];
                 gx[j] = r;
                 gx[H + j] = z;
@@ -191,7 +220,24 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
             const float *gr = g + (b * T + t) * H3;
             const float *hnt = hn + (t * B + b) * H;
             const float *hpb = hp + b * H;
-            for (size_t j = 0; j < H; j++) {
+            size_t j = 0;
+            const v4f one = v4f_set1(1.0f);
+            for (; j + 4 <= H; j += 4) {
+                v4f r = v4f_load(gr + j), z = v4f_load(gr + H + j),
+                    n = v4f_load(gr + 2 * H + j);
+                v4f d = v4f_load(dhb + j);
+                v4f dan = d * (one - z) * (one - n * n);
+                v4f daz = d * (v4f_load(hpb + j) - n) * z * (one - z);
+                v4f dar = dan * v4f_load(hnt + j) * r * (one - r);
+                v4f_store(dxr + j, dar);
+                v4f_store(dxr + H + j, daz);
+                v4f_store(dxr + 2 * H + j, dan);
+                v4f_store(dhr + j, dar);
+                v4f_store(dhr + H + j, daz);
+                v4f_store(dhr + 2 * H + j, dan * r); /* r gates Wh_n h + bh_n */
+                v4f_store(dpb + j, d * z);
+            }
+            for (; j < H; j++) {
                 float r = gr[j], z = gr[H + j], n = gr[2 * H + j];
                 float d = dhb[j];
                 float dan = d * (1.0f - z) * (1.0f - n * n);
@@ -202,7 +248,7 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
                 dxr[2 * H + j] = dan;
                 dhr[j] = dar;
                 dhr[H + j] = daz;
-                dhr[2 * H + j] = dan * r; /* r gates Wh_n h + bh_n */
+                dhr[2 * H + j] = dan * r;
                 dpb[j] = d * z;
             }
         }
@@ -225,13 +271,11 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)H3, (int)H,
                 (int)rows, 1.0f, dhg, (int)H3, hs, (int)H, 1.0f, dwh, (int)H);
     for (size_t r = 0; r < rows; r++)
-        for (size_t k = 0; k < H3; k++)
-            dbh[k] += dhg[r * H3 + k];
+        add_row(dbh, dhg + r * H3, H3);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)H3, (int)D,
                 (int)(B * T), 1.0f, dxg, (int)H3, x, (int)D, 1.0f, dwx, (int)D);
     for (size_t r = 0; r < B * T; r++)
-        for (size_t k = 0; k < H3; k++)
-            dbx[k] += dxg[r * H3 + k];
+        add_row(dbx, dxg + r * H3, H3);
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(B * T),
                     (int)D, (int)H3, 1.0f, dxg, (int)H3, wx, (int)D, 1.0f, dx,

@@ -33,6 +33,14 @@ void dense_backward(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
                     const float *in /* (B, In) */, const float *w /* (O, In) */,
                     size_t B, size_t In, size_t O);
 
+/* As dense_backward, but OVERWRITES dw, db and din instead of adding to
+ * them (the same values as dense_backward into zeroed buffers), so the
+ * caller need not clear them first. */
+void dense_backward_set(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
+                        float *db /* (O) */, const float *dout /* (B, O) */,
+                        const float *in /* (B, In) */, const float *w /* (O, In) */,
+                        size_t B, size_t In, size_t O);
+
 /* ---- conv2d: im2col + sgemm, zero padding -------------------------------- */
 typedef struct conv2d_shape {
     size_t B, C, H, W;    /* input */
@@ -51,6 +59,12 @@ void conv2d_forward(float *out /* (B, OC, OH, OW) */,
                     const float *in /* (B, C, H, W) */,
                     const float *w /* (OC, C, K, K) */, const float *b /* (OC) */,
                     const conv2d_shape *s, float *work);
+/* conv2d_forward followed by relu_forward, in one pass over the output
+ * (the pre-activation values are never stored). */
+void conv2d_forward_relu(float *out /* (B, OC, OH, OW) */,
+                         const float *in /* (B, C, H, W) */,
+                         const float *w /* (OC, C, K, K) */, const float *b /* (OC) */,
+                         const conv2d_shape *s, float *work);
 void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
                      float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
                      const float *dout /* (B, OC, OH, OW) */,
@@ -84,6 +98,9 @@ void maxpool_backward(float *din /* (B, C, H, W) */,
 void relu_forward(float *out, const float *in, size_t n);
 /* din += dout where out > 0 */
 void relu_backward(float *din, const float *dout, const float *out, size_t n);
+/* In place: d = out > 0 ? d : 0 (the gradient below a ReLU, written over the
+ * gradient above it). */
+void relu_backward_inplace(float *d, const float *out, size_t n);
 
 /* ---- softmax cross-entropy (mean over the batch) ------------------------- */
 /* Numerically stable (max subtracted).  Writes probs, returns the mean loss
@@ -164,6 +181,11 @@ int dropout_forward(float *out /* (B, G, S) */, uint8_t *mask /* (B, G) */,
 /* din += dout * mask / (1 - rate), with the mask forward drew. */
 void dropout_backward(float *din, const float *dout, const uint8_t *mask,
                       size_t B, size_t G, size_t S, float rate);
+
+/* In place: d = mask ? d / (1 - rate) : 0, the gradient below the dropout
+ * written over the gradient above it. */
+void dropout_backward_inplace(float *d /* (B, G, S) */, const uint8_t *mask /* (B, G) */,
+                              size_t B, size_t G, size_t S, float rate);
 
 /* ---- optimiser ------------------------------------------------------------ */
 /* For each i: g = grad[i] + wd * w[i]; v[i] = mu * v[i] + g; w[i] -= lr * v[i] */

@@ -1,5 +1,6 @@
 /* optim.c - SGD with momentum, max-norm, and small vector helpers. */
 #include "kernels.h"
+#include "simd.h"
 
 #include <math.h>
 
@@ -9,7 +10,16 @@ void sgd_momentum_step(float *w, float *v, const float *grad, size_t n,
     /* Weight decay enters the gradient (L2 penalty wd/2 |w|^2), so it is
      * carried by the velocity like the rest of the gradient, as in PyTorch's
      * SGD. */
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    const v4f vwd = v4f_set1(wd), vmu = v4f_set1(mu), vlr = v4f_set1(lr);
+    for (; i + 4 <= n; i += 4) {
+        v4f wi = v4f_load(w + i);
+        v4f g = v4f_load(grad + i) + vwd * wi;
+        v4f vi = vmu * v4f_load(v + i) + g;
+        v4f_store(v + i, vi);
+        v4f_store(w + i, wi - vlr * vi);
+    }
+    for (; i < n; i++) {
         float g = grad[i] + wd * w[i];
         v[i] = mu * v[i] + g;
         w[i] -= lr * v[i];
@@ -46,6 +56,9 @@ double sumsq(const float *x, size_t n)
 
 void scale_inplace(float *x, size_t n, float a)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        v4f_store(x + i, v4f_load(x + i) * v4f_set1(a));
+    for (; i < n; i++)
         x[i] *= a;
 }

@@ -67,6 +67,37 @@ void maxpool_forward(float *out /* (B, C, OH, OW) */,
 {
     const size_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
     const size_t planes = s->B * s->C;
+    if (s->K == 2 && s->stride == 2 && s->pad == 0) {
+        /* LeNet's pool: every window is whole, no clipping; same visiting
+         * order (row by row) and strict > as the general path. */
+        for (size_t p = 0; p < planes; p++) {
+            const float *x = in + p * H * W;
+            float *o = out + p * OH * OW;
+            uint32_t *a = argmax + p * OH * OW;
+            for (size_t oh = 0; oh < OH; oh++) {
+                const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+                for (size_t ow = 0; ow < OW; ow++) {
+                    size_t c = 2 * ow, best = 2 * oh * W + c;
+                    float bv = r0[c];
+                    if (r0[c + 1] > bv) {
+                        bv = r0[c + 1];
+                        best = 2 * oh * W + c + 1;
+                    }
+                    if (r1[c] > bv) {
+                        bv = r1[c];
+                        best = (2 * oh + 1) * W + c;
+                    }
+                    if (r1[c + 1] > bv) {
+                        bv = r1[c + 1];
+                        best = (2 * oh + 1) * W + c + 1;
+                    }
+                    o[oh * OW + ow] = bv;
+                    a[oh * OW + ow] = (uint32_t)best;
+                }
+            }
+        }
+        return;
+    }
     for (size_t p = 0; p < planes; p++) {
         const float *x = in + p * H * W;
         float *o = out + p * OH * OW;
