@@ -249,8 +249,10 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
         L->relu_fused = (L->spec.type == DB_LAYER_CONV || L->spec.type == DB_LAYER_DENSE) &&
                         m->L[i + 1].spec.type == DB_LAYER_RELU;
     }
+    /* Dropout always writes its own output buffer (STYLE.md): the layer
+     * below keeps its undropped output, whatever its backward needs. */
     for (size_t i = 0; i < m->nl; i++)
-        m->L[i].out_alias = m->L[i].relu_fused || m->L[i].spec.type == DB_LAYER_DROPOUT;
+        m->L[i].out_alias = m->L[i].relu_fused;
 
     /* Estimate before allocating anything. */
     size_t est = 3 * np + nwork + 2 * dmax;
@@ -297,10 +299,6 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     for (size_t i = 0; i + 1 < m->nl; i++)
         if (m->L[i].relu_fused)
             m->L[i].out = m->L[i + 1].out;
-    /* in increasing order, so a dropout after a dropout finds its input */
-    for (size_t i = 0; i < m->nl; i++)
-        if (m->L[i].spec.type == DB_LAYER_DROPOUT)
-            m->L[i].out = i ? m->L[i - 1].out : m->input;
     return 0;
 }
 
@@ -442,25 +440,21 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
         float *din = i > first ? m->dbuf[cur ^ 1] : NULL;
         const float *W = m->params + L->w_off;
         float *dW = m->grads + L->w_off, *db = m->grads + L->b_off;
-        /* Accumulating kernels need their gradients zeroed; dense
-         * overwrites them. */
-        if (L->param_index >= 0 && L->spec.type != DB_LAYER_DENSE)
+        /* Accumulating kernels need their gradients zeroed; dense and conv
+         * overwrite them. */
+        if (L->param_index >= 0 && L->spec.type != DB_LAYER_DENSE &&
+            L->spec.type != DB_LAYER_CONV)
             memset(dW, 0, (L->w_n + L->b_n + L->w2_n + L->b2_n) * sizeof(float));
         switch (L->spec.type) {
         case DB_LAYER_CONV:
-            if (din)
-                memset(din, 0, B * L->in_size * sizeof(float));
-            conv2d_backward(din, dW, db, d, x, W, &L->conv, m->work);
+            conv2d_backward_set(din, dW, db, d, x, W, &L->conv, m->work);
             break;
         case DB_LAYER_RELU:
             relu_backward_inplace(d, L->out, B * L->in_size);
             din = d;
             break;
         case DB_LAYER_MAXPOOL:
-            if (din) {
-                memset(din, 0, B * L->in_size * sizeof(float));
-                maxpool_backward(din, d, L->argmax, &L->pool);
-            }
+            maxpool_backward_set(din, d, L->argmax, &L->pool);
             break;
         case DB_LAYER_DENSE:
             dense_backward_set(din, dW, db, d, x, W, B, L->in_size, L->out_size);

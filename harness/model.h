@@ -38,11 +38,7 @@ typedef struct db_mlayer {
                                   aliases the ReLU's (not owned), and the
                                   ReLU layer does nothing in forward */
     int out_alias;             /* out points into another layer's buffer (a
-                                  fused conv/dense, or a dropout, which works
-                                  in place on its input: nothing reads the
-                                  undropped values in backward, and a ReLU
-                                  below sees zeros exactly where the dropout
-                                  already zeroed the gradient) */
+                                  conv/dense fused with its ReLU) */
     float *out;                /* (B, out_size) */
     uint8_t *mask;             /* dropout: (B, G) */
     uint32_t *argmax;          /* maxpool: (B, out_size) */

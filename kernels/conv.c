@@ -1,7 +1,13 @@
-/* conv.c - 2-D convolution with zero padding: im2col + one sgemm per chunk
- * of the batch, col2im for the input gradient.
+/* conv.c - 2-D convolution with zero padding: im2col + sgemm, col2im for
+ * the input gradient, in one of two modes chosen by the output size.
  *
- * Layout of the scratch (conv2d_work_floats):
+ * Per example (OH*OW >= CONV_PER_EXAMPLE_OHW: LeNet's convs, CIFAR's first
+ * two): scratch col (C*K*K, OH*OW) holds one example's im2col; the sgemm
+ * writes straight into the example's (OC, OH*OW) output, and backward reads
+ * dout in place, so nothing is re-laid out, and the scratch stays in L2.
+ *
+ * Batched (small outputs, e.g. CIFAR's 2x2 third conv, where a per-example
+ * sgemm would have N = 4).  Layout of the scratch:
  *   col (C*K*K, Nc)   im2col of a chunk of Bc examples, Nc = Bc*OH*OW;
  *                     column (b, oh, ow) holds the receptive field of one
  *                     output pixel.  Backward reuses it for dcol.
@@ -89,16 +95,44 @@ int conv2d_shape_init(conv2d_shape *s, size_t B, size_t C, size_t H, size_t W,
     return 0;
 }
 
+/* Layers with at least this many output pixels per example run one example
+ * at a time: the sgemm then writes straight into the (OC, OH*OW) output
+ * plane of the example (no re-layout of the product, none of dout in
+ * backward), and the example's im2col (C*K*K, OH*OW), a few hundred KB,
+ * stays in L2 between im2col, sgemm and col2im.  Below it the sgemm's N
+ * would be too small to run well, and a chunk of examples is batched. */
+#define CONV_PER_EXAMPLE_OHW 64
+
+static int per_example(const conv2d_shape *s)
+{
+    return s->OH * s->OW >= CONV_PER_EXAMPLE_OHW;
+}
+
 size_t conv2d_work_floats(const conv2d_shape *s)
 {
     size_t ohw = s->OH * s->OW;
+    if (per_example(s))
+        return ohw * s->C * s->K * s->K;
     return conv_chunk(s) * ohw * (s->C * s->K * s->K + s->OC);
 }
 
 /* Output columns [lo, hi) of a row are those whose input column
  * iw = ow*stride - pad + kw lies inside [0, W); the rest read padding. */
-static void ow_range(const conv2d_shape *s, size_t kw, size_t *lo, size_t *hi)
+static inline void ow_range(const conv2d_shape *s, size_t kw, size_t *lo, size_t *hi)
 {
+    if (s->stride == 1) {
+        /* The nets' case, without the divisions (this runs once per
+         * (example, channel, kh, kw), i.e. for every few rows copied). */
+        size_t l = kw < s->pad ? s->pad - kw : 0;
+        size_t h = s->W + s->pad > kw ? s->W + s->pad - kw : 0;
+        if (h > s->OW)
+            h = s->OW;
+        if (l > h)
+            l = h;
+        *lo = l;
+        *hi = h;
+        return;
+    }
     ptrdiff_t st = (ptrdiff_t)s->stride;
     ptrdiff_t off = (ptrdiff_t)kw - (ptrdiff_t)s->pad; /* iw = ow*st + off */
     ptrdiff_t l = off >= 0 ? 0 : (-off + st - 1) / st;
@@ -132,6 +166,88 @@ static inline void add_floats(float *dst, const float *src, size_t n)
         dst[i] += src[i];
 }
 
+static inline void zero_floats(float *dst, size_t n)
+{
+    const v4f z = v4f_set1(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        v4f_store(dst + i, z);
+    for (; i < n; i++)
+        dst[i] = 0.0f;
+}
+
+/* Rows [oh_lo, oh_hi) of output rows read input rows oh + kh - pad inside
+ * [0, H) (stride 1); the others read padding. */
+static void oh_range1(const conv2d_shape *s, size_t kh, size_t *lo, size_t *hi)
+{
+    size_t l = kh < s->pad ? s->pad - kh : 0;
+    size_t h = s->H + s->pad > kh ? s->H + s->pad - kh : 0;
+    if (h > s->OH)
+        h = s->OH;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* "Same" convolutions (stride 1, OW == W, i.e. K = 2*pad + 1, pad < W):
+ * for a fixed (kh, kw) the valid output rows read a contiguous run of the
+ * input plane shifted by (kh - pad)*W + (kw - pad), so the im2col row is
+ * one long vector copy; only the pad - kw first (kw < pad) or kw - pad last
+ * (kw > pad) columns of each output row wrapped around into the
+ * neighbouring input row and are zeroed afterwards.  The copy is trimmed at
+ * both ends so it never reads outside the plane. */
+static int same_conv(const conv2d_shape *s)
+{
+    return s->stride == 1 && s->OW == s->W && s->pad < s->W;
+}
+
+static void im2col_same_row(float *row, const float *plane, const conv2d_shape *s,
+                            size_t kh, size_t kw)
+{
+    const size_t OW = s->OW, OH = s->OH, W = s->W, pad = s->pad;
+    size_t oh_lo, oh_hi;
+    oh_range1(s, kh, &oh_lo, &oh_hi);
+    zero_floats(row, oh_lo * OW);
+    zero_floats(row + oh_hi * OW, (OH - oh_hi) * OW);
+    if (oh_lo == oh_hi)
+        return;
+    float *d = row + oh_lo * OW;
+    const size_t len = (oh_hi - oh_lo) * OW;
+    const size_t front = kw < pad ? pad - kw : 0, back = kw > pad ? kw - pad : 0;
+    /* d[j] reads plane[(oh_lo + kh - pad)*W + kw - pad + j]; start is that
+     * index at j = front, >= 0 (oh_lo >= pad - kh, kw + front >= pad). */
+    const size_t start = (oh_lo + kh - pad) * W + (kw + front - pad);
+    if (len > front + back)
+        copy_floats(d + front, plane + start, len - front - back);
+    for (size_t r = 0; r < oh_hi - oh_lo; r++) {
+        zero_floats(d + r * OW, front);
+        zero_floats(d + r * OW + OW - back, back);
+    }
+}
+
+/* The inverse: plane += the valid entries of the row; the wrapped ones are
+ * zeroed in the row (scratch) first so the add can run as one long add. */
+static void col2im_same_row(float *plane, float *row, const conv2d_shape *s,
+                            size_t kh, size_t kw)
+{
+    const size_t OW = s->OW, W = s->W, pad = s->pad;
+    size_t oh_lo, oh_hi;
+    oh_range1(s, kh, &oh_lo, &oh_hi);
+    if (oh_lo == oh_hi)
+        return;
+    float *d = row + oh_lo * OW;
+    const size_t len = (oh_hi - oh_lo) * OW;
+    const size_t front = kw < pad ? pad - kw : 0, back = kw > pad ? kw - pad : 0;
+    for (size_t r = 0; r < oh_hi - oh_lo; r++) {
+        zero_floats(d + r * OW, front);
+        zero_floats(d + r * OW + OW - back, back);
+    }
+    const size_t start = (oh_lo + kh - pad) * W + (kw + front - pad);
+    if (len > front + back)
+        add_floats(plane + start, d + front, len - front - back);
+}
+
 /* col (C*K*K, nb*OH*OW) from examples [b0, b0+nb) of in. */
 static void im2col(float *col, const float *in, const conv2d_shape *s,
                    size_t b0, size_t nb)
@@ -139,6 +255,7 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH,
                  OW = s->OW, st = s->stride, pad = s->pad;
     const size_t ohw = OH * OW, ncol = nb * ohw;
+    const int same = same_conv(s);
     /* Example-major: one input plane (a few KB) stays in L1 while its K*K
      * row segments are written; the column-major order re-read the whole
      * chunk's input from L3 for every (c, kh, kw). */
@@ -148,8 +265,36 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
             for (size_t kh = 0; kh < K; kh++)
                 for (size_t kw = 0; kw < K; kw++) {
                     float *row = col + ((c * K + kh) * K + kw) * ncol + b * ohw;
+                    if (same) {
+                        im2col_same_row(row, plane, s, kh, kw);
+                        continue;
+                    }
                     size_t lo, hi;
                     ow_range(s, kw, &lo, &hi);
+                    if (st == 1 && lo == 0 && hi == OW) {
+                        /* Whole rows: rows oh_lo..oh_hi read input rows
+                         * oh + kh - pad, the others are padding. */
+                        size_t oh_lo = kh < pad ? pad - kh : 0;
+                        size_t oh_hi = H + pad > kh ? H + pad - kh : 0;
+                        if (oh_hi > OH)
+                            oh_hi = OH;
+                        if (oh_lo > oh_hi)
+                            oh_lo = oh_hi;
+                        zero_floats(row, oh_lo * OW);
+                        if (oh_lo < oh_hi) {
+                            const float *src =
+                                plane + (oh_lo + kh - pad) * W + (kw - pad);
+                            if (OW == W) /* rows adjoin in the input too */
+                                copy_floats(row + oh_lo * OW, src,
+                                            (oh_hi - oh_lo) * OW);
+                            else
+                                for (size_t oh = oh_lo; oh < oh_hi; oh++)
+                                    copy_floats(row + oh * OW,
+                                                src + (oh - oh_lo) * W, OW);
+                        }
+                        zero_floats(row + oh_hi * OW, (OH - oh_hi) * OW);
+                        continue;
+                    }
                     for (size_t oh = 0; oh < OH; oh++) {
                         float *dst = row + oh * OW;
                         ptrdiff_t ih = (ptrdiff_t)(oh * st + kh) - (ptrdiff_t)pad;
@@ -176,20 +321,28 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
         }
 }
 
-/* din += col2im(col): each input pixel collects every column that read it. */
-static void col2im_add(float *din, const float *col, const conv2d_shape *s,
-                       size_t b0, size_t nb)
+/* din += col2im(col): each input pixel collects every column that read it.
+ * col is scratch and may be changed (the padding entries are zeroed). */
+static void col2im_add(float *din, float *col, const conv2d_shape *s,
+                       size_t b0, size_t nb, int set)
 {
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH,
                  OW = s->OW, st = s->stride, pad = s->pad;
     const size_t ohw = OH * OW, ncol = nb * ohw;
+    const int same = same_conv(s);
     /* Example-major like im2col: the plane being summed into stays in L1. */
     for (size_t b = 0; b < nb; b++)
         for (size_t c = 0; c < C; c++) {
             float *plane = din + ((b0 + b) * C + c) * H * W;
+            if (set) /* zeroed here, in L1, rather than by the caller */
+                memset(plane, 0, H * W * sizeof *plane);
             for (size_t kh = 0; kh < K; kh++)
                 for (size_t kw = 0; kw < K; kw++) {
-                    const float *row = col + ((c * K + kh) * K + kw) * ncol + b * ohw;
+                    float *row = col + ((c * K + kh) * K + kw) * ncol + b * ohw;
+                    if (same) {
+                        col2im_same_row(plane, row, s, kh, kw);
+                        continue;
+                    }
                     size_t lo, hi;
                     ow_range(s, kw, &lo, &hi);
                     if (lo >= hi)
@@ -241,11 +394,54 @@ static void unpack_out(float *out, const float *mat, const float *b, size_t nb,
         }
 }
 
+/* out (OC, ohw) = bias, broadcast along each row. */
+static void fill_bias(float *out, const float *b, size_t OC, size_t ohw)
+{
+    for (size_t oc = 0; oc < OC; oc++) {
+        float *o = out + oc * ohw;
+        const v4f vb = v4f_set1(b[oc]);
+        size_t i = 0;
+        for (; i + 4 <= ohw; i += 4)
+            v4f_store(o + i, vb);
+        for (; i < ohw; i++)
+            o[i] = b[oc];
+    }
+}
+
+/* Negative -> 0 in place; NaN passes as in relu_forward. */
+static void relu_inplace(float *x, size_t n)
+{
+    const v4f zero = v4f_set1(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v = v4f_load(x + i);
+        v4f_store(x + i, (v4f)((v4i)v & ~(v < zero)));
+    }
+    for (; i < n; i++)
+        x[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
 static void conv_forward(float *out, const float *in, const float *w, const float *b,
                          const conv2d_shape *s, float *work, int relu)
 {
     const size_t OC = s->OC, ohw = s->OH * s->OW;
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
+    if (per_example(s)) {
+        for (size_t n = 0; n < s->B; n++) {
+            float *o = out + n * OC * ohw;
+            im2col(work, in, s, n, 1);
+            /* out_n (OC, ohw) = bias + W (OC, ckk) * col (ckk, ohw): with
+             * beta = 1 OpenBLAS skips its pass that zeroes C for beta = 0,
+             * and the bias needs no pass of its own. */
+            fill_bias(o, b, OC, ohw);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)OC,
+                        (int)ohw, (int)ckk, 1.0f, w, (int)ckk, work, (int)ohw,
+                        1.0f, o, (int)ohw);
+            if (relu)
+                relu_inplace(o, OC * ohw);
+        }
+        return;
+    }
     for (size_t b0 = 0; b0 < s->B; b0 += bc) {
         size_t nb = s->B - b0 < bc ? s->B - b0 : bc;
         size_t ncol = nb * ohw;
@@ -276,15 +472,47 @@ void conv2d_forward_relu(float *out /* (B, OC, OH, OW) */,
     conv_forward(out, in, w, b, s, work, 1);
 }
 
-void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
-                     float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
-                     const float *dout /* (B, OC, OH, OW) */,
-                     const float *in /* (B, C, H, W) */,
-                     const float *w /* (OC, C, K, K) */,
-                     const conv2d_shape *s, float *work)
+/* set: overwrite din, dw, db instead of adding to them.  The overwrite is
+ * done as zero-then-add, in the same order as the accumulating path, so
+ * both give identical bits. */
+static void conv_backward(float *din, float *dw, float *db, const float *dout,
+                          const float *in, const float *w, const conv2d_shape *s,
+                          float *work, int set)
 {
     const size_t OC = s->OC, ohw = s->OH * s->OW;
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
+    if (set)
+        memset(db, 0, OC * sizeof *db);
+    if (per_example(s)) {
+        float *col = work; /* (ckk, ohw) */
+        for (size_t n = 0; n < s->B; n++) {
+            const float *g = dout + n * OC * ohw; /* (OC, ohw) */
+            for (size_t oc = 0; oc < OC; oc++) {
+                const float *src = g + oc * ohw;
+                v4f acc4 = v4f_set1(0.0f);
+                size_t i = 0;
+                for (; i + 4 <= ohw; i += 4)
+                    acc4 += v4f_load(src + i);
+                float acc = (acc4[0] + acc4[1]) + (acc4[2] + acc4[3]);
+                for (; i < ohw; i++)
+                    acc += src[i];
+                db[oc] += acc;
+            }
+            im2col(col, in, s, n, 1);
+            /* dW (OC, ckk) += dout_n (OC, ohw) * col^T (ohw, ckk) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC,
+                        (int)ckk, (int)ohw, 1.0f, g, (int)ohw, col, (int)ohw,
+                        set && n == 0 ? 0.0f : 1.0f, dw, (int)ckk);
+            if (din) {
+                /* dcol (ckk, ohw) = W^T (ckk, OC) * dout_n (OC, ohw) */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
+                            (int)ohw, (int)OC, 1.0f, w, (int)ckk, g, (int)ohw,
+                            0.0f, col, (int)ohw);
+                col2im_add(din, col, s, n, 1, set);
+            }
+        }
+        return;
+    }
     for (size_t b0 = 0; b0 < s->B; b0 += bc) {
         size_t nb = s->B - b0 < bc ? s->B - b0 : bc;
         size_t ncol = nb * ohw;
@@ -315,14 +543,34 @@ void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
         im2col(col, in, s, b0, nb);
         /* dW (OC, ckk) += mat (OC, ncol) * col^T (ncol, ckk) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)ckk,
-                    (int)ncol, 1.0f, mat, (int)ncol, col, (int)ncol, 1.0f, dw,
-                    (int)ckk);
+                    (int)ncol, 1.0f, mat, (int)ncol, col, (int)ncol,
+                    set && b0 == 0 ? 0.0f : 1.0f, dw, (int)ckk);
         if (din) {
             /* dcol (ckk, ncol) = W^T (ckk, OC) * mat (OC, ncol), into col */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
                         (int)ncol, (int)OC, 1.0f, w, (int)ckk, mat, (int)ncol,
                         0.0f, col, (int)ncol);
-            col2im_add(din, col, s, b0, nb);
+            col2im_add(din, col, s, b0, nb, set);
         }
     }
+}
+
+void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
+                     float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
+                     const float *dout /* (B, OC, OH, OW) */,
+                     const float *in /* (B, C, H, W) */,
+                     const float *w /* (OC, C, K, K) */,
+                     const conv2d_shape *s, float *work)
+{
+    conv_backward(din, dw, db, dout, in, w, s, work, 0);
+}
+
+void conv2d_backward_set(float *din /* (B, C, H, W) or NULL */,
+                         float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
+                         const float *dout /* (B, OC, OH, OW) */,
+                         const float *in /* (B, C, H, W) */,
+                         const float *w /* (OC, C, K, K) */,
+                         const conv2d_shape *s, float *work)
+{
+    conv_backward(din, dw, db, dout, in, w, s, work, 1);
 }

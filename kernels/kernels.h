@@ -71,6 +71,14 @@ void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
                      const float *in /* (B, C, H, W) */,
                      const float *w /* (OC, C, K, K) */,
                      const conv2d_shape *s, float *work);
+/* conv2d_backward into din, dw, db it overwrites (no zeroing by the caller);
+ * identical results to zeroing them and calling conv2d_backward. */
+void conv2d_backward_set(float *din /* (B, C, H, W) or NULL */,
+                         float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
+                         const float *dout /* (B, OC, OH, OW) */,
+                         const float *in /* (B, C, H, W) */,
+                         const float *w /* (OC, C, K, K) */,
+                         const conv2d_shape *s, float *work);
 
 /* ---- max-pool with kernel, stride, padding ------------------------------- */
 /* Padded positions never win (they act as -infinity).  Windows may overlap
@@ -93,6 +101,13 @@ void maxpool_backward(float *din /* (B, C, H, W) */,
                       const float *dout /* (B, C, OH, OW) */,
                       const uint32_t *argmax /* (B, C, OH, OW) */,
                       const pool_shape *s);
+/* maxpool_backward into a din it overwrites (no zeroing by the caller):
+ * din = 0, then the same += in the same order, so the result is identical
+ * to a memset followed by maxpool_backward. */
+void maxpool_backward_set(float *din /* (B, C, H, W) or NULL */,
+                          const float *dout /* (B, C, OH, OW) */,
+                          const uint32_t *argmax /* (B, C, OH, OW) */,
+                          const pool_shape *s);
 
 /* ---- ReLU ---------------------------------------------------------------- */
 void relu_forward(float *out, const float *in, size_t n);

@@ -1,7 +1,9 @@
 /* pool.c - max-pooling with kernel, stride and padding. */
 #include "kernels.h"
+#include "simd.h"
 
 #include <stdint.h>
+#include <string.h>
 
 static int mul_ok(size_t *r, size_t a, size_t b)
 {
@@ -61,66 +63,153 @@ static void window(size_t o, size_t stride, size_t pad, size_t K, size_t n,
     *hi = end < n ? end : n;
 }
 
+/* The general window: start from a real input, never from -inf, so the
+ * stored index always names a real position; strict > keeps the first
+ * maximum in row-major order.  Every fast path below visits in the same
+ * order with the same comparison, so they give identical results. */
+static inline uint32_t pool_window(const float *x, size_t W, size_t h0, size_t h1,
+                                   size_t w0, size_t w1, float *out)
+{
+    size_t best = h0 * W + w0;
+    float bv = x[best];
+    for (size_t h = h0; h < h1; h++)
+        for (size_t w = w0; w < w1; w++)
+            if (x[h * W + w] > bv) {
+                bv = x[h * W + w];
+                best = h * W + w;
+            }
+    *out = bv;
+    return (uint32_t)best;
+}
+
+/* One step of the running maximum over four windows at once. */
+#define POOL_STEP(v, idx)                    \
+    do {                                     \
+        v4i m_ = (v) > bv;                   \
+        bv = v4f_select(m_, (v), bv);        \
+        best = v4u_select(m_, (idx), best);  \
+    } while (0)
+
+/* 2x2 stride 2, no padding (LeNet): every window is whole. */
+static void pool_2x2s2(float *o, uint32_t *a, const float *x, size_t W, size_t OH,
+                       size_t OW)
+{
+    const v4u lane = { 0, 2, 4, 6 };
+    for (size_t oh = 0; oh < OH; oh++) {
+        const size_t i0 = 2 * oh * W; /* first input of the row pair */
+        const float *r0 = x + i0, *r1 = r0 + W;
+        size_t ow = 0;
+        /* 2*ow + 8 <= 2*OW <= W: the eight loads stay in the row.  The
+         * last group may overlap the previous one: it recomputes identical
+         * values. */
+        for (; ow < OW && OW >= 4; ow += 4) {
+            if (ow + 4 > OW)
+                ow = OW - 4;
+            const size_t c = 2 * ow;
+            v4f a0 = v4f_load(r0 + c), a1 = v4f_load(r0 + c + 4);
+            v4f b0 = v4f_load(r1 + c), b1 = v4f_load(r1 + c + 4);
+            v4u idx = lane + (uint32_t)(i0 + c);
+            v4f bv = v4f_even(a0, a1);
+            v4u best = idx;
+            POOL_STEP(v4f_odd(a0, a1), idx + 1);
+            POOL_STEP(v4f_even(b0, b1), idx + (uint32_t)W);
+            POOL_STEP(v4f_odd(b0, b1), idx + (uint32_t)(W + 1));
+            v4f_store(o + oh * OW + ow, bv);
+            v4u_store(a + oh * OW + ow, best);
+        }
+        for (; ow < OW; ow++)
+            a[oh * OW + ow] = pool_window(x, W, 2 * oh, 2 * oh + 2, 2 * ow, 2 * ow + 2,
+                                          o + oh * OW + ow);
+    }
+}
+
+/* 3x3 stride 2, any padding (the CIFAR net's overlapping pool, pad 1). */
+static void pool_3x3s2(float *o, uint32_t *a, const float *x, const pool_shape *s)
+{
+    const size_t H = s->H, W = s->W, OH = s->OH, OW = s->OW, pad = s->pad;
+    /* Outputs [lo, hi) of a row have whole windows: 2*ow >= pad and
+     * 2*ow - pad + 3 <= W. */
+    size_t lo = (pad + 1) / 2;
+    size_t hi = W + pad < 3 ? 0 : (W + pad - 3) / 2 + 1;
+    if (hi > OW)
+        hi = OW;
+    if (lo > hi)
+        lo = hi;
+    const v4u lane = { 0, 2, 4, 6 };
+    for (size_t oh = 0; oh < OH; oh++) {
+        size_t h0, h1;
+        window(oh, 2, pad, 3, H, &h0, &h1);
+        float *orow = o + oh * OW;
+        uint32_t *arow = a + oh * OW;
+        size_t ow = 0;
+        /* Windows of outputs [lo, hi) have all three columns; the rows may
+         * be clipped at the top or bottom (h1 - h0 < 3), which changes the
+         * number of rows scanned, not the order. */
+        for (; ow < lo; ow++) {
+            size_t w0, w1;
+            window(ow, 2, pad, 3, W, &w0, &w1);
+            arow[ow] = pool_window(x, W, h0, h1, w0, w1, orow + ow);
+        }
+        while (ow < hi && hi - lo >= 4) {
+            /* The last group may overlap the previous one: it recomputes
+             * identical values. */
+            if (ow + 4 > hi)
+                ow = hi - 4;
+            const size_t c = 2 * ow - pad; /* first column of window ow */
+            v4f bv = v4f_set1(0.0f);
+            v4u best = lane;
+            for (size_t h = h0; h < h1; h++) {
+                const float *row = x + h * W + c;
+                v4f p = v4f_load(row), q = v4f_load(row + 4);
+                v4f c0 = v4f_even(p, q), c1 = v4f_odd(p, q);
+                v4f c2 = { c0[1], c0[2], c0[3], row[8] };
+                v4u idx = lane + (uint32_t)(h * W + c);
+                if (h == h0) {
+                    bv = c0;
+                    best = idx;
+                } else {
+                    POOL_STEP(c0, idx);
+                }
+                POOL_STEP(c1, idx + 1);
+                POOL_STEP(c2, idx + 2);
+            }
+            v4f_store(orow + ow, bv);
+            v4u_store(arow + ow, best);
+            ow += 4;
+        }
+        for (; ow < OW; ow++) {
+            size_t w0, w1;
+            window(ow, 2, pad, 3, W, &w0, &w1);
+            arow[ow] = pool_window(x, W, h0, h1, w0, w1, orow + ow);
+        }
+    }
+}
+
 void maxpool_forward(float *out /* (B, C, OH, OW) */,
                      uint32_t *argmax /* (B, C, OH, OW) */,
                      const float *in /* (B, C, H, W) */, const pool_shape *s)
 {
     const size_t H = s->H, W = s->W, OH = s->OH, OW = s->OW;
     const size_t planes = s->B * s->C;
-    if (s->K == 2 && s->stride == 2 && s->pad == 0) {
-        /* LeNet's pool: every window is whole, no clipping; same visiting
-         * order (row by row) and strict > as the general path. */
-        for (size_t p = 0; p < planes; p++) {
-            const float *x = in + p * H * W;
-            float *o = out + p * OH * OW;
-            uint32_t *a = argmax + p * OH * OW;
-            for (size_t oh = 0; oh < OH; oh++) {
-                const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
-                for (size_t ow = 0; ow < OW; ow++) {
-                    size_t c = 2 * ow, best = 2 * oh * W + c;
-                    float bv = r0[c];
-                    if (r0[c + 1] > bv) {
-                        bv = r0[c + 1];
-                        best = 2 * oh * W + c + 1;
-                    }
-                    if (r1[c] > bv) {
-                        bv = r1[c];
-                        best = (2 * oh + 1) * W + c;
-                    }
-                    if (r1[c + 1] > bv) {
-                        bv = r1[c + 1];
-                        best = (2 * oh + 1) * W + c + 1;
-                    }
-                    o[oh * OW + ow] = bv;
-                    a[oh * OW + ow] = (uint32_t)best;
-                }
-            }
-        }
-        return;
-    }
     for (size_t p = 0; p < planes; p++) {
         const float *x = in + p * H * W;
         float *o = out + p * OH * OW;
         uint32_t *a = argmax + p * OH * OW;
+        if (s->K == 2 && s->stride == 2 && s->pad == 0) {
+            pool_2x2s2(o, a, x, W, OH, OW);
+            continue;
+        }
+        if (s->K == 3 && s->stride == 2) {
+            pool_3x3s2(o, a, x, s);
+            continue;
+        }
         for (size_t oh = 0; oh < OH; oh++) {
             size_t h0, h1;
             window(oh, s->stride, s->pad, s->K, H, &h0, &h1);
             for (size_t ow = 0; ow < OW; ow++) {
                 size_t w0, w1;
                 window(ow, s->stride, s->pad, s->K, W, &w0, &w1);
-                /* Start from a real input, never from -inf, so the stored
-                 * index always names a real position. Strict > keeps the
-                 * first maximum. */
-                size_t best = h0 * W + w0;
-                float bv = x[best];
-                for (size_t h = h0; h < h1; h++)
-                    for (size_t w = w0; w < w1; w++)
-                        if (x[h * W + w] > bv) {
-                            bv = x[h * W + w];
-                            best = h * W + w;
-                        }
-                o[oh * OW + ow] = bv;
-                a[oh * OW + ow] = (uint32_t)best;
+                a[oh * OW + ow] = pool_window(x, W, h0, h1, w0, w1, o + oh * OW + ow);
             }
         }
     }
@@ -141,6 +230,27 @@ void maxpool_backward(float *din /* (B, C, H, W) */,
         float *d = din + p * hw;
         const float *g = dout + p * ohw;
         const uint32_t *a = argmax + p * ohw;
+        for (size_t i = 0; i < ohw; i++)
+            d[a[i]] += g[i];
+    }
+}
+
+void maxpool_backward_set(float *din /* (B, C, H, W) or NULL */,
+                          const float *dout /* (B, C, OH, OW) */,
+                          const uint32_t *argmax /* (B, C, OH, OW) */,
+                          const pool_shape *s)
+{
+    if (!din)
+        return;
+    const size_t hw = s->H * s->W, ohw = s->OH * s->OW;
+    const size_t planes = s->B * s->C;
+    /* Zeroing plane by plane keeps the plane in L1 for the scatter that
+     * follows; a memset of the whole din first would evict it. */
+    for (size_t p = 0; p < planes; p++) {
+        float *d = din + p * hw;
+        const float *g = dout + p * ohw;
+        const uint32_t *a = argmax + p * ohw;
+        memset(d, 0, hw * sizeof *d);
         for (size_t i = 0; i < ohw; i++)
             d[a[i]] += g[i];
     }

@@ -11,6 +11,7 @@
 
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
+typedef uint32_t v4u __attribute__((vector_size(16)));
 
 static inline v4f v4f_load(const float *p)
 {
@@ -25,6 +26,31 @@ static inline v4f v4f_set1(float x) { return (v4f){ x, x, x, x }; }
 
 /* m ? a : 0, m from a vector comparison (all ones or zero per lane). */
 static inline v4f v4f_and(v4f a, v4i m) { return (v4f)((v4i)a & m); }
+
+/* m ? a : b per lane, m from a vector comparison. */
+static inline v4f v4f_select(v4i m, v4f a, v4f b)
+{
+    return (v4f)(((v4i)a & m) | ((v4i)b & ~m));
+}
+
+static inline v4u v4u_select(v4i m, v4u a, v4u b)
+{
+    return (a & (v4u)m) | (b & ~(v4u)m);
+}
+
+static inline void v4u_store(uint32_t *p, v4u v) { memcpy(p, &v, sizeof v); }
+
+/* Even and odd lanes of the eight floats a, b (a[0], a[2], b[0], b[2] and
+ * a[1], a[3], b[1], b[3]). */
+static inline v4f v4f_even(v4f a, v4f b)
+{
+    return __builtin_shufflevector(a, b, 0, 2, 4, 6);
+}
+
+static inline v4f v4f_odd(v4f a, v4f b)
+{
+    return __builtin_shufflevector(a, b, 1, 3, 5, 7);
+}
 
 /* Four mask bytes (0 or 1) widened to lane masks. */
 static inline v4i v4i_from_bytes(const uint8_t *m)
