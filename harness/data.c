@@ -478,8 +478,10 @@ static int load_cifar_split(db_dataset *d, const set_spec *s, db_split *sp,
     return 0;
 }
 
-/* Per channel over all training pixels of byte/255; exact integer sums. */
-static void cifar_stats(db_dataset *d)
+/* Per channel over all training pixels of byte/255; exact integer sums.
+ * Fails if a statistic is not finite (it cannot be for byte data and n > 0,
+ * but every float the training sees is checked at load time). */
+static int cifar_stats(db_dataset *d, db_err *e)
 {
     const size_t hw = d->H * d->W, chw = d->C * hw;
     for (size_t c = 0; c < d->C; c++) {
@@ -495,10 +497,14 @@ static void cifar_stats(db_dataset *d)
         double mean = (double)s1 / n / 255.0;
         double var = (double)s2 / n / (255.0 * 255.0) - mean * mean;
         double sd = var > 0 ? sqrt(var) : 0;
+        if (!isfinite(mean) || !isfinite(sd))
+            return db_fail(e, "cifar10: channel %zu of the training set has a "
+                           "non-finite mean or std (%zu images)", c, d->train.n);
         d->mean[c] = (float)mean;
         /* A constant channel (only in synthetic data) must not divide by 0. */
         d->std[c] = sd > 1e-12 ? (float)sd : 1.0f;
     }
+    return 0;
 }
 
 static int utf8_valid(const uint8_t *p, size_t n)
@@ -668,7 +674,7 @@ int db_dataset_load(db_dataset *d, const char *name, const char *root,
         rc = load_cifar_split(d, s, &d->train, 0, 5, root, e) ||
              load_cifar_split(d, s, &d->test, 5, 1, root, e);
         if (!rc)
-            cifar_stats(d);
+            rc = cifar_stats(d, e);
     } else if (s->kind == DB_DATA_TEXT) {
         rc = load_tsv_split(d, s, &d->train, 0, root, e) ||
              load_tsv_split(d, s, &d->test, 1, root, e);

@@ -39,7 +39,7 @@ typedef struct db_dataset {
     db_split train, test;
     /* Per-channel normalisation applied per batch: x = (byte/255 - mean)/std.
      * mean 0, std 1 for MNIST and Fashion (pixels/255); CIFAR-10: the
-     * training set's per-channel mean and std. */
+     * training set's per-channel mean and std, checked finite at load. */
     float mean[3], std[3];
     size_t nfiles;
     db_data_file files[DB_DATA_MAX_FILES];

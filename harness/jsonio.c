@@ -14,20 +14,29 @@ int db_json_load(cJSON **out, const char *path, db_err *e)
     FILE *f = fopen(path, "rb");
     if (!f)
         return db_fail(e, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(DB_JSON_MAX_BYTES + 1);
+    /* A buffer the size of the file, not of the limit: sweeps and reports
+     * read thousands of small results. */
+    size_t cap = DB_JSON_MAX_BYTES;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+        (size_t)st.st_size < cap)
+        cap = (size_t)st.st_size;
+    char *buf = malloc(cap + 1);
     if (!buf) {
         fclose(f);
         return db_fail(e, "%s: out of memory", path);
     }
-    size_t n = fread(buf, 1, DB_JSON_MAX_BYTES + 1, f);
+    size_t n = fread(buf, 1, cap + 1, f);
     int rerr = ferror(f);
     fclose(f);
     if (rerr) {
         free(buf);
         return db_fail(e, "%s: read error", path);
     }
-    if (n > DB_JSON_MAX_BYTES) {
+    if (n > cap) {
         free(buf);
+        if (cap < DB_JSON_MAX_BYTES)
+            return db_fail(e, "%s: grew while being read", path);
         return db_fail(e, "%s: larger than %zu bytes", path, DB_JSON_MAX_BYTES);
     }
     buf[n] = '\0';

@@ -150,8 +150,11 @@ int report_write_atomic(const char *path, const char *buf, size_t len,
         }
         off += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        db_fail(e, "%s: %s", tmp, strerror(errno));
+    int serr = fsync(fd) != 0 ? errno : 0;   /* and close fd either way */
+    if (close(fd) != 0 && !serr)
+        serr = errno;
+    if (serr) {
+        db_fail(e, "%s: %s", tmp, strerror(serr));
         unlink(tmp);
         free(tmp);
         return -1;
@@ -1718,6 +1721,8 @@ int cmd_report(int argc, char **argv)
                 rc = 1;
             }
         } else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+            fprintf(stderr, "dropbench report: cannot write to standard "
+                            "output: %s\n", strerror(errno));
             rc = 1;
         }
     }

@@ -67,10 +67,17 @@ cJSON *run_config_to_json(const run_config *rc)
             ok &= !!cJSON_AddNumberToObject(s, "gamma", rc->sched_gamma);
         }
     }
+    /* an item that could not be added (out of memory) is still ours */
     cJSON *base = db_arch_to_json(&rc->base);
-    ok &= base && cJSON_AddItemToObject(j, "base_model", base);
+    if (!base || !cJSON_AddItemToObject(j, "base_model", base)) {
+        cJSON_Delete(base);
+        ok = 0;
+    }
     cJSON *model = db_arch_to_json(&rc->arch);
-    ok &= model && cJSON_AddItemToObject(j, "model", model);
+    if (!model || !cJSON_AddItemToObject(j, "model", model)) {
+        cJSON_Delete(model);
+        ok = 0;
+    }
     cJSON *sites = cJSON_AddArrayToObject(j, "dropout_sites");
     ok &= !!sites;
     for (size_t i = 0, k = 0; sites && i < rc->arch.n; i++) {
@@ -105,6 +112,14 @@ static int get_size_field(size_t *out, const cJSON *o, const char *key, double l
     if (v != floor(v) || v < lo || v > hi)
         return db_fail(e, "%s: \"%s\" must be an integer in [%.0f, %.0f]", what, key, lo, hi);
     *out = (size_t)v;
+    return 0;
+}
+
+/* cJSON reads 1e999 as inf: every float of a config must be finite. */
+static int finite_field(double v, const char *what, const char *key, db_err *e)
+{
+    if (!isfinite(v))
+        return db_fail(e, "%s: \"%s\" must be a finite number", what, key);
     return 0;
 }
 
@@ -146,7 +161,12 @@ int run_config_from_canonical(run_config *rc, const cJSON *j, db_err *e)
         db_json_number(&mu, o, "momentum", 1, "config.optimizer", e) ||
         db_json_number(&wd, o, "weight_decay", 1, "config.optimizer", e) ||
         db_json_number(&mn, o, "max_norm", 1, "config.optimizer", e) ||
-        db_json_number(&cn, o, "clip_norm", 1, "config.optimizer", e))
+        db_json_number(&cn, o, "clip_norm", 1, "config.optimizer", e) ||
+        finite_field(lr, "config.optimizer", "lr", e) ||
+        finite_field(mu, "config.optimizer", "momentum", e) ||
+        finite_field(wd, "config.optimizer", "weight_decay", e) ||
+        finite_field(mn, "config.optimizer", "max_norm", e) ||
+        finite_field(cn, "config.optimizer", "clip_norm", e))
         return -1;
     rc->opt.lr = lr;
     rc->opt.momentum = mu;
@@ -167,7 +187,8 @@ int run_config_from_canonical(run_config *rc, const cJSON *j, db_err *e)
     rc->sched_gamma = 1;
     if (get_size_field(&rc->sched_every, sc, "every", 0, 1e6, "config.optimizer.schedule",
                        e) ||
-        db_json_number(&rc->sched_gamma, sc, "gamma", 1, "config.optimizer.schedule", e))
+        db_json_number(&rc->sched_gamma, sc, "gamma", 1, "config.optimizer.schedule", e) ||
+        finite_field(rc->sched_gamma, "config.optimizer.schedule", "gamma", e))
         return -1;
     if (db_arch_from_json(&rc->base, cJSON_GetObjectItemCaseSensitive(j, "base_model"),
                           "config.base_model", e) ||

@@ -1003,6 +1003,8 @@ int slurm_cmd_sweep(int argc, char **argv)
         goto out;
     }
     int mode = c.mode;
+    free(c.filters);        /* the quiet pass's arrays */
+    free(c.sbatch_args);
     memset(&c, 0, sizeof c);
     c.o.progress = stderr;
     c.filters = calloc((size_t)argc + 1, sizeof *c.filters);

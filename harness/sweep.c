@@ -101,6 +101,9 @@ void sweep_run_label(char *buf, size_t n, const sweep_run *r)
 
 /* ------------------------------------------------------------ sweep files */
 
+/* Most runs one sweep file may expand to (suite v1 has 98). */
+#define SWEEP_MAX_RUNS 20000
+
 /* The scalar request fields a block may set or put on an axis. */
 enum { F_EPOCHS, F_LR, F_LIMIT, F_VAL, F_THREADS, F_N };
 static const char *const field_name[F_N] = {
@@ -372,6 +375,18 @@ static int expand_block(sweep_plan *plan, const cJSON *block,
     }
 
     size_t nrates = rates ? (size_t)cJSON_GetArraySize(rates) : 1;
+    /* A typo in a grid (a seed list of 1000 times 3 override axes) must be
+     * an error, not hours of resolving and gigabytes of plan. */
+    double nblock = (double)cJSON_GetArraySize(tasks) *
+                    (double)cJSON_GetArraySize(strats) * (double)nrates *
+                    (double)cJSON_GetArraySize(seeds);
+    for (int f = 0; f < F_N; f++)
+        if (axis[f])
+            nblock *= (double)cJSON_GetArraySize(axis[f]);
+    if (nblock + (double)(plan->n + plan->nduplicates) > SWEEP_MAX_RUNS)
+        return db_fail(e, "%s: expands to %.0f runs; a sweep holds at most %d",
+                       where, nblock + (double)(plan->n + plan->nduplicates),
+                       SWEEP_MAX_RUNS);
     for (const cJSON *task = tasks->child; task; task = task->next)
     for (const cJSON *st = strats->child; st; st = st->next)
     for (size_t ri = 0; ri < nrates; ri++) {

@@ -20,6 +20,12 @@
 #include "runcfg.h"
 #include "version.h"
 
+/* A mean cross-entropy this large means the weights have blown up even
+ * while the loss is still finite (log-sum-exp keeps it finite up to enormous
+ * logits; lr 1e4 reaches ~1e28): the run is recorded as diverged, not as a
+ * result.  A model that learns anything starts near ln(classes) ~ 2.3. */
+#define DB_DIVERGED_LOSS 1e3
+
 typedef struct epoch_stats {
     double train_loss, train_err, test_loss, test_err, val_loss, val_err;
     double seconds, examples_per_sec, lr;
@@ -121,23 +127,24 @@ static cJSON *environment_json(const char *start, const char *end)
     cJSON *env = cJSON_CreateObject();
     if (!env)
         return NULL;
+    int ok = 1;
     char cpu[256], host[256] = "unknown";
     read_cpu_model(cpu, sizeof cpu);
     gethostname(host, sizeof host - 1);
     db_blas_info bi;
     db_blas_get_info(&bi);
-    cJSON_AddStringToObject(env, "cpu", cpu);
-    cJSON_AddNumberToObject(env, "cores", (double)sysconf(_SC_NPROCESSORS_ONLN));
-    cJSON_AddStringToObject(env, "blas", bi.config);
-    cJSON_AddStringToObject(env, "blas_core", bi.core);
-    cJSON_AddNumberToObject(env, "blas_threads", bi.threads);
-    cJSON_AddStringToObject(env, "blas_note", bi.note);
-    cJSON_AddStringToObject(env, "compiler", db_compiler);
-    cJSON_AddStringToObject(env, "git_commit", db_git_commit);
-    cJSON_AddBoolToObject(env, "git_dirty", db_git_dirty);
-    cJSON_AddStringToObject(env, "host", host);
-    cJSON_AddStringToObject(env, "start_utc", start);
-    cJSON_AddStringToObject(env, "end_utc", end);
+    ok &= cJSON_AddStringToObject(env, "cpu", cpu) != NULL;
+    ok &= cJSON_AddNumberToObject(env, "cores", (double)sysconf(_SC_NPROCESSORS_ONLN)) != NULL;
+    ok &= cJSON_AddStringToObject(env, "blas", bi.config) != NULL;
+    ok &= cJSON_AddStringToObject(env, "blas_core", bi.core) != NULL;
+    ok &= cJSON_AddNumberToObject(env, "blas_threads", bi.threads) != NULL;
+    ok &= cJSON_AddStringToObject(env, "blas_note", bi.note) != NULL;
+    ok &= cJSON_AddStringToObject(env, "compiler", db_compiler) != NULL;
+    ok &= cJSON_AddStringToObject(env, "git_commit", db_git_commit) != NULL;
+    ok &= cJSON_AddBoolToObject(env, "git_dirty", db_git_dirty) != NULL;
+    ok &= cJSON_AddStringToObject(env, "host", host) != NULL;
+    ok &= cJSON_AddStringToObject(env, "start_utc", start) != NULL;
+    ok &= cJSON_AddStringToObject(env, "end_utc", end) != NULL;
     const char *slurm[][2] = { { "slurm_job_id", "SLURM_JOB_ID" },
                                { "slurm_array_job_id", "SLURM_ARRAY_JOB_ID" },
                                { "slurm_array_task_id", "SLURM_ARRAY_TASK_ID" },
@@ -145,9 +152,13 @@ static cJSON *environment_json(const char *start, const char *end)
     for (size_t i = 0; i < sizeof slurm / sizeof slurm[0]; i++) {
         const char *v = getenv(slurm[i][1]);
         if (v)
-            cJSON_AddStringToObject(env, slurm[i][0], v);
+            ok &= cJSON_AddStringToObject(env, slurm[i][0], v) != NULL;
         else
-            cJSON_AddNullToObject(env, slurm[i][0]);
+            ok &= cJSON_AddNullToObject(env, slurm[i][0]) != NULL;
+    }
+    if (!ok) {
+        cJSON_Delete(env);
+        return NULL;
     }
     return env;
 }
@@ -160,12 +171,10 @@ static double peak_rss_mib(void)
     return (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB on Linux */
 }
 
-static void add_num_or_null(cJSON *o, const char *k, double v, int present)
+/* Returns the item added, NULL when out of memory. */
+static cJSON *add_num_or_null(cJSON *o, const char *k, double v, int present)
 {
-    if (present)
-        cJSON_AddNumberToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
+    return present ? cJSON_AddNumberToObject(o, k, v) : cJSON_AddNullToObject(o, k);
 }
 
 int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e)
@@ -274,7 +283,7 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
             size_t B = ntrain - off < rc->batch ? ntrain - off : rc->batch;
             load_batch(&m, labels, &data, &data.train, train_idx + off, B);
             double loss = db_model_forward(&m, B, labels, 1, &correct);
-            if (!isfinite(loss)) {
+            if (!(loss <= DB_DIVERGED_LOSS)) {   /* also NaN */
                 diverged_epoch = epoch;
                 break;
             }
@@ -314,7 +323,7 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
                     s->train_err, s->test_loss, s->test_err, s->seconds,
                     s->examples_per_sec);
         }
-        if (!isfinite(s->test_loss) || !isfinite(s->train_loss)) {
+        if (!(s->test_loss <= DB_DIVERGED_LOSS) || !(s->train_loss <= DB_DIVERGED_LOSS)) {
             diverged_epoch = epoch;
             break;
         }
@@ -322,25 +331,30 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
     if (diverged_epoch && !opt->quiet) {
         if (tty)
             fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "diverged: non-finite loss in epoch %zu\n", diverged_epoch);
+        fprintf(stderr, "diverged: loss non-finite or above %g in epoch %zu\n",
+                DB_DIVERGED_LOSS, diverged_epoch);
     }
 
     /* ---- the result file ---- */
+    /* Every field is checked: a result missing one for lack of memory is
+     * never written. */
+#define ADD(item) do { if (!(item)) goto oom; } while (0)
     utc_now(end, sizeof end);
     res = cJSON_CreateObject();
     if (!res)
         goto oom;
-    cJSON_AddNumberToObject(res, "schema_version", DB_RESULT_SCHEMA_VERSION);
-    cJSON_AddStringToObject(res, "run_id", id);
-    cJSON_AddStringToObject(res, "config_hash", id);
-    cJSON_AddStringToObject(res, "code_version", DB_CODE_VERSION);
-    cJSON_AddStringToObject(res, "status", diverged_epoch ? "diverged" : "complete");
+    ADD(cJSON_AddNumberToObject(res, "schema_version", DB_RESULT_SCHEMA_VERSION));
+    ADD(cJSON_AddStringToObject(res, "run_id", id));
+    ADD(cJSON_AddStringToObject(res, "config_hash", id));
+    ADD(cJSON_AddStringToObject(res, "code_version", DB_CODE_VERSION));
+    ADD(cJSON_AddStringToObject(res, "status", diverged_epoch ? "diverged" : "complete"));
     if (diverged_epoch) {
         char msg[128];
-        snprintf(msg, sizeof msg, "non-finite loss in epoch %zu", diverged_epoch);
-        cJSON_AddStringToObject(res, "error", msg);
+        snprintf(msg, sizeof msg, "loss non-finite or above %g in epoch %zu",
+                 DB_DIVERGED_LOSS, diverged_epoch);
+        ADD(cJSON_AddStringToObject(res, "error", msg));
     } else {
-        cJSON_AddNullToObject(res, "error");
+        ADD(cJSON_AddNullToObject(res, "error"));
     }
     cJSON *cfg = cJSON_Duplicate(config, 1);
     if (!cfg || !cJSON_AddItemToObject(res, "config", cfg)) {
@@ -350,26 +364,28 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
     cJSON *dj = cJSON_AddObjectToObject(res, "data");
     if (!dj)
         goto oom;
-    cJSON_AddStringToObject(dj, "name", data.name);
-    cJSON_AddNumberToObject(dj, "train_size", (double)ntrain);
-    cJSON_AddNumberToObject(dj, "train_available", (double)ntrain_all);
-    cJSON_AddNumberToObject(dj, "val_size", (double)nval);
-    cJSON_AddNumberToObject(dj, "test_size", (double)data.test.n);
-    cJSON_AddNumberToObject(dj, "load_seconds", t_data);
+    ADD(cJSON_AddStringToObject(dj, "name", data.name));
+    ADD(cJSON_AddNumberToObject(dj, "train_size", (double)ntrain));
+    ADD(cJSON_AddNumberToObject(dj, "train_available", (double)ntrain_all));
+    ADD(cJSON_AddNumberToObject(dj, "val_size", (double)nval));
+    ADD(cJSON_AddNumberToObject(dj, "test_size", (double)data.test.n));
+    ADD(cJSON_AddNumberToObject(dj, "load_seconds", t_data));
     cJSON *files = cJSON_AddArrayToObject(dj, "files");
+    if (!files)
+        goto oom;
     int all_verified = data.nfiles > 0;
-    for (size_t i = 0; files && i < data.nfiles; i++) {
+    for (size_t i = 0; i < data.nfiles; i++) {
         cJSON *f = cJSON_CreateObject();
         if (!f || !cJSON_AddItemToArray(files, f)) {
             cJSON_Delete(f);
             goto oom;
         }
-        cJSON_AddStringToObject(f, "name", data.files[i].name);
-        cJSON_AddStringToObject(f, "sha256", data.files[i].sha256);
-        cJSON_AddBoolToObject(f, "verified", data.files[i].verified);
+        ADD(cJSON_AddStringToObject(f, "name", data.files[i].name));
+        ADD(cJSON_AddStringToObject(f, "sha256", data.files[i].sha256));
+        ADD(cJSON_AddBoolToObject(f, "verified", data.files[i].verified));
         all_verified &= data.files[i].verified != 0;
     }
-    cJSON_AddBoolToObject(dj, "verified", all_verified);
+    ADD(cJSON_AddBoolToObject(dj, "verified", all_verified));
     cJSON *eps = cJSON_AddArrayToObject(res, "epochs");
     if (!eps)
         goto oom;
@@ -382,16 +398,16 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
             cJSON_Delete(o);
             goto oom;
         }
-        cJSON_AddNumberToObject(o, "epoch", (double)(i + 1));
-        cJSON_AddNumberToObject(o, "lr", s->lr);
-        cJSON_AddNumberToObject(o, "train_loss", s->train_loss);
-        cJSON_AddNumberToObject(o, "train_error_pct", s->train_err);
-        cJSON_AddNumberToObject(o, "test_loss", s->test_loss);
-        cJSON_AddNumberToObject(o, "test_error_pct", s->test_err);
-        add_num_or_null(o, "val_loss", s->val_loss, nval > 0);
-        add_num_or_null(o, "val_error_pct", s->val_err, nval > 0);
-        cJSON_AddNumberToObject(o, "seconds", s->seconds);
-        cJSON_AddNumberToObject(o, "examples_per_sec", s->examples_per_sec);
+        ADD(cJSON_AddNumberToObject(o, "epoch", (double)(i + 1)));
+        ADD(cJSON_AddNumberToObject(o, "lr", s->lr));
+        ADD(cJSON_AddNumberToObject(o, "train_loss", s->train_loss));
+        ADD(cJSON_AddNumberToObject(o, "train_error_pct", s->train_err));
+        ADD(cJSON_AddNumberToObject(o, "test_loss", s->test_loss));
+        ADD(cJSON_AddNumberToObject(o, "test_error_pct", s->test_err));
+        ADD(add_num_or_null(o, "val_loss", s->val_loss, nval > 0));
+        ADD(add_num_or_null(o, "val_error_pct", s->val_err, nval > 0));
+        ADD(cJSON_AddNumberToObject(o, "seconds", s->seconds));
+        ADD(cJSON_AddNumberToObject(o, "examples_per_sec", s->examples_per_sec));
         if (nval && s->val_err < best_val) {
             best_val = s->val_err;
             best_epoch = i + 1;
@@ -401,41 +417,42 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
     if (!fin)
         goto oom;
     const epoch_stats *last = done_epochs ? &ep[done_epochs - 1] : NULL;
-    add_num_or_null(fin, "test_error_pct", last ? last->test_err : 0, last != NULL);
-    add_num_or_null(fin, "test_loss", last ? last->test_loss : 0, last != NULL);
-    add_num_or_null(fin, "train_error_pct", last ? last->train_err : 0, last != NULL);
-    cJSON_AddNumberToObject(fin, "epochs_completed", (double)done_epochs);
-    add_num_or_null(fin, "best_val_error_pct", best_val, best_epoch > 0);
-    add_num_or_null(fin, "best_val_epoch", (double)best_epoch, best_epoch > 0);
-    add_num_or_null(fin, "diverged_epoch", (double)diverged_epoch, diverged_epoch > 0);
+    ADD(add_num_or_null(fin, "test_error_pct", last ? last->test_err : 0, last != NULL));
+    ADD(add_num_or_null(fin, "test_loss", last ? last->test_loss : 0, last != NULL));
+    ADD(add_num_or_null(fin, "train_error_pct", last ? last->train_err : 0, last != NULL));
+    ADD(cJSON_AddNumberToObject(fin, "epochs_completed", (double)done_epochs));
+    ADD(add_num_or_null(fin, "best_val_error_pct", best_val, best_epoch > 0));
+    ADD(add_num_or_null(fin, "best_val_epoch", (double)best_epoch, best_epoch > 0));
+    ADD(add_num_or_null(fin, "diverged_epoch", (double)diverged_epoch, diverged_epoch > 0));
     cJSON *tj = cJSON_AddObjectToObject(res, "timing");
     if (!tj)
         goto oom;
     double total = now() - t_start;
-    cJSON_AddNumberToObject(tj, "total_seconds", total);
-    cJSON_AddNumberToObject(tj, "train_seconds", train_seconds);
-    add_num_or_null(tj, "seconds_per_epoch",
-                    done_epochs ? (train_seconds + eval_seconds) / (double)done_epochs : 0,
-                    done_epochs > 0);
-    add_num_or_null(tj, "train_seconds_per_epoch",
-                    done_epochs ? train_seconds / (double)done_epochs : 0, done_epochs > 0);
-    cJSON_AddNumberToObject(tj, "forward_seconds", m.t.forward);
-    cJSON_AddNumberToObject(tj, "backward_seconds", m.t.backward);
-    cJSON_AddNumberToObject(tj, "update_seconds", m.t.update);
-    cJSON_AddNumberToObject(tj, "dropout_seconds", m.t.dropout);
-    cJSON_AddNumberToObject(tj, "eval_seconds", eval_seconds);
-    cJSON_AddNumberToObject(tj, "data_load_seconds", t_data);
+    ADD(cJSON_AddNumberToObject(tj, "total_seconds", total));
+    ADD(cJSON_AddNumberToObject(tj, "train_seconds", train_seconds));
+    ADD(add_num_or_null(tj, "seconds_per_epoch",
+                        done_epochs ? (train_seconds + eval_seconds) / (double)done_epochs : 0,
+                        done_epochs > 0));
+    ADD(add_num_or_null(tj, "train_seconds_per_epoch",
+                        done_epochs ? train_seconds / (double)done_epochs : 0,
+                        done_epochs > 0));
+    ADD(cJSON_AddNumberToObject(tj, "forward_seconds", m.t.forward));
+    ADD(cJSON_AddNumberToObject(tj, "backward_seconds", m.t.backward));
+    ADD(cJSON_AddNumberToObject(tj, "update_seconds", m.t.update));
+    ADD(cJSON_AddNumberToObject(tj, "dropout_seconds", m.t.dropout));
+    ADD(cJSON_AddNumberToObject(tj, "eval_seconds", eval_seconds));
+    ADD(cJSON_AddNumberToObject(tj, "data_load_seconds", t_data));
     char fp[17];
     cJSON *rj = cJSON_AddObjectToObject(res, "fingerprints");
     if (!rj)
         goto oom;
     snprintf(fp, sizeof fp, "%016llx", (unsigned long long)init_fp);
-    cJSON_AddStringToObject(rj, "initial_weights", fp);
+    ADD(cJSON_AddStringToObject(rj, "initial_weights", fp));
     snprintf(fp, sizeof fp, "%016llx", (unsigned long long)order_fp);
-    cJSON_AddStringToObject(rj, "data_order", fp);
-    cJSON_AddNumberToObject(res, "parameters", (double)m.nparams);
-    cJSON_AddNumberToObject(res, "model_bytes", (double)db_model_bytes(&m));
-    cJSON_AddNumberToObject(res, "peak_rss_mib", peak_rss_mib());
+    ADD(cJSON_AddStringToObject(rj, "data_order", fp));
+    ADD(cJSON_AddNumberToObject(res, "parameters", (double)m.nparams));
+    ADD(cJSON_AddNumberToObject(res, "model_bytes", (double)db_model_bytes(&m)));
+    ADD(cJSON_AddNumberToObject(res, "peak_rss_mib", peak_rss_mib()));
     cJSON *env = environment_json(start, end);
     if (!env || !cJSON_AddItemToObject(res, "environment", env)) {
         cJSON_Delete(env);
@@ -445,6 +462,7 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
         goto out;
     ret = diverged_epoch ? 1 : 0;
     goto out;
+#undef ADD
 oom:
     db_fail(e, "out of memory building the result");
 out:
