@@ -278,29 +278,6 @@ int slurm_script_text(char **out, const slurm_script *s, db_err *e)
 
 /* ----------------------------------------------------------------- status */
 
-/* 1 when another open file holds the lock; creates nothing. */
-static int lock_held(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd);
-    return busy;
-}
-
-/* "status" of a result file, "" when absent or unreadable. */
-static void result_status(const char *path, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    cJSON *j = NULL;
-    if (access(path, F_OK) != 0 || db_json_load(&j, path, NULL) != 0)
-        return;
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
-    snprintf(buf, n, "%s", cJSON_IsString(st) ? st->valuestring : "unreadable");
-    cJSON_Delete(j);
-}
-
 typedef struct log_last {
     char event[16];
     char stamp[32];
@@ -388,12 +365,12 @@ int slurm_status_compute(slurm_status *st, const sweep_plan *plan,
         snprintf(path, sizeof path, "%s/%s", plan->results_dir,
                  plan->runs[i].name);
         snprintf(lock, sizeof lock, "%s.lock", path);
-        result_status(path, status, sizeof status);
+        sweep_result_status(path, status, sizeof status);
         if (strcmp(status, "complete") == 0 && run_result_complete(path) == 1) {
             rs->state = SLURM_DONE;
         } else if (strcmp(status, "diverged") == 0) {
             rs->state = SLURM_DIVERGED;
-        } else if (lock_held(lock)) {
+        } else if (sweep_lock_busy(lock)) {
             rs->state = SLURM_RUNNING;
             if (strcmp(l->event, "start") == 0)
                 snprintf(rs->note, sizeof rs->note, "since %s %s", l->stamp,

@@ -2,6 +2,7 @@
  * See sweep.h for the file format and the locking protocol. */
 #include "sweep.h"
 
+
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -20,6 +21,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "jsonio.h"
 #include "report.h"
 #include "slurm.h"
 
@@ -733,8 +735,7 @@ static void lock_release(const char *path, int fd)
     close(fd);
 }
 
-/* 1 when another process holds the lock (dry-run view; creates nothing). */
-static int lock_busy(const char *path)
+int sweep_lock_busy(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -744,35 +745,16 @@ static int lock_busy(const char *path)
     return busy;
 }
 
-/* The status string of an existing result file, or "" when unreadable. */
-static void result_status(const char *path, char *buf, size_t n)
+void sweep_result_status(const char *path, char *buf, size_t n)
 {
     buf[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    cJSON *j = NULL;
+    if (access(path, F_OK) != 0 || db_json_load(&j, path, NULL) != 0)
         return;
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            char *nt = cap <= (64u << 20) ? realloc(text, cap) : NULL;
-            if (!nt)
-                break;
-            text = nt;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
-    free(text);
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
     if (cJSON_IsString(st))
         snprintf(buf, n, "%s", st->valuestring);
-    cJSON_Delete(root);
+    cJSON_Delete(j);
 }
 
 /* ---------------------------------------------------------------- dry run */
@@ -797,10 +779,10 @@ void sweep_dry_run(FILE *f, const sweep_plan *plan, const sweep_options *o)
             if (b->result_complete(path) == 1) {
                 state = "done";
             } else {
-                result_status(path, st, sizeof st);
+                sweep_result_status(path, st, sizeof st);
                 if (strcmp(st, "diverged") == 0)
                     state = "diverged";
-                else if (lock_busy(lpath))
+                else if (sweep_lock_busy(lpath))
                     state = "running";
                 else if (st[0])
                     state = strcmp(st, "failed") == 0 ? "rerun(failed)"
@@ -1164,7 +1146,7 @@ int sweep_execute(const sweep_plan *plan, const sweep_options *o,
                 if (b->result_complete(path) == 1) {
                     skip = 1;
                 } else {
-                    result_status(path, st, sizeof st);
+                    sweep_result_status(path, st, sizeof st);
                     if (strcmp(st, "diverged") == 0)
                         skip = 2;
                 }

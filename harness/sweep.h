@@ -175,4 +175,11 @@ int sweep_default_jobs(int threads_per_run);
  * error, 128+N stopped by signal N. */
 int cmd_sweep(int argc, char **argv);
 
+/* 1 when another process holds the run lock at path (flock LOCK_SH probe;
+ * creates nothing). */
+int sweep_lock_busy(const char *path);
+/* The "status" field of a result file into buf; "" when the file is absent,
+ * unreadable or has none. */
+void sweep_result_status(const char *path, char *buf, size_t n);
+
 #endif
