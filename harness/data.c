@@ -507,7 +507,7 @@ static int cifar_stats(db_dataset *d, db_err *e)
     return 0;
 }
 
-static int utf8_valid(const uint8_t *p, size_t n)
+int db_utf8_valid(const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -631,7 +631,7 @@ static int load_tsv_split(db_dataset *d, const set_spec *s, db_split *sp,
                         "spec (ASCII must be a..z)", path, ln, w[k], k);
                 goto out;
             }
-        if (!utf8_valid(w, wl)) {
+        if (!db_utf8_valid(w, wl)) {
             db_fail(e, "%s:%zu: word is not valid UTF-8", path, ln);
             goto out;
         }

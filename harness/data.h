@@ -103,4 +103,8 @@ void db_idx_free(db_idx *x);
  * errors. */
 int cmd_data(int argc, char **argv);
 
+/* 1 when p[0..n) is strict UTF-8 (no overlong forms, no surrogates, nothing
+ * above U+10FFFF), as DATA.md requires of wordlang words. */
+int db_utf8_valid(const uint8_t *p, size_t n);
+
 #endif

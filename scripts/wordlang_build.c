@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data.h"
+
 #define NLANG 10
 #define MAXW 16
 
@@ -50,34 +52,6 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
     return h;
 }
 
-/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-static int utf8_valid(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) { i++; continue; }
-        else if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; }
-        else return 0;
-        if (n - i <= k)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((p[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i + j] & 0x3f);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 static int keep(const uint8_t *p, size_t n)
 {
     if (n < 3 || n > MAXW)
@@ -85,7 +59,7 @@ static int keep(const uint8_t *p, size_t n)
     for (size_t i = 0; i < n; i++)
         if (p[i] < 0x80 && (p[i] < 'a' || p[i] > 'z'))
             return 0;
-    return utf8_valid(p, n);
+    return db_utf8_valid(p, n);
 }
 
 static int add_word(const uint8_t *p, size_t n, int lang)
