@@ -62,7 +62,7 @@ $(BUILD)/tools/%: scripts/%.c $(BUILD)/libdropbench.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdropbench.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/check_main.h $(BUILD)/libdropbench.a
+$(BUILD)/tests/%: tests/%.c tests/check_main.h tests/test_util.h $(BUILD)/libdropbench.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdropbench.a $(LDLIBS)
 

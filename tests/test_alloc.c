@@ -19,6 +19,7 @@
 #include <cJSON.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "gen_data.h"
 #include "json_schema.h"
 #include "jsonio.h"
@@ -55,25 +56,6 @@ static void *hook_malloc(size_t n) { return __wrap_malloc(n); }
 
 static char g_dir[256], g_data[300], g_cfg[300], g_res[300], g_rep[300];
 static cJSON *g_schema;
-
-static void rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        remove(path);
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", path, de->d_name);
-        rm_tree(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
 
 static int count_entries(const char *dir)
 {

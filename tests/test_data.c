@@ -12,32 +12,13 @@
 #include <zlib.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "data.h"
 #include "sha256.h"
 
 /* ---- scratch directory ------------------------------------------------------ */
 
 static char tmpdir[256];
-
-/* Removes a tree of plain files and folders (what these tests create). */
-static void rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, de->d_name);
-            rm_tree(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        remove(path);
-    }
-}
 
 /* One scratch folder per test case, made and removed by the parent process
  * (unchecked fixture: removed even when a test fails); each test starts it

@@ -12,28 +12,10 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "data.h"
 
 static char tmpdir[256];
-
-static void rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, de->d_name);
-            rm_tree(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        remove(path);
-    }
-}
 
 static void make_tmpdir(void)
 {

@@ -26,6 +26,7 @@
 #include <cJSON.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "gen_data.h"
 #include "jsonio.h"
 #include "run.h"
@@ -34,25 +35,6 @@
 
 static char g_dir[256];     /* scratch: data/, configs, results */
 static char g_data[300];
-
-static void rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        remove(path);
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", path, de->d_name);
-        rm_tree(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
 
 static void setup(void)
 {
