@@ -15,7 +15,7 @@ CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wno-format-truncation $(OPT) -g \
            -D_POSIX_C_SOURCE=200809L -Ikernels -Istrategies -Iharness \
            $(PKG_CFLAGS) $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
-LDLIBS  := $(PKG_LIBS) -lm
+LDLIBS  := $(PKG_LIBS) -lm -pthread
 
 LIB_SRC  := $(wildcard kernels/*.c) $(wildcard strategies/*.c) \
             $(filter-out harness/main.c,$(wildcard harness/*.c))

@@ -159,7 +159,8 @@ int cmd_bench(int argc, char **argv)
     if (in.text)
         in.T = data.T;
     db_blas_set_threads(rc->threads);
-    if (db_model_build(&m, &rc->arch, &in, rc->batch, &e))
+    if (db_model_build(&m, &rc->arch, &in, rc->batch, &e) ||
+        db_model_set_threads(&m, (size_t)rc->threads, &e))
         goto fail;
     db_model_init(&m, rc->seed);
     size_t n = data.train.n, B = rc->batch;

@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include "blas.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,8 @@ void db_model_free(db_model *m)
     free(m->dbuf[0]);
     free(m->dbuf[1]);
     free(m->work);
+    free(m->gpart);
+    db_pool_free(m->pool);
     memset(m, 0, sizeof *m);
 }
 
@@ -203,7 +207,7 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     if (a->n == 0 || a->n > DB_ARCH_MAX)
         return db_fail(e, "model has %zu layers (1 to %d allowed)", a->n, DB_ARCH_MAX);
     m->nl = a->n;
-    size_t np = 0, nwork = 0, dmax = 0;
+    size_t np = 0, nwork = 0;
     int p = 0;
     for (size_t i = 0; i < a->n; i++) {
         db_mlayer *L = &m->L[i];
@@ -231,8 +235,6 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
         size_t big = (L->out_size > L->in_size ? L->out_size : L->in_size);
         if (big > SIZE_MAX / bmax / 16)
             return db_fail(e, "layer %zu: activations too large", i);
-        if (big * bmax > dmax)
-            dmax = big * bmax;
     }
     const db_mlayer *last = &m->L[m->nl - 1];
     if (last->spec.type != DB_LAYER_DENSE || last->out_size != m->classes)
@@ -254,8 +256,34 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     for (size_t i = 0; i < m->nl; i++)
         m->L[i].out_alias = m->L[i].relu_fused;
 
+    /* The ping-pong buffers of backward, each sized for the gradients that
+     * land in it: the walk below follows db_model_backward (ReLU and dropout
+     * work in place, every other layer writes the other buffer, nothing
+     * goes below the first parametric layer).  For LeNet the largest
+     * gradient (the first conv's output) never shares a buffer with the
+     * second largest. */
+    size_t first = m->nl;
+    for (size_t i = 0; i < m->nl && first == m->nl; i++)
+        if (m->L[i].param_index >= 0)
+            first = i;
+    size_t dsz[2] = { bmax * m->classes, 0 };
+    int cur = 0;
+    for (size_t i = m->nl; first < m->nl && i-- > first;) {
+        const db_mlayer *L = &m->L[i];
+        if (bmax * L->out_size > dsz[cur])
+            dsz[cur] = bmax * L->out_size;
+        if (i == first || L->spec.type == DB_LAYER_RELU ||
+            L->spec.type == DB_LAYER_DROPOUT)
+            continue;
+        cur ^= 1;
+        if (bmax * L->in_size > dsz[cur])
+            dsz[cur] = bmax * L->in_size;
+    }
+    m->dsize[0] = dsz[0];
+    m->dsize[1] = dsz[1];
+
     /* Estimate before allocating anything. */
-    size_t est = 3 * np + nwork + 2 * dmax;
+    size_t est = 3 * np + nwork + dsz[0] + dsz[1];
     for (size_t i = 0; i < m->nl; i++)
         est += bmax * m->L[i].out_size * 2;
     if (est > DB_MODEL_MAX_BYTES / sizeof(float))
@@ -276,10 +304,11 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
                                      sizeof(float), &total));
     }
     fail |= !(m->probs = xcalloc(bmax * m->classes, sizeof(float), &total));
-    m->dmax = dmax;
-    fail |= !(m->dbuf[0] = xcalloc(dmax, sizeof(float), &total));
-    fail |= !(m->dbuf[1] = xcalloc(dmax, sizeof(float), &total));
+    fail |= !(m->dbuf[0] = xcalloc(dsz[0], sizeof(float), &total));
+    fail |= !(m->dbuf[1] = xcalloc(dsz[1], sizeof(float), &total));
     m->nwork = nwork;
+    m->nthreads = 1;
+    m->blas_threads = 1;
     fail |= !(m->work = xcalloc(nwork, sizeof(float), &total));
     for (size_t i = 0; i < m->nl && !fail; i++) {
         db_mlayer *L = &m->L[i];
@@ -302,9 +331,53 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     return 0;
 }
 
+int db_model_set_threads(db_model *m, size_t n, db_err *e)
+{
+    if (n < 1 || n > 256)
+        return db_fail(e, "threads: %zu (1 to 256 allowed)", n);
+    /* A GRU's time steps are sequential: its model keeps one team member
+     * and lets OpenBLAS use the threads inside each product. */
+    int gru = 0;
+    for (size_t i = 0; i < m->nl; i++)
+        gru |= m->L[i].spec.type == DB_LAYER_GRU;
+    m->blas_threads = gru ? n : 1;
+    db_blas_set_threads((int)m->blas_threads);
+    if (gru)
+        n = 1;
+    if (n == m->nthreads)
+        return 0;
+    size_t ng = 0;
+    for (size_t i = 0; i < m->nl; i++)
+        if (m->L[i].spec.type == DB_LAYER_CONV && m->L[i].w_n + m->L[i].b_n > ng)
+            ng = m->L[i].w_n + m->L[i].b_n;
+    if (m->nwork > SIZE_MAX / sizeof(float) / n || ng > SIZE_MAX / sizeof(float) / n)
+        return db_fail(e, "threads: %zu threads' scratch overflows", n);
+    db_pool *pool = NULL;
+    size_t nw = m->nwork * n, np = ng * (n - 1);
+    float *work = calloc(nw ? nw : 1, sizeof(float));
+    float *gpart = calloc(np ? np : 1, sizeof(float));
+    if (!work || !gpart || db_pool_create(&pool, n, e)) {
+        free(work);
+        free(gpart);
+        if (work && gpart)
+            return -1; /* the pool's error is in e */
+        return db_fail(e, "out of memory allocating %zu threads' scratch", n);
+    }
+    free(m->work);
+    free(m->gpart);
+    db_pool_free(m->pool);
+    m->work = work;
+    m->gpart = gpart;
+    m->ngpart = ng;
+    m->pool = pool;
+    m->nthreads = n;
+    return 0;
+}
+
 size_t db_model_bytes(const db_model *m)
 {
-    size_t f = 3 * m->nparams + 2 * m->dmax + m->nwork + m->bmax * m->classes;
+    size_t f = 3 * m->nparams + m->dsize[0] + m->dsize[1] + m->nwork * m->nthreads +
+               (m->nthreads - 1) * m->ngpart + m->bmax * m->classes;
     size_t b = m->text ? m->bmax * (m->in_h + 4) : m->bmax * m->in_c * m->in_h * m->in_w * 4;
     for (size_t i = 0; i < m->nl; i++) {
         const db_mlayer *L = &m->L[i];
@@ -363,6 +436,105 @@ void db_model_init(db_model *m, uint64_t seed)
     }
 }
 
+/* One conv, max-pool or dense layer on a team member's share: the member's
+ * slice of the batch, and for a dense layer's weight gradient its slice of
+ * the output units (no partial sums, no reduction). */
+typedef struct slice_job {
+    db_model *m;
+    db_mlayer *L;
+    size_t B;
+    const float *x;    /* layer input (B, in_size) */
+    const float *d;    /* backward: gradient at the output (B, out_size) */
+    float *din;        /* backward: gradient at the input, or NULL */
+    int backward;
+} slice_job;
+
+static void slice_member(void *arg, size_t t, size_t n)
+{
+    const slice_job *j = arg;
+    db_model *m = j->m;
+    db_mlayer *L = j->L;
+    size_t lo, hi;
+    db_pool_slice(j->B, t, n, &lo, &hi);
+    const size_t nb = hi - lo, is = L->in_size, os = L->out_size;
+    const float *x = j->x + lo * is;
+    const float *W = m->params + L->w_off, *b = m->params + L->b_off;
+    float *din = j->din ? j->din + lo * is : NULL;
+    switch (L->spec.type) {
+    case DB_LAYER_MAXPOOL: {
+        if (nb == 0)
+            return;
+        pool_shape s = L->pool;
+        s.B = nb;
+        if (j->backward)
+            maxpool_backward_set(din, j->d + lo * os, L->argmax + lo * os, &s);
+        else
+            maxpool_forward(L->out + lo * os, L->argmax + lo * os, x, &s);
+        return;
+    }
+    case DB_LAYER_DENSE:
+        if (j->backward) {
+            size_t olo, ohi;
+            db_pool_slice(os, t, n, &olo, &ohi);
+            dense_backward_weights_set(m->grads + L->w_off, m->grads + L->b_off, j->d,
+                                       j->x, j->B, is, os, olo, ohi);
+            if (din)
+                dense_backward_input_set(din, j->d + lo * os, W, nb, is, os);
+        } else {
+            dense_forward(L->out + lo * os, x, W, b, nb, is, os);
+            if (L->relu_fused) /* in place, while the block is in cache */
+                relu_forward(L->out + lo * os, L->out + lo * os, nb * os);
+        }
+        return;
+    default:
+        break;
+    }
+    conv2d_shape s = L->conv;
+    s.B = nb;
+    float *work = m->work + t * m->nwork;
+    if (!j->backward) {
+        if (nb == 0)
+            return;
+        if (L->relu_fused)
+            conv2d_forward_relu(L->out + lo * os, x, W, b, &s, work);
+        else
+            conv2d_forward(L->out + lo * os, x, W, b, &s, work);
+        return;
+    }
+    /* Member 0 writes the layer's gradients, the others their partials;
+     * b_off = w_off + w_n, so the bias gradient follows the weights'. */
+    float *dW = t == 0 ? m->grads + L->w_off : m->gpart + (t - 1) * m->ngpart;
+    if (nb == 0) {
+        memset(dW, 0, (L->w_n + L->b_n) * sizeof(float));
+        return;
+    }
+    conv2d_backward_set(din, dW, dW + L->w_n, j->d + lo * os, x, W, &s, work);
+}
+
+/* A conv, max-pool or dense layer over the team; with one thread, a plain
+ * call on the whole batch. */
+static void run_sliced(db_model *m, db_mlayer *L, size_t B, const float *x,
+                       const float *d, float *din, int backward)
+{
+    slice_job j = { m, L, B, x, d, din, backward };
+    if (m->nthreads == 1) {
+        slice_member(&j, 0, 1);
+        return;
+    }
+    db_pool_run(m->pool, slice_member, &j);
+    if (backward && L->spec.type == DB_LAYER_CONV) {
+        /* The conv weight gradient sums over the batch: the members'
+         * partials are added in member order. */
+        float *g = m->grads + L->w_off;
+        const size_t n = L->w_n + L->b_n;
+        for (size_t t = 1; t < m->nthreads; t++) {
+            const float *p = m->gpart + (t - 1) * m->ngpart;
+            for (size_t k = 0; k < n; k++)
+                g[k] += p[k];
+        }
+    }
+}
+
 double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
                         int training, size_t *correct)
 {
@@ -373,24 +545,17 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
         const float *W = m->params + L->w_off, *b = m->params + L->b_off;
         switch (L->spec.type) {
         case DB_LAYER_CONV:
-            L->conv.B = B;
-            if (L->relu_fused)
-                conv2d_forward_relu(L->out, x, W, b, &L->conv, m->work);
-            else
-                conv2d_forward(L->out, x, W, b, &L->conv, m->work);
+            run_sliced(m, L, B, x, NULL, NULL, 0);
             break;
         case DB_LAYER_RELU:
             if (!(i > 0 && m->L[i - 1].relu_fused)) /* else done by layer i-1 */
                 relu_forward(L->out, x, B * L->in_size);
             break;
         case DB_LAYER_MAXPOOL:
-            L->pool.B = B;
-            maxpool_forward(L->out, L->argmax, x, &L->pool);
+            run_sliced(m, L, B, x, NULL, NULL, 0);
             break;
         case DB_LAYER_DENSE:
-            dense_forward(L->out, x, W, b, B, L->in_size, L->out_size);
-            if (L->relu_fused) /* in place, while the block is in cache */
-                relu_forward(L->out, L->out, B * L->out_size);
+            run_sliced(m, L, B, x, NULL, NULL, 0);
             break;
         case DB_LAYER_EMBEDDING:
             embedding_forward(L->out, m->tok, m->len, W, B, m->in_h, L->spec.units);
@@ -447,17 +612,17 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
             memset(dW, 0, (L->w_n + L->b_n + L->w2_n + L->b2_n) * sizeof(float));
         switch (L->spec.type) {
         case DB_LAYER_CONV:
-            conv2d_backward_set(din, dW, db, d, x, W, &L->conv, m->work);
+            run_sliced(m, L, B, x, d, din, 1);
             break;
         case DB_LAYER_RELU:
             relu_backward_inplace(d, L->out, B * L->in_size);
             din = d;
             break;
         case DB_LAYER_MAXPOOL:
-            maxpool_backward_set(din, d, L->argmax, &L->pool);
+            run_sliced(m, L, B, x, d, din, 1);
             break;
         case DB_LAYER_DENSE:
-            dense_backward_set(din, dW, db, d, x, W, B, L->in_size, L->out_size);
+            run_sliced(m, L, B, x, d, din, 1);
             break;
         case DB_LAYER_EMBEDDING:
             embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
@@ -489,6 +654,54 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
     m->t.backward += now() - t0;
 }
 
+/* The update of one team member: rows [R*t/n, R*(t+1)/n) of every weight
+ * matrix and the same share of every bias, so each member's max-norm sees
+ * rows it finished updating itself.  Element-wise: the values do not
+ * depend on the split. */
+typedef struct update_job {
+    db_model *m;
+    const db_optim *o;
+} update_job;
+
+static void update_part(db_model *m, size_t off, size_t n, size_t t, size_t nt,
+                        size_t row, const db_optim *o, float wd)
+{
+    size_t lo, hi;
+    db_pool_slice(n / row, t, nt, &lo, &hi);
+    lo *= row;
+    hi *= row;
+    sgd_momentum_step(m->params + off + lo, m->velocity + off + lo, m->grads + off + lo,
+                      hi - lo, (float)o->lr, (float)o->momentum, wd);
+}
+
+static void update_member(void *arg, size_t t, size_t nt)
+{
+    const update_job *j = arg;
+    db_model *m = j->m;
+    const db_optim *o = j->o;
+    for (size_t i = 0; i < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        if (L->param_index < 0)
+            continue;
+        /* a GRU's three stacked matrices are split by element */
+        const size_t cols = L->w_rows ? L->w_n / L->w_rows : 1;
+        /* weight decay on weights, never on biases */
+        update_part(m, L->w_off, L->w_n, t, nt, cols, o, (float)o->weight_decay);
+        update_part(m, L->b_off, L->b_n, t, nt, 1, o, 0.0f);
+        if (L->w2_n)
+            update_part(m, L->w2_off, L->w2_n, t, nt, 1, o, (float)o->weight_decay);
+        if (L->b2_n)
+            update_part(m, L->b2_off, L->b2_n, t, nt, 1, o, 0.0f);
+        if (o->max_norm > 0 &&
+            (L->spec.type == DB_LAYER_DENSE || L->spec.type == DB_LAYER_CONV)) {
+            size_t lo, hi;
+            db_pool_slice(L->w_rows, t, nt, &lo, &hi);
+            maxnorm_apply(m->params + L->w_off + lo * cols, hi - lo, cols,
+                          (float)o->max_norm);
+        }
+    }
+}
+
 double db_model_update(db_model *m, const db_optim *o)
 {
     double t0 = now();
@@ -498,29 +711,11 @@ double db_model_update(db_model *m, const db_optim *o)
         if (norm > o->clip_norm)
             scale_inplace(m->grads, m->nparams, (float)(o->clip_norm / norm));
     }
-    for (size_t i = 0; i < m->nl; i++) {
-        db_mlayer *L = &m->L[i];
-        if (L->param_index < 0)
-            continue;
-        /* weight decay on weights, never on biases */
-        sgd_momentum_step(m->params + L->w_off, m->velocity + L->w_off,
-                          m->grads + L->w_off, L->w_n, (float)o->lr, (float)o->momentum,
-                          (float)o->weight_decay);
-        sgd_momentum_step(m->params + L->b_off, m->velocity + L->b_off,
-                          m->grads + L->b_off, L->b_n, (float)o->lr, (float)o->momentum, 0.0f);
-        if (L->w2_n)
-            sgd_momentum_step(m->params + L->w2_off, m->velocity + L->w2_off,
-                              m->grads + L->w2_off, L->w2_n, (float)o->lr, (float)o->momentum,
-                              (float)o->weight_decay);
-        if (L->b2_n)
-            sgd_momentum_step(m->params + L->b2_off, m->velocity + L->b2_off,
-                              m->grads + L->b2_off, L->b2_n, (float)o->lr,
-                              (float)o->momentum, 0.0f);
-        if (o->max_norm > 0 &&
-            (L->spec.type == DB_LAYER_DENSE || L->spec.type == DB_LAYER_CONV))
-            maxnorm_apply(m->params + L->w_off, L->w_rows, L->w_n / L->w_rows,
-                          (float)o->max_norm);
-    }
+    update_job j = { m, o };
+    if (m->nthreads == 1)
+        update_member(&j, 0, 1);
+    else
+        db_pool_run(m->pool, update_member, &j);
     m->t.update += now() - t0;
     return norm;
 }

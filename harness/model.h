@@ -14,6 +14,7 @@
 #include "arch.h"
 #include "dberr.h"
 #include "kernels.h"
+#include "pool.h"
 #include "rng.h"
 
 /* What a layer's output looks like per example. */
@@ -65,10 +66,19 @@ typedef struct db_model {
     uint8_t *tok;              /* (B, T) text */
     uint32_t *len;             /* (B) text */
     float *probs;              /* (B, classes) */
-    float *dbuf[2];            /* backward ping-pong, dmax floats each */
-    size_t dmax;
-    float *work;               /* kernel scratch, nwork floats */
+    float *dbuf[2];            /* backward ping-pong, dsize[k] floats each */
+    size_t dsize[2];
+    float *work;               /* kernel scratch, nwork floats per thread */
     size_t nwork;
+    /* db_model_set_threads: the conv and max-pool layers split the batch
+     * over a team of nthreads; members 1.. write their conv weight
+     * gradients to gpart (ngpart floats each), added to grads in member
+     * order.  NULL pool: one thread. */
+    db_pool *pool;
+    size_t nthreads;
+    size_t blas_threads;       /* OpenBLAS threads per product */
+    float *gpart;
+    size_t ngpart;
     size_t ndropout;
     db_model_timing t;
 } db_model;
@@ -85,6 +95,14 @@ typedef struct db_model_input {
  * Errors name the layer.  On failure nothing stays allocated. */
 int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
                    size_t bmax, db_err *e);
+/* Runs the model on n threads from now on.  Conv, max-pool and dense
+ * layers split the batch over a team of n threads (n - 1 started here,
+ * with n scratch buffers and n - 1 conv gradient partials), each calling
+ * single-threaded OpenBLAS; a model with a GRU layer instead keeps one
+ * thread and sets OpenBLAS to n.  Sets the OpenBLAS thread count.  Results
+ * depend on n (conv weight gradients are summed per slice of the batch)
+ * and are bit-identical for a given n. */
+int db_model_set_threads(db_model *m, size_t n, db_err *e);
 void db_model_free(db_model *m);
 size_t db_model_param_count(const db_model *m);
 /* Bytes the model allocated (for show and memory accounting). */

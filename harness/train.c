@@ -122,7 +122,7 @@ static void read_cpu_model(char *buf, size_t n)
     fclose(f);
 }
 
-static cJSON *environment_json(const char *start, const char *end)
+static cJSON *environment_json(const char *start, const char *end, size_t team)
 {
     cJSON *env = cJSON_CreateObject();
     if (!env)
@@ -138,6 +138,7 @@ static cJSON *environment_json(const char *start, const char *end)
     ok &= cJSON_AddStringToObject(env, "blas", bi.config) != NULL;
     ok &= cJSON_AddStringToObject(env, "blas_core", bi.core) != NULL;
     ok &= cJSON_AddNumberToObject(env, "blas_threads", bi.threads) != NULL;
+    ok &= cJSON_AddNumberToObject(env, "team_threads", (double)team) != NULL;
     ok &= cJSON_AddStringToObject(env, "blas_note", bi.note) != NULL;
     ok &= cJSON_AddStringToObject(env, "compiler", db_compiler) != NULL;
     ok &= cJSON_AddStringToObject(env, "git_commit", db_git_commit) != NULL;
@@ -254,7 +255,8 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
     if (rc->limit_train && rc->limit_train < ntrain)
         ntrain = rc->limit_train;
 
-    if (db_model_build(&m, &rc->arch, &in, rc->batch, e))
+    if (db_model_build(&m, &rc->arch, &in, rc->batch, e) ||
+        db_model_set_threads(&m, (size_t)rc->threads, e))
         goto out;
     db_model_init(&m, rc->seed);
     uint64_t init_fp = fnv1a(0xcbf29ce484222325ULL, m.params, m.nparams * sizeof(float));
@@ -453,7 +455,7 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
     ADD(cJSON_AddNumberToObject(res, "parameters", (double)m.nparams));
     ADD(cJSON_AddNumberToObject(res, "model_bytes", (double)db_model_bytes(&m)));
     ADD(cJSON_AddNumberToObject(res, "peak_rss_mib", peak_rss_mib()));
-    cJSON *env = environment_json(start, end);
+    cJSON *env = environment_json(start, end, m.nthreads);
     if (!env || !cJSON_AddItemToObject(res, "environment", env)) {
         cJSON_Delete(env);
         goto oom;

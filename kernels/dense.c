@@ -47,6 +47,54 @@ void dense_backward(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
                     (int)O, 1.0f, dout, (int)O, w, (int)In, 1.0f, din, (int)In);
 }
 
+void dense_backward_weights_set(float *dw /* (O, In) */, float *db /* (O) */,
+                                const float *dout /* (B, O) */,
+                                const float *in /* (B, In) */,
+                                size_t B, size_t In, size_t O, size_t o_lo, size_t o_hi)
+{
+    if (o_hi > O)
+        o_hi = O;
+    if (o_lo >= o_hi)
+        return;
+    const size_t no = o_hi - o_lo;
+    float *dwr = dw + o_lo * In, *dbr = db + o_lo;
+    if (B == 0) {
+        memset(dwr, 0, no * In * sizeof *dw);
+        memset(dbr, 0, no * sizeof *db);
+        return;
+    }
+    /* Row 0 copied, then rows 1.. added in order: the same sums as
+     * accumulating every row into zeros. */
+    memcpy(dbr, dout + o_lo, no * sizeof *db);
+    for (size_t n = 1; n < B; n++) {
+        const float *d = dout + n * O + o_lo;
+        size_t o = 0;
+        for (; o + 4 <= no; o += 4)
+            v4f_store(dbr + o, v4f_load(dbr + o) + v4f_load(d + o));
+        for (; o < no; o++)
+            dbr[o] += d[o];
+    }
+    if (In == 0)
+        return;
+    /* dW rows (no, In) = dout[:, o_lo:o_hi]^T (no, B) * in (B, In) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)no, (int)In, (int)B,
+                1.0f, dout + o_lo, (int)O, in, (int)In, 0.0f, dwr, (int)In);
+}
+
+void dense_backward_input_set(float *din /* (B, In) */, const float *dout /* (B, O) */,
+                              const float *w /* (O, In) */, size_t B, size_t In, size_t O)
+{
+    if (B == 0 || In == 0)
+        return;
+    if (O == 0) {
+        memset(din, 0, B * In * sizeof *din);
+        return;
+    }
+    /* din (B, In) = dout (B, O) * W (O, In) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)In, (int)O,
+                1.0f, dout, (int)O, w, (int)In, 0.0f, din, (int)In);
+}
+
 void dense_backward_set(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
                         float *db /* (O) */, const float *dout /* (B, O) */,
                         const float *in /* (B, In) */, const float *w /* (O, In) */,
@@ -54,29 +102,7 @@ void dense_backward_set(float *din /* (B, In) or NULL */, float *dw /* (O, In) *
 {
     if (O == 0)
         return;
-    if (B == 0) {
-        memset(dw, 0, O * In * sizeof *dw);
-        memset(db, 0, O * sizeof *db);
-        if (din)
-            memset(din, 0, B * In * sizeof *din);
-        return;
-    }
-    /* Row 0 copied, then rows 1.. added in order: the same sums as
-     * accumulating every row into zeros. */
-    memcpy(db, dout, O * sizeof *db);
-    for (size_t n = 1; n < B; n++) {
-        const float *d = dout + n * O;
-        size_t o = 0;
-        for (; o + 4 <= O; o += 4)
-            v4f_store(db + o, v4f_load(db + o) + v4f_load(d + o));
-        for (; o < O; o++)
-            db[o] += d[o];
-    }
-    if (In == 0)
-        return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)O, (int)In, (int)B,
-                1.0f, dout, (int)O, in, (int)In, 0.0f, dw, (int)In);
+    dense_backward_weights_set(dw, db, dout, in, B, In, O, 0, O);
     if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)In,
-                    (int)O, 1.0f, dout, (int)O, w, (int)In, 0.0f, din, (int)In);
+        dense_backward_input_set(din, dout, w, B, In, O);
 }

@@ -41,6 +41,21 @@ void dense_backward_set(float *din /* (B, In) or NULL */, float *dw /* (O, In) *
                         const float *in /* (B, In) */, const float *w /* (O, In) */,
                         size_t B, size_t In, size_t O);
 
+/* dense_backward_set split in two, so that threads can share one layer's
+ * backward without partial sums: the weight and bias gradients of output
+ * units [o_lo, o_hi) over the whole batch (dw and db point at the whole
+ * (O, In) and (O) arrays; only those rows are written), and the input
+ * gradient of the examples the caller passes (B rows of dout and din).
+ * The bias gradient has the bits dense_backward_set computes; the two
+ * products agree with it to rounding (OpenBLAS may order a block's sums
+ * differently from the whole matrix's). */
+void dense_backward_weights_set(float *dw /* (O, In) */, float *db /* (O) */,
+                                const float *dout /* (B, O) */,
+                                const float *in /* (B, In) */,
+                                size_t B, size_t In, size_t O, size_t o_lo, size_t o_hi);
+void dense_backward_input_set(float *din /* (B, In) */, const float *dout /* (B, O) */,
+                              const float *w /* (O, In) */, size_t B, size_t In, size_t O);
+
 /* ---- conv2d: im2col + sgemm, zero padding -------------------------------- */
 typedef struct conv2d_shape {
     size_t B, C, H, W;    /* input */

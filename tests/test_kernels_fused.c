@@ -68,6 +68,51 @@ START_TEST(test_dense_backward_set)
 }
 END_TEST
 
+/* The split used by the training team: weight rows by output unit, input
+ * gradient by example, any number of parts (some empty), gives the bits of
+ * the whole call. */
+START_TEST(test_dense_backward_split)
+{
+    db_rng r;
+    db_rng_seed(&r, 5, DB_RNG_TEST, 0);
+    enum { B = 13, In = 37, O = 29 };
+    float *in = malloc(B * In * 4), *w = malloc(O * In * 4), *dout = malloc(B * O * 4);
+    float *dw1 = malloc(O * In * 4), *db1 = malloc(O * 4), *din1 = malloc(B * In * 4);
+    float *dw2 = malloc(O * In * 4), *db2 = malloc(O * 4), *din2 = malloc(B * In * 4);
+    fill(in, B * In, &r);
+    fill(w, O * In, &r);
+    fill(dout, B * O, &r);
+    dense_backward_set(din1, dw1, db1, dout, in, w, B, In, O);
+    for (size_t n = 1; n <= 40; n += (n < 4 ? 1 : 17)) {
+        for (size_t i = 0; i < O * In; i++)
+            dw2[i] = NAN; /* every entry must be written by some part */
+        for (size_t i = 0; i < O; i++)
+            db2[i] = NAN;
+        for (size_t i = 0; i < B * In; i++)
+            din2[i] = NAN;
+        for (size_t t = 0; t < n; t++) {
+            size_t olo = O * t / n, ohi = O * (t + 1) / n;
+            size_t blo = B * t / n, bhi = B * (t + 1) / n;
+            dense_backward_weights_set(dw2, db2, dout, in, B, In, O, olo, ohi);
+            dense_backward_input_set(din2 + blo * In, dout + blo * O, w, bhi - blo, In, O);
+        }
+        /* OpenBLAS may order a product's sums differently for a block of
+         * rows than for the whole matrix: the products agree to rounding
+         * (and NaN, an entry left unwritten, fails); the bias gradient is
+         * our own loop and keeps its bits. */
+        for (size_t i = 0; i < O * In; i++)
+            ck_assert_msg(fabsf(dw1[i] - dw2[i]) <= 1e-5f, "dw[%zu], %zu parts: %g vs %g",
+                          i, n, dw1[i], dw2[i]);
+        for (size_t i = 0; i < B * In; i++)
+            ck_assert_msg(fabsf(din1[i] - din2[i]) <= 1e-5f, "din[%zu], %zu parts: %g vs %g",
+                          i, n, din1[i], din2[i]);
+        ck_assert_msg(memcmp(db1, db2, O * 4) == 0, "db, %zu parts", n);
+    }
+    free(in), free(w), free(dout), free(dw1), free(db1), free(din1);
+    free(dw2), free(db2), free(din2);
+}
+END_TEST
+
 START_TEST(test_inplace_backward)
 {
     db_rng r;
@@ -143,6 +188,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_conv_forward_relu);
     tcase_add_test(tc, test_dense_backward_set);
+    tcase_add_test(tc, test_dense_backward_split);
     tcase_add_test(tc, test_inplace_backward);
     tcase_add_test(tc, test_gru_gates_close_to_libm);
     suite_add_tcase(s, tc);

@@ -18,6 +18,7 @@
 static char root[256];     /* generated data */
 static char tmp[256];      /* scratch for results */
 static cJSON *schema;
+static int run_threads;    /* 0: the config's */
 
 static void setup_once(void)
 {
@@ -68,6 +69,7 @@ static cJSON *run(const char *task, const char *strategy, const char *rate, long
     rq.rate = rate;
     rq.seed = seed;
     rq.epochs = epochs;
+    rq.threads = run_threads;
     rq.limit_train = limit;
     cJSON *cfg = NULL;
     char id[17];
@@ -162,6 +164,51 @@ START_TEST(bit_identical_reruns)
                                  cJSON_GetObjectItem(c, "epochs"), 1));
         ck_assert_str_ne(fingerprint(a, "initial_weights"), fingerprint(c, "initial_weights"));
         ck_assert_str_ne(fingerprint(a, "data_order"), fingerprint(c, "data_order"));
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+        cJSON_Delete(c);
+    }
+}
+END_TEST
+
+static double epoch_num(const cJSON *r, const char *k)
+{
+    return cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "epochs"), 0), k)
+        ->valuedouble;
+}
+
+/* Two threads split each batch (257 examples: the last batch of one leaves
+ * a member with nothing to do): reruns are bit-identical, the result
+ * records the thread count, and the numbers agree with one thread up to
+ * the order of the weight-gradient sums. */
+START_TEST(threaded_runs)
+{
+    const char *tasks[][2] = { { "mnist-lenet", "srivastava" }, { "cifar-cnn", "srivastava" },
+                               { "mnist-mlp", "hinton" }, { "wordlang-gru", "token" } };
+    for (size_t i = 0; i < 4; i++) {
+        run_threads = 2;
+        cJSON *a = run(tasks[i][0], tasks[i][1], NULL, 5, 1, 257, NULL);
+        cJSON *b = run(tasks[i][0], tasks[i][1], NULL, 5, 1, 257, NULL);
+        run_threads = 1;
+        cJSON *c = run(tasks[i][0], tasks[i][1], NULL, 5, 1, 257, NULL);
+        run_threads = 0;
+        ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "config"), "threads")
+                             ->valueint, 2);
+        /* the batch is split by the team, except in the GRU model, whose
+         * OpenBLAS products take the threads */
+        const cJSON *env = cJSON_GetObjectItem(a, "environment");
+        int gru = i == 3;
+        ck_assert_int_eq(cJSON_GetObjectItem(env, "team_threads")->valueint, gru ? 1 : 2);
+        ck_assert_int_eq(cJSON_GetObjectItem(env, "blas_threads")->valueint, gru ? 2 : 1);
+        strip_timing(a);
+        strip_timing(b);
+        ck_assert_msg(cJSON_Compare(cJSON_GetObjectItem(a, "epochs"),
+                                    cJSON_GetObjectItem(b, "epochs"), 1), "%s", tasks[i][0]);
+        ck_assert_str_eq(fingerprint(a, "initial_weights"), fingerprint(c, "initial_weights"));
+        ck_assert_str_eq(fingerprint(a, "data_order"), fingerprint(c, "data_order"));
+        double la = epoch_num(a, "test_loss"), lc = epoch_num(c, "test_loss");
+        ck_assert_msg(fabs(la - lc) <= 1e-3 * fabs(lc), "%s: test loss %.9g (2 threads) vs "
+                      "%.9g (1 thread)", tasks[i][0], la, lc);
         cJSON_Delete(a);
         cJSON_Delete(b);
         cJSON_Delete(c);
@@ -352,6 +399,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, every_task_one_epoch);
     tcase_add_test(tc, training_learns_the_signal);
     tcase_add_test(tc, bit_identical_reruns);
+    tcase_add_test(tc, threaded_runs);
     tcase_add_test(tc, strategies_share_init_and_order);
     tcase_add_test(tc, divergence_is_recorded);
     tcase_add_test(tc, cli_errors_leave_nothing);
