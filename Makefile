@@ -50,8 +50,9 @@ $(BUILD)/libdropbench.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# --wrap: `dropbench bench` times every sgemm the kernels call (gemmtime.h).
 $(BUILD)/dropbench: $(BUILD)/harness/main.o $(BUILD)/libdropbench.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -Wl,--wrap=cblas_sgemm -o $@ $^ $(LDLIBS)
 
 dropbench: $(BUILD)/dropbench
 	cp $< $@

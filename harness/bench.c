@@ -1,5 +1,6 @@
 /* bench.c - `dropbench bench` (see bench.h). */
 #include "bench.h"
+#include "gemmtime.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -76,13 +77,23 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: dropbench bench --task T [--strategy S] [--threads N] [--seconds S]\n"
                "                       [--eval-seconds S] [--warmup B] [--data DIR]\n"
-               "       dropbench bench --sgemm\n");
+               "       dropbench bench --sgemm [--threads N]\n"
+               "--sgemm: sgemm 1024^3 GFLOP/s with 1 and 2 threads, or with N only.\n");
 }
 
-static int bench_sgemm(void)
+static int bench_sgemm(int threads)
 {
     db_blas_info bi;
     db_blas_get_info(&bi);
+    if (threads > 0) {
+        /* one count only: `scripts/bench` starts two of these at once for
+         * the peak of two concurrent 1-thread processes */
+        db_blas_set_threads(threads);
+        double g = db_blas_gflops(1024, 40); /* ~1 s: long enough to overlap */
+        printf("{\"sgemm_n\": 1024, \"threads\": %d, \"sgemm_gflops\": %.2f, "
+               "\"blas_core\": \"%s\"}\n", threads, g, bi.core);
+        return 0;
+    }
     db_blas_set_threads(1);
     double g1 = db_blas_gflops(1024, 5);
     db_blas_set_threads(2);
@@ -129,7 +140,7 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (sgemm)
-        return bench_sgemm();
+        return rq.threads < 0 || optind < argc ? (usage(stderr), 2) : bench_sgemm(rq.threads);
     if (!rq.task || optind < argc || rq.threads < 0 || !(seconds > 0) ||
         !(eval_seconds >= 0) || warmup < 0) {
         usage(stderr);
@@ -206,6 +217,7 @@ int cmd_bench(int argc, char **argv)
         batches++;
         if (batches == (size_t)warmup) {
             memset(&m.t, 0, sizeof m.t);
+            db_gemmtime_start();
             t0 = now();
         } else if (batches > (size_t)warmup) {
             examples += B;
@@ -214,7 +226,10 @@ int cmd_bench(int argc, char **argv)
                 break;
         }
     }
+    db_gemmtime_stop();
     db_model_timing tt = m.t;
+    db_gemmtime gt;
+    db_gemmtime_read(&gt);
 
     /* Evaluation: the test set in order, dropout off. */
     size_t ne = 0;
@@ -249,11 +264,14 @@ int cmd_bench(int argc, char **argv)
            "\"gru_mean_steps\": %.4f, \"train_gflops\": %.2f, \"eval_gflops\": %.2f, "
            "\"forward_seconds\": %.3f, \"backward_seconds\": %.3f, "
            "\"update_seconds\": %.3f, \"dropout_seconds\": %.3f, "
+           "\"sgemm_calls\": %lu, \"sgemm_seconds_max_thread\": %.3f, "
+           "\"sgemm_seconds_total\": %.3f, \"sgemm_gflop\": %.3f, "
            "\"model_bytes\": %zu, \"peak_rss_mib\": %.2f, \"blas_core\": \"%s\"}\n",
            rc->task, rc->strategy, rc->threads, B, eps, examples, el,
            (double)ne / el_e, ne, train_flops / 1e6, fwd_flops / 1e6, steps,
            eps * train_flops / 1e9, (double)ne / el_e * fwd_flops / 1e9, tt.forward,
-           tt.backward, tt.update, tt.dropout, db_model_bytes(&m), peak_rss_mib(),
+           tt.backward, tt.update, tt.dropout, gt.calls, gt.max_thread_seconds,
+           gt.total_seconds, gt.flops / 1e9, db_model_bytes(&m), peak_rss_mib(),
            blas.core);
     status = 0;
     goto out;

@@ -1,0 +1,54 @@
+/* gemmtime.c - see gemmtime.h.  Each calling thread adds to its own slot
+ * (taken on its first call), so counting needs no lock; the slots are read
+ * after the team has finished, which the team's mutex orders. */
+#include "gemmtime.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define SLOTS 260 /* up to 256 team members and a few more threads */
+
+typedef struct slot {
+    double seconds, flops;
+    unsigned long calls;
+} slot;
+
+static slot slots[SLOTS];
+static atomic_int nslots;
+static atomic_int counting;
+static _Thread_local int my_slot = -1;
+
+void db_gemmtime_start(void)
+{
+    memset(slots, 0, sizeof slots);
+    atomic_store(&counting, 1);
+}
+
+void db_gemmtime_stop(void) { atomic_store(&counting, 0); }
+
+int db_gemmtime_on(void) { return atomic_load_explicit(&counting, memory_order_relaxed); }
+
+void db_gemmtime_add(double seconds, double flops)
+{
+    if (my_slot < 0)
+        my_slot = atomic_fetch_add(&nslots, 1);
+    if (my_slot >= SLOTS)
+        return; /* more threads than slots: not counted */
+    slot *s = &slots[my_slot];
+    s->seconds += seconds;
+    s->flops += flops;
+    s->calls++;
+}
+
+void db_gemmtime_read(db_gemmtime *g)
+{
+    memset(g, 0, sizeof *g);
+    int n = atomic_load(&nslots);
+    for (int i = 0; i < n && i < SLOTS; i++) {
+        if (slots[i].seconds > g->max_thread_seconds)
+            g->max_thread_seconds = slots[i].seconds;
+        g->total_seconds += slots[i].seconds;
+        g->flops += slots[i].flops;
+        g->calls += slots[i].calls;
+    }
+}
