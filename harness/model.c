@@ -447,6 +447,7 @@ typedef struct slice_job {
     const float *d;    /* backward: gradient at the output (B, out_size) */
     float *din;        /* backward: gradient at the input, or NULL */
     int backward;
+    int training;      /* dropout forward: the mask is drawn and applied */
 } slice_job;
 
 static void slice_member(void *arg, size_t t, size_t n)
@@ -460,10 +461,30 @@ static void slice_member(void *arg, size_t t, size_t n)
     const float *x = j->x + lo * is;
     const float *W = m->params + L->w_off, *b = m->params + L->b_off;
     float *din = j->din ? j->din + lo * is : NULL;
+    if (nb == 0 && L->spec.type != DB_LAYER_CONV && L->spec.type != DB_LAYER_DENSE)
+        return;
     switch (L->spec.type) {
+    case DB_LAYER_RELU:
+        /* element-wise; backward in place over the gradient (din == d) */
+        if (j->backward)
+            relu_backward_inplace(j->din + lo * os, L->out + lo * os, nb * os);
+        else
+            relu_forward(L->out + lo * os, x, nb * os);
+        return;
+    case DB_LAYER_DROPOUT: {
+        const size_t G = L->drop_g;
+        const float rate = (float)L->spec.rate;
+        if (j->backward)
+            dropout_backward_inplace(j->din + lo * os, L->mask + lo * G, nb, G, L->drop_s,
+                                     rate);
+        else if (j->training && rate > 0.0f) /* the caller drew the mask */
+            dropout_apply(L->out + lo * os, L->mask + lo * G, x, nb, G, L->drop_s, rate);
+        else /* the identity: no draws (the rate was checked at build) */
+            (void)dropout_forward(L->out + lo * os, L->mask + lo * G, x, nb, G, L->drop_s,
+                                  rate, 0, NULL, NULL);
+        return;
+    }
     case DB_LAYER_MAXPOOL: {
-        if (nb == 0)
-            return;
         pool_shape s = L->pool;
         s.B = nb;
         if (j->backward)
@@ -511,12 +532,11 @@ static void slice_member(void *arg, size_t t, size_t n)
     conv2d_backward_set(din, dW, dW + L->w_n, j->d + lo * os, x, W, &s, work);
 }
 
-/* A conv, max-pool or dense layer over the team; with one thread, a plain
- * call on the whole batch. */
+/* A layer over the team; with one thread, a plain call on the whole batch. */
 static void run_sliced(db_model *m, db_mlayer *L, size_t B, const float *x,
-                       const float *d, float *din, int backward)
+                       const float *d, float *din, int backward, int training)
 {
-    slice_job j = { m, L, B, x, d, din, backward };
+    slice_job j = { m, L, B, x, d, din, backward, training };
     if (m->nthreads == 1) {
         slice_member(&j, 0, 1);
         return;
@@ -545,17 +565,17 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
         const float *W = m->params + L->w_off, *b = m->params + L->b_off;
         switch (L->spec.type) {
         case DB_LAYER_CONV:
-            run_sliced(m, L, B, x, NULL, NULL, 0);
+            run_sliced(m, L, B, x, NULL, NULL, 0, training);
             break;
         case DB_LAYER_RELU:
             if (!(i > 0 && m->L[i - 1].relu_fused)) /* else done by layer i-1 */
-                relu_forward(L->out, x, B * L->in_size);
+                run_sliced(m, L, B, x, NULL, NULL, 0, training);
             break;
         case DB_LAYER_MAXPOOL:
-            run_sliced(m, L, B, x, NULL, NULL, 0);
+            run_sliced(m, L, B, x, NULL, NULL, 0, training);
             break;
         case DB_LAYER_DENSE:
-            run_sliced(m, L, B, x, NULL, NULL, 0);
+            run_sliced(m, L, B, x, NULL, NULL, 0, training);
             break;
         case DB_LAYER_EMBEDDING:
             embedding_forward(L->out, m->tok, m->len, W, B, m->in_h, L->spec.units);
@@ -567,9 +587,12 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
             break;
         case DB_LAYER_DROPOUT: {
             double d0 = now();
-            /* the rate was validated when the model was built */
-            (void)dropout_forward(L->out, L->mask, x, B, L->drop_g, L->drop_s,
-                                  (float)L->spec.rate, training, &L->rng, NULL);
+            /* The mask comes from the site's one stream, drawn here in order
+             * whatever the thread count; the team applies it.  The rate was
+             * validated when the model was built. */
+            if (training && (float)L->spec.rate > 0.0f)
+                dropout_draw_mask(L->mask, B * L->drop_g, (float)L->spec.rate, &L->rng);
+            run_sliced(m, L, B, x, NULL, NULL, 0, training);
             m->t.dropout += now() - d0;
             break;
         }
@@ -612,17 +635,17 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
             memset(dW, 0, (L->w_n + L->b_n + L->w2_n + L->b2_n) * sizeof(float));
         switch (L->spec.type) {
         case DB_LAYER_CONV:
-            run_sliced(m, L, B, x, d, din, 1);
+            run_sliced(m, L, B, x, d, din, 1, 1);
             break;
         case DB_LAYER_RELU:
-            relu_backward_inplace(d, L->out, B * L->in_size);
+            run_sliced(m, L, B, x, d, d, 1, 1);
             din = d;
             break;
         case DB_LAYER_MAXPOOL:
-            run_sliced(m, L, B, x, d, din, 1);
+            run_sliced(m, L, B, x, d, din, 1, 1);
             break;
         case DB_LAYER_DENSE:
-            run_sliced(m, L, B, x, d, din, 1);
+            run_sliced(m, L, B, x, d, din, 1, 1);
             break;
         case DB_LAYER_EMBEDDING:
             embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
@@ -636,8 +659,7 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
             break;
         case DB_LAYER_DROPOUT: {
             double d0 = now();
-            dropout_backward_inplace(d, L->mask, B, L->drop_g, L->drop_s,
-                                     (float)L->spec.rate);
+            run_sliced(m, L, B, x, d, d, 1, 1);
             m->t.dropout += now() - d0;
             din = d;
             break;

@@ -24,14 +24,16 @@ int dropout_check_rate(double rate, db_err *e)
 static void draw_mask(uint8_t *mask, size_t n, double rate, db_rng *rng)
 {
     uint64_t thr = (uint64_t)llround(rate * 4294967296.0); /* < 2^32 */
+    uint64_t s[4] = { rng->s[0], rng->s[1], rng->s[2], rng->s[3] };
     size_t i = 0;
     for (; i + 1 < n; i += 2) {
-        uint64_t u = db_rng_next(rng);
+        uint64_t u = db_rng_step(s);
         mask[i] = (u & 0xffffffffu) >= thr;
         mask[i + 1] = (u >> 32) >= thr;
     }
     if (i < n)
-        mask[i] = (db_rng_next(rng) & 0xffffffffu) >= thr;
+        mask[i] = (db_rng_step(s) & 0xffffffffu) >= thr;
+    memcpy(rng->s, s, sizeof s);
 }
 
 int dropout_forward(float *out /* (B, G, S) */, uint8_t *mask /* (B, G) */,
@@ -50,6 +52,20 @@ int dropout_forward(float *out /* (B, G, S) */, uint8_t *mask /* (B, G) */,
         return 0;
     }
     draw_mask(mask, groups, rate, rng);
+    dropout_apply(out, mask, in, B, G, S, rate);
+    return 0;
+}
+
+void dropout_draw_mask(uint8_t *mask, size_t n, float rate, db_rng *rng)
+{
+    draw_mask(mask, n, rate, rng);
+}
+
+void dropout_apply(float *out /* (B, G, S) */, const uint8_t *mask /* (B, G) */,
+                   const float *in /* (B, G, S) */, size_t B, size_t G, size_t S,
+                   float rate)
+{
+    const size_t groups = B * G;
     const float scale = 1.0f / (1.0f - rate);
     if (S == 1) {
         /* element-wise */
@@ -59,7 +75,7 @@ int dropout_forward(float *out /* (B, G, S) */, uint8_t *mask /* (B, G) */,
             v4f_store(out + i, v4f_and(v4f_load(in + i) * sc, v4i_from_bytes(mask + i)));
         for (; i < groups; i++)
             out[i] = mask[i] ? in[i] * scale : 0.0f;
-        return 0;
+        return;
     }
     for (size_t i = 0; i < groups; i++) {
         float *o = out + i * S;
@@ -71,7 +87,6 @@ int dropout_forward(float *out /* (B, G, S) */, uint8_t *mask /* (B, G) */,
             /* a dropped group is exactly 0 even where in is inf or NaN */
             memset(o, 0, S * sizeof *o);
     }
-    return 0;
 }
 
 void dropout_backward(float *din, const float *dout, const uint8_t *mask,

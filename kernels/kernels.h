@@ -208,6 +208,14 @@ int dropout_check_rate(double rate, db_err *e);
 int dropout_forward(float *out /* (B, G, S) */, uint8_t *mask /* (B, G) */,
                     const float *in /* (B, G, S) */, size_t B, size_t G,
                     size_t S, float rate, int training, db_rng *rng, db_err *e);
+/* dropout_forward in two steps, so that threads can share the second: the
+ * n = B*G mask bytes drawn from rng (the same stream positions), then the
+ * mask applied to any slice of examples (B rows of mask, in and out).
+ * rate must already be checked and > 0. */
+void dropout_draw_mask(uint8_t *mask, size_t n, float rate, db_rng *rng);
+void dropout_apply(float *out /* (B, G, S) */, const uint8_t *mask /* (B, G) */,
+                   const float *in /* (B, G, S) */, size_t B, size_t G, size_t S,
+                   float rate);
 /* din += dout * mask / (1 - rate), with the mask forward drew. */
 void dropout_backward(float *din, const float *dout, const uint8_t *mask,
                       size_t B, size_t G, size_t S, float rate);

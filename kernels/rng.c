@@ -10,8 +10,6 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 void db_rng_seed(db_rng *r, uint64_t seed, uint64_t purpose, uint64_t index)
 {
     /* Chain the three words through splitmix64 so that nearby triples give
@@ -27,19 +25,7 @@ void db_rng_seed(db_rng *r, uint64_t seed, uint64_t purpose, uint64_t index)
         r->s[0] = 1; /* the all-zero state is a fixed point */
 }
 
-uint64_t db_rng_next(db_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+uint64_t db_rng_next(db_rng *r) { return db_rng_step(r->s); }
 
 float db_rng_uniform(db_rng *r)
 {

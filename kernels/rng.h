@@ -27,6 +27,22 @@ enum db_rng_purpose {
 
 void db_rng_seed(db_rng *r, uint64_t seed, uint64_t purpose, uint64_t index);
 uint64_t db_rng_next(db_rng *r);
+
+/* db_rng_next on a bare state, inline: loops that draw millions of numbers
+ * (dropout masks) keep the state in registers. */
+static inline uint64_t db_rng_step(uint64_t s[4])
+{
+    uint64_t x = s[1] * 5;
+    uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 /* Uniform in [0, 1) with 24 random bits (exactly representable as float). */
 float db_rng_uniform(db_rng *r);
 /* Uniform in [0, 1) with 53 random bits. */

@@ -244,6 +244,41 @@ END_TEST
 /* Backward: with the mask forward drew, L = sum(out * R) is linear in the
  * input, and its central-difference gradient in double must match.  Also
  * accumulation and the channel mode. */
+/* The two-step form the training team uses (mask drawn once, applied slice
+ * by slice) gives dropout_forward's bits and leaves the stream where
+ * dropout_forward leaves it, in all three modes and for odd sizes. */
+START_TEST(test_dropout_draw_then_apply)
+{
+    static const size_t GS[][2] = { { 37, 1 }, { 5, 9 }, { 3, 7 } };
+    const size_t B = 11;
+    for (size_t k = 0; k < 3; k++) {
+        const size_t G = GS[k][0], S = GS[k][1], n = B * G * S;
+        float *in = xcalloc(n, 4), *o1 = xcalloc(n, 4), *o2 = xcalloc(n, 4);
+        uint8_t *m1 = xcalloc(B * G, 1), *m2 = xcalloc(B * G, 1);
+        db_rng r, r1, r2;
+        db_rng_seed(&r, 4, DB_RNG_TEST, k);
+        fill(in, n, &r, -2.0f, 2.0f);
+        db_rng_seed(&r1, 5, DB_RNG_DROPOUT, k);
+        r2 = r1;
+        ck_assert_int_eq(dropout_forward(o1, m1, in, B, G, S, 0.3f, 1, &r1, NULL), 0);
+        dropout_draw_mask(m2, B * G, 0.3f, &r2);
+        for (size_t lo = 0; lo < B;) {
+            size_t nb = lo % 3 + 1 < B - lo ? lo % 3 + 1 : B - lo; /* slices of 1..3 */
+            dropout_apply(o2 + lo * G * S, m2 + lo * G, in + lo * G * S, nb, G, S, 0.3f);
+            lo += nb;
+        }
+        ck_assert(memcmp(m1, m2, B * G) == 0);
+        ck_assert(memcmp(o1, o2, n * 4) == 0);
+        ck_assert(memcmp(&r1, &r2, sizeof r1) == 0);
+        size_t kept = 0;
+        for (size_t i = 0; i < B * G; i++)
+            kept += m1[i];
+        ck_assert(kept > 0 && kept < B * G); /* the mask did something */
+        free(in), free(o1), free(o2), free(m1), free(m2);
+    }
+}
+END_TEST
+
 START_TEST(test_dropout_backward)
 {
     enum { B = 3, G = 5, S = 4, N = B * G * S };
@@ -295,6 +330,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_dropout_identity);
     tcase_add_test(tc, test_dropout_rate_validation);
     tcase_add_test(tc, test_dropout_backward);
+    tcase_add_test(tc, test_dropout_draw_then_apply);
     suite_add_tcase(s, tc);
     return s;
 }
