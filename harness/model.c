@@ -493,20 +493,27 @@ static void slice_member(void *arg, size_t t, size_t n)
             maxpool_forward(L->out + lo * os, L->argmax + lo * os, x, &s);
         return;
     }
-    case DB_LAYER_DENSE:
+    case DB_LAYER_DENSE: {
+        /* Split by units, not examples: every member then packs only its
+         * share of W for OpenBLAS (LeNet's first dense W is 12.8 MB). */
+        size_t olo, ohi;
+        db_pool_slice(os, t, n, &olo, &ohi);
         if (j->backward) {
-            size_t olo, ohi;
-            db_pool_slice(os, t, n, &olo, &ohi);
             dense_backward_weights_set(m->grads + L->w_off, m->grads + L->b_off, j->d,
                                        j->x, j->B, is, os, olo, ohi);
-            if (din)
-                dense_backward_input_set(din, j->d + lo * os, W, nb, is, os);
+            if (j->din) {
+                size_t ilo, ihi;
+                db_pool_slice(is, t, n, &ilo, &ihi);
+                dense_backward_input_set(j->din, j->d, W, j->B, is, os, ilo, ihi);
+            }
         } else {
-            dense_forward(L->out + lo * os, x, W, b, nb, is, os);
-            if (L->relu_fused) /* in place, while the block is in cache */
-                relu_forward(L->out + lo * os, L->out + lo * os, nb * os);
+            dense_forward_units(L->out, j->x, W, b, j->B, is, os, olo, ohi);
+            if (L->relu_fused && ohi > olo) /* in place, while it is in cache */
+                for (size_t r = 0; r < j->B; r++)
+                    relu_forward(L->out + r * os + olo, L->out + r * os + olo, ohi - olo);
         }
         return;
+    }
     default:
         break;
     }

@@ -12,16 +12,27 @@ void dense_forward(float *out /* (B, O) */, const float *in /* (B, In) */,
                    const float *w /* (O, In) */, const float *b /* (O) */,
                    size_t B, size_t In, size_t O)
 {
-    if (B == 0 || O == 0)
+    dense_forward_units(out, in, w, b, B, In, O, 0, O);
+}
+
+void dense_forward_units(float *out /* (B, O) */, const float *in /* (B, In) */,
+                         const float *w /* (O, In) */, const float *b /* (O) */,
+                         size_t B, size_t In, size_t O, size_t o_lo, size_t o_hi)
+{
+    if (o_hi > O)
+        o_hi = O;
+    if (B == 0 || o_lo >= o_hi)
         return;
+    const size_t no = o_hi - o_lo;
     /* Bias first, then sgemm with beta = 1 adds the product on top: one pass
      * over out instead of a second sweep after the product. */
     for (size_t n = 0; n < B; n++)
-        memcpy(out + n * O, b, O * sizeof *out);
+        memcpy(out + n * O + o_lo, b + o_lo, no * sizeof *out);
     if (In == 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)O, (int)In,
-                1.0f, in, (int)In, w, (int)In, 1.0f, out, (int)O);
+    /* out[:, o_lo:o_hi] (B, no) += in (B, In) * W[o_lo:o_hi]^T (In, no) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)no, (int)In,
+                1.0f, in, (int)In, w + o_lo * In, (int)In, 1.0f, out + o_lo, (int)O);
 }
 
 void dense_backward(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
@@ -82,17 +93,22 @@ void dense_backward_weights_set(float *dw /* (O, In) */, float *db /* (O) */,
 }
 
 void dense_backward_input_set(float *din /* (B, In) */, const float *dout /* (B, O) */,
-                              const float *w /* (O, In) */, size_t B, size_t In, size_t O)
+                              const float *w /* (O, In) */, size_t B, size_t In, size_t O,
+                              size_t i_lo, size_t i_hi)
 {
-    if (B == 0 || In == 0)
+    if (i_hi > In)
+        i_hi = In;
+    if (B == 0 || i_lo >= i_hi)
         return;
+    const size_t ni = i_hi - i_lo;
     if (O == 0) {
-        memset(din, 0, B * In * sizeof *din);
+        for (size_t n = 0; n < B; n++)
+            memset(din + n * In + i_lo, 0, ni * sizeof *din);
         return;
     }
-    /* din (B, In) = dout (B, O) * W (O, In) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)In, (int)O,
-                1.0f, dout, (int)O, w, (int)In, 0.0f, din, (int)In);
+    /* din[:, i_lo:i_hi] (B, ni) = dout (B, O) * W[:, i_lo:i_hi] (O, ni) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)ni, (int)O,
+                1.0f, dout, (int)O, w + i_lo, (int)In, 0.0f, din + i_lo, (int)In);
 }
 
 void dense_backward_set(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
@@ -104,5 +120,5 @@ void dense_backward_set(float *din /* (B, In) or NULL */, float *dw /* (O, In) *
         return;
     dense_backward_weights_set(dw, db, dout, in, B, In, O, 0, O);
     if (din)
-        dense_backward_input_set(din, dout, w, B, In, O);
+        dense_backward_input_set(din, dout, w, B, In, O, 0, In);
 }

@@ -28,6 +28,10 @@
 void dense_forward(float *out /* (B, O) */, const float *in /* (B, In) */,
                    const float *w /* (O, In) */, const float *b /* (O) */,
                    size_t B, size_t In, size_t O);
+/* dense_forward for output units [o_lo, o_hi) only (columns of out). */
+void dense_forward_units(float *out /* (B, O) */, const float *in /* (B, In) */,
+                         const float *w /* (O, In) */, const float *b /* (O) */,
+                         size_t B, size_t In, size_t O, size_t o_lo, size_t o_hi);
 void dense_backward(float *din /* (B, In) or NULL */, float *dw /* (O, In) */,
                     float *db /* (O) */, const float *dout /* (B, O) */,
                     const float *in /* (B, In) */, const float *w /* (O, In) */,
@@ -43,18 +47,20 @@ void dense_backward_set(float *din /* (B, In) or NULL */, float *dw /* (O, In) *
 
 /* dense_backward_set split in two, so that threads can share one layer's
  * backward without partial sums: the weight and bias gradients of output
- * units [o_lo, o_hi) over the whole batch (dw and db point at the whole
- * (O, In) and (O) arrays; only those rows are written), and the input
- * gradient of the examples the caller passes (B rows of dout and din).
- * The bias gradient has the bits dense_backward_set computes; the two
- * products agree with it to rounding (OpenBLAS may order a block's sums
- * differently from the whole matrix's). */
+ * units [o_lo, o_hi), and the input gradient of inputs [i_lo, i_hi)
+ * (columns of din), both over the whole batch.  Only those rows of dw and
+ * db, and columns of din, are written.  Each thread then packs only its
+ * share of W for OpenBLAS, instead of all of it.  The bias gradient has
+ * the bits dense_backward_set computes; the products agree with it to
+ * rounding (OpenBLAS may order a block's sums differently from the whole
+ * matrix's). */
 void dense_backward_weights_set(float *dw /* (O, In) */, float *db /* (O) */,
                                 const float *dout /* (B, O) */,
                                 const float *in /* (B, In) */,
                                 size_t B, size_t In, size_t O, size_t o_lo, size_t o_hi);
 void dense_backward_input_set(float *din /* (B, In) */, const float *dout /* (B, O) */,
-                              const float *w /* (O, In) */, size_t B, size_t In, size_t O);
+                              const float *w /* (O, In) */, size_t B, size_t In, size_t O,
+                              size_t i_lo, size_t i_hi);
 
 /* ---- conv2d: im2col + sgemm, zero padding -------------------------------- */
 typedef struct conv2d_shape {

@@ -69,8 +69,8 @@ START_TEST(test_dense_backward_set)
 END_TEST
 
 /* The split used by the training team: weight rows by output unit, input
- * gradient by example, any number of parts (some empty), gives the bits of
- * the whole call. */
+ * gradient by input (columns), any number of parts (some empty), gives the
+ * whole call's values; so does the forward split by output unit. */
 START_TEST(test_dense_backward_split)
 {
     db_rng r;
@@ -92,9 +92,9 @@ START_TEST(test_dense_backward_split)
             din2[i] = NAN;
         for (size_t t = 0; t < n; t++) {
             size_t olo = O * t / n, ohi = O * (t + 1) / n;
-            size_t blo = B * t / n, bhi = B * (t + 1) / n;
+            size_t ilo = In * t / n, ihi = In * (t + 1) / n;
             dense_backward_weights_set(dw2, db2, dout, in, B, In, O, olo, ohi);
-            dense_backward_input_set(din2 + blo * In, dout + blo * O, w, bhi - blo, In, O);
+            dense_backward_input_set(din2, dout, w, B, In, O, ilo, ihi);
         }
         /* OpenBLAS may order a product's sums differently for a block of
          * rows than for the whole matrix: the products agree to rounding
@@ -107,6 +107,17 @@ START_TEST(test_dense_backward_split)
             ck_assert_msg(fabsf(din1[i] - din2[i]) <= 1e-5f, "din[%zu], %zu parts: %g vs %g",
                           i, n, din1[i], din2[i]);
         ck_assert_msg(memcmp(db1, db2, O * 4) == 0, "db, %zu parts", n);
+        /* forward, by output unit */
+        float *o1 = dw1, *o2 = dw2; /* reused: B*O <= O*In */
+        dense_forward(o1, in, w, db1, B, In, O);
+        for (size_t i = 0; i < B * O; i++)
+            o2[i] = NAN;
+        for (size_t t = 0; t < n; t++)
+            dense_forward_units(o2, in, w, db1, B, In, O, O * t / n, O * (t + 1) / n);
+        for (size_t i = 0; i < B * O; i++)
+            ck_assert_msg(fabsf(o1[i] - o2[i]) <= 1e-5f, "out[%zu], %zu parts: %g vs %g",
+                          i, n, o1[i], o2[i]);
+        dense_backward_set(din1, dw1, db1, dout, in, w, B, In, O); /* restore */
     }
     free(in), free(w), free(dout), free(dw1), free(db1), free(din1);
     free(dw2), free(db2), free(din2);
