@@ -1,23 +1,35 @@
-/* pool.c - see pool.h.  A mutex and two condition variables: a dispatch
- * costs a few microseconds, against milliseconds of work per call in a
- * training step, so the members sleep rather than spin and never take a
- * core from OpenBLAS's own threads between calls. */
+/* pool.c - see pool.h.
+ *
+ * A call is announced by bumping an atomic generation counter and finished
+ * when an atomic count of pending members reaches zero.  Both sides spin
+ * for a short while (POOL_SPIN pauses, some tens of microseconds) before
+ * sleeping on a condition variable: a training step makes a dozen or more
+ * calls, each a millisecond or less, and waking a sleeping thread through
+ * the kernel costs several microseconds per call.  The counters are
+ * sequentially consistent, which is what makes the "is anyone asleep?"
+ * checks safe: a waker that sees no sleeper has bumped its counter before
+ * the sleeper's re-check under the mutex, which then sees the new value. */
 #include "pool.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define POOL_SPIN 4000
 
 struct db_pool {
     size_t n;
     pthread_t *th;             /* members 1..n-1 at th[0..n-2] */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    unsigned long gen;         /* bumped by each db_pool_run */
-    size_t pending;            /* members still running the current call */
-    int stop;
-    db_pool_fn fn;
+    atomic_ulong gen;          /* bumped by each db_pool_run */
+    atomic_size_t pending;     /* members still running the current call */
+    atomic_int sleepers;       /* members asleep on go */
+    atomic_int caller_asleep;  /* the caller asleep on done */
+    atomic_int stop;
+    db_pool_fn fn;             /* written before gen is bumped */
     void *arg;
 };
 
@@ -26,35 +38,54 @@ typedef struct member {
     size_t t;
 } member;
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Returns 0 when a new call (generation != seen) is there, 1 on stop. */
+static int wait_for_call(db_pool *p, unsigned long seen)
+{
+    for (int i = 0; i < POOL_SPIN; i++) {
+        if (atomic_load(&p->stop))
+            return 1;
+        if (atomic_load(&p->gen) != seen)
+            return 0;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->sleepers, 1);
+    while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
+        pthread_cond_wait(&p->go, &p->mu);
+    atomic_fetch_sub(&p->sleepers, 1);
+    pthread_mutex_unlock(&p->mu);
+    return atomic_load(&p->gen) == seen;
+}
+
 static void *member_main(void *vm)
 {
     member m = *(member *)vm;
     free(vm);
     db_pool *p = m.p;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->gen == seen && !p->stop)
-            pthread_cond_wait(&p->go, &p->mu);
-        if (p->stop)
-            break;
-        seen = p->gen;
-        db_pool_fn fn = p->fn;
-        void *arg = p->arg;
-        pthread_mutex_unlock(&p->mu);
-        fn(arg, m.t, p->n);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
+    while (!wait_for_call(p, seen)) {
+        seen = atomic_load(&p->gen);
+        p->fn(p->arg, m.t, p->n);
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_asleep)) {
+            pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
 static void stop_and_join(db_pool *p, size_t started)
 {
     pthread_mutex_lock(&p->mu);
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < started; i++)
@@ -122,18 +153,26 @@ void db_pool_run(db_pool *p, db_pool_fn fn, void *arg)
         fn(arg, 0, 1);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->arg = arg;
-    p->pending = p->n - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->pending, p->n - 1);
+    atomic_fetch_add(&p->gen, 1);
+    if (atomic_load(&p->sleepers)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->go);
+        pthread_mutex_unlock(&p->mu);
+    }
     fn(arg, 0, p->n);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < POOL_SPIN && atomic_load(&p->pending); i++)
+        cpu_relax();
+    if (atomic_load(&p->pending)) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->caller_asleep, 1);
+        while (atomic_load(&p->pending))
+            pthread_cond_wait(&p->done, &p->mu);
+        atomic_store(&p->caller_asleep, 0);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 size_t db_pool_size(const db_pool *p) { return p->n; }
