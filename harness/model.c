@@ -251,6 +251,12 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
         L->relu_fused = (L->spec.type == DB_LAYER_CONV || L->spec.type == DB_LAYER_DENSE) &&
                         m->L[i + 1].spec.type == DB_LAYER_RELU;
     }
+    /* A max-pool right above a ReLU does the ReLU's backward in its own
+     * (maxpool_backward_relu_set): one pass over the larger gradient
+     * instead of two. */
+    for (size_t i = 1; i < m->nl; i++)
+        m->L[i].pool_relu = m->L[i].spec.type == DB_LAYER_MAXPOOL &&
+                            m->L[i - 1].spec.type == DB_LAYER_RELU;
     /* Dropout always writes its own output buffer (STYLE.md): the layer
      * below keeps its undropped output, whatever its backward needs. */
     for (size_t i = 0; i < m->nl; i++)
@@ -487,10 +493,14 @@ static void slice_member(void *arg, size_t t, size_t n)
     case DB_LAYER_MAXPOOL: {
         pool_shape s = L->pool;
         s.B = nb;
-        if (j->backward)
-            maxpool_backward_set(din, j->d + lo * os, L->argmax + lo * os, &s);
-        else
+        if (!j->backward) {
             maxpool_forward(L->out + lo * os, L->argmax + lo * os, x, &s);
+        } else if (L->pool_relu) {
+            maxpool_backward_relu_set(din, j->d + lo * os, L->argmax + lo * os,
+                                      L->out + lo * os, &s);
+        } else {
+            maxpool_backward_set(din, j->d + lo * os, L->argmax + lo * os, &s);
+        }
         return;
     }
     case DB_LAYER_DENSE: {
@@ -645,7 +655,8 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
             run_sliced(m, L, B, x, d, din, 1, 1);
             break;
         case DB_LAYER_RELU:
-            run_sliced(m, L, B, x, d, d, 1, 1);
+            if (!(i + 1 < m->nl && m->L[i + 1].pool_relu)) /* else done by i+1 */
+                run_sliced(m, L, B, x, d, d, 1, 1);
             din = d;
             break;
         case DB_LAYER_MAXPOOL:

@@ -38,6 +38,9 @@ typedef struct db_mlayer {
                                   writes the ReLU's output directly, its out
                                   aliases the ReLU's (not owned), and the
                                   ReLU layer does nothing in forward */
+    int pool_relu;             /* maxpool over a ReLU's output: its backward
+                                  does the ReLU's too, and the ReLU layer
+                                  does nothing in backward */
     int out_alias;             /* out points into another layer's buffer (a
                                   conv/dense fused with its ReLU) */
     float *out;                /* (B, out_size) */

@@ -130,6 +130,18 @@ void maxpool_backward_set(float *din /* (B, C, H, W) or NULL */,
                           const uint32_t *argmax /* (B, C, OH, OW) */,
                           const pool_shape *s);
 
+/* maxpool_backward_set over a ReLU's output, with the ReLU's backward done
+ * too (din is the gradient below the ReLU): the pooled value out[i] is the
+ * ReLU output at argmax[i], so every gradient that reaches an input whose
+ * ReLU output is not > 0 would be zeroed, and is skipped instead.  The same
+ * bits as maxpool_backward_set followed by relu_backward_inplace, with one
+ * pass over din instead of two. */
+void maxpool_backward_relu_set(float *din /* (B, C, H, W) or NULL */,
+                               const float *dout /* (B, C, OH, OW) */,
+                               const uint32_t *argmax /* (B, C, OH, OW) */,
+                               const float *out /* (B, C, OH, OW) */,
+                               const pool_shape *s);
+
 /* ---- ReLU ---------------------------------------------------------------- */
 void relu_forward(float *out, const float *in, size_t n);
 /* din += dout where out > 0 */

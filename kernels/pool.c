@@ -255,3 +255,26 @@ void maxpool_backward_set(float *din /* (B, C, H, W) or NULL */,
             d[a[i]] += g[i];
     }
 }
+
+void maxpool_backward_relu_set(float *din /* (B, C, H, W) or NULL */,
+                               const float *dout /* (B, C, OH, OW) */,
+                               const uint32_t *argmax /* (B, C, OH, OW) */,
+                               const float *out /* (B, C, OH, OW) */,
+                               const pool_shape *s)
+{
+    if (!din)
+        return;
+    const size_t hw = s->H * s->W, ohw = s->OH * s->OW;
+    const size_t planes = s->B * s->C;
+    for (size_t p = 0; p < planes; p++) {
+        float *d = din + p * hw;
+        const float *g = dout + p * ohw, *o = out + p * ohw;
+        const uint32_t *a = argmax + p * ohw;
+        memset(d, 0, hw * sizeof *d);
+        /* out[i] is the ReLU output at a[i]: where it is not > 0 (NaN
+         * included) ReLU's backward would zero whatever arrives there */
+        for (size_t i = 0; i < ohw; i++)
+            if (o[i] > 0.0f)
+                d[a[i]] += g[i];
+    }
+}

@@ -101,6 +101,21 @@ START_TEST(test_pool_fast_paths)
         maxpool_backward_set(d2, g, a2, &s);
         ck_assert_msg(memcmp(d1, d2, nin * 4) == 0, "shape %zu backward_set", k);
         maxpool_backward_set(NULL, g, a2, &s); /* no input gradient: no-op */
+        /* over a ReLU's output (about half of it 0): the fused backward
+         * equals pool backward then ReLU backward, bit for bit */
+        for (size_t i = 0; i < nin; i++)
+            in[i] = in[i] < 0.0f ? 0.0f : in[i];
+        maxpool_forward(o2, a2, in, &s);
+        maxpool_backward_set(d1, g, a2, &s);
+        relu_backward_inplace(d1, in, nin);
+        for (size_t i = 0; i < nin; i++)
+            d2[i] = 1e30f;
+        maxpool_backward_relu_set(d2, g, a2, o2, &s);
+        ck_assert_msg(memcmp(d1, d2, nin * 4) == 0, "shape %zu backward_relu_set", k);
+        size_t passed = 0;
+        for (size_t i = 0; i < nout; i++)
+            passed += o2[i] > 0.0f;
+        ck_assert_msg(passed > 0, "shape %zu: the test needs positive maxima", k);
         free(in), free(o1), free(o2), free(a1), free(a2), free(g), free(d1), free(d2);
     }
 }
