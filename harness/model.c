@@ -485,9 +485,10 @@ static void slice_member(void *arg, size_t t, size_t n)
                                      rate);
         else if (j->training && rate > 0.0f) /* the caller drew the mask */
             dropout_apply(L->out + lo * os, L->mask + lo * G, x, nb, G, L->drop_s, rate);
-        else /* the identity: no draws (the rate was checked at build) */
-            (void)dropout_forward(L->out + lo * os, L->mask + lo * G, x, nb, G, L->drop_s,
-                                  rate, 0, NULL, NULL);
+        else { /* the identity, as dropout_forward does it: a copy, no draws */
+            memcpy(L->out + lo * os, x, nb * os * sizeof(float));
+            memset(L->mask + lo * G, 1, nb * G);
+        }
         return;
     }
     case DB_LAYER_MAXPOOL: {
