@@ -167,6 +167,9 @@ valgrind: $(BUILD)/dropbench $(BUILD)/tests/gen-data $(BUILD)/tests/test_fuzz_re
 	echo "== valgrind: dropbench run (tiny GRU, token dropout, validation split)"; \
 	$(VALGRIND) $(BUILD)/dropbench run --task tiny-gru --strategy token --epochs 2 \
 	  --val 20 --data $$d/data --results $$d/run --quiet; \
+	echo "== valgrind: dropbench run (tiny CNN, 2 threads: the training team)"; \
+	$(VALGRIND) $(BUILD)/dropbench run --task tiny-cnn --strategy srivastava --epochs 1 \
+	  --threads 2 --data $$d/data --results $$d/run2 --quiet; \
 	printf '{"name": "vg", "tasks": ["tiny-cnn"], "strategies": ["none", "srivastava"], "seeds": [0], "epochs": 2}\n' > $$d/sweep.json; \
 	echo "== valgrind: dropbench sweep (two runs of a tiny CNN)"; \
 	$(VALGRIND) $(BUILD)/dropbench sweep $$d/sweep.json --jobs 1 --data $$d/data \
