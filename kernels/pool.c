@@ -235,25 +235,41 @@ void maxpool_backward(float *din /* (B, C, H, W) */,
     }
 }
 
-void maxpool_backward_set(float *din /* (B, C, H, W) or NULL */,
-                          const float *dout /* (B, C, OH, OW) */,
-                          const uint32_t *argmax /* (B, C, OH, OW) */,
-                          const pool_shape *s)
+/* din = 0, then the scatter of dout, plane by plane: zeroing a plane just
+ * before its scatter keeps it in L1 (a memset of the whole din first would
+ * evict it).  With out (the pooled values over a ReLU's output), gradients
+ * reaching an input whose ReLU output is not > 0 (NaN included) are
+ * skipped, which is what ReLU's backward would do to them. */
+static void backward_set(float *din, const float *dout, const uint32_t *argmax,
+                         const float *out, const pool_shape *s)
 {
     if (!din)
         return;
     const size_t hw = s->H * s->W, ohw = s->OH * s->OW;
     const size_t planes = s->B * s->C;
-    /* Zeroing plane by plane keeps the plane in L1 for the scatter that
-     * follows; a memset of the whole din first would evict it. */
     for (size_t p = 0; p < planes; p++) {
         float *d = din + p * hw;
         const float *g = dout + p * ohw;
         const uint32_t *a = argmax + p * ohw;
         memset(d, 0, hw * sizeof *d);
+        if (!out) {
+            for (size_t i = 0; i < ohw; i++)
+                d[a[i]] += g[i];
+            continue;
+        }
+        const float *o = out + p * ohw;
         for (size_t i = 0; i < ohw; i++)
-            d[a[i]] += g[i];
+            if (o[i] > 0.0f)
+                d[a[i]] += g[i];
     }
+}
+
+void maxpool_backward_set(float *din /* (B, C, H, W) or NULL */,
+                          const float *dout /* (B, C, OH, OW) */,
+                          const uint32_t *argmax /* (B, C, OH, OW) */,
+                          const pool_shape *s)
+{
+    backward_set(din, dout, argmax, NULL, s);
 }
 
 void maxpool_backward_relu_set(float *din /* (B, C, H, W) or NULL */,
@@ -262,19 +278,5 @@ void maxpool_backward_relu_set(float *din /* (B, C, H, W) or NULL */,
                                const float *out /* (B, C, OH, OW) */,
                                const pool_shape *s)
 {
-    if (!din)
-        return;
-    const size_t hw = s->H * s->W, ohw = s->OH * s->OW;
-    const size_t planes = s->B * s->C;
-    for (size_t p = 0; p < planes; p++) {
-        float *d = din + p * hw;
-        const float *g = dout + p * ohw, *o = out + p * ohw;
-        const uint32_t *a = argmax + p * ohw;
-        memset(d, 0, hw * sizeof *d);
-        /* out[i] is the ReLU output at a[i]: where it is not > 0 (NaN
-         * included) ReLU's backward would zero whatever arrives there */
-        for (size_t i = 0; i < ohw; i++)
-            if (o[i] > 0.0f)
-                d[a[i]] += g[i];
-    }
+    backward_set(din, dout, argmax, out, s);
 }
