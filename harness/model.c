@@ -583,17 +583,13 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
         const float *W = m->params + L->w_off, *b = m->params + L->b_off;
         switch (L->spec.type) {
         case DB_LAYER_CONV:
+        case DB_LAYER_MAXPOOL:
+        case DB_LAYER_DENSE:
             run_sliced(m, L, B, x, NULL, NULL, 0, training);
             break;
         case DB_LAYER_RELU:
             if (!(i > 0 && m->L[i - 1].relu_fused)) /* else done by layer i-1 */
                 run_sliced(m, L, B, x, NULL, NULL, 0, training);
-            break;
-        case DB_LAYER_MAXPOOL:
-            run_sliced(m, L, B, x, NULL, NULL, 0, training);
-            break;
-        case DB_LAYER_DENSE:
-            run_sliced(m, L, B, x, NULL, NULL, 0, training);
             break;
         case DB_LAYER_EMBEDDING:
             embedding_forward(L->out, m->tok, m->len, W, B, m->in_h, L->spec.units);
@@ -653,18 +649,14 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
             memset(dW, 0, (L->w_n + L->b_n + L->w2_n + L->b2_n) * sizeof(float));
         switch (L->spec.type) {
         case DB_LAYER_CONV:
+        case DB_LAYER_MAXPOOL:
+        case DB_LAYER_DENSE:
             run_sliced(m, L, B, x, d, din, 1, 1);
             break;
         case DB_LAYER_RELU:
             if (!(i + 1 < m->nl && m->L[i + 1].pool_relu)) /* else done by i+1 */
                 run_sliced(m, L, B, x, d, d, 1, 1);
             din = d;
-            break;
-        case DB_LAYER_MAXPOOL:
-            run_sliced(m, L, B, x, d, din, 1, 1);
-            break;
-        case DB_LAYER_DENSE:
-            run_sliced(m, L, B, x, d, din, 1, 1);
             break;
         case DB_LAYER_EMBEDDING:
             embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
