@@ -121,23 +121,6 @@ void dropout_backward(float *din, const float *dout, const uint8_t *mask,
 void dropout_backward_inplace(float *d, const uint8_t *mask, size_t B, size_t G,
                               size_t S, float rate)
 {
-    size_t groups = B * G;
-    const float scale = 1.0f / (1.0f - rate);
-    if (S == 1) {
-        size_t i = 0;
-        const v4f sc = v4f_set1(scale);
-        for (; i + 4 <= groups; i += 4)
-            v4f_store(d + i, v4f_and(v4f_load(d + i) * sc, v4i_from_bytes(mask + i)));
-        for (; i < groups; i++)
-            d[i] = mask[i] ? d[i] * scale : 0.0f;
-        return;
-    }
-    for (size_t i = 0; i < groups; i++) {
-        float *g = d + i * S;
-        if (mask[i])
-            for (size_t j = 0; j < S; j++)
-                g[j] *= scale;
-        else
-            memset(g, 0, S * sizeof *g);
-    }
+    /* d = mask ? d * scale : 0 is the forward's application, in place */
+    dropout_apply(d, mask, d, B, G, S, rate);
 }

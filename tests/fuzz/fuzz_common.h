@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../test_util.h"
 #include "dberr.h"
 
 /* A broken invariant is a finding: abort so the fuzzer keeps the input. */
@@ -45,29 +46,10 @@
 
 static char fuzz_dir_path[256];
 
-static inline void fuzz_rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        remove(path);
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", path, de->d_name);
-        fuzz_rm_tree(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static inline void fuzz_cleanup(void)
 {
     if (fuzz_dir_path[0])
-        fuzz_rm_tree(fuzz_dir_path);
+        rm_tree(fuzz_dir_path);
 }
 
 /* The scratch directory of this process. */

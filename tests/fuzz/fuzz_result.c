@@ -13,7 +13,7 @@ int fuzz_result_one(const uint8_t *data, size_t size);
 int fuzz_result_one(const uint8_t *data, size_t size)
 {
     const char *dir = fuzz_path("res");
-    fuzz_rm_tree(dir);
+    rm_tree(dir);
     fuzz_mkdir(dir);
     size_t start = 0;
     for (int k = 0; k < 4 && start <= size; k++) {
