@@ -18,6 +18,7 @@
  * small images dropbench trains on while the scratch of a large layer stays
  * bounded (a full-batch im2col of a 64-channel 5x5 layer at 32x32 would
  * need ~1 GB). */
+#include "convdirect.h"
 #include "kernels.h"
 #include "simd.h"
 
@@ -108,12 +109,53 @@ static int per_example(const conv2d_shape *s)
     return s->OH * s->OW >= CONV_PER_EXAMPLE_OHW;
 }
 
+/* The direct kernels (convdirect.c) replace im2col + sgemm for stride-1
+ * layers run per example whose taps per output (C*K*K) are at least
+ * CONV_DIRECT_MIN_TAPS: there a 6x16 tile does hundreds of FMAs per output
+ * and its transposed store is noise.  Their offset tables are int32. */
+#define CONV_DIRECT_MIN_TAPS 128
+
+static int direct_fits(const conv2d_shape *s)
+{
+    const size_t lim = (size_t)INT32_MAX / 2;
+    return s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad) < lim &&
+           s->OC * (s->H + s->K) * (s->W + s->K) < lim;
+}
+
+static int direct(const conv2d_shape *s)
+{
+    return s->stride == 1 && per_example(s) &&
+           s->C * s->K * s->K >= CONV_DIRECT_MIN_TAPS && direct_fits(s) &&
+           conv_direct_enabled();
+}
+
+/* The input gradient as a full convolution of dout pays for the zeros it
+ * is padded with; only where that adds at most 1/8 to the product ("same"
+ * convolutions add nothing) is it used instead of sgemm + col2im. */
+static int direct_input(const conv2d_shape *s)
+{
+    return direct(s) && s->pad <= s->K - 1 &&
+           s->H * s->W * 8 <= s->OH * s->OW * 9;
+}
+
 size_t conv2d_work_floats(const conv2d_shape *s)
 {
-    size_t ohw = s->OH * s->OW;
+    size_t ohw = s->OH * s->OW, ckk = s->C * s->K * s->K;
+    if (conv_direct_enabled() && s->stride == 1 && per_example(s) &&
+        ckk >= CONV_DIRECT_MIN_TAPS && direct_fits(s)) {
+        size_t n = conv_direct_forward_floats(s);
+        size_t wn = conv_direct_weights_floats(s);
+        /* The input gradient runs after the weights' pass, in its space. */
+        size_t in = s->pad <= s->K - 1 && s->H * s->W * 8 <= ohw * 9
+                        ? conv_direct_input_floats(s)
+                        : ohw * ckk;
+        if (wn > n)
+            n = wn;
+        return in > n ? in : n;
+    }
     if (per_example(s))
-        return ohw * s->C * s->K * s->K;
-    return conv_chunk(s) * ohw * (s->C * s->K * s->K + s->OC);
+        return ohw * ckk;
+    return conv_chunk(s) * ohw * (ckk + s->OC);
 }
 
 /* Output columns [lo, hi) of a row are those whose input column
@@ -426,6 +468,10 @@ static void conv_forward(float *out, const float *in, const float *w, const floa
 {
     const size_t OC = s->OC, ohw = s->OH * s->OW;
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
+    if (direct(s)) {
+        conv_direct_forward(out, in, w, b, s, work, relu);
+        return;
+    }
     if (per_example(s)) {
         for (size_t n = 0; n < s->B; n++) {
             float *o = out + n * OC * ohw;
@@ -472,6 +518,22 @@ void conv2d_forward_relu(float *out /* (B, OC, OH, OW) */,
     conv_forward(out, in, w, b, s, work, 1);
 }
 
+/* db (OC) += the sums of the rows of g (OC, ohw). */
+static void bias_grad(float *db, const float *g, size_t OC, size_t ohw)
+{
+    for (size_t oc = 0; oc < OC; oc++) {
+        const float *src = g + oc * ohw;
+        v4f acc4 = v4f_set1(0.0f);
+        size_t i = 0;
+        for (; i + 4 <= ohw; i += 4)
+            acc4 += v4f_load(src + i);
+        float acc = (acc4[0] + acc4[1]) + (acc4[2] + acc4[3]);
+        for (; i < ohw; i++)
+            acc += src[i];
+        db[oc] += acc;
+    }
+}
+
 /* set: overwrite din, dw, db instead of adding to them.  The overwrite is
  * done as zero-then-add, in the same order as the accumulating path, so
  * both give identical bits. */
@@ -483,21 +545,30 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
     if (set)
         memset(db, 0, OC * sizeof *db);
+    if (direct(s)) {
+        for (size_t n = 0; n < s->B; n++)
+            bias_grad(db, dout + n * OC * ohw, OC, ohw);
+        conv_direct_weights(dw, dout, in, s, work, set);
+        if (!din)
+            return;
+        if (direct_input(s)) {
+            conv_direct_input(din, dout, w, s, work, set);
+            return;
+        }
+        for (size_t n = 0; n < s->B; n++) {
+            /* dcol (ckk, ohw) = W^T (ckk, OC) * dout_n (OC, ohw) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
+                        (int)ohw, (int)OC, 1.0f, w, (int)ckk,
+                        dout + n * OC * ohw, (int)ohw, 0.0f, work, (int)ohw);
+            col2im_add(din, work, s, n, 1, set);
+        }
+        return;
+    }
     if (per_example(s)) {
         float *col = work; /* (ckk, ohw) */
         for (size_t n = 0; n < s->B; n++) {
             const float *g = dout + n * OC * ohw; /* (OC, ohw) */
-            for (size_t oc = 0; oc < OC; oc++) {
-                const float *src = g + oc * ohw;
-                v4f acc4 = v4f_set1(0.0f);
-                size_t i = 0;
-                for (; i + 4 <= ohw; i += 4)
-                    acc4 += v4f_load(src + i);
-                float acc = (acc4[0] + acc4[1]) + (acc4[2] + acc4[3]);
-                for (; i < ohw; i++)
-                    acc += src[i];
-                db[oc] += acc;
-            }
+            bias_grad(db, g, OC, ohw);
             im2col(col, in, s, n, 1);
             /* dW (OC, ckk) += dout_n (OC, ohw) * col^T (ohw, ckk) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC,

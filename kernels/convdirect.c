@@ -1,0 +1,320 @@
+/* convdirect.c - direct convolution: a 6x16 AVX2/FMA register tile whose
+ * rows are read from a zero-padded copy of the planes through a table of
+ * offsets (see convdirect.h).  Compiled for AVX2 with a target attribute,
+ * so the build needs no -march; conv_direct_enabled() checks the CPU.
+ *
+ * Scratch layout (floats, then int32 offset tables at the end):
+ *   forward  xp (C, Hp, Wp) | wp (OCp/16, C*K*K, 16) | off (C*K*K) | base (OH*OW)
+ *   weights  xp (C, Hp, Wp) | gt (OCp/16, OH*OW, 16) | acc (C*K*K, OCp) | off | base
+ *   input    gp (OC, Hq, Wq) | wf (Cp/16, OC*K*K, 16) | off (OC*K*K) | base (H*W)
+ * where Hp = H + 2 pad, Hq = H + K - 1, and OCp, Cp round up to 16.  The
+ * padding borders of xp and gp are zeroed once per call; each example then
+ * overwrites only the interior. */
+#include "convdirect.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MR 6  /* rows of a tile: pixels (forward, input) or taps (weights) */
+#define NR 16 /* columns: two 8-float vectors of output channels or channels */
+
+static atomic_int direct_off;
+
+int conv2d_set_direct(int on)
+{
+    return !atomic_exchange(&direct_off, !on);
+}
+
+static size_t up16(size_t n) { return (n + NR - 1) / NR * NR; }
+
+/* The int32 tables follow nf floats of scratch. */
+static int32_t *tables(float *work, size_t nf) { return (int32_t *)(void *)(work + nf); }
+
+static size_t table_floats(size_t nints)
+{
+    return (nints * sizeof(int32_t) + sizeof(float) - 1) / sizeof(float);
+}
+
+size_t conv_direct_forward_floats(const conv2d_shape *s)
+{
+    size_t ckk = s->C * s->K * s->K, ohw = s->OH * s->OW;
+    size_t xp = s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad);
+    return xp + up16(s->OC) * ckk + table_floats(ckk + ohw);
+}
+
+size_t conv_direct_weights_floats(const conv2d_shape *s)
+{
+    size_t ckk = s->C * s->K * s->K, ohw = s->OH * s->OW;
+    size_t xp = s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad);
+    return xp + up16(s->OC) * (ohw + ckk) + table_floats(ckk + ohw);
+}
+
+size_t conv_direct_input_floats(const conv2d_shape *s)
+{
+    size_t okk = s->OC * s->K * s->K;
+    size_t gp = s->OC * (s->H + s->K - 1) * (s->W + s->K - 1);
+    return gp + up16(s->C) * okk + table_floats(okk + s->H * s->W);
+}
+
+/* Copies the (C, H, W) planes of one example into the interior of the
+ * zero-bordered (C, H + 2 pad, W + 2 pad) planes xp. */
+static void pad_copy(float *xp, const float *x, size_t C, size_t H, size_t W,
+                     size_t pad)
+{
+    const size_t Wp = W + 2 * pad, Hp = H + 2 * pad;
+    for (size_t c = 0; c < C; c++)
+        for (size_t h = 0; h < H; h++)
+            memcpy(xp + (c * Hp + h + pad) * Wp + pad, x + (c * H + h) * W,
+                   W * sizeof *x);
+}
+
+/* base[p] = position of output pixel p's window corner in a plane of row
+ * length Wp: (p / OW) * Wp + p % OW. */
+static void pixel_bases(int32_t *base, size_t OH, size_t OW, size_t Wp)
+{
+    for (size_t oh = 0; oh < OH; oh++)
+        for (size_t ow = 0; ow < OW; ow++)
+            base[oh * OW + ow] = (int32_t)(oh * Wp + ow);
+}
+
+/* off[(c*K + kh)*K + kw] = (c*Hp + kh)*Wp + kw: the tap's offset from a
+ * window corner in (C, Hp, Wp) planes. */
+static void tap_offsets(int32_t *off, size_t C, size_t K, size_t Hp, size_t Wp)
+{
+    for (size_t c = 0; c < C; c++)
+        for (size_t kh = 0; kh < K; kh++)
+            for (size_t kw = 0; kw < K; kw++)
+                off[(c * K + kh) * K + kw] = (int32_t)((c * Hp + kh) * Wp + kw);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define DIRECT_TARGET __attribute__((target("avx2,fma")))
+
+int conv_direct_enabled(void)
+{
+    if (atomic_load(&direct_off))
+        return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* t (MR, NR) = sum over k < kc of r[i][off[k]] * bp[k*NR + j]: six rows
+ * broadcast from anywhere, sixteen columns from a packed panel.  Each sum
+ * runs in k order, one FMA per term. */
+DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
+                                   const int32_t *off, const float *bp, float *t)
+{
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4],
+                *r5 = r[5];
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00,
+           c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00,
+           c50 = c00, c51 = c00;
+    for (size_t k = 0; k < kc; k++, bp += NR) {
+        const ptrdiff_t o = off[k];
+        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+        __m256 a = _mm256_broadcast_ss(r0 + o);
+        c00 = _mm256_fmadd_ps(a, b0, c00);
+        c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(r1 + o);
+        c10 = _mm256_fmadd_ps(a, b0, c10);
+        c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(r2 + o);
+        c20 = _mm256_fmadd_ps(a, b0, c20);
+        c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(r3 + o);
+        c30 = _mm256_fmadd_ps(a, b0, c30);
+        c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(r4 + o);
+        c40 = _mm256_fmadd_ps(a, b0, c40);
+        c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(r5 + o);
+        c50 = _mm256_fmadd_ps(a, b0, c50);
+        c51 = _mm256_fmadd_ps(a, b1, c51);
+    }
+    _mm256_storeu_ps(t + 0 * NR, c00);
+    _mm256_storeu_ps(t + 0 * NR + 8, c01);
+    _mm256_storeu_ps(t + 1 * NR, c10);
+    _mm256_storeu_ps(t + 1 * NR + 8, c11);
+    _mm256_storeu_ps(t + 2 * NR, c20);
+    _mm256_storeu_ps(t + 2 * NR + 8, c21);
+    _mm256_storeu_ps(t + 3 * NR, c30);
+    _mm256_storeu_ps(t + 3 * NR + 8, c31);
+    _mm256_storeu_ps(t + 4 * NR, c40);
+    _mm256_storeu_ps(t + 4 * NR + 8, c41);
+    _mm256_storeu_ps(t + 5 * NR, c50);
+    _mm256_storeu_ps(t + 5 * NR + 8, c51);
+}
+#else
+int conv_direct_enabled(void)
+{
+    return 0;
+}
+
+/* Never called: conv.c takes the direct path only when enabled. */
+static void tile6x16(size_t kc, const float *const r[MR], const int32_t *off,
+                     const float *bp, float *t)
+{
+    for (size_t i = 0; i < MR; i++)
+        for (size_t j = 0; j < NR; j++) {
+            float acc = 0.0f;
+            for (size_t k = 0; k < kc; k++)
+                acc += r[i][off[k]] * bp[k * NR + j];
+            t[i * NR + j] = acc;
+        }
+}
+#endif
+
+/* Row pointers of a tile starting at row i0 of n: rows past the end repeat
+ * row i0 (computed, never stored). */
+static size_t tile_rows(const float *r[MR], const float *origin,
+                        const int32_t *pos, size_t i0, size_t n)
+{
+    size_t mr = n - i0 < MR ? n - i0 : MR;
+    for (size_t i = 0; i < MR; i++)
+        r[i] = origin + pos[i0 + (i < mr ? i : 0)];
+    return mr;
+}
+
+void conv_direct_forward(float *out, const float *in, const float *w,
+                         const float *b, const conv2d_shape *s, float *work,
+                         int relu)
+{
+    const size_t C = s->C, H = s->H, W = s->W, K = s->K, pad = s->pad,
+                 OC = s->OC, OH = s->OH, OW = s->OW;
+    const size_t Hp = H + 2 * pad, Wp = W + 2 * pad, ohw = OH * OW,
+                 ckk = C * K * K, OCp = up16(OC), nxp = C * Hp * Wp;
+    float *xp = work, *wp = work + nxp;
+    int32_t *off = tables(work, nxp + OCp * ckk), *base = off + ckk;
+    /* wp[(p*ckk + k)*NR + j] = W[p*NR + j][k], zero past OC. */
+    for (size_t p = 0; p < OCp / NR; p++)
+        for (size_t k = 0; k < ckk; k++)
+            for (size_t j = 0; j < NR; j++) {
+                size_t oc = p * NR + j;
+                wp[(p * ckk + k) * NR + j] = oc < OC ? w[oc * ckk + k] : 0.0f;
+            }
+    tap_offsets(off, C, K, Hp, Wp);
+    pixel_bases(base, OH, OW, Wp);
+    if (pad)
+        memset(xp, 0, nxp * sizeof *xp);
+    float t[MR * NR];
+    for (size_t n = 0; n < s->B; n++) {
+        const float *x = in + n * C * H * W;
+        if (pad)
+            pad_copy(xp, x, C, H, W, pad);
+        const float *src = pad ? xp : x;
+        float *o = out + n * OC * ohw;
+        for (size_t p = 0; p < OCp / NR; p++) {
+            const size_t jn = OC - p * NR < NR ? OC - p * NR : NR;
+            for (size_t p0 = 0; p0 < ohw; p0 += MR) {
+                const float *r[MR];
+                size_t mr = tile_rows(r, src, base, p0, ohw);
+                tile6x16(ckk, r, off, wp + p * ckk * NR, t);
+                for (size_t j = 0; j < jn; j++) {
+                    const float bias = b[p * NR + j];
+                    float *dst = o + (p * NR + j) * ohw + p0;
+                    for (size_t i = 0; i < mr; i++) {
+                        float v = t[i * NR + j] + bias;
+                        dst[i] = relu && v < 0.0f ? 0.0f : v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+void conv_direct_weights(float *dw, const float *dout, const float *in,
+                         const conv2d_shape *s, float *work, int set)
+{
+    const size_t C = s->C, H = s->H, W = s->W, K = s->K, pad = s->pad,
+                 OC = s->OC, OH = s->OH, OW = s->OW;
+    const size_t Hp = H + 2 * pad, Wp = W + 2 * pad, ohw = OH * OW,
+                 ckk = C * K * K, OCp = up16(OC), nxp = C * Hp * Wp;
+    float *xp = work, *gt = work + nxp, *acc = gt + OCp * ohw;
+    int32_t *off = tables(work, nxp + OCp * (ohw + ckk)), *base = off + ckk;
+    tap_offsets(off, C, K, Hp, Wp);
+    pixel_bases(base, OH, OW, Wp);
+    memset(acc, 0, ckk * OCp * sizeof *acc);
+    /* Output channels past OC stay zero in every example's panel. */
+    memset(gt, 0, OCp * ohw * sizeof *gt);
+    if (pad)
+        memset(xp, 0, nxp * sizeof *xp);
+    float t[MR * NR];
+    for (size_t n = 0; n < s->B; n++) {
+        const float *x = in + n * C * H * W, *g = dout + n * OC * ohw;
+        if (pad)
+            pad_copy(xp, x, C, H, W, pad);
+        const float *src = pad ? xp : x;
+        /* gt[(p*ohw + px)*NR + j] = dout[p*NR + j][px] */
+        for (size_t oc = 0; oc < OC; oc++) {
+            float *d = gt + (oc / NR) * ohw * NR + oc % NR;
+            const float *gr = g + oc * ohw;
+            for (size_t px = 0; px < ohw; px++)
+                d[px * NR] = gr[px];
+        }
+        for (size_t p = 0; p < OCp / NR; p++)
+            for (size_t k0 = 0; k0 < ckk; k0 += MR) {
+                const float *r[MR];
+                size_t mr = tile_rows(r, src, off, k0, ckk);
+                tile6x16(ohw, r, base, gt + p * ohw * NR, t);
+                for (size_t i = 0; i < mr; i++) {
+                    float *a = acc + (k0 + i) * OCp + p * NR;
+                    for (size_t j = 0; j < NR; j++)
+                        a[j] += t[i * NR + j];
+                }
+            }
+    }
+    for (size_t oc = 0; oc < OC; oc++)
+        for (size_t k = 0; k < ckk; k++) {
+            float *d = dw + oc * ckk + k;
+            *d = (set ? 0.0f : *d) + acc[k * OCp + oc];
+        }
+}
+
+void conv_direct_input(float *din, const float *dout, const float *w,
+                       const conv2d_shape *s, float *work, int set)
+{
+    const size_t C = s->C, H = s->H, W = s->W, K = s->K, OC = s->OC,
+                 OH = s->OH, OW = s->OW, q = K - 1 - s->pad;
+    const size_t Hq = H + K - 1, Wq = W + K - 1, hw = H * W, ohw = OH * OW,
+                 okk = OC * K * K, Cp = up16(C), ngp = OC * Hq * Wq;
+    float *gp = work, *wf = work + ngp;
+    int32_t *off = tables(work, ngp + Cp * okk), *base = off + okk;
+    /* wf[(p*okk + (oc*K + kh)*K + kw)*NR + j] = W[oc][p*NR + j][K-1-kh][K-1-kw] */
+    for (size_t p = 0; p < Cp / NR; p++)
+        for (size_t oc = 0; oc < OC; oc++)
+            for (size_t kh = 0; kh < K; kh++)
+                for (size_t kw = 0; kw < K; kw++) {
+                    float *d = wf + (p * okk + (oc * K + kh) * K + kw) * NR;
+                    for (size_t j = 0; j < NR; j++) {
+                        size_t c = p * NR + j;
+                        d[j] = c < C ? w[((oc * C + c) * K + K - 1 - kh) * K + K - 1 - kw]
+                                     : 0.0f;
+                    }
+                }
+    tap_offsets(off, OC, K, Hq, Wq);
+    pixel_bases(base, H, W, Wq);
+    memset(gp, 0, ngp * sizeof *gp);
+    float t[MR * NR];
+    for (size_t n = 0; n < s->B; n++) {
+        /* dout's planes, bordered by q = K-1-pad zeros: input pixel (ih, iw)
+         * reads window corner (ih, iw) of gp. */
+        pad_copy(gp, dout + n * OC * ohw, OC, OH, OW, q);
+        float *o = din + n * C * hw;
+        for (size_t p = 0; p < Cp / NR; p++) {
+            const size_t jn = C - p * NR < NR ? C - p * NR : NR;
+            for (size_t q0 = 0; q0 < hw; q0 += MR) {
+                const float *r[MR];
+                size_t mr = tile_rows(r, gp, base, q0, hw);
+                tile6x16(okk, r, off, wf + p * okk * NR, t);
+                for (size_t j = 0; j < jn; j++) {
+                    float *dst = o + (p * NR + j) * hw + q0;
+                    for (size_t i = 0; i < mr; i++)
+                        dst[i] = (set ? 0.0f : dst[i]) + t[i * NR + j];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+/* convdirect.h - internal to kernels/: the direct (implicit-GEMM)
+ * convolution that conv.c uses for stride-1 layers with large outputs on
+ * CPUs with AVX2 and FMA.  No im2col is built: a 6x16 register tile reads
+ * its six rows straight out of a zero-padded copy of one example's planes
+ * (a row is an output pixel, its K index a (channel, kh, kw) offset into
+ * the copy) and its sixteen columns from weights packed once per call.
+ *
+ *   forward   out^T (pixel, oc)      = in_pad (pixel, c*kh*kw) * W^T
+ *   weights   dW^T  (c*kh*kw, oc)   += in_pad (c*kh*kw, pixel) * dout^T
+ *   input     din^T (pixel, c)       = dout_pad (pixel, oc*kh*kw) * W flipped
+ *
+ * The input gradient is the full convolution of dout, padded by K-1-pad,
+ * with the flipped filters; conv.c uses it only where that padding adds
+ * no work ("same" convolutions), and sgemm + col2im elsewhere. */
+#ifndef DB_CONVDIRECT_H
+#define DB_CONVDIRECT_H
+
+#include "kernels.h"
+
+#include <stddef.h>
+
+/* 1 if this CPU runs the direct kernels and they are not switched off
+ * (conv2d_set_direct). */
+int conv_direct_enabled(void);
+
+/* Floats of scratch for each pass (tables of int32 offsets included). */
+size_t conv_direct_forward_floats(const conv2d_shape *s);
+size_t conv_direct_weights_floats(const conv2d_shape *s);
+size_t conv_direct_input_floats(const conv2d_shape *s);
+
+/* out (B, OC, OH, OW) = in * W + b, ReLU when relu is set.  Stride 1. */
+void conv_direct_forward(float *out, const float *in, const float *w,
+                         const float *b, const conv2d_shape *s, float *work,
+                         int relu);
+/* dw (OC, C*K*K) (= when set, += otherwise) the weight gradient over the
+ * B examples; per-example contributions are added in example order. */
+void conv_direct_weights(float *dw, const float *dout, const float *in,
+                         const conv2d_shape *s, float *work, int set);
+/* din (B, C, H, W) (= when set, += otherwise) the input gradient.  Needs
+ * pad <= K - 1. */
+void conv_direct_input(float *din, const float *dout, const float *w,
+                       const conv2d_shape *s, float *work, int set);
+
+#endif
