@@ -109,46 +109,26 @@ static int per_example(const conv2d_shape *s)
     return s->OH * s->OW >= CONV_PER_EXAMPLE_OHW;
 }
 
-/* The direct kernels (convdirect.c) replace im2col + sgemm for stride-1
- * layers run per example whose taps per output (C*K*K) are at least
- * CONV_DIRECT_MIN_TAPS: there a 6x16 tile does hundreds of FMAs per output
- * and its transposed store is noise.  Their offset tables are int32. */
-#define CONV_DIRECT_MIN_TAPS 128
-
-static int direct_fits(const conv2d_shape *s)
-{
-    const size_t lim = (size_t)INT32_MAX / 2;
-    return s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad) < lim &&
-           s->OC * (s->H + s->K) * (s->W + s->K) < lim;
-}
-
+/* The direct kernels (convdirect.c) replace im2col + sgemm for the layers
+ * run per example that they suit. */
 static int direct(const conv2d_shape *s)
 {
-    return s->stride == 1 && per_example(s) &&
-           s->C * s->K * s->K >= CONV_DIRECT_MIN_TAPS && direct_fits(s) &&
-           conv_direct_enabled();
+    return per_example(s) && conv_direct_suits(s) && conv_direct_enabled();
 }
 
-/* The input gradient as a full convolution of dout pays for the zeros it
- * is padded with; only where that adds at most 1/8 to the product ("same"
- * convolutions add nothing) is it used instead of sgemm + col2im. */
 static int direct_input(const conv2d_shape *s)
 {
-    return direct(s) && s->pad <= s->K - 1 &&
-           s->H * s->W * 8 <= s->OH * s->OW * 9;
+    return direct(s) && conv_direct_input_suits(s);
 }
 
 size_t conv2d_work_floats(const conv2d_shape *s)
 {
     size_t ohw = s->OH * s->OW, ckk = s->C * s->K * s->K;
-    if (conv_direct_enabled() && s->stride == 1 && per_example(s) &&
-        ckk >= CONV_DIRECT_MIN_TAPS && direct_fits(s)) {
+    if (direct(s)) {
         size_t n = conv_direct_forward_floats(s);
         size_t wn = conv_direct_weights_floats(s);
         /* The input gradient runs after the weights' pass, in its space. */
-        size_t in = s->pad <= s->K - 1 && s->H * s->W * 8 <= ohw * 9
-                        ? conv_direct_input_floats(s)
-                        : ohw * ckk;
+        size_t in = direct_input(s) ? conv_direct_input_floats(s) : ohw * ckk;
         if (wn > n)
             n = wn;
         return in > n ? in : n;

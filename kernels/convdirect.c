@@ -36,10 +36,40 @@ static size_t table_floats(size_t nints)
     return (nints * sizeof(int32_t) + sizeof(float) - 1) / sizeof(float);
 }
 
+/* Layers with fewer taps than this (first layers: C*K*K = 25, 75) run the
+ * forward pass as rows6x16 tiles, six output channels by sixteen pixels of
+ * an output row, so bias, ReLU and store are vector operations; with so few
+ * FMAs per output, tile6x16's transposed store would cost as much as the
+ * products.  Layers with more taps use tile6x16, whose rows (pixels) run
+ * on across output rows and waste nothing on narrow images. */
+#define ROWS_MAX_TAPS 128
+#define ROWS_MIN_OW 12
+
+static int rows_mode(const conv2d_shape *s)
+{
+    return s->C * s->K * s->K < ROWS_MAX_TAPS;
+}
+
+int conv_direct_suits(const conv2d_shape *s)
+{
+    const size_t lim = (size_t)INT32_MAX / 2;
+    return s->stride == 1 && (!rows_mode(s) || s->OW >= ROWS_MIN_OW) &&
+           s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad) < lim &&
+           s->OC * (s->H + s->K) * (s->W + s->K) < lim;
+}
+
+int conv_direct_input_suits(const conv2d_shape *s)
+{
+    return conv_direct_suits(s) && s->pad <= s->K - 1 &&
+           s->H * s->W * 8 <= s->OH * s->OW * 9;
+}
+
 size_t conv_direct_forward_floats(const conv2d_shape *s)
 {
     size_t ckk = s->C * s->K * s->K, ohw = s->OH * s->OW;
     size_t xp = s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad);
+    if (rows_mode(s)) /* the last vectors read up to NR - 1 floats past xp */
+        return xp + NR + table_floats(ckk);
     return xp + up16(s->OC) * ckk + table_floats(ckk + ohw);
 }
 
@@ -147,6 +177,64 @@ DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
     _mm256_storeu_ps(t + 5 * NR, c50);
     _mm256_storeu_ps(t + 5 * NR + 8, c51);
 }
+/* Rows-by-pixels tile for layers with few taps: out[oc_i][px0 + j] for six
+ * output channels (weights a[i][k], broadcast) and sixteen adjacent pixels
+ * of one output row, read as vectors at src + off[k]; bias, ReLU and the
+ * store (first jn columns, first mr rows) happen here, in vectors. */
+DIRECT_TARGET static void rows6x16(size_t kc, const float *const a[MR],
+                                   const int32_t *off, const float *src,
+                                   float *const o[MR], const float *bias,
+                                   size_t mr, size_t jn, int relu)
+{
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4],
+                *a5 = a[5];
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00,
+           c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00,
+           c50 = c00, c51 = c00;
+    for (size_t k = 0; k < kc; k++) {
+        const float *b = src + off[k];
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 x = _mm256_broadcast_ss(a0 + k);
+        c00 = _mm256_fmadd_ps(x, b0, c00);
+        c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a1 + k);
+        c10 = _mm256_fmadd_ps(x, b0, c10);
+        c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a2 + k);
+        c20 = _mm256_fmadd_ps(x, b0, c20);
+        c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a3 + k);
+        c30 = _mm256_fmadd_ps(x, b0, c30);
+        c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a4 + k);
+        c40 = _mm256_fmadd_ps(x, b0, c40);
+        c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a5 + k);
+        c50 = _mm256_fmadd_ps(x, b0, c50);
+        c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    const __m256 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 },
+                                { c30, c31 }, { c40, c41 }, { c50, c51 } };
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)jn), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)jn - 8), lane);
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t i = 0; i < mr; i++) {
+        const __m256 bi = _mm256_set1_ps(bias[i]);
+        __m256 v0 = _mm256_add_ps(acc[i][0], bi), v1 = _mm256_add_ps(acc[i][1], bi);
+        if (relu) { /* max(0, v) returns v when v is NaN, as relu_forward */
+            v0 = _mm256_max_ps(zero, v0);
+            v1 = _mm256_max_ps(zero, v1);
+        }
+        if (jn == NR) {
+            _mm256_storeu_ps(o[i], v0);
+            _mm256_storeu_ps(o[i] + 8, v1);
+        } else {
+            _mm256_maskstore_ps(o[i], m0, v0);
+            _mm256_maskstore_ps(o[i] + 8, m1, v1);
+        }
+    }
+}
 #else
 int conv_direct_enabled(void)
 {
@@ -165,6 +253,20 @@ static void tile6x16(size_t kc, const float *const r[MR], const int32_t *off,
             t[i * NR + j] = acc;
         }
 }
+
+static void rows6x16(size_t kc, const float *const a[MR], const int32_t *off,
+                     const float *src, float *const o[MR], const float *bias,
+                     size_t mr, size_t jn, int relu)
+{
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < jn; j++) {
+            float acc = 0.0f;
+            for (size_t k = 0; k < kc; k++)
+                acc += a[i][k] * src[off[k] + j];
+            acc += bias[i];
+            o[i][j] = relu && acc < 0.0f ? 0.0f : acc;
+        }
+}
 #endif
 
 /* Row pointers of a tile starting at row i0 of n: rows past the end repeat
@@ -178,10 +280,48 @@ static size_t tile_rows(const float *r[MR], const float *origin,
     return mr;
 }
 
+static void forward_rows(float *out, const float *in, const float *w,
+                         const float *b, const conv2d_shape *s, float *work,
+                         int relu)
+{
+    const size_t C = s->C, H = s->H, W = s->W, K = s->K, pad = s->pad,
+                 OC = s->OC, OH = s->OH, OW = s->OW;
+    const size_t Hp = H + 2 * pad, Wp = W + 2 * pad, ohw = OH * OW,
+                 ckk = C * K * K, nxp = C * Hp * Wp + NR;
+    float *xp = work;
+    int32_t *off = tables(work, nxp);
+    tap_offsets(off, C, K, Hp, Wp);
+    memset(xp, 0, nxp * sizeof *xp);
+    for (size_t n = 0; n < s->B; n++) {
+        pad_copy(xp, in + n * C * H * W, C, H, W, pad);
+        float *on = out + n * OC * ohw;
+        for (size_t oh = 0; oh < OH; oh++)
+            for (size_t ow0 = 0; ow0 < OW; ow0 += NR) {
+                const size_t jn = OW - ow0 < NR ? OW - ow0 : NR;
+                const float *src = xp + oh * Wp + ow0;
+                for (size_t oc0 = 0; oc0 < OC; oc0 += MR) {
+                    const size_t mr = OC - oc0 < MR ? OC - oc0 : MR;
+                    const float *a[MR];
+                    float *o[MR];
+                    for (size_t i = 0; i < MR; i++) {
+                        size_t oc = oc0 + (i < mr ? i : 0);
+                        a[i] = w + oc * ckk;
+                        o[i] = on + oc * ohw + oh * OW + ow0;
+                    }
+                    rows6x16(ckk, a, off, src, o, b + oc0, mr, jn, relu);
+                }
+            }
+    }
+}
+
 void conv_direct_forward(float *out, const float *in, const float *w,
                          const float *b, const conv2d_shape *s, float *work,
                          int relu)
 {
+    if (rows_mode(s)) {
+        forward_rows(out, in, w, b, s, work, relu);
+        return;
+    }
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, pad = s->pad,
                  OC = s->OC, OH = s->OH, OW = s->OW;
     const size_t Hp = H + 2 * pad, Wp = W + 2 * pad, ohw = OH * OW,

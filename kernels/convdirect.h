@@ -23,6 +23,13 @@
  * (conv2d_set_direct). */
 int conv_direct_enabled(void);
 
+/* 1 if the direct kernels take this layer (stride 1, sizes within their
+ * int32 offsets, an output row wide enough for the first-layer tiles);
+ * conv_direct_input_suits: and its input gradient, where the full
+ * convolution's padding adds at most 1/8 to the product. */
+int conv_direct_suits(const conv2d_shape *s);
+int conv_direct_input_suits(const conv2d_shape *s);
+
 /* Floats of scratch for each pass (tables of int32 offsets included). */
 size_t conv_direct_forward_floats(const conv2d_shape *s);
 size_t conv_direct_weights_floats(const conv2d_shape *s);
