@@ -4,7 +4,8 @@
  * so the build needs no -march; conv_direct_enabled() checks the CPU.
  *
  * Scratch layout (floats, then int32 offset tables at the end):
- *   forward  xp (C, Hp, Wp) | wp (OCp/16, C*K*K, 16) | off (C*K*K) | base (OH*OW)
+ *   forward  xp (C, Hp, Wp) | wp (OCp/16, C*K*K, 16) | bias (OCp) | off (C*K*K)
+ *            | base (OH*OW); first layers (rows6x16): xp (C, Hp, Wp) + 16 | off
  *   weights  xp (C, Hp, Wp) | gt (OCp/16, OH*OW, 16) | acc (C*K*K, OCp) | off | base
  *   input    gp (OC, Hq, Wq) | wf (Cp/16, OC*K*K, 16) | off (OC*K*K) | base (H*W)
  * where Hp = H + 2 pad, Hq = H + K - 1, and OCp, Cp round up to 16.  The
@@ -70,7 +71,7 @@ size_t conv_direct_forward_floats(const conv2d_shape *s)
     size_t xp = s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad);
     if (rows_mode(s)) /* the last vectors read up to NR - 1 floats past xp */
         return xp + NR + table_floats(ckk);
-    return xp + up16(s->OC) * ckk + table_floats(ckk + ohw);
+    return xp + up16(s->OC) * (ckk + 1) + table_floats(ckk + ohw);
 }
 
 size_t conv_direct_weights_floats(const conv2d_shape *s)
@@ -131,11 +132,15 @@ int conv_direct_enabled(void)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* t (MR, NR) = sum over k < kc of r[i][off[k]] * bp[k*NR + j]: six rows
- * broadcast from anywhere, sixteen columns from a packed panel.  Each sum
- * runs in k order, one FMA per term. */
+/* The MR x NR sums of a tile: acc[i][j] = sum over k < kc of
+ * r[i][off[k]] * bp[k*NR + j], six rows broadcast from anywhere, sixteen
+ * columns from a packed panel; each sum runs in k order, one FMA per term.
+ * Then, for the first mr rows: c[i*ldc + j] = acc (+ bias[j], ReLU) when
+ * add is 0, c[i*ldc + j] += acc when add is 1. */
 DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
-                                   const int32_t *off, const float *bp, float *t)
+                                   const int32_t *off, const float *bp,
+                                   float *c, size_t ldc, size_t mr,
+                                   const float *bias, int relu, int add)
 {
     const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4],
                 *r5 = r[5];
@@ -164,19 +169,29 @@ DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
         c50 = _mm256_fmadd_ps(a, b0, c50);
         c51 = _mm256_fmadd_ps(a, b1, c51);
     }
-    _mm256_storeu_ps(t + 0 * NR, c00);
-    _mm256_storeu_ps(t + 0 * NR + 8, c01);
-    _mm256_storeu_ps(t + 1 * NR, c10);
-    _mm256_storeu_ps(t + 1 * NR + 8, c11);
-    _mm256_storeu_ps(t + 2 * NR, c20);
-    _mm256_storeu_ps(t + 2 * NR + 8, c21);
-    _mm256_storeu_ps(t + 3 * NR, c30);
-    _mm256_storeu_ps(t + 3 * NR + 8, c31);
-    _mm256_storeu_ps(t + 4 * NR, c40);
-    _mm256_storeu_ps(t + 4 * NR + 8, c41);
-    _mm256_storeu_ps(t + 5 * NR, c50);
-    _mm256_storeu_ps(t + 5 * NR + 8, c51);
+    const __m256 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 },
+                                { c30, c31 }, { c40, c41 }, { c50, c51 } };
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 bb0 = bias ? _mm256_loadu_ps(bias) : zero,
+                 bb1 = bias ? _mm256_loadu_ps(bias + 8) : zero;
+    for (size_t i = 0; i < mr; i++, c += ldc) {
+        __m256 v0 = acc[i][0], v1 = acc[i][1];
+        if (add) {
+            v0 = _mm256_add_ps(_mm256_loadu_ps(c), v0);
+            v1 = _mm256_add_ps(_mm256_loadu_ps(c + 8), v1);
+        } else if (bias) {
+            v0 = _mm256_add_ps(v0, bb0);
+            v1 = _mm256_add_ps(v1, bb1);
+        }
+        if (relu) { /* max(0, v) returns v when v is NaN, as relu_forward */
+            v0 = _mm256_max_ps(zero, v0);
+            v1 = _mm256_max_ps(zero, v1);
+        }
+        _mm256_storeu_ps(c, v0);
+        _mm256_storeu_ps(c + 8, v1);
+    }
 }
+
 /* Rows-by-pixels tile for layers with few taps: out[oc_i][px0 + j] for six
  * output channels (weights a[i][k], broadcast) and sixteen adjacent pixels
  * of one output row, read as vectors at src + off[k]; bias, ReLU and the
@@ -243,14 +258,20 @@ int conv_direct_enabled(void)
 
 /* Never called: conv.c takes the direct path only when enabled. */
 static void tile6x16(size_t kc, const float *const r[MR], const int32_t *off,
-                     const float *bp, float *t)
+                     const float *bp, float *c, size_t ldc, size_t mr,
+                     const float *bias, int relu, int add)
 {
-    for (size_t i = 0; i < MR; i++)
+    for (size_t i = 0; i < mr; i++)
         for (size_t j = 0; j < NR; j++) {
             float acc = 0.0f;
             for (size_t k = 0; k < kc; k++)
                 acc += r[i][off[k]] * bp[k * NR + j];
-            t[i * NR + j] = acc;
+            float *d = c + i * ldc + j;
+            if (add)
+                acc += *d;
+            else if (bias)
+                acc += bias[j];
+            *d = relu && acc < 0.0f ? 0.0f : acc;
         }
 }
 
@@ -326,8 +347,10 @@ void conv_direct_forward(float *out, const float *in, const float *w,
                  OC = s->OC, OH = s->OH, OW = s->OW;
     const size_t Hp = H + 2 * pad, Wp = W + 2 * pad, ohw = OH * OW,
                  ckk = C * K * K, OCp = up16(OC), nxp = C * Hp * Wp;
-    float *xp = work, *wp = work + nxp;
-    int32_t *off = tables(work, nxp + OCp * ckk), *base = off + ckk;
+    float *xp = work, *wp = work + nxp, *bp = wp + OCp * ckk;
+    int32_t *off = tables(work, nxp + OCp * (ckk + 1)), *base = off + ckk;
+    for (size_t oc = 0; oc < OCp; oc++) /* the bias, zero past OC */
+        bp[oc] = oc < OC ? b[oc] : 0.0f;
     /* wp[(p*ckk + k)*NR + j] = W[p*NR + j][k], zero past OC. */
     for (size_t p = 0; p < OCp / NR; p++)
         for (size_t k = 0; k < ckk; k++)
@@ -351,14 +374,12 @@ void conv_direct_forward(float *out, const float *in, const float *w,
             for (size_t p0 = 0; p0 < ohw; p0 += MR) {
                 const float *r[MR];
                 size_t mr = tile_rows(r, src, base, p0, ohw);
-                tile6x16(ckk, r, off, wp + p * ckk * NR, t);
+                tile6x16(ckk, r, off, wp + p * ckk * NR, t, NR, mr,
+                         bp + p * NR, relu, 0);
                 for (size_t j = 0; j < jn; j++) {
-                    const float bias = b[p * NR + j];
                     float *dst = o + (p * NR + j) * ohw + p0;
-                    for (size_t i = 0; i < mr; i++) {
-                        float v = t[i * NR + j] + bias;
-                        dst[i] = relu && v < 0.0f ? 0.0f : v;
-                    }
+                    for (size_t i = 0; i < mr; i++)
+                        dst[i] = t[i * NR + j];
                 }
             }
         }
@@ -381,7 +402,6 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
     memset(gt, 0, OCp * ohw * sizeof *gt);
     if (pad)
         memset(xp, 0, nxp * sizeof *xp);
-    float t[MR * NR];
     for (size_t n = 0; n < s->B; n++) {
         const float *x = in + n * C * H * W, *g = dout + n * OC * ohw;
         if (pad)
@@ -398,12 +418,8 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
             for (size_t k0 = 0; k0 < ckk; k0 += MR) {
                 const float *r[MR];
                 size_t mr = tile_rows(r, src, off, k0, ckk);
-                tile6x16(ohw, r, base, gt + p * ohw * NR, t);
-                for (size_t i = 0; i < mr; i++) {
-                    float *a = acc + (k0 + i) * OCp + p * NR;
-                    for (size_t j = 0; j < NR; j++)
-                        a[j] += t[i * NR + j];
-                }
+                tile6x16(ohw, r, base, gt + p * ohw * NR,
+                         acc + k0 * OCp + p * NR, OCp, mr, NULL, 0, 1);
             }
     }
     for (size_t oc = 0; oc < OC; oc++)
@@ -448,7 +464,7 @@ void conv_direct_input(float *din, const float *dout, const float *w,
             for (size_t q0 = 0; q0 < hw; q0 += MR) {
                 const float *r[MR];
                 size_t mr = tile_rows(r, gp, base, q0, hw);
-                tile6x16(okk, r, off, wf + p * okk * NR, t);
+                tile6x16(okk, r, off, wf + p * okk * NR, t, NR, mr, NULL, 0, 0);
                 for (size_t j = 0; j < jn; j++) {
                     float *dst = o + (p * NR + j) * hw + q0;
                     for (size_t i = 0; i < mr; i++)
