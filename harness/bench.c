@@ -266,13 +266,14 @@ int cmd_bench(int argc, char **argv)
            "\"update_seconds\": %.3f, \"dropout_seconds\": %.3f, "
            "\"sgemm_calls\": %lu, \"sgemm_seconds_max_thread\": %.3f, "
            "\"sgemm_seconds_total\": %.3f, \"sgemm_gflop\": %.3f, "
-           "\"model_bytes\": %zu, \"peak_rss_mib\": %.2f, \"blas_core\": \"%s\"}\n",
+           "\"model_bytes\": %zu, \"peak_rss_mib\": %.2f, \"blas_core\": \"%s\", "
+           "\"conv_kernels\": \"%s\"}\n",
            rc->task, rc->strategy, rc->threads, B, eps, examples, el,
            (double)ne / el_e, ne, train_flops / 1e6, fwd_flops / 1e6, steps,
            eps * train_flops / 1e9, (double)ne / el_e * fwd_flops / 1e9, tt.forward,
            tt.backward, tt.update, tt.dropout, gt.calls, gt.max_thread_seconds,
            gt.total_seconds, gt.flops / 1e9, db_model_bytes(&m), peak_rss_mib(),
-           blas.core);
+           blas.core, conv2d_kernels());
     status = 0;
     goto out;
 fail:

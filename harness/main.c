@@ -332,6 +332,7 @@ static int cmd_info(int argc, char **argv)
            db_blas_core_is_generic(bi.core) ? " (GENERIC: slow)" : "");
     printf("BLAS setup:    %s\n", bi.note);
     printf("BLAS threads:  %d (cores online: %ld)\n", bi.threads, cores);
+    printf("conv kernels:  %s\n", conv2d_kernels());
     printf("sgemm check:   max relative error %.2g against a naive product\n",
            db_blas_sgemm_check());
     db_blas_set_threads(1);
@@ -378,6 +379,17 @@ int main(int argc, char **argv)
     if (db_blas_setup(argv, &e)) {
         fprintf(stderr, "dropbench: %s\n", e.msg);
         return EXIT_FAILURE;
+    }
+    /* DROPBENCH_CONV=im2col runs every convolution on im2col + sgemm (A/B
+     * comparisons, machines where the direct kernels are in doubt). */
+    const char *conv = getenv("DROPBENCH_CONV");
+    if (conv && *conv && strcmp(conv, "direct") != 0) {
+        if (strcmp(conv, "im2col") != 0) {
+            fprintf(stderr, "dropbench: DROPBENCH_CONV=\"%s\": expected \"direct\" "
+                            "or \"im2col\"\n", conv);
+            return EXIT_USAGE;
+        }
+        conv2d_set_direct(0);
     }
     if (argc < 2) {
         usage(stderr);

@@ -121,6 +121,16 @@ static int direct_input(const conv2d_shape *s)
     return direct(s) && conv_direct_input_suits(s);
 }
 
+const char *conv2d_kernels(void)
+{
+    return conv_direct_enabled() ? "direct-avx2" : "im2col-sgemm";
+}
+
+int conv2d_is_direct(const conv2d_shape *s)
+{
+    return direct(s) ? 1 + direct_input(s) : 0;
+}
+
 size_t conv2d_work_floats(const conv2d_shape *s)
 {
     size_t ohw = s->OH * s->OW, ckk = s->C * s->K * s->K;

@@ -106,6 +106,12 @@ void conv2d_backward_set(float *din /* (B, C, H, W) or NULL */,
  * im2col + sgemm everywhere (tests, A/B benchmarks); call it before any
  * thread runs a conv2d function.  Returns the previous setting. */
 int conv2d_set_direct(int on);
+/* 0: the layer runs on im2col + sgemm; 1: on the direct kernels, but for
+ * its input gradient (sgemm + col2im); 2: wholly on the direct kernels. */
+int conv2d_is_direct(const conv2d_shape *s);
+/* What the layers the direct kernels suit run on here: "direct-avx2" or
+ * "im2col-sgemm" (no AVX2/FMA, or conv2d_set_direct(0)). */
+const char *conv2d_kernels(void);
 
 /* ---- max-pool with kernel, stride, padding ------------------------------- */
 /* Padded positions never win (they act as -infinity).  Windows may overlap

@@ -370,7 +370,7 @@ END_TEST
 
 /* A layer whose im2col does not fit one chunk: the batch is split (2 + 1
  * examples here), forward and backward must still match the direct loops. */
-START_TEST(test_conv_chunked)
+static void chunked_case(void)
 {
     conv2d_shape s;
     ck_assert(conv2d_shape_init(&s, 3, 16, 64, 64, 8, 5, 1, 2, NULL) == 0);
@@ -404,6 +404,137 @@ START_TEST(test_conv_chunked)
     free(in), free(w), free(b), free(out), free(work), free(R);
     free(din), free(dw), free(dbias), free(ref), free(dR);
     free(gin), free(gw), free(gb), free(rin), free(rw), free(rb);
+}
+
+START_TEST(test_conv_chunked)
+{
+    /* On the direct kernels where the CPU has them, then on im2col. */
+    chunked_case();
+    int was = conv2d_set_direct(0);
+    chunked_case();
+    conv2d_set_direct(was);
+}
+END_TEST
+
+/* Layers on the direct kernels (kernels/convdirect.c), with every edge of
+ * their tiling: output channels and channels not multiples of 16, pixel
+ * and channel counts not multiples of 6, output rows narrower and wider
+ * than 16, "same" convolutions (direct input gradient) and others (sgemm +
+ * col2im).  The last column is conv2d_is_direct's expected answer on a CPU
+ * with AVX2 and FMA. */
+static const size_t direct_shapes[][9] = {
+    /* B, C, H, W, OC, K, stride, pad, path */
+    {2, 8, 10, 10, 20, 5, 1, 2, 2},  /* 6x16 pixel tiles, 100 pixels */
+    {2, 6, 13, 12, 17, 5, 1, 0, 1},  /* valid convolution: sgemm input gradient */
+    {3, 3, 14, 13, 7, 5, 1, 2, 2},   /* first-layer row tiles, 13-pixel rows */
+    {2, 1, 20, 21, 6, 3, 1, 1, 2},   /* row tiles, 21 = 16 + 5 pixels, C = 1 */
+    {2, 20, 9, 9, 33, 3, 1, 1, 2},   /* 3 channel panels, 2 input panels */
+    {1, 16, 8, 8, 16, 3, 1, 3, 1},   /* pad > K - 1: sgemm input gradient */
+    {2, 4, 9, 9, 8, 5, 1, 2, 0},     /* 4 output rows narrower than 12: im2col */
+};
+
+static int cpu_has_avx2_fma(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/* Forward (plain and ReLU) and backward (adding and set) against the
+ * double-precision loops, and against the im2col + sgemm path to rounding;
+ * set must write every entry (the buffers start as NaN). */
+START_TEST(test_conv_direct)
+{
+    db_rng r;
+    db_rng_seed(&r, 9, DB_RNG_TEST, 9);
+    for (size_t k = 0; k < sizeof direct_shapes / sizeof direct_shapes[0]; k++) {
+        const size_t *v = direct_shapes[k];
+        conv2d_shape s;
+        ck_assert(conv2d_shape_init(&s, v[0], v[1], v[2], v[3], v[4], v[5],
+                                    v[6], v[7], NULL) == 0);
+        if (cpu_has_avx2_fma())
+            ck_assert_msg(conv2d_is_direct(&s) == (int)v[8],
+                          "shape %zu: path %d, expected %zu", k,
+                          conv2d_is_direct(&s), v[8]);
+        size_t nin = s.B * s.C * s.H * s.W, nw = s.OC * s.C * s.K * s.K,
+               nout = s.B * s.OC * s.OH * s.OW, nwork = conv2d_work_floats(&s);
+        float *in = xcalloc(nin, 4), *w = xcalloc(nw, 4), *b = xcalloc(s.OC, 4),
+              *R = xcalloc(nout, 4), *out = xcalloc(nout, 4),
+              *out2 = xcalloc(nout, 4), *work = xcalloc(nwork, 4);
+        fill(in, nin, &r, -1, 1);
+        fill(w, nw, &r, -0.5f, 0.5f);
+        fill(b, s.OC, &r, -1, 1);
+        fill(R, nout, &r, -1, 1);
+        double *din = to_d(in, nin), *dw = to_d(w, nw), *dbias = to_d(b, s.OC),
+               *dR = to_d(R, nout), *ref = xcalloc(nout, 8);
+        conv_ref(&s, ref, din, dw, dbias);
+
+        for (size_t i = 0; i < nout; i++)
+            out[i] = NAN;
+        conv2d_forward(out, in, w, b, &s, work);
+        check_close("direct conv out", out, ref, nout, 1e-5);
+        conv2d_forward_relu(out2, in, w, b, &s, work);
+        for (size_t i = 0; i < nout; i++)
+            ck_assert_msg(out2[i] == (out[i] < 0.0f ? 0.0f : out[i]),
+                          "shape %zu: relu output %zu: %g for %g", k, i,
+                          (double)out2[i], (double)out[i]);
+
+        /* Accumulating backward onto 0.25, and the set variant over NaN. */
+        float *gin = xcalloc(nin, 4), *gw = xcalloc(nw, 4), *gb = xcalloc(s.OC, 4);
+        for (size_t i = 0; i < nin; i++)
+            gin[i] = 0.25f;
+        for (size_t i = 0; i < nw; i++)
+            gw[i] = 0.25f;
+        for (size_t i = 0; i < s.OC; i++)
+            gb[i] = 0.25f;
+        conv2d_backward(gin, gw, gb, R, in, w, &s, work);
+        double *rin = xcalloc(nin, 8), *rw = xcalloc(nw, 8), *rb = xcalloc(s.OC, 8);
+        conv_ref_backward(&s, rin, rw, rb, dR, din, dw);
+        for (size_t i = 0; i < nin; i++)
+            gin[i] -= 0.25f;
+        for (size_t i = 0; i < nw; i++)
+            gw[i] -= 0.25f;
+        for (size_t i = 0; i < s.OC; i++)
+            gb[i] -= 0.25f;
+        check_close("direct conv din", gin, rin, nin, 1e-4);
+        check_close("direct conv dw", gw, rw, nw, 1e-4);
+        check_close("direct conv db", gb, rb, s.OC, 1e-4);
+
+        float *sin = xcalloc(nin, 4), *sw = xcalloc(nw, 4), *sb = xcalloc(s.OC, 4);
+        for (size_t i = 0; i < nin; i++)
+            sin[i] = NAN;
+        for (size_t i = 0; i < nw; i++)
+            sw[i] = NAN;
+        for (size_t i = 0; i < s.OC; i++)
+            sb[i] = NAN;
+        conv2d_backward_set(sin, sw, sb, R, in, w, &s, work);
+        check_close("direct conv set din", sin, rin, nin, 1e-4);
+        check_close("direct conv set dw", sw, rw, nw, 1e-4);
+        check_close("direct conv set db", sb, rb, s.OC, 1e-4);
+
+        /* The im2col + sgemm path agrees to rounding. */
+        int was = conv2d_set_direct(0);
+        ck_assert_int_eq(conv2d_is_direct(&s), 0);
+        float *pin = xcalloc(nin, 4), *pw = xcalloc(nw, 4), *pb = xcalloc(s.OC, 4),
+              *pwork = xcalloc(conv2d_work_floats(&s), 4);
+        conv2d_forward(out2, in, w, b, &s, pwork);
+        conv2d_backward_set(pin, pw, pb, R, in, w, &s, pwork);
+        conv2d_set_direct(was);
+        double *pout_d = to_d(out2, nout), *pin_d = to_d(pin, nin),
+               *pw_d = to_d(pw, nw);
+        check_close("direct vs im2col out", out, pout_d, nout, 1e-5);
+        check_close("direct vs im2col din", sin, pin_d, nin, 1e-4);
+        check_close("direct vs im2col dw", sw, pw_d, nw, 1e-4);
+
+        free(in), free(w), free(b), free(R), free(out), free(out2), free(work);
+        free(din), free(dw), free(dbias), free(dR), free(ref);
+        free(gin), free(gw), free(gb), free(rin), free(rw), free(rb);
+        free(sin), free(sw), free(sb), free(pin), free(pw), free(pb), free(pwork);
+        free(pout_d), free(pin_d), free(pw_d);
+    }
 }
 END_TEST
 
@@ -791,6 +922,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_conv_forward);
     tcase_add_test(tc, test_conv_backward);
     tcase_add_test(tc, test_conv_chunked);
+    tcase_add_test(tc, test_conv_direct);
     tcase_add_test(tc, test_conv_shape_init);
     tcase_add_test(tc, test_pool_forward);
     tcase_add_test(tc, test_pool_backward);
