@@ -59,10 +59,52 @@ int conv_direct_suits(const conv2d_shape *s)
            s->OC * (s->H + s->K) * (s->W + s->K) < lim;
 }
 
+/* In the input gradient, input row ih reads rows ih + kh of dout padded
+ * by q = K-1-pad; only [q, q + OH) of those hold dout.  [*lo, *hi): the kh
+ * that reach them. */
+static void kh_range(size_t ih, size_t q, size_t OH, size_t K, size_t *lo,
+                     size_t *hi)
+{
+    size_t l = q > ih ? q - ih : 0, h = q + OH > ih ? q + OH - ih : 0;
+    if (h > K)
+        h = K;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* The rows a tile starting at row i of n covers. */
+static size_t mr_step(size_t i, size_t n) { return n - i < MR ? n - i : MR; }
+
+static size_t round_mr(size_t n) { return (n + MR - 1) / MR * MR; }
+
+/* Tile rows x kh of the input gradient tiled over all pixels and all kh,
+ * and tiled row by row over only the kh that reach dout. */
+static size_t input_flat_cost(const conv2d_shape *s)
+{
+    return round_mr(s->H * s->W) * s->K;
+}
+
+static size_t input_rows_cost(const conv2d_shape *s)
+{
+    size_t c = 0, lo, hi;
+    for (size_t ih = 0; ih < s->H; ih++) {
+        kh_range(ih, s->K - 1 - s->pad, s->OH, s->K, &lo, &hi);
+        c += round_mr(s->W) * (hi - lo);
+    }
+    return c;
+}
+
 int conv_direct_input_suits(const conv2d_shape *s)
 {
-    return conv_direct_suits(s) && s->pad <= s->K - 1 &&
-           s->H * s->W * 8 <= s->OH * s->OW * 9;
+    if (!conv_direct_suits(s) || s->pad > s->K - 1)
+        return 0;
+    /* The FMAs of the cheaper tiling, against those of sgemm + col2im. */
+    size_t cost = input_flat_cost(s), rc = input_rows_cost(s);
+    if (rc < cost)
+        cost = rc;
+    return cost * s->K * up16(s->C) * 5 <= s->OH * s->OW * s->K * s->K * s->C * 8;
 }
 
 size_t conv_direct_forward_floats(const conv2d_shape *s)
@@ -435,24 +477,31 @@ void conv_direct_input(float *din, const float *dout, const float *w,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, OC = s->OC,
                  OH = s->OH, OW = s->OW, q = K - 1 - s->pad;
     const size_t Hq = H + K - 1, Wq = W + K - 1, hw = H * W, ohw = OH * OW,
-                 okk = OC * K * K, Cp = up16(C), ngp = OC * Hq * Wq;
+                 okk = OC * K * K, Cp = up16(C), ngp = OC * Hq * Wq, ok = OC * K;
     float *gp = work, *wf = work + ngp;
     int32_t *off = tables(work, ngp + Cp * okk), *base = off + okk;
-    /* wf[(p*okk + (oc*K + kh)*K + kw)*NR + j] = W[oc][p*NR + j][K-1-kh][K-1-kw] */
+    /* Taps in (kh, oc, kw) order, so that the taps of a range of kh are
+     * contiguous: wf[(p*okk + (kh*OC + oc)*K + kw)*NR + j] =
+     * W[oc][p*NR + j][K-1-kh][K-1-kw], off[(kh*OC + oc)*K + kw] =
+     * (oc*Hq + kh)*Wq + kw. */
     for (size_t p = 0; p < Cp / NR; p++)
-        for (size_t oc = 0; oc < OC; oc++)
-            for (size_t kh = 0; kh < K; kh++)
+        for (size_t kh = 0; kh < K; kh++)
+            for (size_t oc = 0; oc < OC; oc++)
                 for (size_t kw = 0; kw < K; kw++) {
-                    float *d = wf + (p * okk + (oc * K + kh) * K + kw) * NR;
+                    float *d = wf + (p * okk + (kh * OC + oc) * K + kw) * NR;
                     for (size_t j = 0; j < NR; j++) {
                         size_t c = p * NR + j;
                         d[j] = c < C ? w[((oc * C + c) * K + K - 1 - kh) * K + K - 1 - kw]
                                      : 0.0f;
                     }
                 }
-    tap_offsets(off, OC, K, Hq, Wq);
+    for (size_t kh = 0; kh < K; kh++)
+        for (size_t oc = 0; oc < OC; oc++)
+            for (size_t kw = 0; kw < K; kw++)
+                off[(kh * OC + oc) * K + kw] = (int32_t)((oc * Hq + kh) * Wq + kw);
     pixel_bases(base, H, W, Wq);
     memset(gp, 0, ngp * sizeof *gp);
+    const int by_row = input_rows_cost(s) < input_flat_cost(s);
     float t[MR * NR];
     for (size_t n = 0; n < s->B; n++) {
         /* dout's planes, bordered by q = K-1-pad zeros: input pixel (ih, iw)
@@ -461,14 +510,24 @@ void conv_direct_input(float *din, const float *dout, const float *w,
         float *o = din + n * C * hw;
         for (size_t p = 0; p < Cp / NR; p++) {
             const size_t jn = C - p * NR < NR ? C - p * NR : NR;
-            for (size_t q0 = 0; q0 < hw; q0 += MR) {
-                const float *r[MR];
-                size_t mr = tile_rows(r, gp, base, q0, hw);
-                tile6x16(okk, r, off, wf + p * okk * NR, t, NR, mr, NULL, 0, 0);
-                for (size_t j = 0; j < jn; j++) {
-                    float *dst = o + (p * NR + j) * hw + q0;
-                    for (size_t i = 0; i < mr; i++)
-                        dst[i] = (set ? 0.0f : dst[i]) + t[i * NR + j];
+            const float *wp = wf + p * okk * NR;
+            /* Tiles of six pixels: all of them in turn over every tap, or
+             * (by_row) within one input row over the taps whose kh reaches
+             * dout rather than its zero border. */
+            for (size_t ih = 0, q0 = 0; q0 < hw; ih++) {
+                size_t end = by_row ? (ih + 1) * W : hw, lo = 0, hi = K;
+                if (by_row)
+                    kh_range(ih, q, OH, K, &lo, &hi);
+                for (; q0 < end; q0 += mr_step(q0, end)) {
+                    const float *r[MR];
+                    size_t mr = tile_rows(r, gp, base, q0, end);
+                    tile6x16((hi - lo) * ok, r, off + lo * ok, wp + lo * ok * NR,
+                             t, NR, mr, NULL, 0, 0);
+                    for (size_t j = 0; j < jn; j++) {
+                        float *dst = o + (p * NR + j) * hw + q0;
+                        for (size_t i = 0; i < mr; i++)
+                            dst[i] = (set ? 0.0f : dst[i]) + t[i * NR + j];
+                    }
                 }
             }
         }

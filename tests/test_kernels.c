@@ -424,11 +424,13 @@ END_TEST
  * with AVX2 and FMA. */
 static const size_t direct_shapes[][9] = {
     /* B, C, H, W, OC, K, stride, pad, path */
-    {2, 8, 10, 10, 20, 5, 1, 2, 2},  /* 6x16 pixel tiles, 100 pixels */
+    {2, 16, 10, 10, 20, 5, 1, 2, 2}, /* 6x16 pixel tiles, 100 pixels */
     {2, 6, 13, 12, 17, 5, 1, 0, 1},  /* valid convolution: sgemm input gradient */
-    {3, 3, 14, 13, 7, 5, 1, 2, 2},   /* first-layer row tiles, 13-pixel rows */
-    {2, 1, 20, 21, 6, 3, 1, 1, 2},   /* row tiles, 21 = 16 + 5 pixels, C = 1 */
-    {2, 20, 9, 9, 33, 3, 1, 1, 2},   /* 3 channel panels, 2 input panels */
+    {3, 3, 14, 13, 7, 5, 1, 2, 1},   /* first-layer row tiles, 13-pixel rows */
+    {2, 1, 20, 21, 6, 3, 1, 1, 1},   /* row tiles, 21 = 16 + 5 pixels; C = 1 */
+    {2, 24, 9, 9, 33, 3, 1, 1, 2},   /* 3 channel panels, 2 input panels */
+    {2, 16, 12, 12, 16, 5, 1, 0, 2}, /* valid: input gradient row by row */
+    {2, 16, 16, 16, 16, 5, 1, 0, 2}, /* the same, rows of 16 = 6 + 6 + 4 */
     {1, 16, 8, 8, 16, 3, 1, 3, 1},   /* pad > K - 1: sgemm input gradient */
     {2, 4, 9, 9, 8, 5, 1, 2, 0},     /* 4 output rows narrower than 12: im2col */
 };
