@@ -449,12 +449,17 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
         if (pad)
             pad_copy(xp, x, C, H, W, pad);
         const float *src = pad ? xp : x;
-        /* gt[(p*ohw + px)*NR + j] = dout[p*NR + j][px] */
-        for (size_t oc = 0; oc < OC; oc++) {
-            float *d = gt + (oc / NR) * ohw * NR + oc % NR;
-            const float *gr = g + oc * ohw;
-            for (size_t px = 0; px < ohw; px++)
-                d[px * NR] = gr[px];
+        /* gt[(p*ohw + px)*NR + j] = dout[p*NR + j][px], in blocks of 16
+         * pixels so that the rows written stay in L1 while every channel
+         * visits them. */
+        for (size_t px0 = 0; px0 < ohw; px0 += NR) {
+            const size_t pn = ohw - px0 < NR ? ohw - px0 : NR;
+            for (size_t oc = 0; oc < OC; oc++) {
+                float *d = gt + ((oc / NR) * ohw + px0) * NR + oc % NR;
+                const float *gr = g + oc * ohw + px0;
+                for (size_t i = 0; i < pn; i++)
+                    d[i * NR] = gr[i];
+            }
         }
         for (size_t p = 0; p < OCp / NR; p++)
             for (size_t k0 = 0; k0 < ckk; k0 += MR) {
