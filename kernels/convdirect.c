@@ -457,6 +457,10 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
             for (size_t oc = 0; oc < OC; oc++) {
                 float *d = gt + ((oc / NR) * ohw + px0) * NR + oc % NR;
                 const float *gr = g + oc * ohw + px0;
+                /* dout arrives from memory (the layer above wrote the whole
+                 * batch's); 32 or 64 rows are too many streams for the
+                 * hardware prefetcher. */
+                __builtin_prefetch(gr + 4 * NR);
                 for (size_t i = 0; i < pn; i++)
                     d[i * NR] = gr[i];
             }
