@@ -50,9 +50,10 @@ $(BUILD)/libdropbench.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# --wrap: `dropbench bench` times every sgemm the kernels call (gemmtime.h).
+# --wrap: `dropbench bench` times every sgemm and direct conv pass the
+# kernels call (gemmtime.h).
 $(BUILD)/dropbench: $(BUILD)/harness/main.o $(BUILD)/libdropbench.a
-	$(CC) $(LDFLAGS) -Wl,--wrap=cblas_sgemm -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -Wl,--wrap=cblas_sgemm,--wrap=conv_direct_forward,--wrap=conv_direct_weights,--wrap=conv_direct_input -o $@ $^ $(LDLIBS)
 
 dropbench: $(BUILD)/dropbench
 	cp $< $@

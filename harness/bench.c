@@ -228,8 +228,10 @@ int cmd_bench(int argc, char **argv)
     }
     db_gemmtime_stop();
     db_model_timing tt = m.t;
-    db_gemmtime gt;
-    db_gemmtime_read(&gt);
+    db_gemmtime gt, gd, ga;
+    db_gemmtime_read(&gt, DB_GEMM_SGEMM);
+    db_gemmtime_read(&gd, DB_GEMM_DIRECT);
+    db_gemmtime_read(&ga, DB_GEMM_ALL);
 
     /* Evaluation: the test set in order, dropout off. */
     size_t ne = 0;
@@ -266,13 +268,19 @@ int cmd_bench(int argc, char **argv)
            "\"update_seconds\": %.3f, \"dropout_seconds\": %.3f, "
            "\"sgemm_calls\": %lu, \"sgemm_seconds_max_thread\": %.3f, "
            "\"sgemm_seconds_total\": %.3f, \"sgemm_gflop\": %.3f, "
+           "\"direct_calls\": %lu, \"direct_seconds_max_thread\": %.3f, "
+           "\"direct_seconds_total\": %.3f, \"direct_gflop\": %.3f, "
+           "\"products_seconds_max_thread\": %.3f, \"products_seconds_total\": %.3f, "
+           "\"products_gflop\": %.3f, "
            "\"model_bytes\": %zu, \"peak_rss_mib\": %.2f, \"blas_core\": \"%s\", "
            "\"conv_kernels\": \"%s\"}\n",
            rc->task, rc->strategy, rc->threads, B, eps, examples, el,
            (double)ne / el_e, ne, train_flops / 1e6, fwd_flops / 1e6, steps,
            eps * train_flops / 1e9, (double)ne / el_e * fwd_flops / 1e9, tt.forward,
            tt.backward, tt.update, tt.dropout, gt.calls, gt.max_thread_seconds,
-           gt.total_seconds, gt.flops / 1e9, db_model_bytes(&m), peak_rss_mib(),
+           gt.total_seconds, gt.flops / 1e9, gd.calls, gd.max_thread_seconds,
+           gd.total_seconds, gd.flops / 1e9, ga.max_thread_seconds, ga.total_seconds,
+           ga.flops / 1e9, db_model_bytes(&m), peak_rss_mib(),
            blas.core, conv2d_kernels());
     status = 0;
     goto out;

@@ -9,8 +9,8 @@
 #define SLOTS 260 /* up to 256 team members and a few more threads */
 
 typedef struct slot {
-    double seconds, flops;
-    unsigned long calls;
+    double seconds[DB_GEMM_KINDS], flops[DB_GEMM_KINDS];
+    unsigned long calls[DB_GEMM_KINDS];
 } slot;
 
 static slot slots[SLOTS];
@@ -28,27 +28,36 @@ void db_gemmtime_stop(void) { atomic_store(&counting, 0); }
 
 int db_gemmtime_on(void) { return atomic_load_explicit(&counting, memory_order_relaxed); }
 
-void db_gemmtime_add(double seconds, double flops)
+void db_gemmtime_add(int kind, double seconds, double flops)
 {
+    if (kind < 0 || kind >= DB_GEMM_KINDS)
+        return;
     if (my_slot < 0)
         my_slot = atomic_fetch_add(&nslots, 1);
     if (my_slot >= SLOTS)
         return; /* more threads than slots: not counted */
     slot *s = &slots[my_slot];
-    s->seconds += seconds;
-    s->flops += flops;
-    s->calls++;
+    s->seconds[kind] += seconds;
+    s->flops[kind] += flops;
+    s->calls[kind]++;
 }
 
-void db_gemmtime_read(db_gemmtime *g)
+void db_gemmtime_read(db_gemmtime *g, int kind)
 {
     memset(g, 0, sizeof *g);
+    int lo = kind == DB_GEMM_ALL ? 0 : kind, hi = kind == DB_GEMM_ALL ? DB_GEMM_KINDS : kind + 1;
+    if (lo < 0 || hi > DB_GEMM_KINDS)
+        return;
     int n = atomic_load(&nslots);
     for (int i = 0; i < n && i < SLOTS; i++) {
-        if (slots[i].seconds > g->max_thread_seconds)
-            g->max_thread_seconds = slots[i].seconds;
-        g->total_seconds += slots[i].seconds;
-        g->flops += slots[i].flops;
-        g->calls += slots[i].calls;
+        double sec = 0.0;
+        for (int k = lo; k < hi; k++) {
+            sec += slots[i].seconds[k];
+            g->flops += slots[i].flops[k];
+            g->calls += slots[i].calls[k];
+        }
+        if (sec > g->max_thread_seconds)
+            g->max_thread_seconds = sec;
+        g->total_seconds += sec;
     }
 }

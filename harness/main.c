@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "convdirect.h" /* the conv_direct_* passes wrapped below */
 #include "blas.h"
 #include "gemmtime.h"
 #include "data.h"
@@ -345,9 +346,15 @@ static int cmd_info(int argc, char **argv)
     return 0;
 }
 
-/* The Makefile links this binary with -Wl,--wrap=cblas_sgemm: every product
- * the kernels ask for comes through here, and `dropbench bench` counts the
- * time spent inside OpenBLAS (gemmtime.h).  Counting off: one relaxed load. */
+/* The Makefile links this binary with -Wl,--wrap=cblas_sgemm (and the
+ * conv_direct_* passes, below): every product the kernels ask for comes
+ * through here, and `dropbench bench` counts the time spent inside them
+ * (gemmtime.h).  Counting off: one relaxed load. */
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + 1e-9 * (double)(b->tv_nsec - a->tv_nsec);
+}
+
 void __real_cblas_sgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta,  // NOLINT(bugprone-reserved-identifier)
                         enum CBLAS_TRANSPOSE tb, blasint M, blasint N, blasint K,
                         float alpha, const float *A, blasint lda, const float *B,
@@ -369,8 +376,65 @@ void __wrap_cblas_sgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta,  // NOLINT(
     clock_gettime(CLOCK_MONOTONIC, &t0);
     __real_cblas_sgemm(o, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    db_gemmtime_add((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
+    db_gemmtime_add(DB_GEMM_SGEMM, seconds_between(&t0, &t1),
                     2.0 * (double)M * (double)N * (double)K);
+}
+
+/* The direct convolution passes (kernels/convdirect.h, internal to the
+ * kernels, whose conv.c calls them), timed the same way.  Their flops are
+ * the useful ones, 2*B*OC*OH*OW*C*K*K a pass, as for the sgemm they
+ * replace; the zeros their tiles pad with are not counted. */
+void __real_conv_direct_forward(float *out, const float *in, const float *w,  // NOLINT(bugprone-reserved-identifier)
+                                const float *b, const conv2d_shape *s, float *work,
+                                int relu);
+void __real_conv_direct_weights(float *dw, const float *dout, const float *in,  // NOLINT(bugprone-reserved-identifier)
+                                const conv2d_shape *s, float *work, int set);
+void __real_conv_direct_input(float *din, const float *dout, const float *w,  // NOLINT(bugprone-reserved-identifier)
+                              const conv2d_shape *s, float *work, int set);
+void __wrap_conv_direct_forward(float *out, const float *in, const float *w,  // NOLINT(bugprone-reserved-identifier)
+                                const float *b, const conv2d_shape *s, float *work,
+                                int relu);
+void __wrap_conv_direct_weights(float *dw, const float *dout, const float *in,  // NOLINT(bugprone-reserved-identifier)
+                                const conv2d_shape *s, float *work, int set);
+void __wrap_conv_direct_input(float *din, const float *dout, const float *w,  // NOLINT(bugprone-reserved-identifier)
+                              const conv2d_shape *s, float *work, int set);
+
+static double conv_flops(const conv2d_shape *s)
+{
+    return 2.0 * (double)s->B * (double)s->OC * (double)(s->OH * s->OW) *
+           (double)(s->C * s->K * s->K);
+}
+
+#define TIMED_DIRECT(call, s)                                               \
+    do {                                                                    \
+        if (!db_gemmtime_on()) {                                            \
+            call;                                                           \
+            return;                                                         \
+        }                                                                   \
+        struct timespec t0, t1;                                             \
+        clock_gettime(CLOCK_MONOTONIC, &t0);                                \
+        call;                                                               \
+        clock_gettime(CLOCK_MONOTONIC, &t1);                                \
+        db_gemmtime_add(DB_GEMM_DIRECT, seconds_between(&t0, &t1), conv_flops(s)); \
+    } while (0)
+
+void __wrap_conv_direct_forward(float *out, const float *in, const float *w,  // NOLINT(bugprone-reserved-identifier)
+                                const float *b, const conv2d_shape *s, float *work,
+                                int relu)
+{
+    TIMED_DIRECT(__real_conv_direct_forward(out, in, w, b, s, work, relu), s);
+}
+
+void __wrap_conv_direct_weights(float *dw, const float *dout, const float *in,  // NOLINT(bugprone-reserved-identifier)
+                                const conv2d_shape *s, float *work, int set)
+{
+    TIMED_DIRECT(__real_conv_direct_weights(dw, dout, in, s, work, set), s);
+}
+
+void __wrap_conv_direct_input(float *din, const float *dout, const float *w,  // NOLINT(bugprone-reserved-identifier)
+                              const conv2d_shape *s, float *work, int set)
+{
+    TIMED_DIRECT(__real_conv_direct_input(din, dout, w, s, work, set), s);
 }
 
 int main(int argc, char **argv)
