@@ -171,6 +171,9 @@ valgrind: $(BUILD)/dropbench $(BUILD)/tests/gen-data $(BUILD)/tests/test_fuzz_re
 	echo "== valgrind: dropbench run (tiny CNN, 2 threads: the training team)"; \
 	$(VALGRIND) $(BUILD)/dropbench run --task tiny-cnn --strategy srivastava --epochs 1 \
 	  --threads 2 --data $$d/data --results $$d/run2 --quiet; \
+	echo "== valgrind: dropbench run (convolutions on the direct kernels, 2 threads)"; \
+	$(VALGRIND) $(BUILD)/dropbench run --task tiny-direct --strategy srivastava --epochs 1 \
+	  --threads 2 --data $$d/data --results $$d/run3 --quiet; \
 	printf '{"name": "vg", "tasks": ["tiny-cnn"], "strategies": ["none", "srivastava"], "seeds": [0], "epochs": 2}\n' > $$d/sweep.json; \
 	echo "== valgrind: dropbench sweep (two runs of a tiny CNN)"; \
 	$(VALGRIND) $(BUILD)/dropbench sweep $$d/sweep.json --jobs 1 --data $$d/data \
