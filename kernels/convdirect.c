@@ -7,7 +7,7 @@
  *   forward  xp (C, Hp, Wp) | wp (OCp/16, C*K*K, 16) | bias (OCp) | off (C*K*K)
  *            | base (OH*OW); first layers (rows6x16): xp (C, Hp, Wp) + 16 | off
  *   weights  xp (C, Hp, Wp) | gt (OCp/16, OH*OW, 16) | acc (C*K*K, OCp) | off | base
- *   input    gp (OC, Hq, Wq) | wf (Cp/16, OC*K*K, 16) | off (OC*K*K) | base (H*W)
+ *   input    gp (OC, Hq, Wq) | wf (Cp/16, K*OC*K, 16) | off (K*OC*K) | base (H*W)
  * where Hp = H + 2 pad, Hq = H + K - 1, and OCp, Cp round up to 16.  The
  * padding borders of xp and gp are zeroed once per call; each example then
  * overwrites only the interior. */
@@ -166,6 +166,15 @@ static void tap_offsets(int32_t *off, size_t C, size_t K, size_t Hp, size_t Wp)
 
 #define DIRECT_TARGET __attribute__((target("avx2,fma")))
 
+/* One row of a tile: the float at p broadcast, times the two column
+ * vectors b0, b1, added into the row's accumulators c0, c1. */
+#define FMA_ROW(p, c0, c1)                         \
+    do {                                           \
+        const __m256 x_ = _mm256_broadcast_ss(p);  \
+        (c0) = _mm256_fmadd_ps(x_, b0, (c0));      \
+        (c1) = _mm256_fmadd_ps(x_, b1, (c1));      \
+    } while (0)
+
 int conv_direct_enabled(void)
 {
     if (atomic_load(&direct_off))
@@ -192,24 +201,12 @@ DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
     for (size_t k = 0; k < kc; k++, bp += NR) {
         const ptrdiff_t o = off[k];
         const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-        __m256 a = _mm256_broadcast_ss(r0 + o);
-        c00 = _mm256_fmadd_ps(a, b0, c00);
-        c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(r1 + o);
-        c10 = _mm256_fmadd_ps(a, b0, c10);
-        c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(r2 + o);
-        c20 = _mm256_fmadd_ps(a, b0, c20);
-        c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(r3 + o);
-        c30 = _mm256_fmadd_ps(a, b0, c30);
-        c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(r4 + o);
-        c40 = _mm256_fmadd_ps(a, b0, c40);
-        c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(r5 + o);
-        c50 = _mm256_fmadd_ps(a, b0, c50);
-        c51 = _mm256_fmadd_ps(a, b1, c51);
+        FMA_ROW(r0 + o, c00, c01);
+        FMA_ROW(r1 + o, c10, c11);
+        FMA_ROW(r2 + o, c20, c21);
+        FMA_ROW(r3 + o, c30, c31);
+        FMA_ROW(r4 + o, c40, c41);
+        FMA_ROW(r5 + o, c50, c51);
     }
     const __m256 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 },
                                 { c30, c31 }, { c40, c41 }, { c50, c51 } };
@@ -251,24 +248,12 @@ DIRECT_TARGET static void rows6x16(size_t kc, const float *const a[MR],
     for (size_t k = 0; k < kc; k++) {
         const float *b = src + off[k];
         const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        __m256 x = _mm256_broadcast_ss(a0 + k);
-        c00 = _mm256_fmadd_ps(x, b0, c00);
-        c01 = _mm256_fmadd_ps(x, b1, c01);
-        x = _mm256_broadcast_ss(a1 + k);
-        c10 = _mm256_fmadd_ps(x, b0, c10);
-        c11 = _mm256_fmadd_ps(x, b1, c11);
-        x = _mm256_broadcast_ss(a2 + k);
-        c20 = _mm256_fmadd_ps(x, b0, c20);
-        c21 = _mm256_fmadd_ps(x, b1, c21);
-        x = _mm256_broadcast_ss(a3 + k);
-        c30 = _mm256_fmadd_ps(x, b0, c30);
-        c31 = _mm256_fmadd_ps(x, b1, c31);
-        x = _mm256_broadcast_ss(a4 + k);
-        c40 = _mm256_fmadd_ps(x, b0, c40);
-        c41 = _mm256_fmadd_ps(x, b1, c41);
-        x = _mm256_broadcast_ss(a5 + k);
-        c50 = _mm256_fmadd_ps(x, b0, c50);
-        c51 = _mm256_fmadd_ps(x, b1, c51);
+        FMA_ROW(a0 + k, c00, c01);
+        FMA_ROW(a1 + k, c10, c11);
+        FMA_ROW(a2 + k, c20, c21);
+        FMA_ROW(a3 + k, c30, c31);
+        FMA_ROW(a4 + k, c40, c41);
+        FMA_ROW(a5 + k, c50, c51);
     }
     const __m256 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 },
                                 { c30, c31 }, { c40, c41 }, { c50, c51 } };

@@ -9,9 +9,14 @@
  *   weights   dW^T  (c*kh*kw, oc)   += in_pad (c*kh*kw, pixel) * dout^T
  *   input     din^T (pixel, c)       = dout_pad (pixel, oc*kh*kw) * W flipped
  *
+ * First layers (few taps) run the forward pass with the roles turned: six
+ * output channels by sixteen pixels of an output row (rows6x16).
+ *
  * The input gradient is the full convolution of dout, padded by K-1-pad,
- * with the flipped filters; conv.c uses it only where that padding adds
- * no work ("same" convolutions), and sgemm + col2im elsewhere. */
+ * with the flipped filters.  For "same" convolutions that is no more work
+ * than sgemm + col2im; for valid ones input rows are tiled one at a time
+ * over only the kernel rows that reach dout.  conv.c takes it where its
+ * FMAs are at most 1.6x the useful ones, and sgemm + col2im elsewhere. */
 #ifndef DB_CONVDIRECT_H
 #define DB_CONVDIRECT_H
 
@@ -25,8 +30,9 @@ int conv_direct_enabled(void);
 
 /* 1 if the direct kernels take this layer (stride 1, sizes within their
  * int32 offsets, an output row wide enough for the first-layer tiles);
- * conv_direct_input_suits: and its input gradient, where the full
- * convolution's padding adds at most 1/8 to the product. */
+ * conv_direct_input_suits: and its input gradient, where the tiles' FMAs
+ * (padding, rounding up to 6 rows and 16 channels) are at most 1.6x the
+ * useful ones. */
 int conv_direct_suits(const conv2d_shape *s);
 int conv_direct_input_suits(const conv2d_shape *s);
 

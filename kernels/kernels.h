@@ -100,9 +100,10 @@ void conv2d_backward_set(float *din /* (B, C, H, W) or NULL */,
                          const float *in /* (B, C, H, W) */,
                          const float *w /* (OC, C, K, K) */,
                          const conv2d_shape *s, float *work);
-/* Stride-1 layers with at least 64 output pixels and 128 taps (C*K*K) run
- * on direct AVX2/FMA kernels when the CPU has them (kernels/convdirect.h),
- * elsewhere on im2col + sgemm; the two agree to rounding.  on = 0 forces
+/* Stride-1 layers with at least 64 output pixels (and, below 128 taps
+ * C*K*K, output rows of at least 12) run on direct AVX2/FMA kernels when
+ * the CPU has them (kernels/convdirect.h), elsewhere on im2col + sgemm; the
+ * two agree to rounding.  on = 0 forces
  * im2col + sgemm everywhere (tests, A/B benchmarks); call it before any
  * thread runs a conv2d function.  Returns the previous setting. */
 int conv2d_set_direct(int on);
