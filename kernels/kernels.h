@@ -103,9 +103,10 @@ void conv2d_backward_set(float *din /* (B, C, H, W) or NULL */,
 /* Stride-1 layers with at least 64 output pixels (and, below 128 taps
  * C*K*K, output rows of at least 12) run on direct AVX2/FMA kernels when
  * the CPU has them (kernels/convdirect.h), elsewhere on im2col + sgemm; the
- * two agree to rounding.  on = 0 forces
- * im2col + sgemm everywhere (tests, A/B benchmarks); call it before any
- * thread runs a conv2d function.  Returns the previous setting. */
+ * two agree to rounding.  on = 0 forces im2col + sgemm everywhere (tests,
+ * A/B benchmarks).  Call it before sizing scratch with conv2d_work_floats
+ * (the two paths need different amounts) and before any thread runs a
+ * conv2d function.  Returns the previous setting. */
 int conv2d_set_direct(int on);
 /* 0: the layer runs on im2col + sgemm; 1: on the direct kernels, but for
  * its input gradient (sgemm + col2im); 2: wholly on the direct kernels. */

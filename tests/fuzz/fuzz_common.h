@@ -24,6 +24,20 @@
 #include "../test_util.h"
 #include "dberr.h"
 
+/* The libFuzzer entry point of a target whose work is fn(data, size); left
+ * out when tests/test_fuzz_regress.c includes the target (DB_FUZZ_NO_MAIN). */
+#ifndef DB_FUZZ_NO_MAIN
+#define FUZZ_ENTRY(fn)                                                        \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);             \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)              \
+    {                                                                         \
+        fn(data, size);                                                       \
+        return 0;                                                             \
+    }
+#else
+#define FUZZ_ENTRY(fn)
+#endif
+
 /* A broken invariant is a finding: abort so the fuzzer keeps the input. */
 #define FUZZ_CHECK(cond)                                                      \
     do {                                                                      \

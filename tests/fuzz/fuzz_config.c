@@ -69,11 +69,4 @@ int fuzz_config_one(const uint8_t *data, size_t size)
     return rc;
 }
 
-#ifndef DB_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    fuzz_config_one(data, size);
-    return 0;
-}
-#endif
+FUZZ_ENTRY(fuzz_config_one)

@@ -57,11 +57,4 @@ int fuzz_result_one(const uint8_t *data, size_t size)
     return rc;
 }
 
-#ifndef DB_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    fuzz_result_one(data, size);
-    return 0;
-}
-#endif
+FUZZ_ENTRY(fuzz_result_one)
