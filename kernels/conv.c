@@ -234,6 +234,15 @@ static int same_conv(const conv2d_shape *s)
     return s->stride == 1 && s->OW == s->W && s->pad < s->W;
 }
 
+/* Valid stride-1 convolutions with outputs a few pixels wide (the CIFAR
+ * net's third conv: 2x2 outputs): every window lies inside the plane, and
+ * the rows are too short for copy_floats' loops to pay; a plain loop per
+ * (kh, kw) moves them.  Same order of additions in col2im_add. */
+static int tiny_valid(const conv2d_shape *s)
+{
+    return s->stride == 1 && s->pad == 0 && s->OW <= 4;
+}
+
 static void im2col_same_row(float *row, const float *plane, const conv2d_shape *s,
                             size_t kh, size_t kw)
 {
@@ -287,7 +296,7 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH,
                  OW = s->OW, st = s->stride, pad = s->pad;
     const size_t ohw = OH * OW, ncol = nb * ohw;
-    const int same = same_conv(s);
+    const int same = same_conv(s), tiny = tiny_valid(s);
     /* Example-major: one input plane (a few KB) stays in L1 while its K*K
      * row segments are written; the column-major order re-read the whole
      * chunk's input from L3 for every (c, kh, kw). */
@@ -299,6 +308,13 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
                     float *row = col + ((c * K + kh) * K + kw) * ncol + b * ohw;
                     if (same) {
                         im2col_same_row(row, plane, s, kh, kw);
+                        continue;
+                    }
+                    if (tiny) {
+                        const float *src = plane + kh * W + kw;
+                        for (size_t oh = 0; oh < OH; oh++)
+                            for (size_t ow = 0; ow < OW; ow++)
+                                row[oh * OW + ow] = src[oh * W + ow];
                         continue;
                     }
                     size_t lo, hi;
@@ -361,7 +377,7 @@ static void col2im_add(float *din, float *col, const conv2d_shape *s,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH,
                  OW = s->OW, st = s->stride, pad = s->pad;
     const size_t ohw = OH * OW, ncol = nb * ohw;
-    const int same = same_conv(s);
+    const int same = same_conv(s), tiny = tiny_valid(s);
     /* Example-major like im2col: the plane being summed into stays in L1. */
     for (size_t b = 0; b < nb; b++)
         for (size_t c = 0; c < C; c++) {
@@ -373,6 +389,13 @@ static void col2im_add(float *din, float *col, const conv2d_shape *s,
                     float *row = col + ((c * K + kh) * K + kw) * ncol + b * ohw;
                     if (same) {
                         col2im_same_row(plane, row, s, kh, kw);
+                        continue;
+                    }
+                    if (tiny) {
+                        float *dst = plane + kh * W + kw;
+                        for (size_t oh = 0; oh < OH; oh++)
+                            for (size_t ow = 0; ow < OW; ow++)
+                                dst[oh * W + ow] += row[oh * OW + ow];
                         continue;
                     }
                     size_t lo, hi;

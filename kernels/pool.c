@@ -123,6 +123,75 @@ static void pool_2x2s2(float *o, uint32_t *a, const float *x, size_t W, size_t O
     }
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+static int pool8_ok(void)
+{
+    static int ok = -1; /* benign race: every thread stores the same value */
+    if (ok < 0) {
+        __builtin_cpu_init();
+        ok = __builtin_cpu_supports("avx2") != 0;
+    }
+    return ok;
+}
+
+/* Eight 3x3/2 windows side by side, whole in width: outputs j = 0..7 of
+ * the row of windows whose first column is c, over input rows [h0, h1).
+ * Same scan and comparison as pool_window (row-major, strict >, ordered so
+ * NaN never replaces), hence identical values and indices.  The lanes hold
+ * outputs 0, 1, 4, 5, 2, 3, 6, 7 (the in-lane order of _mm256_shuffle_ps)
+ * until the final permute. */
+__attribute__((target("avx2"))) static void pool3x3s2_8(float *o, uint32_t *a,
+                                                       const float *x, size_t W,
+                                                       size_t h0, size_t h1,
+                                                       size_t c)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 2, 8, 10, 4, 6, 12, 14);
+    __m256 bv = _mm256_setzero_ps();
+    __m256i best = lane;
+    for (size_t h = h0; h < h1; h++) {
+        const float *row = x + h * W + c;
+        /* Reads row[0..16]: the last window's third column is row[16]. */
+        const __m256 p = _mm256_loadu_ps(row), q = _mm256_loadu_ps(row + 8);
+        const __m256 p1 = _mm256_loadu_ps(row + 1), q1 = _mm256_loadu_ps(row + 9);
+        const __m256 c0 = _mm256_shuffle_ps(p, q, _MM_SHUFFLE(2, 0, 2, 0));
+        const __m256 c1 = _mm256_shuffle_ps(p, q, _MM_SHUFFLE(3, 1, 3, 1));
+        const __m256 c2 = _mm256_shuffle_ps(p1, q1, _MM_SHUFFLE(3, 1, 3, 1));
+        const __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32((int)(h * W + c)));
+        __m256 m;
+        if (h == h0) {
+            bv = c0;
+            best = idx;
+        } else {
+            m = _mm256_cmp_ps(c0, bv, _CMP_GT_OQ);
+            bv = _mm256_blendv_ps(bv, c0, m);
+            best = _mm256_castps_si256(_mm256_blendv_ps(
+                _mm256_castsi256_ps(best), _mm256_castsi256_ps(idx), m));
+        }
+        m = _mm256_cmp_ps(c1, bv, _CMP_GT_OQ);
+        bv = _mm256_blendv_ps(bv, c1, m);
+        best = _mm256_castps_si256(_mm256_blendv_ps(
+            _mm256_castsi256_ps(best),
+            _mm256_castsi256_ps(_mm256_add_epi32(idx, _mm256_set1_epi32(1))), m));
+        m = _mm256_cmp_ps(c2, bv, _CMP_GT_OQ);
+        bv = _mm256_blendv_ps(bv, c2, m);
+        best = _mm256_castps_si256(_mm256_blendv_ps(
+            _mm256_castsi256_ps(best),
+            _mm256_castsi256_ps(_mm256_add_epi32(idx, _mm256_set1_epi32(2))), m));
+    }
+    _mm256_storeu_ps(o, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(bv), 0xD8)));
+    _mm256_storeu_si256((__m256i *)(void *)a, _mm256_permute4x64_epi64(best, 0xD8));
+}
+#else
+static int pool8_ok(void) { return 0; }
+static void pool3x3s2_8(float *o, uint32_t *a, const float *x, size_t W,
+                        size_t h0, size_t h1, size_t c)
+{
+    (void)o, (void)a, (void)x, (void)W, (void)h0, (void)h1, (void)c;
+}
+#endif
+
 /* 3x3 stride 2, any padding (the CIFAR net's overlapping pool, pad 1). */
 static void pool_3x3s2(float *o, uint32_t *a, const float *x, const pool_shape *s)
 {
@@ -136,6 +205,7 @@ static void pool_3x3s2(float *o, uint32_t *a, const float *x, const pool_shape *
     if (lo > hi)
         lo = hi;
     const v4u lane = { 0, 2, 4, 6 };
+    const int wide = pool8_ok() && hi - lo >= 8;
     for (size_t oh = 0; oh < OH; oh++) {
         size_t h0, h1;
         window(oh, 2, pad, 3, H, &h0, &h1);
@@ -150,6 +220,13 @@ static void pool_3x3s2(float *o, uint32_t *a, const float *x, const pool_shape *
             window(ow, 2, pad, 3, W, &w0, &w1);
             arow[ow] = pool_window(x, W, h0, h1, w0, w1, orow + ow);
         }
+        while (wide && ow < hi) {
+            /* The last group may overlap the previous one. */
+            if (ow + 8 > hi)
+                ow = hi - 8;
+            pool3x3s2_8(orow + ow, arow + ow, x, W, h0, h1, 2 * ow - pad);
+            ow += 8;
+        }
         while (ow < hi && hi - lo >= 4) {
             /* The last group may overlap the previous one: it recomputes
              * identical values. */
@@ -162,7 +239,8 @@ static void pool_3x3s2(float *o, uint32_t *a, const float *x, const pool_shape *
                 const float *row = x + h * W + c;
                 v4f p = v4f_load(row), q = v4f_load(row + 4);
                 v4f c0 = v4f_even(p, q), c1 = v4f_odd(p, q);
-                v4f c2 = { c0[1], c0[2], c0[3], row[8] };
+                /* odd lanes of row[1..8]: the third columns, row[2..8] */
+                v4f c2 = v4f_odd(v4f_load(row + 1), v4f_load(row + 5));
                 v4u idx = lane + (uint32_t)(h * W + c);
                 if (h == h0) {
                     bv = c0;

@@ -275,6 +275,9 @@ static const size_t conv_shapes[][8] = {
     {1, 3, 4, 4, 2, 5, 1, 2}, /* kernel larger than the image */
     {2, 1, 5, 3, 2, 3, 2, 2}, /* pad 2 with K 3: border outputs see only pad */
     {1, 2, 1, 9, 2, 3, 2, 1}, /* a single row */
+    {2, 3, 6, 6, 4, 5, 1, 0}, /* valid, 2x2 outputs (CIFAR conv3's shape) */
+    {2, 2, 4, 7, 3, 3, 1, 0}, /* valid, 2x5: wider than the tiny path */
+    {1, 2, 5, 6, 2, 3, 1, 0}, /* valid, 3x4 */
 };
 
 START_TEST(test_conv_forward)
