@@ -3,6 +3,7 @@
 #include "blas.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,16 @@
 /* Refuse models that would need more than this much memory: a typo in a
  * config should give an error, not a swap storm. */
 #define DB_MODEL_MAX_BYTES ((size_t)8 << 30)
+/* The conv output of one chunk of a conv - ReLU - max-pool run (L2 holds it
+ * with the layers' inputs and weights). */
+#define DB_PAIR_BYTES ((size_t)192 << 10)
+
+static atomic_int grouping_off;
+
+int db_model_set_grouping(int on)
+{
+    return !atomic_exchange(&grouping_off, !on);
+}
 
 static double now(void)
 {
@@ -226,8 +237,11 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
             np += L->b2_n;
         }
         size_t wk = 0;
-        if (L->spec.type == DB_LAYER_CONV)
+        if (L->spec.type == DB_LAYER_CONV) {
             wk = conv2d_work_floats(&L->conv);
+            if (conv2d_pooled_suits(&L->conv) && conv2d_pooled_work_floats(&L->conv) > wk)
+                wk = conv2d_pooled_work_floats(&L->conv);
+        }
         else if (L->spec.type == DB_LAYER_GRU)
             wk = gru_work_floats(&L->gru);
         if (wk > nwork)
@@ -257,6 +271,25 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     for (size_t i = 1; i < m->nl; i++)
         m->L[i].pool_relu = m->L[i].spec.type == DB_LAYER_MAXPOOL &&
                             m->L[i - 1].spec.type == DB_LAYER_RELU;
+    /* A conv with a ReLU and a max-pool right above it runs the three a
+     * few examples at a time (pair_member): the conv's output and its
+     * gradient, a CNN's largest tensors, then stay in L2 from one layer to
+     * the next instead of going through memory, and that gradient needs no
+     * batch-sized buffer, only a chunk's worth of scratch per thread. */
+    size_t npair = 0;
+    for (size_t i = 0; i + 2 < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        if (L->spec.type != DB_LAYER_CONV || !L->relu_fused ||
+            !m->L[i + 2].pool_relu || atomic_load(&grouping_off))
+            continue;
+        size_t ch = DB_PAIR_BYTES / sizeof(float) / L->out_size;
+        ch = ch < 1 ? 1 : ch > bmax ? bmax : ch;
+        L->pair_chunk = ch;
+        m->L[i + 2].paired = 1;
+        if (ch * L->out_size > npair)
+            npair = ch * L->out_size;
+    }
+    nwork += npair;
     /* Dropout always writes its own output buffer (STYLE.md): the layer
      * below keeps its undropped output, whatever its backward needs. */
     for (size_t i = 0; i < m->nl; i++)
@@ -278,6 +311,10 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
         const db_mlayer *L = &m->L[i];
         if (bmax * L->out_size > dsz[cur])
             dsz[cur] = bmax * L->out_size;
+        if (L->paired) { /* on to its conv; the gradient between is scratch */
+            i -= 2;
+            L = &m->L[i];
+        }
         if (i == first || L->spec.type == DB_LAYER_RELU ||
             L->spec.type == DB_LAYER_DROPOUT)
             continue;
@@ -313,6 +350,7 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     fail |= !(m->dbuf[0] = xcalloc(dsz[0], sizeof(float), &total));
     fail |= !(m->dbuf[1] = xcalloc(dsz[1], sizeof(float), &total));
     m->nwork = nwork;
+    m->npair = npair;
     m->nthreads = 1;
     m->blas_threads = 1;
     fail |= !(m->work = xcalloc(nwork, sizeof(float), &total));
@@ -550,6 +588,19 @@ static void slice_member(void *arg, size_t t, size_t n)
     conv2d_backward_set(din, dW, dW + L->w_n, j->d + lo * os, x, W, &s, work);
 }
 
+/* The conv weight gradient sums over the batch: the members' partials
+ * are added in member order. */
+static void add_partials(db_model *m, const db_mlayer *L)
+{
+    float *g = m->grads + L->w_off;
+    const size_t n = L->w_n + L->b_n;
+    for (size_t t = 1; t < m->nthreads; t++) {
+        const float *p = m->gpart + (t - 1) * m->ngpart;
+        for (size_t k = 0; k < n; k++)
+            g[k] += p[k];
+    }
+}
+
 /* A layer over the team; with one thread, a plain call on the whole batch. */
 static void run_sliced(db_model *m, db_mlayer *L, size_t B, const float *x,
                        const float *d, float *din, int backward, int training)
@@ -560,17 +611,82 @@ static void run_sliced(db_model *m, db_mlayer *L, size_t B, const float *x,
         return;
     }
     db_pool_run(m->pool, slice_member, &j);
-    if (backward && L->spec.type == DB_LAYER_CONV) {
-        /* The conv weight gradient sums over the batch: the members'
-         * partials are added in member order. */
-        float *g = m->grads + L->w_off;
-        const size_t n = L->w_n + L->b_n;
-        for (size_t t = 1; t < m->nthreads; t++) {
-            const float *p = m->gpart + (t - 1) * m->ngpart;
-            for (size_t k = 0; k < n; k++)
-                g[k] += p[k];
-        }
+    if (backward && L->spec.type == DB_LAYER_CONV)
+        add_partials(m, L);
+}
+
+/* A paired conv C (ReLU fused) and the max-pool P two layers above it, on
+ * a member's slice of the batch, pair_chunk examples at a time: forward,
+ * the conv then the pool of each chunk; backward, the pool's gradient
+ * (with the ReLU's) into scratch, then the conv's backward from it, the
+ * weight gradient summed over the chunks in example order. */
+typedef struct pair_job {
+    db_model *m;
+    const db_mlayer *C, *P;
+    size_t B;
+    const float *x; /* the conv's input (B, C->in_size) */
+    const float *d; /* backward: gradient at the pool's output */
+    float *din;     /* backward: gradient at the conv's input, or NULL */
+    int backward;
+} pair_job;
+
+static void pair_member(void *arg, size_t t, size_t n)
+{
+    const pair_job *j = arg;
+    db_model *m = j->m;
+    const db_mlayer *C = j->C, *P = j->P;
+    size_t lo, hi;
+    db_pool_slice(j->B, t, n, &lo, &hi);
+    const size_t is = C->in_size, os = C->out_size, ps = P->out_size;
+    const float *W = m->params + C->w_off, *b = m->params + C->b_off;
+    float *work = m->work + t * m->nwork, *g = work + m->nwork - m->npair;
+    float *dW = t == 0 ? m->grads + C->w_off : m->gpart + (t - 1) * m->ngpart;
+    if (j->backward && hi == lo) {
+        memset(dW, 0, (C->w_n + C->b_n) * sizeof(float));
+        return;
     }
+    if (j->backward && !j->din && conv2d_pooled_suits(&C->conv)) {
+        /* A first layer: its weight gradient straight from the pool's. */
+        conv2d_shape cs = C->conv;
+        cs.B = hi - lo;
+        conv2d_pooled_weights(dW, dW + C->w_n, j->d + lo * ps, P->argmax + lo * ps,
+                              P->out + lo * ps, P->pool.OH * P->pool.OW,
+                              j->x + lo * is, &cs, work, 1);
+        return;
+    }
+    for (size_t c0 = lo; c0 < hi; c0 += C->pair_chunk) {
+        const size_t nb = hi - c0 < C->pair_chunk ? hi - c0 : C->pair_chunk;
+        conv2d_shape cs = C->conv;
+        pool_shape pl = P->pool;
+        cs.B = nb;
+        pl.B = nb;
+        const float *x = j->x + c0 * is;
+        if (!j->backward) {
+            conv2d_forward_relu(C->out + c0 * os, x, W, b, &cs, work);
+            maxpool_forward(P->out + c0 * ps, P->argmax + c0 * ps, C->out + c0 * os, &pl);
+            continue;
+        }
+        maxpool_backward_relu_set(g, j->d + c0 * ps, P->argmax + c0 * ps, P->out + c0 * ps,
+                                  &pl);
+        float *din = j->din ? j->din + c0 * is : NULL;
+        if (c0 == lo)
+            conv2d_backward_set(din, dW, dW + C->w_n, g, x, W, &cs, work);
+        else
+            conv2d_backward_set_din(din, dW, dW + C->w_n, g, x, W, &cs, work);
+    }
+}
+
+static void run_pair(db_model *m, const db_mlayer *C, size_t B, const float *x,
+                     const float *d, float *din, int backward)
+{
+    pair_job j = { m, C, C + 2, B, x, d, din, backward };
+    if (m->nthreads == 1) {
+        pair_member(&j, 0, 1);
+        return;
+    }
+    db_pool_run(m->pool, pair_member, &j);
+    if (backward)
+        add_partials(m, C);
 }
 
 double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
@@ -585,7 +701,10 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
         case DB_LAYER_CONV:
         case DB_LAYER_MAXPOOL:
         case DB_LAYER_DENSE:
-            run_sliced(m, L, B, x, NULL, NULL, 0, training);
+            if (L->pair_chunk)
+                run_pair(m, L, B, x, NULL, NULL, 0);
+            else if (!L->paired) /* else done with its conv */
+                run_sliced(m, L, B, x, NULL, NULL, 0, training);
             break;
         case DB_LAYER_RELU:
             if (!(i > 0 && m->L[i - 1].relu_fused)) /* else done by layer i-1 */
@@ -640,6 +759,17 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
         /* The gradient below layer i goes to the other ping-pong buffer, or
          * (ReLU, dropout) overwrites d in place.  NULL: not needed. */
         float *din = i > first ? m->dbuf[cur ^ 1] : NULL;
+        if (L->paired) { /* the pool, the ReLU and the conv below */
+            i -= 2;
+            x = i ? m->L[i - 1].out : m->input;
+            din = i > first ? m->dbuf[cur ^ 1] : NULL;
+            run_pair(m, &m->L[i], B, x, d, din, 1);
+            if (!din)
+                break;
+            cur ^= 1;
+            d = din;
+            continue;
+        }
         const float *W = m->params + L->w_off;
         float *dW = m->grads + L->w_off, *db = m->grads + L->b_off;
         /* Accumulating kernels need their gradients zeroed; dense and conv

@@ -43,6 +43,11 @@ typedef struct db_mlayer {
                                   does nothing in backward */
     int out_alias;             /* out points into another layer's buffer (a
                                   conv/dense fused with its ReLU) */
+    size_t pair_chunk;         /* conv with a ReLU and a max-pool above it:
+                                  the three run together, pair_chunk examples
+                                  at a time (0: not paired) */
+    int paired;                /* a max-pool that its conv (two layers
+                                  below) runs; nothing to do on its own */
     float *out;                /* (B, out_size) */
     uint8_t *mask;             /* dropout: (B, G) */
     uint32_t *argmax;          /* maxpool: (B, out_size) */
@@ -71,8 +76,9 @@ typedef struct db_model {
     float *probs;              /* (B, classes) */
     float *dbuf[2];            /* backward ping-pong, dsize[k] floats each */
     size_t dsize[2];
-    float *work;               /* kernel scratch, nwork floats per thread */
-    size_t nwork;
+    float *work;               /* kernel scratch, nwork floats per thread, */
+    size_t nwork;              /* the last npair of them the gradient of a */
+    size_t npair;              /* paired conv's output, one chunk's worth */
     /* db_model_set_threads: the conv and max-pool layers split the batch
      * over a team of nthreads; members 1.. write their conv weight
      * gradients to gpart (ngpart floats each), added to grads in member
@@ -96,6 +102,10 @@ typedef struct db_model_input {
 
 /* Builds the model (shapes checked, memory allocated, nothing initialised).
  * Errors name the layer.  On failure nothing stays allocated. */
+/* 0: models built from now on run every layer on its own (no conv - ReLU -
+ * max-pool groups, no first-layer gradient from the pool's), for tests
+ * that compare the two.  Returns the previous setting. */
+int db_model_set_grouping(int on);
 int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
                    size_t bmax, db_err *e);
 /* Runs the model on n threads from now on.  Conv, max-pool and dense

@@ -547,12 +547,12 @@ static void bias_grad(float *db, const float *g, size_t OC, size_t ohw)
     }
 }
 
-/* set: overwrite din, dw, db instead of adding to them.  The overwrite is
- * done as zero-then-add, in the same order as the accumulating path, so
- * both give identical bits. */
+/* set: overwrite dw and db instead of adding to them; set_din: likewise
+ * din.  The overwrite is done as zero-then-add, in the same order as the
+ * accumulating path, so both give identical bits. */
 static void conv_backward(float *din, float *dw, float *db, const float *dout,
                           const float *in, const float *w, const conv2d_shape *s,
-                          float *work, int set)
+                          float *work, int set, int set_din)
 {
     const size_t OC = s->OC, ohw = s->OH * s->OW;
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
@@ -565,7 +565,7 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
         if (!din)
             return;
         if (direct_input(s)) {
-            conv_direct_input(din, dout, w, s, work, set);
+            conv_direct_input(din, dout, w, s, work, set_din);
             return;
         }
         for (size_t n = 0; n < s->B; n++) {
@@ -573,7 +573,7 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
                         (int)ohw, (int)OC, 1.0f, w, (int)ckk,
                         dout + n * OC * ohw, (int)ohw, 0.0f, work, (int)ohw);
-            col2im_add(din, work, s, n, 1, set);
+            col2im_add(din, work, s, n, 1, set_din);
         }
         return;
     }
@@ -592,7 +592,7 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
                             (int)ohw, (int)OC, 1.0f, w, (int)ckk, g, (int)ohw,
                             0.0f, col, (int)ohw);
-                col2im_add(din, col, s, n, 1, set);
+                col2im_add(din, col, s, n, 1, set_din);
             }
         }
         return;
@@ -634,7 +634,7 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
                         (int)ncol, (int)OC, 1.0f, w, (int)ckk, mat, (int)ncol,
                         0.0f, col, (int)ncol);
-            col2im_add(din, col, s, b0, nb, set);
+            col2im_add(din, col, s, b0, nb, set_din);
         }
     }
 }
@@ -646,7 +646,7 @@ void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
                      const float *w /* (OC, C, K, K) */,
                      const conv2d_shape *s, float *work)
 {
-    conv_backward(din, dw, db, dout, in, w, s, work, 0);
+    conv_backward(din, dw, db, dout, in, w, s, work, 0, 0);
 }
 
 void conv2d_backward_set(float *din /* (B, C, H, W) or NULL */,
@@ -656,5 +656,15 @@ void conv2d_backward_set(float *din /* (B, C, H, W) or NULL */,
                          const float *w /* (OC, C, K, K) */,
                          const conv2d_shape *s, float *work)
 {
-    conv_backward(din, dw, db, dout, in, w, s, work, 1);
+    conv_backward(din, dw, db, dout, in, w, s, work, 1, 1);
+}
+
+void conv2d_backward_set_din(float *din /* (B, C, H, W) or NULL */,
+                             float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
+                             const float *dout /* (B, OC, OH, OW) */,
+                             const float *in /* (B, C, H, W) */,
+                             const float *w /* (OC, C, K, K) */,
+                             const conv2d_shape *s, float *work)
+{
+    conv_backward(din, dw, db, dout, in, w, s, work, 0, 1);
 }

@@ -161,6 +161,57 @@ static void tap_offsets(int32_t *off, size_t C, size_t K, size_t Hp, size_t Wp)
                 off[(c * K + kh) * K + kw] = (int32_t)((c * Hp + kh) * Wp + kw);
 }
 
+/* gt[(oc/NR*ohw + px)*NR + oc%NR] = g[oc*ohw + px] for oc in [oc0, oc1),
+ * px in [px0, px1): one example's dout into 16-channel panels. */
+static void panels_scalar(float *gt, const float *g, size_t ohw, size_t oc0,
+                          size_t oc1, size_t px0, size_t px1)
+{
+    for (size_t oc = oc0; oc < oc1; oc++) {
+        float *d = gt + ((oc / NR) * ohw) * NR + oc % NR;
+        const float *gr = g + oc * ohw;
+        for (size_t px = px0; px < px1; px++)
+            d[px * NR] = gr[px];
+    }
+}
+
+/* ---- first-layer weight gradient from a max-pool's gradient ---------- */
+
+/* Rows of the per-output-channel sums: one per (c, kh), each a vector of
+ * PW_LANES floats whose first K lanes are the kw taps. */
+#define PW_LANES 8
+#define PW_MAX_ROWS 15
+
+int conv2d_pooled_suits(const conv2d_shape *s)
+{
+    const size_t lim = (size_t)INT32_MAX / 2;
+    return s->stride == 1 && s->K <= PW_LANES && s->C * s->K <= PW_MAX_ROWS &&
+           s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad) < lim &&
+           s->OH * s->OW < lim;
+}
+
+size_t conv2d_pooled_work_floats(const conv2d_shape *s)
+{
+    return s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad) + PW_LANES +
+           s->OC * (s->C * s->K * PW_LANES + 1) + s->OH * s->OW +
+           table_floats(s->OH * s->OW);
+}
+
+/* The sums of one example and output channel, rows r < nr:
+ * acc[r*PW_LANES + kw] += gz[i] * xp[rowoff[r] + base[argmax[i]] + kw]
+ * over the pooled outputs i (gz: their gradients, 0 where the ReLU
+ * stopped them). */
+static void pooled_plane(float *acc, const float *xp, const size_t *rowoff,
+                         size_t nr, const float *gz, const uint32_t *am,
+                         size_t pohw, const int32_t *base)
+{
+    for (size_t i = 0; i < pohw; i++) {
+        const float *x = xp + base[am[i]];
+        for (size_t r = 0; r < nr; r++)
+            for (size_t kw = 0; kw < PW_LANES; kw++)
+                acc[r * PW_LANES + kw] += gz[i] * x[rowoff[r] + kw];
+    }
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
@@ -231,6 +282,107 @@ DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
     }
 }
 
+/* d[i*ldd + j] = s[j*lds + i] for i, j < 8. */
+DIRECT_TARGET static void transpose8(float *d, size_t ldd, const float *s,
+                                     size_t lds)
+{
+    const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds),
+                 r2 = _mm256_loadu_ps(s + 2 * lds), r3 = _mm256_loadu_ps(s + 3 * lds),
+                 r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds),
+                 r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+                 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+                 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* One example's dout (OC, ohw) into the panels gt (OCp/16, ohw, 16), as
+ * 8x8 transposes, in blocks of 16 pixels so that the rows written stay in
+ * L1 while every channel visits them. */
+static void dout_panels(float *gt, const float *g, size_t OC, size_t ohw)
+{
+    const size_t oc8 = OC / 8 * 8;
+    for (size_t px0 = 0; px0 < ohw; px0 += NR) {
+        const size_t px1 = ohw - px0 < NR ? ohw : px0 + NR;
+        /* dout arrives from memory (the layer above wrote the whole
+         * batch's); 32 or 64 rows are too many streams for the hardware
+         * prefetcher. */
+        for (size_t oc = 0; oc < OC; oc++)
+            __builtin_prefetch(g + oc * ohw + px0 + 4 * NR);
+        size_t px = px0;
+        for (; px + 8 <= px1; px += 8)
+            for (size_t oc = 0; oc < oc8; oc += 8)
+                transpose8(gt + ((oc / NR) * ohw + px) * NR + oc % NR, NR,
+                           g + oc * ohw + px, ohw);
+        panels_scalar(gt, g, ohw, 0, oc8, px, px1);
+        panels_scalar(gt, g, ohw, oc8, OC, px0, px1);
+    }
+}
+
+/* pooled_plane with the rows in registers: one 8-float load and FMA per
+ * (c, kh) row and pooled output; lanes past K gather neighbours' values
+ * and are never read back. */
+#define PW_FMA(r)                                                           \
+    do {                                                                    \
+        if ((r) < nr)                                                       \
+            a##r = _mm256_fmadd_ps(gv, _mm256_loadu_ps(x + rowoff[r]), a##r); \
+    } while (0)
+#define PW_STORE(r)                                                         \
+    do {                                                                    \
+        if ((r) < nr)                                                       \
+            _mm256_storeu_ps(acc + (r) * PW_LANES,                          \
+                             _mm256_add_ps(_mm256_loadu_ps(acc + (r) * PW_LANES), a##r)); \
+    } while (0)
+
+DIRECT_TARGET static inline __attribute__((always_inline)) void
+pooled_plane_avx2(float *acc, const float *xp, const size_t *rowoff,
+                  const size_t nr, const float *gz, const uint32_t *am,
+                  size_t pohw, const int32_t *base)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,
+           a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0,
+           a13 = a0, a14 = a0;
+    /* Fifteen accumulators and the broadcast fill the sixteen registers:
+     * nothing else is carried from one output to the next. */
+    for (size_t i = 0; i < pohw; i++) {
+        const __m256 gv = _mm256_broadcast_ss(gz + i);
+        const float *x = xp + base[am[i]];
+        PW_FMA(0); PW_FMA(1); PW_FMA(2); PW_FMA(3); PW_FMA(4);
+        PW_FMA(5); PW_FMA(6); PW_FMA(7); PW_FMA(8); PW_FMA(9);
+        PW_FMA(10); PW_FMA(11); PW_FMA(12); PW_FMA(13); PW_FMA(14);
+    }
+    PW_STORE(0); PW_STORE(1); PW_STORE(2); PW_STORE(3); PW_STORE(4);
+    PW_STORE(5); PW_STORE(6); PW_STORE(7); PW_STORE(8); PW_STORE(9);
+    PW_STORE(10); PW_STORE(11); PW_STORE(12); PW_STORE(13); PW_STORE(14);
+}
+
+/* The two first layers' row counts as constants, so the unused rows
+ * vanish; any other count up to 15 with a test per row. */
+DIRECT_TARGET static void pooled_plane_fast(float *acc, const float *xp,
+                                            const size_t *rowoff, size_t nr,
+                                            const float *gz, const uint32_t *am,
+                                            size_t pohw, const int32_t *base)
+{
+    if (nr == 5)
+        pooled_plane_avx2(acc, xp, rowoff, 5, gz, am, pohw, base);
+    else if (nr == 15)
+        pooled_plane_avx2(acc, xp, rowoff, 15, gz, am, pohw, base);
+    else
+        pooled_plane_avx2(acc, xp, rowoff, nr, gz, am, pohw, base);
+}
+
 /* Rows-by-pixels tile for layers with few taps: out[oc_i][px0 + j] for six
  * output channels (weights a[i][k], broadcast) and sixteen adjacent pixels
  * of one output row, read as vectors at src + off[k]; bias, ReLU and the
@@ -281,6 +433,18 @@ DIRECT_TARGET static void rows6x16(size_t kc, const float *const a[MR],
 int conv_direct_enabled(void)
 {
     return 0;
+}
+
+static void dout_panels(float *gt, const float *g, size_t OC, size_t ohw)
+{
+    panels_scalar(gt, g, ohw, 0, OC, 0, ohw);
+}
+
+static void pooled_plane_fast(float *acc, const float *xp, const size_t *rowoff,
+                              size_t nr, const float *gz, const uint32_t *am,
+                              size_t pohw, const int32_t *base)
+{
+    pooled_plane(acc, xp, rowoff, nr, gz, am, pohw, base);
 }
 
 /* Never called: conv.c takes the direct path only when enabled. */
@@ -426,7 +590,8 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
     pixel_bases(base, OH, OW, Wp);
     memset(acc, 0, ckk * OCp * sizeof *acc);
     /* Output channels past OC stay zero in every example's panel. */
-    memset(gt, 0, OCp * ohw * sizeof *gt);
+    if (OC < OCp)
+        memset(gt + (OCp - NR) * ohw, 0, NR * ohw * sizeof *gt);
     if (pad)
         memset(xp, 0, nxp * sizeof *xp);
     for (size_t n = 0; n < s->B; n++) {
@@ -434,22 +599,8 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
         if (pad)
             pad_copy(xp, x, C, H, W, pad);
         const float *src = pad ? xp : x;
-        /* gt[(p*ohw + px)*NR + j] = dout[p*NR + j][px], in blocks of 16
-         * pixels so that the rows written stay in L1 while every channel
-         * visits them. */
-        for (size_t px0 = 0; px0 < ohw; px0 += NR) {
-            const size_t pn = ohw - px0 < NR ? ohw - px0 : NR;
-            for (size_t oc = 0; oc < OC; oc++) {
-                float *d = gt + ((oc / NR) * ohw + px0) * NR + oc % NR;
-                const float *gr = g + oc * ohw + px0;
-                /* dout arrives from memory (the layer above wrote the whole
-                 * batch's); 32 or 64 rows are too many streams for the
-                 * hardware prefetcher. */
-                __builtin_prefetch(gr + 4 * NR);
-                for (size_t i = 0; i < pn; i++)
-                    d[i * NR] = gr[i];
-            }
-        }
+        /* gt[(p*ohw + px)*NR + j] = dout[p*NR + j][px] */
+        dout_panels(gt, g, OC, ohw);
         for (size_t p = 0; p < OCp / NR; p++)
             for (size_t k0 = 0; k0 < ckk; k0 += MR) {
                 const float *r[MR];
@@ -525,5 +676,52 @@ void conv_direct_input(float *din, const float *dout, const float *w,
                 }
             }
         }
+    }
+}
+
+void conv2d_pooled_weights(float *dw, float *db, const float *g,
+                           const uint32_t *argmax, const float *pout, size_t pohw,
+                           const float *in, const conv2d_shape *s, float *work,
+                           int set)
+{
+    const size_t C = s->C, H = s->H, W = s->W, K = s->K, pad = s->pad,
+                 OC = s->OC, Hp = H + 2 * pad, Wp = W + 2 * pad,
+                 nxp = C * Hp * Wp + PW_LANES, nr = C * K, ckk = C * K * K;
+    float *xp = work, *acc = work + nxp, *bsum = acc + OC * nr * PW_LANES,
+          *gz = bsum + OC;
+    int32_t *base = tables(work, nxp + OC * (nr * PW_LANES + 1) + s->OH * s->OW);
+    size_t rowoff[PW_MAX_ROWS];
+    pixel_bases(base, s->OH, s->OW, Wp);
+    for (size_t c = 0; c < C; c++)
+        for (size_t kh = 0; kh < K; kh++)
+            rowoff[c * K + kh] = (c * Hp + kh) * Wp;
+    memset(work, 0, (nxp + OC * (nr * PW_LANES + 1)) * sizeof *work);
+    const int fast = conv_direct_enabled();
+    for (size_t n = 0; n < s->B; n++) {
+        pad_copy(xp, in + n * C * H * W, C, H, W, pad);
+        for (size_t oc = 0; oc < OC; oc++) {
+            const size_t o = (n * OC + oc) * pohw;
+            float *a = acc + oc * nr * PW_LANES, b = 0.0f;
+            /* The ReLU's backward: no branch in the sums below, where a
+             * quarter to a half of the outputs (ReLU, a dropout above the
+             * pool) add zeros in no pattern a predictor would learn. */
+            for (size_t i = 0; i < pohw; i++) {
+                gz[i] = pout[o + i] > 0.0f ? g[o + i] : 0.0f;
+                b += gz[i];
+            }
+            bsum[oc] += b;
+            if (fast)
+                pooled_plane_fast(a, xp, rowoff, nr, gz, argmax + o, pohw, base);
+            else
+                pooled_plane(a, xp, rowoff, nr, gz, argmax + o, pohw, base);
+        }
+    }
+    for (size_t oc = 0; oc < OC; oc++) {
+        for (size_t r = 0; r < nr; r++)
+            for (size_t kw = 0; kw < K; kw++) {
+                float *d = dw + oc * ckk + r * K + kw;
+                *d = (set ? 0.0f : *d) + acc[(oc * nr + r) * PW_LANES + kw];
+            }
+        db[oc] = (set ? 0.0f : db[oc]) + bsum[oc];
     }
 }

@@ -264,12 +264,99 @@ START_TEST(test_conv_fast_paths)
 }
 END_TEST
 
+/* ---- first-layer weight gradient straight from the pool's ---------------- */
+
+/* B, C, H, W, OC, K, pad; pool K, stride, pad: CIFAR's and LeNet's first
+ * layers made small, one row count (C*K) on the generic path, a 3x3 kernel */
+static const size_t pooled_shapes[][10] = {
+    {3, 3, 12, 12, 5, 5, 2, 3, 2, 1}, /* 15 rows, overlapping pool */
+    {2, 1, 10, 10, 4, 5, 2, 2, 2, 0}, /* 5 rows, 2x2 pool */
+    {2, 2, 9, 11, 3, 3, 1, 3, 2, 1},  /* 6 rows, K 3, odd sizes */
+    {2, 3, 12, 12, 3, 5, 0, 2, 2, 0}, /* no padding */
+};
+
+START_TEST(test_conv_pooled_weights)
+{
+    db_rng r;
+    db_rng_seed(&r, 12, DB_RNG_TEST, 0);
+    for (int path = 0; path < 2; path++) { /* direct kernels, then generic */
+        int was = conv2d_set_direct(path == 0);
+        for (size_t k = 0; k < sizeof pooled_shapes / sizeof pooled_shapes[0]; k++) {
+            const size_t *v = pooled_shapes[k];
+            conv2d_shape s;
+            pool_shape p;
+            ck_assert(conv2d_shape_init(&s, v[0], v[1], v[2], v[3], v[4], v[5], 1, v[6],
+                                        NULL) == 0);
+            ck_assert(pool_shape_init(&p, s.B, s.OC, s.OH, s.OW, v[7], v[8], v[9],
+                                      NULL) == 0);
+            ck_assert(conv2d_pooled_suits(&s));
+            size_t nin = s.B * s.C * s.H * s.W, nw = s.OC * s.C * s.K * s.K,
+                   nout = s.B * s.OC * s.OH * s.OW, pohw = p.OH * p.OW,
+                   npo = s.B * s.OC * pohw, nwork = conv2d_work_floats(&s);
+            if (conv2d_pooled_work_floats(&s) > nwork)
+                nwork = conv2d_pooled_work_floats(&s);
+            float *in = xmalloc(nin * 4), *w = xmalloc(nw * 4), *b = xmalloc(s.OC * 4),
+                  *out = xmalloc(nout * 4), *po = xmalloc(npo * 4), *g = xmalloc(npo * 4),
+                  *dc = xmalloc(nout * 4), *work = xmalloc(nwork * 4),
+                  *rw = xmalloc(nw * 4), *rb = xmalloc(s.OC * 4), *dw = xmalloc(nw * 4),
+                  *db = xmalloc(s.OC * 4);
+            uint32_t *am = xmalloc(npo * 4);
+            fill(in, nin, &r);
+            fill(w, nw, &r);
+            fill(b, s.OC, &r);
+            /* whole windows at 0 after the ReLU: a bias near the sums' spread */
+            for (size_t i = 0; i < s.OC; i++)
+                b[i] -= sqrtf((float)(s.C * s.K * s.K) / 9.0f);
+            fill(g, npo, &r);
+            for (size_t i = 0; i < npo; i += 4) /* as a dropout above the pool */
+                g[i] = 0.0f;
+            conv2d_forward_relu(out, in, w, b, &s, work);
+            maxpool_forward(po, am, out, &p);
+            size_t passed = 0, stopped = 0;
+            for (size_t i = 0; i < npo; i++) {
+                passed += po[i] > 0.0f;
+                stopped += !(po[i] > 0.0f);
+            }
+            ck_assert_msg(passed > npo / 16 && stopped > npo / 16,
+                          "shape %zu: the test needs both (%zu passed, %zu stopped)", k,
+                          passed, stopped);
+            /* the reference: the pool's backward with the ReLU's, then the conv's */
+            maxpool_backward_relu_set(dc, g, am, po, &p);
+            conv2d_backward_set(NULL, rw, rb, dc, in, w, &s, work);
+            for (size_t i = 0; i < nw; i++)
+                dw[i] = NAN;
+            for (size_t i = 0; i < s.OC; i++)
+                db[i] = NAN;
+            conv2d_pooled_weights(dw, db, g, am, po, pohw, in, &s, work, 1);
+            for (size_t i = 0; i < nw; i++)
+                ck_assert_msg(fabsf(dw[i] - rw[i]) <= 1e-5f * (1.0f + fabsf(rw[i])),
+                              "path %d shape %zu dw[%zu]: %g vs %g", path, k, i, dw[i], rw[i]);
+            for (size_t i = 0; i < s.OC; i++)
+                ck_assert_msg(fabsf(db[i] - rb[i]) <= 1e-5f * (1.0f + fabsf(rb[i])),
+                              "path %d shape %zu db[%zu]: %g vs %g", path, k, i, db[i], rb[i]);
+            /* set = 0 adds */
+            conv2d_pooled_weights(dw, db, g, am, po, pohw, in, &s, work, 0);
+            for (size_t i = 0; i < nw; i++)
+                ck_assert_msg(fabsf(dw[i] - 2.0f * rw[i]) <= 2e-5f * (1.0f + fabsf(rw[i])),
+                              "path %d shape %zu dw[%zu] added", path, k, i);
+            for (size_t i = 0; i < s.OC; i++)
+                ck_assert_msg(fabsf(db[i] - 2.0f * rb[i]) <= 2e-5f * (1.0f + fabsf(rb[i])),
+                              "path %d shape %zu db[%zu] added", path, k, i);
+            free(in), free(w), free(b), free(out), free(po), free(g), free(dc), free(work);
+            free(rw), free(rb), free(dw), free(db), free(am);
+        }
+        conv2d_set_direct(was);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("kernels_convpool");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_pool_fast_paths);
     tcase_add_test(tc, test_conv_fast_paths);
+    tcase_add_test(tc, test_conv_pooled_weights);
     suite_add_tcase(s, tc);
     return s;
 }

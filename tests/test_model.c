@@ -1,0 +1,137 @@
+/* test_model.c - the layer groups that only the model forms: a conv with a
+ * ReLU and a max-pool above it runs the three in chunks of examples, and a
+ * first conv layer takes its weight gradient straight from the pool's
+ * (conv2d_pooled_weights).  Each net runs grouped and layer by layer
+ * (db_model_set_grouping), on 1 and 2 threads, and the two must agree. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "model.h"
+
+typedef struct net_case {
+    const char *name;
+    size_t c, h, w, classes, B;
+    size_t nl;
+    db_layer layers[10];
+} net_case;
+
+#define CONV(f, k, p) { .type = DB_LAYER_CONV, .units = (f), .kernel = (k), .stride = 1, .pad = (p) }
+#define RELU { .type = DB_LAYER_RELU }
+#define POOL(k, s, p) { .type = DB_LAYER_MAXPOOL, .kernel = (k), .stride = (s), .pad = (p) }
+#define DENSE(u) { .type = DB_LAYER_DENSE, .units = (u) }
+#define DROP(p) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_ELEMENT, .site = DB_SITE_POOL }
+
+static const net_case nets[] = {
+    /* CIFAR-like: the first conv's weight gradient from its pool's (3
+     * channels x 5 rows), the second conv paired and with an input
+     * gradient, conv outputs of 32 KB per example: chunks of 6 examples,
+     * so a slice of 16 (or 8) runs in several; dropout above the pools */
+    { "cifar-like", 3, 32, 32, 4, 16, 10,
+      { CONV(8, 5, 2), RELU, POOL(3, 2, 1), DROP(0.25), CONV(6, 3, 0), RELU,
+        POOL(2, 2, 0), DENSE(12), RELU, DENSE(4) } },
+    /* a first conv too wide for conv2d_pooled_weights (4 channels x 5 rows):
+     * its pairing runs the dense backward chunk by chunk, no input gradient;
+     * a 104 KB output per example makes chunks of one */
+    { "wide-first", 4, 26, 26, 3, 5, 6,
+      { CONV(40, 5, 2), RELU, POOL(2, 2, 0), DENSE(10), RELU, DENSE(3) } },
+    /* a paired conv with an input gradient over several chunks (25.6 KB
+     * of output per example: chunks of 7 of a slice of 20 or 10) */
+    { "deep-chunks", 2, 20, 20, 3, 20, 7,
+      { CONV(16, 3, 1), RELU, POOL(2, 2, 0), CONV(64, 3, 1), RELU, POOL(2, 2, 0),
+        DENSE(3) } },
+    /* LeNet-like: one channel, 2x2 pools, a conv not followed by a pool */
+    { "lenet-like", 1, 16, 16, 5, 6, 8,
+      { CONV(4, 5, 2), RELU, POOL(2, 2, 0), CONV(5, 3, 1), RELU, CONV(3, 3, 1),
+        RELU, DENSE(5) } },
+};
+
+static void build(db_model *m, const net_case *nc, size_t threads, int grouped)
+{
+    db_arch a = { .n = nc->nl };
+    memcpy(a.layers, nc->layers, nc->nl * sizeof a.layers[0]);
+    db_model_input in = { .text = 0, .c = nc->c, .h = nc->h, .w = nc->w,
+                          .classes = nc->classes };
+    db_err e;
+    memset(m, 0, sizeof *m);
+    int was = db_model_set_grouping(grouped);
+    ck_assert_msg(db_model_build(m, &a, &in, nc->B, &e) == 0, "%s: %s", nc->name, e.msg);
+    db_model_set_grouping(was);
+    ck_assert_msg(db_model_set_threads(m, threads, &e) == 0, "%s", e.msg);
+    db_model_init(m, 7);
+    db_rng r;
+    db_rng_seed(&r, 21, DB_RNG_TEST, 0);
+    const size_t nin = nc->B * nc->c * nc->h * nc->w;
+    for (size_t i = 0; i < nin; i++)
+        m->input[i] = 2.0f * db_rng_uniform(&r) - 1.0f;
+}
+
+/* The grouped model against the same model run layer by layer: the same
+ * forward bits (the groups only reorder work between examples), and the
+ * same gradients up to the rounding of sums split into chunks. */
+static void check_net(const net_case *nc, size_t threads)
+{
+    db_model g, u;
+    build(&g, nc, threads, 1);
+    build(&u, nc, threads, 0);
+    ck_assert_msg(g.L[0].pair_chunk > 0 && g.L[2].paired, "%s: not grouped", nc->name);
+    for (size_t i = 0; i < u.nl; i++)
+        ck_assert(u.L[i].pair_chunk == 0 && !u.L[i].paired);
+    uint8_t labels[64];
+    for (size_t i = 0; i < nc->B; i++)
+        labels[i] = (uint8_t)(i * 7 % nc->classes);
+    for (int step = 0; step < 2; step++) { /* the second with new dropout masks */
+        size_t cg = 0, cu = 0;
+        double lg = db_model_forward(&g, nc->B, labels, 1, &cg);
+        double lu = db_model_forward(&u, nc->B, labels, 1, &cu);
+        ck_assert_msg(lg == lu, "%s: loss %.17g grouped, %.17g not", nc->name, lg, lu);
+        for (size_t i = 0; i < g.nl; i++)
+            ck_assert_msg(memcmp(g.L[i].out, u.L[i].out,
+                                 nc->B * g.L[i].out_size * sizeof(float)) == 0,
+                          "%s on %zu threads: layer %zu output differs", nc->name,
+                          threads, i);
+        db_model_backward(&g, nc->B, labels);
+        db_model_backward(&u, nc->B, labels);
+        for (size_t l = 0; l < g.nl; l++) {
+            const db_mlayer *L = &g.L[l];
+            if (L->param_index < 0)
+                continue;
+            const size_t offs[2] = { L->w_off, L->b_off }, ns[2] = { L->w_n, L->b_n };
+            for (int part = 0; part < 2; part++) {
+                const float *a = g.grads + offs[part], *b = u.grads + offs[part];
+                float big = 0.0f;
+                for (size_t k = 0; k < ns[part]; k++)
+                    big = fabsf(b[k]) > big ? fabsf(b[k]) : big;
+                ck_assert_msg(big > 0.0f, "%s: layer %zu has no gradient", nc->name, l);
+                for (size_t k = 0; k < ns[part]; k++)
+                    ck_assert_msg(fabsf(a[k] - b[k]) <= 1e-5f * big,
+                                  "%s on %zu threads, step %d, layer %zu %s[%zu]: %.9g "
+                                  "grouped, %.9g not", nc->name, threads, step, l,
+                                  part ? "bias" : "weight", k, a[k], b[k]);
+            }
+        }
+    }
+    db_model_free(&g);
+    db_model_free(&u);
+}
+
+START_TEST(grouped_layers_agree)
+{
+    for (size_t k = 0; k < sizeof nets / sizeof nets[0]; k++)
+        for (size_t t = 1; t <= 2; t++)
+            check_net(&nets[k], t);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, grouped_layers_agree);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+DB_TEST_MAIN()
