@@ -12,6 +12,7 @@
  * padding borders of xp and gp are zeroed once per call; each example then
  * overwrites only the interior. */
 #include "convdirect.h"
+#include "simd.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -180,6 +181,7 @@ static void panels_scalar(float *gt, const float *g, size_t ohw, size_t oc0,
  * PW_LANES floats whose first K lanes are the kw taps. */
 #define PW_LANES 8
 #define PW_MAX_ROWS 15
+#define PW_BLOCK 256 /* pooled outputs per pass over the sums */
 
 int conv2d_pooled_suits(const conv2d_shape *s)
 {
@@ -192,20 +194,18 @@ int conv2d_pooled_suits(const conv2d_shape *s)
 size_t conv2d_pooled_work_floats(const conv2d_shape *s)
 {
     return s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad) + PW_LANES +
-           s->OC * (s->C * s->K * PW_LANES + 1) + s->OH * s->OW +
-           table_floats(s->OH * s->OW);
+           s->OC * (s->C * s->K * PW_LANES + 1) + table_floats(s->OH * s->OW);
 }
 
 /* The sums of one example and output channel, rows r < nr:
- * acc[r*PW_LANES + kw] += gz[i] * xp[rowoff[r] + base[argmax[i]] + kw]
- * over the pooled outputs i (gz: their gradients, 0 where the ReLU
- * stopped them). */
+ * acc[r*PW_LANES + kw] += gz[i] * xp[rowoff[r] + pos[i] + kw] over n
+ * pooled outputs i (gz: their gradients, 0 where the ReLU stopped them;
+ * pos: the corners of their conv outputs' windows in xp). */
 static void pooled_plane(float *acc, const float *xp, const size_t *rowoff,
-                         size_t nr, const float *gz, const uint32_t *am,
-                         size_t pohw, const int32_t *base)
+                         size_t nr, const float *gz, const int32_t *pos, size_t n)
 {
-    for (size_t i = 0; i < pohw; i++) {
-        const float *x = xp + base[am[i]];
+    for (size_t i = 0; i < n; i++) {
+        const float *x = xp + pos[i];
         for (size_t r = 0; r < nr; r++)
             for (size_t kw = 0; kw < PW_LANES; kw++)
                 acc[r * PW_LANES + kw] += gz[i] * x[rowoff[r] + kw];
@@ -348,17 +348,16 @@ static void dout_panels(float *gt, const float *g, size_t OC, size_t ohw)
 
 DIRECT_TARGET static inline __attribute__((always_inline)) void
 pooled_plane_avx2(float *acc, const float *xp, const size_t *rowoff,
-                  const size_t nr, const float *gz, const uint32_t *am,
-                  size_t pohw, const int32_t *base)
+                  const size_t nr, const float *gz, const int32_t *pos, size_t n)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,
            a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0,
            a13 = a0, a14 = a0;
     /* Fifteen accumulators and the broadcast fill the sixteen registers:
      * nothing else is carried from one output to the next. */
-    for (size_t i = 0; i < pohw; i++) {
+    for (size_t i = 0; i < n; i++) {
         const __m256 gv = _mm256_broadcast_ss(gz + i);
-        const float *x = xp + base[am[i]];
+        const float *x = xp + pos[i];
         PW_FMA(0); PW_FMA(1); PW_FMA(2); PW_FMA(3); PW_FMA(4);
         PW_FMA(5); PW_FMA(6); PW_FMA(7); PW_FMA(8); PW_FMA(9);
         PW_FMA(10); PW_FMA(11); PW_FMA(12); PW_FMA(13); PW_FMA(14);
@@ -368,19 +367,60 @@ pooled_plane_avx2(float *acc, const float *xp, const size_t *rowoff,
     PW_STORE(10); PW_STORE(11); PW_STORE(12); PW_STORE(13); PW_STORE(14);
 }
 
-/* The two first layers' row counts as constants, so the unused rows
- * vanish; any other count up to 15 with a test per row. */
+/* 5x5 kernels over C = 1 or 3 channels (LeNet's and CIFAR's first
+ * layers): each row's address from one of C channel pointers plus kh row
+ * lengths (base + index*4 addressing), so no table of row offsets has to
+ * live in registers or be reloaded every output. */
+#define PW5_FMA(a, p, off) (a) = _mm256_fmadd_ps(gv, _mm256_loadu_ps((p) + (off)), (a))
+#define PW5_ROWS(a0, a1, a2, a3, a4, p)                                        \
+    do {                                                                       \
+        PW5_FMA(a0, p, 0);                                                     \
+        PW5_FMA(a1, p, w1);                                                    \
+        PW5_FMA(a2, p, w2);                                                    \
+        PW5_FMA(a3, p, w3);                                                    \
+        PW5_FMA(a4, p, w4);                                                    \
+    } while (0)
+
+DIRECT_TARGET static void pooled_plane_k5(float *acc, const float *xp, size_t C,
+                                          size_t plane, size_t Wp, const float *gz,
+                                          const int32_t *pos, size_t n)
+{
+    const size_t w1 = Wp, w2 = 2 * Wp, w3 = 3 * Wp, w4 = 4 * Wp;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,
+           a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0,
+           a13 = a0, a14 = a0;
+    if (C == 1) {
+        for (size_t i = 0; i < n; i++) {
+            const __m256 gv = _mm256_broadcast_ss(gz + i);
+            const float *x0 = xp + pos[i];
+            PW5_ROWS(a0, a1, a2, a3, a4, x0);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const __m256 gv = _mm256_broadcast_ss(gz + i);
+            const float *x0 = xp + pos[i], *x1 = x0 + plane, *x2 = x1 + plane;
+            PW5_ROWS(a0, a1, a2, a3, a4, x0);
+            PW5_ROWS(a5, a6, a7, a8, a9, x1);
+            PW5_ROWS(a10, a11, a12, a13, a14, x2);
+        }
+    }
+    const size_t nr = 5 * C;
+    PW_STORE(0); PW_STORE(1); PW_STORE(2); PW_STORE(3); PW_STORE(4);
+    PW_STORE(5); PW_STORE(6); PW_STORE(7); PW_STORE(8); PW_STORE(9);
+    PW_STORE(10); PW_STORE(11); PW_STORE(12); PW_STORE(13); PW_STORE(14);
+}
+
+/* Any other row count up to 15, with a test per row. */
 DIRECT_TARGET static void pooled_plane_fast(float *acc, const float *xp,
                                             const size_t *rowoff, size_t nr,
-                                            const float *gz, const uint32_t *am,
-                                            size_t pohw, const int32_t *base)
+                                            size_t K, const float *gz,
+                                            const int32_t *pos, size_t n)
 {
-    if (nr == 5)
-        pooled_plane_avx2(acc, xp, rowoff, 5, gz, am, pohw, base);
-    else if (nr == 15)
-        pooled_plane_avx2(acc, xp, rowoff, 15, gz, am, pohw, base);
+    if (K == 5 && (nr == 5 || nr == 15)) /* rowoff[5] - rowoff[0]: a plane */
+        pooled_plane_k5(acc, xp, nr / 5, nr == 5 ? 0 : rowoff[5], rowoff[1],
+                        gz, pos, n);
     else
-        pooled_plane_avx2(acc, xp, rowoff, nr, gz, am, pohw, base);
+        pooled_plane_avx2(acc, xp, rowoff, nr, gz, pos, n);
 }
 
 /* Rows-by-pixels tile for layers with few taps: out[oc_i][px0 + j] for six
@@ -441,10 +481,11 @@ static void dout_panels(float *gt, const float *g, size_t OC, size_t ohw)
 }
 
 static void pooled_plane_fast(float *acc, const float *xp, const size_t *rowoff,
-                              size_t nr, const float *gz, const uint32_t *am,
-                              size_t pohw, const int32_t *base)
+                              size_t nr, size_t K, const float *gz, const int32_t *pos,
+                              size_t n)
 {
-    pooled_plane(acc, xp, rowoff, nr, gz, am, pohw, base);
+    (void)K;
+    pooled_plane(acc, xp, rowoff, nr, gz, pos, n);
 }
 
 /* Never called: conv.c takes the direct path only when enabled. */
@@ -687,9 +728,8 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, pad = s->pad,
                  OC = s->OC, Hp = H + 2 * pad, Wp = W + 2 * pad,
                  nxp = C * Hp * Wp + PW_LANES, nr = C * K, ckk = C * K * K;
-    float *xp = work, *acc = work + nxp, *bsum = acc + OC * nr * PW_LANES,
-          *gz = bsum + OC;
-    int32_t *base = tables(work, nxp + OC * (nr * PW_LANES + 1) + s->OH * s->OW);
+    float *xp = work, *acc = work + nxp, *bsum = acc + OC * nr * PW_LANES;
+    int32_t *base = tables(work, nxp + OC * (nr * PW_LANES + 1));
     size_t rowoff[PW_MAX_ROWS];
     pixel_bases(base, s->OH, s->OW, Wp);
     for (size_t c = 0; c < C; c++)
@@ -701,19 +741,37 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
         pad_copy(xp, in + n * C * H * W, C, H, W, pad);
         for (size_t oc = 0; oc < OC; oc++) {
             const size_t o = (n * OC + oc) * pohw;
-            float *a = acc + oc * nr * PW_LANES, b = 0.0f;
-            /* The ReLU's backward: no branch in the sums below, where a
-             * quarter to a half of the outputs (ReLU, a dropout above the
-             * pool) add zeros in no pattern a predictor would learn. */
-            for (size_t i = 0; i < pohw; i++) {
-                gz[i] = pout[o + i] > 0.0f ? g[o + i] : 0.0f;
-                b += gz[i];
+            float *a = acc + oc * nr * PW_LANES;
+            for (size_t i0 = 0; i0 < pohw; i0 += PW_BLOCK) {
+                const size_t m = pohw - i0 < PW_BLOCK ? pohw - i0 : PW_BLOCK;
+                const float *gi = g + o + i0, *pi = pout + o + i0;
+                const uint32_t *ai = argmax + o + i0;
+                /* The ReLU's backward without a branch in the sums, where
+                 * a quarter to a half of the outputs (ReLU, a dropout
+                 * above the pool) add zeros in no pattern a predictor
+                 * would learn; and each output's window corner, so the
+                 * sums' loads wait on one load, not two. */
+                float gz[PW_BLOCK], b = 0.0f;
+                int32_t pos[PW_BLOCK];
+                v4f b4 = v4f_set1(0.0f);
+                size_t i = 0;
+                for (; i + 4 <= m; i += 4) {
+                    v4f z = v4f_and(v4f_load(gi + i), v4f_load(pi + i) > 0.0f);
+                    v4f_store(gz + i, z);
+                    b4 += z;
+                }
+                for (; i < m; i++) {
+                    gz[i] = pi[i] > 0.0f ? gi[i] : 0.0f;
+                    b += gz[i];
+                }
+                for (i = 0; i < m; i++)
+                    pos[i] = base[ai[i]];
+                bsum[oc] += (b4[0] + b4[1]) + (b4[2] + b4[3]) + b;
+                if (fast)
+                    pooled_plane_fast(a, xp, rowoff, nr, K, gz, pos, m);
+                else
+                    pooled_plane(a, xp, rowoff, nr, gz, pos, m);
             }
-            bsum[oc] += b;
-            if (fast)
-                pooled_plane_fast(a, xp, rowoff, nr, gz, argmax + o, pohw, base);
-            else
-                pooled_plane(a, xp, rowoff, nr, gz, argmax + o, pohw, base);
         }
     }
     for (size_t oc = 0; oc < OC; oc++) {

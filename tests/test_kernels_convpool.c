@@ -273,6 +273,7 @@ static const size_t pooled_shapes[][10] = {
     {2, 1, 10, 10, 4, 5, 2, 2, 2, 0}, /* 5 rows, 2x2 pool */
     {2, 2, 9, 11, 3, 3, 1, 3, 2, 1},  /* 6 rows, K 3, odd sizes */
     {2, 3, 12, 12, 3, 5, 0, 2, 2, 0}, /* no padding */
+    {1, 1, 40, 40, 2, 3, 1, 2, 2, 0},  /* 400 pooled outputs: two blocks */
 };
 
 START_TEST(test_conv_pooled_weights)
