@@ -236,11 +236,54 @@ static int same_conv(const conv2d_shape *s)
 
 /* Valid stride-1 convolutions with outputs a few pixels wide (the CIFAR
  * net's third conv: 2x2 outputs): every window lies inside the plane, and
- * the rows are too short for copy_floats' loops to pay; a plain loop per
- * (kh, kw) moves them.  Same order of additions in col2im_add. */
+ * the rows are too short for copy_floats' loops to pay; plain loops move
+ * them.  Channel-major: one channel's planes of the whole chunk (a few
+ * KB) stay in L1 while each im2col row is written from start to end;
+ * example-major, every row would get a few floats per example, a cache
+ * line each, over a col larger than L2. */
 static int tiny_valid(const conv2d_shape *s)
 {
     return s->stride == 1 && s->pad == 0 && s->OW <= 4;
+}
+
+static void im2col_tiny(float *col, const float *in, const conv2d_shape *s,
+                        size_t b0, size_t nb)
+{
+    const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH, OW = s->OW;
+    const size_t ohw = OH * OW, ncol = nb * ohw;
+    for (size_t c = 0; c < C; c++)
+        for (size_t kh = 0; kh < K; kh++)
+            for (size_t kw = 0; kw < K; kw++) {
+                float *row = col + ((c * K + kh) * K + kw) * ncol;
+                for (size_t b = 0; b < nb; b++) {
+                    const float *src = in + ((b0 + b) * C + c) * H * W + kh * W + kw;
+                    for (size_t oh = 0; oh < OH; oh++)
+                        for (size_t ow = 0; ow < OW; ow++)
+                            row[b * ohw + oh * OW + ow] = src[oh * W + ow];
+                }
+            }
+}
+
+/* Each input pixel still sums its (kh, kw) contributions in (kh, kw)
+ * order, as col2im_add's example-major loop does: the same bits. */
+static void col2im_tiny(float *din, const float *col, const conv2d_shape *s,
+                        size_t b0, size_t nb, int set)
+{
+    const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH, OW = s->OW;
+    const size_t ohw = OH * OW, ncol = nb * ohw;
+    if (set)
+        memset(din + b0 * C * H * W, 0, nb * C * H * W * sizeof *din);
+    for (size_t c = 0; c < C; c++)
+        for (size_t kh = 0; kh < K; kh++)
+            for (size_t kw = 0; kw < K; kw++) {
+                const float *row = col + ((c * K + kh) * K + kw) * ncol;
+                for (size_t b = 0; b < nb; b++) {
+                    float *dst = din + ((b0 + b) * C + c) * H * W + kh * W + kw;
+                    for (size_t oh = 0; oh < OH; oh++)
+                        for (size_t ow = 0; ow < OW; ow++)
+                            dst[oh * W + ow] += row[b * ohw + oh * OW + ow];
+                }
+            }
 }
 
 static void im2col_same_row(float *row, const float *plane, const conv2d_shape *s,
@@ -296,7 +339,11 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH,
                  OW = s->OW, st = s->stride, pad = s->pad;
     const size_t ohw = OH * OW, ncol = nb * ohw;
-    const int same = same_conv(s), tiny = tiny_valid(s);
+    const int same = same_conv(s);
+    if (tiny_valid(s)) {
+        im2col_tiny(col, in, s, b0, nb);
+        return;
+    }
     /* Example-major: one input plane (a few KB) stays in L1 while its K*K
      * row segments are written; the column-major order re-read the whole
      * chunk's input from L3 for every (c, kh, kw). */
@@ -308,13 +355,6 @@ static void im2col(float *col, const float *in, const conv2d_shape *s,
                     float *row = col + ((c * K + kh) * K + kw) * ncol + b * ohw;
                     if (same) {
                         im2col_same_row(row, plane, s, kh, kw);
-                        continue;
-                    }
-                    if (tiny) {
-                        const float *src = plane + kh * W + kw;
-                        for (size_t oh = 0; oh < OH; oh++)
-                            for (size_t ow = 0; ow < OW; ow++)
-                                row[oh * OW + ow] = src[oh * W + ow];
                         continue;
                     }
                     size_t lo, hi;
@@ -377,7 +417,11 @@ static void col2im_add(float *din, float *col, const conv2d_shape *s,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, OH = s->OH,
                  OW = s->OW, st = s->stride, pad = s->pad;
     const size_t ohw = OH * OW, ncol = nb * ohw;
-    const int same = same_conv(s), tiny = tiny_valid(s);
+    const int same = same_conv(s);
+    if (tiny_valid(s)) {
+        col2im_tiny(din, col, s, b0, nb, set);
+        return;
+    }
     /* Example-major like im2col: the plane being summed into stays in L1. */
     for (size_t b = 0; b < nb; b++)
         for (size_t c = 0; c < C; c++) {
@@ -389,13 +433,6 @@ static void col2im_add(float *din, float *col, const conv2d_shape *s,
                     float *row = col + ((c * K + kh) * K + kw) * ncol + b * ohw;
                     if (same) {
                         col2im_same_row(plane, row, s, kh, kw);
-                        continue;
-                    }
-                    if (tiny) {
-                        float *dst = plane + kh * W + kw;
-                        for (size_t oh = 0; oh < OH; oh++)
-                            for (size_t ow = 0; ow < OW; ow++)
-                                dst[oh * W + ow] += row[oh * OW + ow];
                         continue;
                     }
                     size_t lo, hi;

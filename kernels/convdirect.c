@@ -87,12 +87,29 @@ static size_t input_flat_cost(const conv2d_shape *s)
     return round_mr(s->H * s->W) * s->K;
 }
 
+/* Input rows [ih, *next) reach the same kernel rows [*lo, *hi): tiled
+ * together, their pixels run on from one row to the next (the interior
+ * rows of a valid convolution all take every kh). */
+static void kh_group(const conv2d_shape *s, size_t ih, size_t *next, size_t *lo,
+                     size_t *hi)
+{
+    const size_t q = s->K - 1 - s->pad;
+    kh_range(ih, q, s->OH, s->K, lo, hi);
+    size_t n = ih + 1, l, h;
+    for (; n < s->H; n++) {
+        kh_range(n, q, s->OH, s->K, &l, &h);
+        if (l != *lo || h != *hi)
+            break;
+    }
+    *next = n;
+}
+
 static size_t input_rows_cost(const conv2d_shape *s)
 {
-    size_t c = 0, lo, hi;
-    for (size_t ih = 0; ih < s->H; ih++) {
-        kh_range(ih, s->K - 1 - s->pad, s->OH, s->K, &lo, &hi);
-        c += round_mr(s->W) * (hi - lo);
+    size_t c = 0, lo, hi, next;
+    for (size_t ih = 0; ih < s->H; ih = next) {
+        kh_group(s, ih, &next, &lo, &hi);
+        c += round_mr((next - ih) * s->W) * (hi - lo);
     }
     return c;
 }
@@ -698,12 +715,15 @@ void conv_direct_input(float *din, const float *dout, const float *w,
             const size_t jn = C - p * NR < NR ? C - p * NR : NR;
             const float *wp = wf + p * okk * NR;
             /* Tiles of six pixels: all of them in turn over every tap, or
-             * (by_row) within one input row over the taps whose kh reaches
-             * dout rather than its zero border. */
-            for (size_t ih = 0, q0 = 0; q0 < hw; ih++) {
-                size_t end = by_row ? (ih + 1) * W : hw, lo = 0, hi = K;
-                if (by_row)
-                    kh_range(ih, q, OH, K, &lo, &hi);
+             * (by_row) within rows that reach the same kernel rows, over the
+             * taps whose kh reaches dout rather than its zero border. */
+            for (size_t ih = 0, q0 = 0, next; q0 < hw; ih = next) {
+                size_t end = hw, lo = 0, hi = K;
+                next = H;
+                if (by_row) {
+                    kh_group(s, ih, &next, &lo, &hi);
+                    end = next * W;
+                }
                 for (; q0 < end; q0 += mr_step(q0, end)) {
                     const float *r[MR];
                     size_t mr = tile_rows(r, gp, base, q0, end);
