@@ -251,15 +251,47 @@ int conv_direct_enabled(void)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+/* c[j*ldc + i] (= or += when add) lane i of rows[j] after an 8x8
+ * transpose of v[0..5] and two zero rows, for lanes i < mr and the jn
+ * first j: six results of one column, contiguous, by one masked store. */
+DIRECT_TARGET static void store_cols8(float *c, size_t ldc, size_t mr, size_t jn,
+                                      const __m256 v[MR], int add)
+{
+    const __m256 z = _mm256_setzero_ps();
+    const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]),
+                 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]),
+                 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]),
+                 t6 = z, t7 = z;
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    const __m256 col[8] = {
+        _mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+        _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+        _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+        _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)
+    };
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)mr),
+                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (size_t j = 0; j < jn && j < 8; j++, c += ldc) {
+        __m256 x = col[j];
+        if (add)
+            x = _mm256_add_ps(_mm256_maskload_ps(c, m), x);
+        _mm256_maskstore_ps(c, m, x);
+    }
+}
+
 /* The MR x NR sums of a tile: acc[i][j] = sum over k < kc of
  * r[i][off[k]] * bp[k*NR + j], six rows broadcast from anywhere, sixteen
  * columns from a packed panel; each sum runs in k order, one FMA per term.
- * Then, for the first mr rows: c[i*ldc + j] = acc (+ bias[j], ReLU) when
- * add is 0, c[i*ldc + j] += acc when add is 1. */
+ * Then, for the first mr rows and jn columns: c[i*ldc + j] (c[j*ldc + i]
+ * when trans) = acc (+ bias[j], ReLU) when add is 0, += acc when add is
+ * 1. */
 DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
                                    const int32_t *off, const float *bp,
-                                   float *c, size_t ldc, size_t mr,
-                                   const float *bias, int relu, int add)
+                                   float *c, size_t ldc, size_t mr, size_t jn,
+                                   const float *bias, int relu, int add, int trans)
 {
     const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4],
                 *r5 = r[5];
@@ -281,6 +313,25 @@ DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
     const __m256 zero = _mm256_setzero_ps();
     const __m256 bb0 = bias ? _mm256_loadu_ps(bias) : zero,
                  bb1 = bias ? _mm256_loadu_ps(bias + 8) : zero;
+    if (trans) {
+        __m256 v0[MR], v1[MR];
+        for (size_t i = 0; i < MR; i++) {
+            v0[i] = acc[i][0];
+            v1[i] = acc[i][1];
+            if (!add && bias) {
+                v0[i] = _mm256_add_ps(v0[i], bb0);
+                v1[i] = _mm256_add_ps(v1[i], bb1);
+            }
+            if (relu) {
+                v0[i] = _mm256_max_ps(zero, v0[i]);
+                v1[i] = _mm256_max_ps(zero, v1[i]);
+            }
+        }
+        store_cols8(c, ldc, mr, jn, v0, add);
+        if (jn > 8)
+            store_cols8(c + 8 * ldc, ldc, mr, jn - 8, v1, add);
+        return;
+    }
     for (size_t i = 0; i < mr; i++, c += ldc) {
         __m256 v0 = acc[i][0], v1 = acc[i][1];
         if (add) {
@@ -507,15 +558,15 @@ static void pooled_plane_fast(float *acc, const float *xp, const size_t *rowoff,
 
 /* Never called: conv.c takes the direct path only when enabled. */
 static void tile6x16(size_t kc, const float *const r[MR], const int32_t *off,
-                     const float *bp, float *c, size_t ldc, size_t mr,
-                     const float *bias, int relu, int add)
+                     const float *bp, float *c, size_t ldc, size_t mr, size_t jn,
+                     const float *bias, int relu, int add, int trans)
 {
     for (size_t i = 0; i < mr; i++)
-        for (size_t j = 0; j < NR; j++) {
+        for (size_t j = 0; j < jn; j++) {
             float acc = 0.0f;
             for (size_t k = 0; k < kc; k++)
                 acc += r[i][off[k]] * bp[k * NR + j];
-            float *d = c + i * ldc + j;
+            float *d = trans ? c + j * ldc + i : c + i * ldc + j;
             if (add)
                 acc += *d;
             else if (bias)
@@ -611,7 +662,6 @@ void conv_direct_forward(float *out, const float *in, const float *w,
     pixel_bases(base, OH, OW, Wp);
     if (pad)
         memset(xp, 0, nxp * sizeof *xp);
-    float t[MR * NR];
     for (size_t n = 0; n < s->B; n++) {
         const float *x = in + n * C * H * W;
         if (pad)
@@ -623,13 +673,8 @@ void conv_direct_forward(float *out, const float *in, const float *w,
             for (size_t p0 = 0; p0 < ohw; p0 += MR) {
                 const float *r[MR];
                 size_t mr = tile_rows(r, src, base, p0, ohw);
-                tile6x16(ckk, r, off, wp + p * ckk * NR, t, NR, mr,
-                         bp + p * NR, relu, 0);
-                for (size_t j = 0; j < jn; j++) {
-                    float *dst = o + (p * NR + j) * ohw + p0;
-                    for (size_t i = 0; i < mr; i++)
-                        dst[i] = t[i * NR + j];
-                }
+                tile6x16(ckk, r, off, wp + p * ckk * NR, o + p * NR * ohw + p0, ohw,
+                         mr, jn, bp + p * NR, relu, 0, 1);
             }
         }
     }
@@ -664,7 +709,7 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
                 const float *r[MR];
                 size_t mr = tile_rows(r, src, off, k0, ckk);
                 tile6x16(ohw, r, base, gt + p * ohw * NR,
-                         acc + k0 * OCp + p * NR, OCp, mr, NULL, 0, 1);
+                         acc + k0 * OCp + p * NR, OCp, mr, NR, NULL, 0, 1, 0);
             }
     }
     for (size_t oc = 0; oc < OC; oc++)
@@ -705,7 +750,6 @@ void conv_direct_input(float *din, const float *dout, const float *w,
     pixel_bases(base, H, W, Wq);
     memset(gp, 0, ngp * sizeof *gp);
     const int by_row = input_rows_cost(s) < input_flat_cost(s);
-    float t[MR * NR];
     for (size_t n = 0; n < s->B; n++) {
         /* dout's planes, bordered by q = K-1-pad zeros: input pixel (ih, iw)
          * reads window corner (ih, iw) of gp. */
@@ -728,12 +772,7 @@ void conv_direct_input(float *din, const float *dout, const float *w,
                     const float *r[MR];
                     size_t mr = tile_rows(r, gp, base, q0, end);
                     tile6x16((hi - lo) * ok, r, off + lo * ok, wp + lo * ok * NR,
-                             t, NR, mr, NULL, 0, 0);
-                    for (size_t j = 0; j < jn; j++) {
-                        float *dst = o + (p * NR + j) * hw + q0;
-                        for (size_t i = 0; i < mr; i++)
-                            dst[i] = (set ? 0.0f : dst[i]) + t[i * NR + j];
-                    }
+                             o + p * NR * hw + q0, hw, mr, jn, NULL, 0, !set, 1);
                 }
             }
         }
