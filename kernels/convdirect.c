@@ -5,7 +5,7 @@
  *
  * Scratch layout (floats, then int32 offset tables at the end):
  *   forward  xp (C, Hp, Wp) | wp (OCp/16, C*K*K, 16) | bias (OCp) | off (C*K*K)
- *            | base (OH*OW); first layers (rows6x16): xp (C, Hp, Wp) + 16 | off
+ *            | base (OH*OW); first layers (rows6x16): xp (C, Hp, Wp) + 32 | off
  *   weights  xp (C, Hp, Wp) | gt (OCp/16, OH*OW, 16) | acc (C*K*K, OCp) | off | base
  *   input    gp (OC, Hq, Wq) | wf (Cp/16, K*OC*K, 16) | off (K*OC*K) | base (H*W)
  * where Hp = H + 2 pad, Hq = H + K - 1, and OCp, Cp round up to 16.  The
@@ -129,8 +129,8 @@ size_t conv_direct_forward_floats(const conv2d_shape *s)
 {
     size_t ckk = s->C * s->K * s->K, ohw = s->OH * s->OW;
     size_t xp = s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad);
-    if (rows_mode(s)) /* the last vectors read up to NR - 1 floats past xp */
-        return xp + NR + table_floats(ckk);
+    if (rows_mode(s)) /* rows2x32 reads up to 2 NR - 1 floats past xp */
+        return xp + 2 * NR + table_floats(ckk);
     return xp + up16(s->OC) * (ckk + 1) + table_floats(ckk + ohw);
 }
 
@@ -537,10 +537,71 @@ DIRECT_TARGET static void rows6x16(size_t kc, const float *const a[MR],
         }
     }
 }
+/* One or two output channels (mr) by up to 32 pixels (jn) of an output
+ * row: rows6x16's remainder.  Weights a0, a1 broadcast, pixels four
+ * vectors at src + off[k]; bias, ReLU and the masked stores here.  With
+ * mr = 1, a1 and o1 must name the same channel as a0 and o0 (computed,
+ * not stored). */
+DIRECT_TARGET static void rows2x32(size_t kc, const float *a0, const float *a1,
+                                   const int32_t *off, const float *src, float *o0,
+                                   float *o1, float bias0, float bias1, size_t mr,
+                                   size_t jn, int relu)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00,
+           c11 = c00, c12 = c00, c13 = c00;
+    for (size_t k = 0; k < kc; k++) {
+        const float *p = src + off[k];
+        const __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 8),
+                     x2 = _mm256_loadu_ps(p + 16), x3 = _mm256_loadu_ps(p + 24);
+        const __m256 w0 = _mm256_broadcast_ss(a0 + k), w1 = _mm256_broadcast_ss(a1 + k);
+        c00 = _mm256_fmadd_ps(w0, x0, c00);
+        c01 = _mm256_fmadd_ps(w0, x1, c01);
+        c02 = _mm256_fmadd_ps(w0, x2, c02);
+        c03 = _mm256_fmadd_ps(w0, x3, c03);
+        c10 = _mm256_fmadd_ps(w1, x0, c10);
+        c11 = _mm256_fmadd_ps(w1, x1, c11);
+        c12 = _mm256_fmadd_ps(w1, x2, c12);
+        c13 = _mm256_fmadd_ps(w1, x3, c13);
+    }
+    const __m256 acc[2][4] = { { c00, c01, c02, c03 }, { c10, c11, c12, c13 } };
+    const float bias[2] = { bias0, bias1 };
+    float *const o[2] = { o0, o1 };
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t i = 0; i < mr; i++)
+        for (size_t v = 0; v < 4 && 8 * v < jn; v++) {
+            __m256 x = _mm256_add_ps(acc[i][v], _mm256_set1_ps(bias[i]));
+            if (relu) /* max(0, v) returns v when v is NaN, as relu_forward */
+                x = _mm256_max_ps(zero, x);
+            if (8 * v + 8 <= jn)
+                _mm256_storeu_ps(o[i] + 8 * v, x);
+            else
+                _mm256_maskstore_ps(o[i] + 8 * v,
+                                    _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(jn - 8 * v)),
+                                                       lane), x);
+        }
+}
 #else
 int conv_direct_enabled(void)
 {
     return 0;
+}
+
+static void rows2x32(size_t kc, const float *a0, const float *a1, const int32_t *off,
+                     const float *src, float *o0, float *o1, float bias0, float bias1,
+                     size_t mr, size_t jn, int relu)
+{
+    const float *const a[2] = { a0, a1 };
+    float *const o[2] = { o0, o1 };
+    const float bias[2] = { bias0, bias1 };
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < jn; j++) {
+            float acc = 0.0f;
+            for (size_t k = 0; k < kc; k++)
+                acc += a[i][k] * src[off[k] + j];
+            acc += bias[i];
+            o[i][j] = relu && acc < 0.0f ? 0.0f : acc;
+        }
 }
 
 static void dout_panels(float *gt, const float *g, size_t OC, size_t ohw)
@@ -608,9 +669,13 @@ static void forward_rows(float *out, const float *in, const float *w,
     const size_t C = s->C, H = s->H, W = s->W, K = s->K, pad = s->pad,
                  OC = s->OC, OH = s->OH, OW = s->OW;
     const size_t Hp = H + 2 * pad, Wp = W + 2 * pad, ohw = OH * OW,
-                 ckk = C * K * K, nxp = C * Hp * Wp + NR;
+                 ckk = C * K * K, nxp = C * Hp * Wp + 2 * NR;
     float *xp = work;
     int32_t *off = tables(work, nxp);
+    /* Output channels left over by the six-row tiles: one or two run as
+     * rows2x32 (a six-row tile would spend two thirds of its FMAs on
+     * repeated rows), three to five as a partial six-row tile. */
+    const size_t oc_main = OC % MR <= 2 ? OC - OC % MR : OC;
     tap_offsets(off, C, K, Hp, Wp);
     memset(xp, 0, nxp * sizeof *xp);
     for (size_t n = 0; n < s->B; n++) {
@@ -620,7 +685,7 @@ static void forward_rows(float *out, const float *in, const float *w,
             for (size_t ow0 = 0; ow0 < OW; ow0 += NR) {
                 const size_t jn = OW - ow0 < NR ? OW - ow0 : NR;
                 const float *src = xp + oh * Wp + ow0;
-                for (size_t oc0 = 0; oc0 < OC; oc0 += MR) {
+                for (size_t oc0 = 0; oc0 < oc_main; oc0 += MR) {
                     const size_t mr = OC - oc0 < MR ? OC - oc0 : MR;
                     const float *a[MR];
                     float *o[MR];
@@ -631,6 +696,17 @@ static void forward_rows(float *out, const float *in, const float *w,
                     }
                     rows6x16(ckk, a, off, src, o, b + oc0, mr, jn, relu);
                 }
+            }
+        if (oc_main == OC)
+            continue;
+        const size_t last = OC - 1, oc1 = oc_main + 1 < OC ? oc_main + 1 : last;
+        for (size_t oh = 0; oh < OH; oh++)
+            for (size_t ow0 = 0; ow0 < OW; ow0 += 2 * NR) {
+                const size_t jn = OW - ow0 < 2 * NR ? OW - ow0 : 2 * NR;
+                rows2x32(ckk, w + oc_main * ckk, w + oc1 * ckk, off,
+                         xp + oh * Wp + ow0, on + oc_main * ohw + oh * OW + ow0,
+                         on + oc1 * ohw + oh * OW + ow0, b[oc_main], b[oc1],
+                         OC - oc_main, jn, relu);
             }
     }
 }
@@ -805,11 +881,13 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
                 const size_t m = pohw - i0 < PW_BLOCK ? pohw - i0 : PW_BLOCK;
                 const float *gi = g + o + i0, *pi = pout + o + i0;
                 const uint32_t *ai = argmax + o + i0;
-                /* The ReLU's backward without a branch in the sums, where
-                 * a quarter to a half of the outputs (ReLU, a dropout
-                 * above the pool) add zeros in no pattern a predictor
-                 * would learn; and each output's window corner, so the
-                 * sums' loads wait on one load, not two. */
+                /* The ReLU's backward, then the outputs whose gradient is
+                 * not zero (a quarter to a half are: ReLU, a dropout above
+                 * the pool), compacted without a branch, so the sums skip
+                 * the others without mispredicting on them; and their
+                 * window corners, so the sums' loads wait on one load, not
+                 * two.  The first layer's input is data: finite, so a
+                 * skipped 0 * x is a 0 the sums do not miss. */
                 float gz[PW_BLOCK], b = 0.0f;
                 int32_t pos[PW_BLOCK];
                 v4f b4 = v4f_set1(0.0f);
@@ -823,13 +901,17 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
                     gz[i] = pi[i] > 0.0f ? gi[i] : 0.0f;
                     b += gz[i];
                 }
-                for (i = 0; i < m; i++)
-                    pos[i] = base[ai[i]];
+                size_t nz = 0;
+                for (i = 0; i < m; i++) {
+                    gz[nz] = gz[i];
+                    pos[nz] = base[ai[i]];
+                    nz += gz[i] != 0.0f;
+                }
                 bsum[oc] += (b4[0] + b4[1]) + (b4[2] + b4[3]) + b;
                 if (fast)
-                    pooled_plane_fast(a, xp, rowoff, nr, K, gz, pos, m);
+                    pooled_plane_fast(a, xp, rowoff, nr, K, gz, pos, nz);
                 else
-                    pooled_plane(a, xp, rowoff, nr, gz, pos, m);
+                    pooled_plane(a, xp, rowoff, nr, gz, pos, nz);
             }
         }
     }

@@ -436,6 +436,8 @@ static const size_t direct_shapes[][9] = {
     {2, 16, 16, 16, 16, 5, 1, 0, 2}, /* the same, rows of 16 = 6 + 6 + 4 */
     {1, 16, 8, 8, 16, 3, 1, 3, 1},   /* pad > K - 1: sgemm input gradient */
     {2, 4, 9, 9, 8, 5, 1, 2, 0},     /* 4 output rows narrower than 12: im2col */
+    {2, 2, 12, 40, 8, 5, 1, 2, 1},   /* row tiles + 2 channels of rows2x32, 32 + 8 */
+    {1, 3, 9, 35, 13, 3, 1, 1, 1},   /* + 1 channel of rows2x32, 32 + 3 pixels */
 };
 
 static int cpu_has_avx2_fma(void)
