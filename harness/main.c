@@ -383,7 +383,10 @@ void __wrap_cblas_sgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta,  // NOLINT(
 /* The direct convolution passes (kernels/convdirect.h, internal to the
  * kernels, whose conv.c calls them), timed the same way.  Their flops are
  * the useful ones, 2*B*OC*OH*OW*C*K*K a pass, as for the sgemm they
- * replace; the zeros their tiles pad with are not counted. */
+ * replace; the zeros their tiles pad with are not counted.  Likewise a
+ * first layer's weight gradient from its pool's (conv2d_pooled_weights,
+ * called by the model), counted as the dense pass it replaces though it
+ * does a quarter of its FMAs or fewer. */
 void __real_conv_direct_forward(float *out, const float *in, const float *w,  // NOLINT(bugprone-reserved-identifier)
                                 const float *b, const conv2d_shape *s, float *work,
                                 int relu);
@@ -398,6 +401,14 @@ void __wrap_conv_direct_weights(float *dw, const float *dout, const float *in,  
                                 const conv2d_shape *s, float *work, int set);
 void __wrap_conv_direct_input(float *din, const float *dout, const float *w,  // NOLINT(bugprone-reserved-identifier)
                               const conv2d_shape *s, float *work, int set);
+void __real_conv2d_pooled_weights(float *dw, float *db, const float *g,  // NOLINT(bugprone-reserved-identifier)
+                                  const uint32_t *argmax, const float *pout,
+                                  size_t pohw, const float *in, const conv2d_shape *s,
+                                  float *work, int set);
+void __wrap_conv2d_pooled_weights(float *dw, float *db, const float *g,  // NOLINT(bugprone-reserved-identifier)
+                                  const uint32_t *argmax, const float *pout,
+                                  size_t pohw, const float *in, const conv2d_shape *s,
+                                  float *work, int set);
 
 static double conv_flops(const conv2d_shape *s)
 {
@@ -405,7 +416,7 @@ static double conv_flops(const conv2d_shape *s)
            (double)(s->C * s->K * s->K);
 }
 
-#define TIMED_DIRECT(call, s)                                               \
+#define TIMED_DIRECT(call, flops)                                           \
     do {                                                                    \
         if (!db_gemmtime_on()) {                                            \
             call;                                                           \
@@ -415,26 +426,36 @@ static double conv_flops(const conv2d_shape *s)
         clock_gettime(CLOCK_MONOTONIC, &t0);                                \
         call;                                                               \
         clock_gettime(CLOCK_MONOTONIC, &t1);                                \
-        db_gemmtime_add(DB_GEMM_DIRECT, seconds_between(&t0, &t1), conv_flops(s)); \
+        db_gemmtime_add(DB_GEMM_DIRECT, seconds_between(&t0, &t1), (flops)); \
     } while (0)
 
 void __wrap_conv_direct_forward(float *out, const float *in, const float *w,  // NOLINT(bugprone-reserved-identifier)
                                 const float *b, const conv2d_shape *s, float *work,
                                 int relu)
 {
-    TIMED_DIRECT(__real_conv_direct_forward(out, in, w, b, s, work, relu), s);
+    TIMED_DIRECT(__real_conv_direct_forward(out, in, w, b, s, work, relu), conv_flops(s));
 }
 
 void __wrap_conv_direct_weights(float *dw, const float *dout, const float *in,  // NOLINT(bugprone-reserved-identifier)
                                 const conv2d_shape *s, float *work, int set)
 {
-    TIMED_DIRECT(__real_conv_direct_weights(dw, dout, in, s, work, set), s);
+    TIMED_DIRECT(__real_conv_direct_weights(dw, dout, in, s, work, set), conv_flops(s));
 }
 
 void __wrap_conv_direct_input(float *din, const float *dout, const float *w,  // NOLINT(bugprone-reserved-identifier)
                               const conv2d_shape *s, float *work, int set)
 {
-    TIMED_DIRECT(__real_conv_direct_input(din, dout, w, s, work, set), s);
+    TIMED_DIRECT(__real_conv_direct_input(din, dout, w, s, work, set), conv_flops(s));
+}
+
+void __wrap_conv2d_pooled_weights(float *dw, float *db, const float *g,  // NOLINT(bugprone-reserved-identifier)
+                                  const uint32_t *argmax, const float *pout,
+                                  size_t pohw, const float *in, const conv2d_shape *s,
+                                  float *work, int set)
+{
+    TIMED_DIRECT(__real_conv2d_pooled_weights(dw, db, g, argmax, pout, pohw, in, s, work,
+                                              set),
+                 conv_flops(s));
 }
 
 int main(int argc, char **argv)

@@ -115,8 +115,9 @@ void conv2d_backward_set_din(float *din /* (B, C, H, W) or NULL */,
  * argmax[i] where the pooled value pout[i] is > 0 (as
  * maxpool_backward_relu_set does), so only those outputs, at most one per
  * window, enter the sums; the conv's output gradient is never formed.
- * Overwrites dw and db when set, adds to them otherwise.  Needs
- * conv2d_pooled_suits (stride 1, K <= 8, C*K <= 15) and
+ * Outputs with a zero gradient are skipped, so in must be finite (a first
+ * layer's input is data).  Overwrites dw and db when set, adds to them
+ * otherwise.  Needs conv2d_pooled_suits (stride 1, K <= 8, C*K <= 15) and
  * conv2d_pooled_work_floats of scratch. */
 int conv2d_pooled_suits(const conv2d_shape *s);
 size_t conv2d_pooled_work_floats(const conv2d_shape *s);

@@ -280,6 +280,14 @@ START_TEST(test_gru_backward_single)
 }
 END_TEST
 
+START_TEST(test_gru_backward_wider)
+{
+    /* H 16 and 7 examples with seven different lengths, one of them 0 */
+    const uint32_t len[7] = {4, 1, 3, 4, 2, 0, 4};
+    gradcheck(7, 4, 3, 16, len, 5);
+}
+END_TEST
+
 START_TEST(test_gru_shape_init)
 {
     gru_shape s;
@@ -307,6 +315,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_gru_backward_mixed);
     tcase_add_test(tc, test_gru_backward_short);
     tcase_add_test(tc, test_gru_backward_single);
+    tcase_add_test(tc, test_gru_backward_wider);
     tcase_add_test(tc, test_gru_shape_init);
     suite_add_tcase(s, tc);
     return s;
