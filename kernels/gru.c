@@ -100,6 +100,97 @@ static void add_row(float *dst, const float *src, size_t n)
         dst[k] += src[k];
 }
 
+/* The gates eight lanes at a time on CPUs with AVX2 (GCC's target pragma;
+ * elsewhere four): the same operations per lane as the 4-wide loops, none
+ * contracted into an FMA, so the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC target("avx2")
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+static inline v8f v8f_set1(float x) { return (v8f){ x, x, x, x, x, x, x, x }; }
+
+static inline v8f v8f_load(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void v8f_store(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+
+DB_VMATH(v8f, v8i, v8f_set1, v8f)
+
+/* Forward gates of one example, lanes [0, 8 * (H / 8)); returns the
+ * first lane left. */
+static size_t gates_forward8(float *gx, const float *gh, const float *hpb,
+                             float *hnb, float *hnt, size_t H)
+{
+    size_t j = 0;
+    for (; j + 8 <= H; j += 8) {
+        v8f r = v8f_sigmoid(v8f_load(gx + j) + v8f_load(gh + j));
+        v8f z = v8f_sigmoid(v8f_load(gx + H + j) + v8f_load(gh + H + j));
+        v8f hnj = v8f_load(gh + 2 * H + j);
+        v8f n = v8f_tanh(v8f_load(gx + 2 * H + j) + r * hnj);
+        v8f_store(hnb + j, (v8f_set1(1.0f) - z) * n + z * v8f_load(hpb + j));
+        v8f_store(gx + j, r);
+        v8f_store(gx + H + j, z);
+        v8f_store(gx + 2 * H + j, n);
+        v8f_store(hnt + j, hnj);
+    }
+    return j;
+}
+
+/* Backward through the gates of one example, as gates_forward8. */
+static size_t gates_backward8(float *dxr, float *dhr, float *dpb, const float *gr,
+                              const float *hnt, const float *hpb, const float *dhb,
+                              size_t H)
+{
+    size_t j = 0;
+    const v8f one = v8f_set1(1.0f);
+    for (; j + 8 <= H; j += 8) {
+        v8f r = v8f_load(gr + j), z = v8f_load(gr + H + j), n = v8f_load(gr + 2 * H + j);
+        v8f d = v8f_load(dhb + j);
+        v8f dan = d * (one - z) * (one - n * n);
+        v8f daz = d * (v8f_load(hpb + j) - n) * z * (one - z);
+        v8f dar = dan * v8f_load(hnt + j) * r * (one - r);
+        v8f_store(dxr + j, dar);
+        v8f_store(dxr + H + j, daz);
+        v8f_store(dxr + 2 * H + j, dan);
+        v8f_store(dhr + j, dar);
+        v8f_store(dhr + H + j, daz);
+        v8f_store(dhr + 2 * H + j, dan * r);
+        v8f_store(dpb + j, d * z);
+    }
+    return j;
+}
+#pragma GCC pop_options
+
+static int wide_gates(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+#else
+static int wide_gates(void) { return 0; }
+
+static size_t gates_forward8(float *gx, const float *gh, const float *hpb,
+                             float *hnb, float *hnt, size_t H)
+{
+    (void)gx, (void)gh, (void)hpb, (void)hnb, (void)hnt, (void)H;
+    return 0;
+}
+
+static size_t gates_backward8(float *dxr, float *dhr, float *dpb, const float *gr,
+                              const float *hnt, const float *hpb, const float *dhb,
+                              size_t H)
+{
+    (void)dxr, (void)dhr, (void)dpb, (void)gr, (void)hnt, (void)hpb, (void)dhb, (void)H;
+    return 0;
+}
+#endif
+
 /* Lengths beyond T count as T; the longest decides how many steps run. */
 static size_t steps_of(const uint32_t *len, size_t b, size_t T)
 {
@@ -129,6 +220,7 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(B * T), (int)H3,
                 (int)D, 1.0f, x, (int)D, wx, (int)D, 1.0f, g, (int)H3);
 
+    const int wide = wide_gates();
     memset(hs, 0, B * H * sizeof *hs);
     for (size_t t = 0; t < maxlen; t++) {
         const float *hp = hs + t * B * H;
@@ -151,7 +243,7 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
             }
             float *gx = g + (b * T + t) * H3;
             const float *gh = hg + b * H3;
-            size_t j = 0;
+            size_t j = wide ? gates_forward8(gx, gh, hpb, hnb, hnt, H) : 0;
             for (; j + 4 <= H; j += 4) {
                 v4f r = v4f_sigmoid(v4f_load(gx + j) + v4f_load(gh + j));
                 v4f z = v4f_sigmoid(v4f_load(gx + H + j) + v4f_load(gh + H + j));
@@ -200,6 +292,7 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
             maxlen = steps_of(len, b, T);
     if (maxlen == 0)
         return; /* no step ran: nothing depends on any weight */
+    const int wide = wide_gates();
 
     memcpy(dh, dhfinal, B * H * sizeof *dh);
     for (size_t t = maxlen; t-- > 0;) {
@@ -220,7 +313,7 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
             const float *gr = g + (b * T + t) * H3;
             const float *hnt = hn + (t * B + b) * H;
             const float *hpb = hp + b * H;
-            size_t j = 0;
+            size_t j = wide ? gates_backward8(dxr, dhr, dpb, gr, hnt, hpb, dhb, H) : 0;
             const v4f one = v4f_set1(1.0f);
             for (; j + 4 <= H; j += 4) {
                 v4f r = v4f_load(gr + j), z = v4f_load(gr + H + j),

@@ -73,54 +73,59 @@ static inline v4i v4i_from_bytes(const uint8_t *m)
 }
 #endif
 
-/* exp(x) for float lanes: Cephes' expf polynomial after reduction by
- * n = round(x / ln 2), about 1 ulp over the float range; x is clamped to
- * [-87.3, 88.7] (results 1e-38 .. 3e38), NaN stays NaN. */
-static inline v4f v4f_exp(v4f x)
-{
-    const v4f hi = v4f_set1(88.7f), lo = v4f_set1(-87.3f);
-    v4i over = x > hi, under = x < lo; /* both false for NaN */
-    x = (v4f)(((v4i)x & ~(over | under)) | ((v4i)hi & over) | ((v4i)lo & under));
-    const v4f magic = v4f_set1(12582912.0f); /* 1.5 * 2^23: round to int */
-    v4f t = x * v4f_set1(1.44269504088896341f) + magic;
-    v4f n = t - magic;
-    v4i ni = (v4i)t - (v4i)magic;
-    v4f r = x - n * v4f_set1(0.693359375f);
-    r = r - n * v4f_set1(-2.12194440e-4f);
-    v4f p = v4f_set1(1.9875691500e-4f);
-    p = p * r + v4f_set1(1.3981999507e-3f);
-    p = p * r + v4f_set1(8.3334519073e-3f);
-    p = p * r + v4f_set1(4.1665795894e-2f);
-    p = p * r + v4f_set1(1.6666665459e-1f);
-    p = p * r + v4f_set1(5.0000001201e-1f);
-    p = p * (r * r) + r + v4f_set1(1.0f);
-    /* 2^n in two factors so n = 128 (x near 88.7) does not overflow the
-     * exponent field. */
-    v4i h = ni >> 1;
-    v4f s1 = (v4f)((h + 127) << 23), s2 = (v4f)((ni - h + 127) << 23);
-    return p * s1 * s2;
-}
-
-static inline v4f v4f_sigmoid(v4f x)
-{
-    return v4f_set1(1.0f) / (v4f_set1(1.0f) + v4f_exp(-x));
-}
-
-/* tanh: an odd Taylor polynomial below |x| = 0.125 (relative error < 2e-9),
+/* exp, sigmoid and tanh for any float vector type V (integer lanes VI,
+ * broadcast SET1), named PFX_exp, PFX_sigmoid, PFX_tanh: the 4-wide ones
+ * below, and gru.c's 8-wide ones, which give the same bits lane by lane
+ * (the same operations, none of them contracted).
+ *
+ * exp(x): Cephes' expf polynomial after reduction by n = round(x / ln 2),
+ * about 1 ulp over the float range; x is clamped to [-87.3, 88.7] (results
+ * 1e-38 .. 3e38), NaN stays NaN; 2^n in two factors so n = 128 (x near
+ * 88.7) does not overflow the exponent field.
+ * tanh: an odd Taylor polynomial below |x| = 0.125 (relative error < 2e-9),
  * 1 - 2/(exp(2|x|) + 1) with the sign restored above. */
-static inline v4f v4f_tanh(v4f x)
-{
-    const v4i sign = (v4i)v4f_set1(-0.0f);
-    v4f a = (v4f)((v4i)x & ~sign);
-    v4f big = v4f_set1(1.0f) - v4f_set1(2.0f) / (v4f_exp(a + a) + v4f_set1(1.0f));
-    v4f x2 = x * x;
-    v4f small = v4f_set1(-17.0f / 315.0f);
-    small = small * x2 + v4f_set1(2.0f / 15.0f);
-    small = small * x2 + v4f_set1(-1.0f / 3.0f);
-    small = small * x2 * a + a;
-    v4i use_small = a < v4f_set1(0.125f);
-    v4f r = (v4f)(((v4i)small & use_small) | ((v4i)big & ~use_small));
-    return (v4f)((v4i)r | ((v4i)x & sign));
-}
+#define DB_VMATH(V, VI, SET1, PFX)                                             \
+    static inline V PFX##_exp(V x)                                             \
+    {                                                                          \
+        const V hi = SET1(88.7f), lo = SET1(-87.3f);                           \
+        VI over = x > hi, under = x < lo; /* both false for NaN */            \
+        x = (V)(((VI)x & ~(over | under)) | ((VI)hi & over) | ((VI)lo & under)); \
+        const V magic = SET1(12582912.0f); /* 1.5 * 2^23: round to int */     \
+        V t = x * SET1(1.44269504088896341f) + magic;                          \
+        V n = t - magic;                                                       \
+        VI ni = (VI)t - (VI)magic;                                             \
+        V r = x - n * SET1(0.693359375f);                                      \
+        r = r - n * SET1(-2.12194440e-4f);                                     \
+        V p = SET1(1.9875691500e-4f);                                          \
+        p = p * r + SET1(1.3981999507e-3f);                                    \
+        p = p * r + SET1(8.3334519073e-3f);                                    \
+        p = p * r + SET1(4.1665795894e-2f);                                    \
+        p = p * r + SET1(1.6666665459e-1f);                                    \
+        p = p * r + SET1(5.0000001201e-1f);                                    \
+        p = p * (r * r) + r + SET1(1.0f);                                      \
+        VI h = ni >> 1;                                                        \
+        V s1 = (V)((h + 127) << 23), s2 = (V)((ni - h + 127) << 23);           \
+        return p * s1 * s2;                                                    \
+    }                                                                          \
+    static inline V PFX##_sigmoid(V x)                                         \
+    {                                                                          \
+        return SET1(1.0f) / (SET1(1.0f) + PFX##_exp(-x));                      \
+    }                                                                          \
+    static inline V PFX##_tanh(V x)                                            \
+    {                                                                          \
+        const VI sign = (VI)SET1(-0.0f);                                       \
+        V a = (V)((VI)x & ~sign);                                              \
+        V big = SET1(1.0f) - SET1(2.0f) / (PFX##_exp(a + a) + SET1(1.0f));     \
+        V x2 = x * x;                                                          \
+        V small = SET1(-17.0f / 315.0f);                                       \
+        small = small * x2 + SET1(2.0f / 15.0f);                               \
+        small = small * x2 + SET1(-1.0f / 3.0f);                               \
+        small = small * x2 * a + a;                                            \
+        VI use_small = a < SET1(0.125f);                                       \
+        V r = (V)(((VI)small & use_small) | ((VI)big & ~use_small));           \
+        return (V)((VI)r | ((VI)x & sign));                                    \
+    }
+
+DB_VMATH(v4f, v4i, v4f_set1, v4f)
 
 #endif
