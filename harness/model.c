@@ -645,14 +645,18 @@ static void pair_member(void *arg, size_t t, size_t n)
         memset(dW, 0, (C->w_n + C->b_n) * sizeof(float));
         return;
     }
-    if (j->backward && !j->din && conv2d_pooled_suits(&C->conv)) {
-        /* A first layer: its weight gradient straight from the pool's. */
+    int pooled = 0;
+    if (j->backward && conv2d_pooled_suits(&C->conv)) {
+        /* The weight gradient straight from the pool's; a first layer
+         * needs nothing else, the others their input gradient below. */
         conv2d_shape cs = C->conv;
         cs.B = hi - lo;
         conv2d_pooled_weights(dW, dW + C->w_n, j->d + lo * ps, P->argmax + lo * ps,
                               P->out + lo * ps, P->pool.OH * P->pool.OW,
                               j->x + lo * is, &cs, work, 1);
-        return;
+        if (!j->din)
+            return;
+        pooled = 1;
     }
     for (size_t c0 = lo; c0 < hi; c0 += C->pair_chunk) {
         const size_t nb = hi - c0 < C->pair_chunk ? hi - c0 : C->pair_chunk;
@@ -669,7 +673,9 @@ static void pair_member(void *arg, size_t t, size_t n)
         maxpool_backward_relu_set(g, j->d + c0 * ps, P->argmax + c0 * ps, P->out + c0 * ps,
                                   &pl);
         float *din = j->din ? j->din + c0 * is : NULL;
-        if (c0 == lo)
+        if (pooled)
+            conv2d_backward_input_set(din, g, x, W, &cs, work);
+        else if (c0 == lo)
             conv2d_backward_set(din, dW, dW + C->w_n, g, x, W, &cs, work);
         else
             conv2d_backward_set_din(din, dW, dW + C->w_n, g, x, W, &cs, work);

@@ -585,20 +585,23 @@ static void bias_grad(float *db, const float *g, size_t OC, size_t ohw)
 }
 
 /* set: overwrite dw and db instead of adding to them; set_din: likewise
- * din.  The overwrite is done as zero-then-add, in the same order as the
- * accumulating path, so both give identical bits. */
+ * din; dw NULL: no weight and bias gradients.  The overwrite is done as
+ * zero-then-add, in the same order as the accumulating path, so both give
+ * identical bits. */
 static void conv_backward(float *din, float *dw, float *db, const float *dout,
                           const float *in, const float *w, const conv2d_shape *s,
                           float *work, int set, int set_din)
 {
     const size_t OC = s->OC, ohw = s->OH * s->OW;
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
-    if (set)
+    if (dw && set)
         memset(db, 0, OC * sizeof *db);
     if (direct(s)) {
-        for (size_t n = 0; n < s->B; n++)
-            bias_grad(db, dout + n * OC * ohw, OC, ohw);
-        conv_direct_weights(dw, dout, in, s, work, set);
+        if (dw) {
+            for (size_t n = 0; n < s->B; n++)
+                bias_grad(db, dout + n * OC * ohw, OC, ohw);
+            conv_direct_weights(dw, dout, in, s, work, set);
+        }
         if (!din)
             return;
         if (direct_input(s)) {
@@ -618,12 +621,14 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
         float *col = work; /* (ckk, ohw) */
         for (size_t n = 0; n < s->B; n++) {
             const float *g = dout + n * OC * ohw; /* (OC, ohw) */
-            bias_grad(db, g, OC, ohw);
-            im2col(col, in, s, n, 1);
-            /* dW (OC, ckk) += dout_n (OC, ohw) * col^T (ohw, ckk) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC,
-                        (int)ckk, (int)ohw, 1.0f, g, (int)ohw, col, (int)ohw,
-                        set && n == 0 ? 0.0f : 1.0f, dw, (int)ckk);
+            if (dw) {
+                bias_grad(db, g, OC, ohw);
+                im2col(col, in, s, n, 1);
+                /* dW (OC, ckk) += dout_n (OC, ohw) * col^T (ohw, ckk) */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC,
+                            (int)ckk, (int)ohw, 1.0f, g, (int)ohw, col, (int)ohw,
+                            set && n == 0 ? 0.0f : 1.0f, dw, (int)ckk);
+            }
             if (din) {
                 /* dcol (ckk, ohw) = W^T (ckk, OC) * dout_n (OC, ohw) */
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
@@ -657,15 +662,18 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
                     dst[i] = src[i];
                     acc += src[i];
                 }
-                db[oc] += acc;
+                if (dw)
+                    db[oc] += acc;
             }
-        /* The im2col is recomputed rather than kept from forward: it is the
-         * largest buffer of the layer and cheap to rebuild. */
-        im2col(col, in, s, b0, nb);
-        /* dW (OC, ckk) += mat (OC, ncol) * col^T (ncol, ckk) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)ckk,
-                    (int)ncol, 1.0f, mat, (int)ncol, col, (int)ncol,
-                    set && b0 == 0 ? 0.0f : 1.0f, dw, (int)ckk);
+        if (dw) {
+            /* The im2col is recomputed rather than kept from forward: it is
+             * the largest buffer of the layer and cheap to rebuild. */
+            im2col(col, in, s, b0, nb);
+            /* dW (OC, ckk) += mat (OC, ncol) * col^T (ncol, ckk) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)ckk,
+                        (int)ncol, 1.0f, mat, (int)ncol, col, (int)ncol,
+                        set && b0 == 0 ? 0.0f : 1.0f, dw, (int)ckk);
+        }
         if (din) {
             /* dcol (ckk, ncol) = W^T (ckk, OC) * mat (OC, ncol), into col */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
@@ -704,4 +712,13 @@ void conv2d_backward_set_din(float *din /* (B, C, H, W) or NULL */,
                              const conv2d_shape *s, float *work)
 {
     conv_backward(din, dw, db, dout, in, w, s, work, 0, 1);
+}
+
+void conv2d_backward_input_set(float *din /* (B, C, H, W) */,
+                               const float *dout /* (B, OC, OH, OW) */,
+                               const float *in /* (B, C, H, W) */,
+                               const float *w /* (OC, C, K, K) */,
+                               const conv2d_shape *s, float *work)
+{
+    conv_backward(din, NULL, NULL, dout, in, w, s, work, 1, 1);
 }

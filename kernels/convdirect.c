@@ -203,7 +203,7 @@ static void panels_scalar(float *gt, const float *g, size_t ohw, size_t oc0,
 int conv2d_pooled_suits(const conv2d_shape *s)
 {
     const size_t lim = (size_t)INT32_MAX / 2;
-    return s->stride == 1 && s->K <= PW_LANES && s->C * s->K <= PW_MAX_ROWS &&
+    return s->stride == 1 && s->K <= PW_LANES &&
            s->C * (s->H + 2 * s->pad) * (s->W + 2 * s->pad) < lim &&
            s->OH * s->OW < lim;
 }
@@ -865,11 +865,15 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
                  nxp = C * Hp * Wp + PW_LANES, nr = C * K, ckk = C * K * K;
     float *xp = work, *acc = work + nxp, *bsum = acc + OC * nr * PW_LANES;
     int32_t *base = tables(work, nxp + OC * (nr * PW_LANES + 1));
+    /* The rows go through the sums in blocks of whole channels, at most
+     * PW_MAX_ROWS rows (three channels of a 5x5 kernel), each block's
+     * rows in registers; rowoff: a block's rows from its first channel. */
+    const size_t cb = PW_MAX_ROWS / K;
     size_t rowoff[PW_MAX_ROWS];
-    pixel_bases(base, s->OH, s->OW, Wp);
-    for (size_t c = 0; c < C; c++)
+    for (size_t c = 0; c < cb; c++)
         for (size_t kh = 0; kh < K; kh++)
             rowoff[c * K + kh] = (c * Hp + kh) * Wp;
+    pixel_bases(base, s->OH, s->OW, Wp);
     memset(work, 0, (nxp + OC * (nr * PW_LANES + 1)) * sizeof *work);
     const int fast = conv_direct_enabled();
     for (size_t n = 0; n < s->B; n++) {
@@ -886,8 +890,8 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
                  * the pool), compacted without a branch, so the sums skip
                  * the others without mispredicting on them; and their
                  * window corners, so the sums' loads wait on one load, not
-                 * two.  The first layer's input is data: finite, so a
-                 * skipped 0 * x is a 0 the sums do not miss. */
+                 * two.  A skipped 0 * x is a 0 the sums do not miss while
+                 * the input is finite. */
                 float gz[PW_BLOCK], b = 0.0f;
                 int32_t pos[PW_BLOCK];
                 v4f b4 = v4f_set1(0.0f);
@@ -908,10 +912,15 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
                     nz += gz[i] != 0.0f;
                 }
                 bsum[oc] += (b4[0] + b4[1]) + (b4[2] + b4[3]) + b;
-                if (fast)
-                    pooled_plane_fast(a, xp, rowoff, nr, K, gz, pos, nz);
-                else
-                    pooled_plane(a, xp, rowoff, nr, gz, pos, nz);
+                for (size_t c0 = 0; c0 < C; c0 += cb) {
+                    const size_t nrb = (C - c0 < cb ? C - c0 : cb) * K;
+                    float *ab = a + c0 * K * PW_LANES;
+                    const float *xb = xp + c0 * Hp * Wp;
+                    if (fast)
+                        pooled_plane_fast(ab, xb, rowoff, nrb, K, gz, pos, nz);
+                    else
+                        pooled_plane(ab, xb, rowoff, nrb, gz, pos, nz);
+                }
             }
         }
     }

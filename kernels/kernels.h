@@ -109,15 +109,15 @@ void conv2d_backward_set_din(float *din /* (B, C, H, W) or NULL */,
                              const float *in /* (B, C, H, W) */,
                              const float *w /* (OC, C, K, K) */,
                              const conv2d_shape *s, float *work);
-/* The weight and bias gradients of a first conv layer (no input gradient)
- * whose output goes through a ReLU and a max-pool, straight from the
- * gradient g at the pool's output: the pool routes g[i] to conv output
- * argmax[i] where the pooled value pout[i] is > 0 (as
- * maxpool_backward_relu_set does), so only those outputs, at most one per
- * window, enter the sums; the conv's output gradient is never formed.
- * Outputs with a zero gradient are skipped, so in must be finite (a first
- * layer's input is data).  Overwrites dw and db when set, adds to them
- * otherwise.  Needs conv2d_pooled_suits (stride 1, K <= 8, C*K <= 15) and
+/* The weight and bias gradients of a conv whose output goes through a ReLU
+ * and a max-pool, straight from the gradient g at the pool's output: the
+ * pool routes g[i] to conv output argmax[i] where the pooled value pout[i]
+ * is > 0 (as maxpool_backward_relu_set does), so only those outputs, at
+ * most one per window, enter the sums, and the conv's output gradient is
+ * never formed (a first layer needs nothing else; conv2d_backward_input_set
+ * gives the input gradient).  Outputs with a zero gradient are skipped: the
+ * same sums while in is finite.  Overwrites dw and db when set, adds to
+ * them otherwise.  Needs conv2d_pooled_suits (stride 1, K <= 8) and
  * conv2d_pooled_work_floats of scratch. */
 int conv2d_pooled_suits(const conv2d_shape *s);
 size_t conv2d_pooled_work_floats(const conv2d_shape *s);
@@ -127,6 +127,13 @@ void conv2d_pooled_weights(float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
                            const float *pout /* (B, OC, pohw) */, size_t pohw,
                            const float *in /* (B, C, H, W) */,
                            const conv2d_shape *s, float *work, int set);
+/* The input gradient alone, overwritten: conv2d_backward_set without dw and
+ * db. */
+void conv2d_backward_input_set(float *din /* (B, C, H, W) */,
+                               const float *dout /* (B, OC, OH, OW) */,
+                               const float *in /* (B, C, H, W) */,
+                               const float *w /* (OC, C, K, K) */,
+                               const conv2d_shape *s, float *work);
 /* Stride-1 layers with at least 64 output pixels (and, below 128 taps
  * C*K*K, output rows of at least 12) run on direct AVX2/FMA kernels when
  * the CPU has them (kernels/convdirect.h), elsewhere on im2col + sgemm; the

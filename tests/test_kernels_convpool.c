@@ -267,13 +267,17 @@ END_TEST
 /* ---- first-layer weight gradient straight from the pool's ---------------- */
 
 /* B, C, H, W, OC, K, pad; pool K, stride, pad: CIFAR's and LeNet's first
- * layers made small, one row count (C*K) on the generic path, a 3x3 kernel */
+ * layers made small, one row count (C*K) on the generic path, a 3x3 kernel,
+ * and layers of more channels than one block of rows holds */
 static const size_t pooled_shapes[][10] = {
     {3, 3, 12, 12, 5, 5, 2, 3, 2, 1}, /* 15 rows, overlapping pool */
     {2, 1, 10, 10, 4, 5, 2, 2, 2, 0}, /* 5 rows, 2x2 pool */
     {2, 2, 9, 11, 3, 3, 1, 3, 2, 1},  /* 6 rows, K 3, odd sizes */
     {2, 3, 12, 12, 3, 5, 0, 2, 2, 0}, /* no padding */
     {1, 1, 40, 40, 2, 3, 1, 2, 2, 0},  /* 400 pooled outputs: two blocks */
+    {2, 8, 10, 10, 6, 5, 0, 2, 2, 0},  /* 8 channels: row blocks of 3, 3, 2 */
+    {2, 7, 9, 9, 4, 3, 1, 3, 2, 1},    /* K 3: row blocks of 5 and 2 channels */
+    {1, 2, 12, 12, 3, 8, 3, 2, 2, 0},  /* K 8: one channel per block */
 };
 
 START_TEST(test_conv_pooled_weights)
