@@ -222,7 +222,9 @@ static void pooled_plane(float *acc, const float *xp, const size_t *rowoff,
                          size_t nr, const float *gz, const int32_t *pos, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const float *x = xp + pos[i];
+        /* pos[i] = base[argmax]: the analyzer cannot see that a pool's
+         * argmax is below OH*OW, the entries pixel_bases wrote. */
+        const float *x = xp + pos[i]; // NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult)
         for (size_t r = 0; r < nr; r++)
             for (size_t kw = 0; kw < PW_LANES; kw++)
                 acc[r * PW_LANES + kw] += gz[i] * x[rowoff[r] + kw];
@@ -869,7 +871,7 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
      * PW_MAX_ROWS rows (three channels of a 5x5 kernel), each block's
      * rows in registers; rowoff: a block's rows from its first channel. */
     const size_t cb = PW_MAX_ROWS / K;
-    size_t rowoff[PW_MAX_ROWS];
+    size_t rowoff[PW_MAX_ROWS] = { 0 };
     for (size_t c = 0; c < cb; c++)
         for (size_t kh = 0; kh < K; kh++)
             rowoff[c * K + kh] = (c * Hp + kh) * Wp;
