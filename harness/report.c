@@ -210,10 +210,15 @@ void report_set_free(report_set *set)
     memset(set, 0, sizeof *set);
 }
 
+/* An optional count: -1 when missing, negative or above 2^53 - 1 (what a
+ * config accepts; converting a larger double could overflow a long). */
 static long opt_long(const cJSON *obj, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0) ||
+        v->valuedouble > 9007199254740991.0)
+        return -1;
+    return (long)v->valuedouble;
 }
 
 static double opt_num(const cJSON *obj, const char *key)
@@ -245,8 +250,11 @@ static int result_from_json(report_result *r, const cJSON *root,
         return *why = "missing \"config.task\"", -1;
     if (!cJSON_IsString(strat) || !strat->valuestring[0])
         return *why = "missing \"config.strategy\"", -1;
-    if (!cJSON_IsNumber(seed) || seed->valuedouble < 0)
+    if (!cJSON_IsNumber(seed))
         return *why = "missing \"config.seed\"", -1;
+    if (!(seed->valuedouble >= 0.0) || seed->valuedouble > 9007199254740991.0 ||
+        seed->valuedouble != floor(seed->valuedouble))
+        return *why = "\"config.seed\" is not an integer in [0, 2^53)", -1;
     const cJSON *rate = cJSON_GetObjectItemCaseSensitive(cfg, "rate");
     if (rate && !cJSON_IsNull(rate) && !cJSON_IsString(rate) &&
         !cJSON_IsNumber(rate))

@@ -330,19 +330,22 @@ START_TEST(test_malformed)
     write_text("notask.json", "{\"status\": \"complete\", \"config\": {\"strategy\": \"none\", \"seed\": 0}, \"final\": {\"test_error_pct\": 1}}");
     write_text("nofinal.json", "{\"status\": \"complete\", \"config\": {\"task\": \"mnist-mlp\", \"strategy\": \"none\", \"seed\": 7}}");
     write_text("array.json", "[1, 2]");
+    /* a seed no double-to-long conversion can hold (found by fuzz_result) */
+    write_text("seed.json", "{\"status\": \"complete\", \"config\": {\"task\": \"t\", \"strategy\": \"none\", \"seed\": 7e77}, \"final\": {\"test_error_pct\": 1}}");
     write_text("notes.txt", "not a result, ignored");
     write_text(".hidden.json", "ignored");
     write_text("x.json.lock", "");
     report_set set;
     report_table t;
     load_fixture(&set, &t);
-    ck_assert_uint_eq(set.nfiles, 21);
-    ck_assert_uint_eq(set.nproblems, 4);
+    ck_assert_uint_eq(set.nfiles, 22);
+    ck_assert_uint_eq(set.nproblems, 5);
     const char *want[] = { "array.json: not a JSON object",
                            "broken.json: not valid JSON",
                            "nofinal.json: complete but no numeric",
-                           "notask.json: missing \"config.task\"" };
-    for (size_t i = 0; i < 4; i++)
+                           "notask.json: missing \"config.task\"",
+                           "seed.json: \"config.seed\" is not an integer" };
+    for (size_t i = 0; i < 5; i++)
         ck_assert_msg(strstr(set.problems[i], want[i]) != NULL,
                       "problem %zu: %s", i, set.problems[i]);
     /* the good files are all still used */
