@@ -589,22 +589,7 @@ int conv_direct_enabled(void)
     return 0;
 }
 
-static void rows2x32(size_t kc, const float *a0, const float *a1, const int32_t *off,
-                     const float *src, float *o0, float *o1, float bias0, float bias1,
-                     size_t mr, size_t jn, int relu)
-{
-    const float *const a[2] = { a0, a1 };
-    float *const o[2] = { o0, o1 };
-    const float bias[2] = { bias0, bias1 };
-    for (size_t i = 0; i < mr; i++)
-        for (size_t j = 0; j < jn; j++) {
-            float acc = 0.0f;
-            for (size_t k = 0; k < kc; k++)
-                acc += a[i][k] * src[off[k] + j];
-            acc += bias[i];
-            o[i][j] = relu && acc < 0.0f ? 0.0f : acc;
-        }
-}
+
 
 static void dout_panels(float *gt, const float *g, size_t OC, size_t ohw)
 {
@@ -650,6 +635,17 @@ static void rows6x16(size_t kc, const float *const a[MR], const int32_t *off,
             acc += bias[i];
             o[i][j] = relu && acc < 0.0f ? 0.0f : acc;
         }
+}
+
+/* The scalar rows6x16 takes rows of any width. */
+static void rows2x32(size_t kc, const float *a0, const float *a1, const int32_t *off,
+                     const float *src, float *o0, float *o1, float bias0, float bias1,
+                     size_t mr, size_t jn, int relu)
+{
+    const float *const a[MR] = { a0, a1, a0, a0, a0, a0 };
+    float *const o[MR] = { o0, o1, o0, o0, o0, o0 };
+    const float bias[MR] = { bias0, bias1 };
+    rows6x16(kc, a, off, src, o, bias, mr, jn, relu);
 }
 #endif
 

@@ -100,6 +100,40 @@ static void add_row(float *dst, const float *src, size_t n)
         dst[k] += src[k];
 }
 
+/* One example's gates from lane j on, W lanes at a time in vectors of type
+ * V (v4f or v8f): forward (gx, gh -> r, z, n into gx, the new state into
+ * hnb, Wh_n h + bh_n into hnt) and backward (the gradients at the input
+ * and recurrent projections, dxr and dhr, and at the previous state). */
+#define GATES_FORWARD(V, W)                                                   \
+    for (; j + (W) <= H; j += (W)) {                                          \
+        V r = V##_sigmoid(V##_load(gx + j) + V##_load(gh + j));               \
+        V z = V##_sigmoid(V##_load(gx + H + j) + V##_load(gh + H + j));       \
+        V hnj = V##_load(gh + 2 * H + j);                                     \
+        V n = V##_tanh(V##_load(gx + 2 * H + j) + r * hnj);                   \
+        V##_store(hnb + j, (V##_set1(1.0f) - z) * n + z * V##_load(hpb + j)); \
+        V##_store(gx + j, r);                                                 \
+        V##_store(gx + H + j, z);                                             \
+        V##_store(gx + 2 * H + j, n);                                         \
+        V##_store(hnt + j, hnj);                                              \
+    }
+#define GATES_BACKWARD(V, W)                                                  \
+    for (; j + (W) <= H; j += (W)) {                                          \
+        const V one = V##_set1(1.0f);                                         \
+        V r = V##_load(gr + j), z = V##_load(gr + H + j),                     \
+          n = V##_load(gr + 2 * H + j);                                       \
+        V d = V##_load(dhb + j);                                              \
+        V dan = d * (one - z) * (one - n * n);                                \
+        V daz = d * (V##_load(hpb + j) - n) * z * (one - z);                  \
+        V dar = dan * V##_load(hnt + j) * r * (one - r);                      \
+        V##_store(dxr + j, dar);                                              \
+        V##_store(dxr + H + j, daz);                                          \
+        V##_store(dxr + 2 * H + j, dan);                                      \
+        V##_store(dhr + j, dar);                                              \
+        V##_store(dhr + H + j, daz);                                          \
+        V##_store(dhr + 2 * H + j, dan * r); /* r gates Wh_n h + bh_n */      \
+        V##_store(dpb + j, d * z);                                            \
+    }
+
 /* The gates eight lanes at a time on CPUs with AVX2 (GCC's target pragma;
  * elsewhere four): the same operations per lane as the 4-wide loops, none
  * contracted into an FMA, so the same bits. */
@@ -128,17 +162,7 @@ static size_t gates_forward8(float *gx, const float *gh, const float *hpb,
                              float *hnb, float *hnt, size_t H)
 {
     size_t j = 0;
-    for (; j + 8 <= H; j += 8) {
-        v8f r = v8f_sigmoid(v8f_load(gx + j) + v8f_load(gh + j));
-        v8f z = v8f_sigmoid(v8f_load(gx + H + j) + v8f_load(gh + H + j));
-        v8f hnj = v8f_load(gh + 2 * H + j);
-        v8f n = v8f_tanh(v8f_load(gx + 2 * H + j) + r * hnj);
-        v8f_store(hnb + j, (v8f_set1(1.0f) - z) * n + z * v8f_load(hpb + j));
-        v8f_store(gx + j, r);
-        v8f_store(gx + H + j, z);
-        v8f_store(gx + 2 * H + j, n);
-        v8f_store(hnt + j, hnj);
-    }
+    GATES_FORWARD(v8f, 8)
     return j;
 }
 
@@ -148,21 +172,7 @@ static size_t gates_backward8(float *dxr, float *dhr, float *dpb, const float *g
                               size_t H)
 {
     size_t j = 0;
-    const v8f one = v8f_set1(1.0f);
-    for (; j + 8 <= H; j += 8) {
-        v8f r = v8f_load(gr + j), z = v8f_load(gr + H + j), n = v8f_load(gr + 2 * H + j);
-        v8f d = v8f_load(dhb + j);
-        v8f dan = d * (one - z) * (one - n * n);
-        v8f daz = d * (v8f_load(hpb + j) - n) * z * (one - z);
-        v8f dar = dan * v8f_load(hnt + j) * r * (one - r);
-        v8f_store(dxr + j, dar);
-        v8f_store(dxr + H + j, daz);
-        v8f_store(dxr + 2 * H + j, dan);
-        v8f_store(dhr + j, dar);
-        v8f_store(dhr + H + j, daz);
-        v8f_store(dhr + 2 * H + j, dan * r);
-        v8f_store(dpb + j, d * z);
-    }
+    GATES_BACKWARD(v8f, 8)
     return j;
 }
 #pragma GCC pop_options
@@ -244,17 +254,7 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
             float *gx = g + (b * T + t) * H3;
             const float *gh = hg + b * H3;
             size_t j = wide ? gates_forward8(gx, gh, hpb, hnb, hnt, H) : 0;
-            for (; j + 4 <= H; j += 4) {
-                v4f r = v4f_sigmoid(v4f_load(gx + j) + v4f_load(gh + j));
-                v4f z = v4f_sigmoid(v4f_load(gx + H + j) + v4f_load(gh + H + j));
-                v4f hnj = v4f_load(gh + 2 * H + j);
-                v4f n = v4f_tanh(v4f_load(gx + 2 * H + j) + r * hnj);
-                v4f_store(hnb + j, (v4f_set1(1.0f) - z) * n + z * v4f_load(hpb + j));
-                v4f_store(gx + j, r);
-                v4f_store(gx + H + j, z);
-                v4f_store(gx + 2 * H + j, n);
-                v4f_store(hnt + j, hnj);
-            }
+            GATES_FORWARD(v4f, 4)
             for (; j < H; j++) {
                 float r = sigmoid1(gx[j] + gh[j]);
                 float z = sigmoid1(gx[H + j] + gh[H + j]);
@@ -314,22 +314,7 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
             const float *hnt = hn + (t * B + b) * H;
             const float *hpb = hp + b * H;
             size_t j = wide ? gates_backward8(dxr, dhr, dpb, gr, hnt, hpb, dhb, H) : 0;
-            const v4f one = v4f_set1(1.0f);
-            for (; j + 4 <= H; j += 4) {
-                v4f r = v4f_load(gr + j), z = v4f_load(gr + H + j),
-                    n = v4f_load(gr + 2 * H + j);
-                v4f d = v4f_load(dhb + j);
-                v4f dan = d * (one - z) * (one - n * n);
-                v4f daz = d * (v4f_load(hpb + j) - n) * z * (one - z);
-                v4f dar = dan * v4f_load(hnt + j) * r * (one - r);
-                v4f_store(dxr + j, dar);
-                v4f_store(dxr + H + j, daz);
-                v4f_store(dxr + 2 * H + j, dan);
-                v4f_store(dhr + j, dar);
-                v4f_store(dhr + H + j, daz);
-                v4f_store(dhr + 2 * H + j, dan * r); /* r gates Wh_n h + bh_n */
-                v4f_store(dpb + j, d * z);
-            }
+            GATES_BACKWARD(v4f, 4)
             for (; j < H; j++) {
                 float r = gr[j], z = gr[H + j], n = gr[2 * H + j];
                 float d = dhb[j];
