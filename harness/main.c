@@ -465,16 +465,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "dropbench: %s\n", e.msg);
         return EXIT_FAILURE;
     }
-    /* DROPBENCH_CONV=im2col runs every convolution on im2col + sgemm (A/B
-     * comparisons, machines where the direct kernels are in doubt). */
+    /* DROPBENCH_CONV=direct keeps the 5x5 layers off Winograd, =im2col
+     * runs every convolution on im2col + sgemm (A/B comparisons, machines
+     * where the direct kernels are in doubt). */
     const char *conv = getenv("DROPBENCH_CONV");
-    if (conv && *conv && strcmp(conv, "direct") != 0) {
-        if (strcmp(conv, "im2col") != 0) {
-            fprintf(stderr, "dropbench: DROPBENCH_CONV=\"%s\": expected \"direct\" "
-                            "or \"im2col\"\n", conv);
+    if (conv && *conv && strcmp(conv, "winograd") != 0) {
+        if (strcmp(conv, "direct") == 0) {
+            conv2d_set_winograd(0);
+        } else if (strcmp(conv, "im2col") == 0) {
+            conv2d_set_direct(0);
+        } else {
+            fprintf(stderr, "dropbench: DROPBENCH_CONV=\"%s\": expected \"winograd\", "
+                            "\"direct\" or \"im2col\"\n", conv);
             return EXIT_USAGE;
         }
-        conv2d_set_direct(0);
     }
     if (argc < 2) {
         usage(stderr);

@@ -276,7 +276,7 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
      * gradient, a CNN's largest tensors, then stay in L2 from one layer to
      * the next instead of going through memory, and that gradient needs no
      * batch-sized buffer, only a chunk's worth of scratch per thread. */
-    size_t npair = 0;
+    size_t npair = 0, nprep = 0;
     for (size_t i = 0; i + 2 < m->nl; i++) {
         db_mlayer *L = &m->L[i];
         if (L->spec.type != DB_LAYER_CONV || !L->relu_fused ||
@@ -288,8 +288,11 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
         m->L[i + 2].paired = 1;
         if (ch * L->out_size > npair)
             npair = ch * L->out_size;
+        /* its filters' Winograd transforms, once per pass, not per chunk */
+        if (conv2d_prep_floats(&L->conv) > nprep)
+            nprep = conv2d_prep_floats(&L->conv);
     }
-    nwork += npair;
+    nwork += npair + nprep;
     /* Dropout always writes its own output buffer (STYLE.md): the layer
      * below keeps its undropped output, whatever its backward needs. */
     for (size_t i = 0; i < m->nl; i++)
@@ -351,6 +354,7 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     fail |= !(m->dbuf[1] = xcalloc(dsz[1], sizeof(float), &total));
     m->nwork = nwork;
     m->npair = npair;
+    m->nprep = nprep;
     m->nthreads = 1;
     m->blas_threads = 1;
     fail |= !(m->work = xcalloc(nwork, sizeof(float), &total));
@@ -640,6 +644,7 @@ static void pair_member(void *arg, size_t t, size_t n)
     const size_t is = C->in_size, os = C->out_size, ps = P->out_size;
     const float *W = m->params + C->w_off, *b = m->params + C->b_off;
     float *work = m->work + t * m->nwork, *g = work + m->nwork - m->npair;
+    float *prep = conv2d_prep_floats(&C->conv) ? g - m->nprep : NULL;
     float *dW = t == 0 ? m->grads + C->w_off : m->gpart + (t - 1) * m->ngpart;
     if (j->backward && hi == lo) {
         memset(dW, 0, (C->w_n + C->b_n) * sizeof(float));
@@ -657,6 +662,10 @@ static void pair_member(void *arg, size_t t, size_t n)
         if (!j->din)
             return;
         pooled = 1;
+        if (prep)
+            conv2d_prep_input(prep, W, &C->conv);
+    } else if (!j->backward && prep) {
+        conv2d_prep_forward(prep, W, &C->conv);
     }
     for (size_t c0 = lo; c0 < hi; c0 += C->pair_chunk) {
         const size_t nb = hi - c0 < C->pair_chunk ? hi - c0 : C->pair_chunk;
@@ -666,7 +675,7 @@ static void pair_member(void *arg, size_t t, size_t n)
         pl.B = nb;
         const float *x = j->x + c0 * is;
         if (!j->backward) {
-            conv2d_forward_relu(C->out + c0 * os, x, W, b, &cs, work);
+            conv2d_forward_relu_prep(C->out + c0 * os, x, W, prep, b, &cs, work);
             maxpool_forward(P->out + c0 * ps, P->argmax + c0 * ps, C->out + c0 * os, &pl);
             continue;
         }
@@ -674,7 +683,7 @@ static void pair_member(void *arg, size_t t, size_t n)
                                   &pl);
         float *din = j->din ? j->din + c0 * is : NULL;
         if (pooled)
-            conv2d_backward_input_set(din, g, x, W, &cs, work);
+            conv2d_backward_input_set_prep(din, g, x, W, prep, &cs, work);
         else if (c0 == lo)
             conv2d_backward_set(din, dW, dW + C->w_n, g, x, W, &cs, work);
         else

@@ -78,7 +78,9 @@ typedef struct db_model {
     size_t dsize[2];
     float *work;               /* kernel scratch, nwork floats per thread, */
     size_t nwork;              /* the last npair of them the gradient of a */
-    size_t npair;              /* paired conv's output, one chunk's worth */
+    size_t npair;              /* paired conv's output, one chunk's worth, */
+    size_t nprep;              /* the nprep before them a paired conv's
+                                  transformed filters (conv2d_prep_floats) */
     /* db_model_set_threads: the conv and max-pool layers split the batch
      * over a team of nthreads; members 1.. write their conv weight
      * gradients to gpart (ngpart floats each), added to grads in member

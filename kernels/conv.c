@@ -25,6 +25,7 @@
 #include <cblas.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* 1M floats = 4 MB: big enough that sgemm's N is in the thousands (1176
@@ -116,19 +117,58 @@ static int direct(const conv2d_shape *s)
     return per_example(s) && conv_direct_suits(s) && conv_direct_enabled();
 }
 
+static atomic_int wino_off;
+
+int conv2d_set_winograd(int on)
+{
+    return !atomic_exchange(&wino_off, !on);
+}
+
+/* Of those, the 5x5 layers run their forward pass and input gradient as
+ * Winograd F(2x2, 5x5): 36 products per tile of four outputs instead of
+ * 100. */
+static int wino(const conv2d_shape *s)
+{
+    return direct(s) && conv_wino_suits(s) && !atomic_load(&wino_off);
+}
+
 static int direct_input(const conv2d_shape *s)
 {
-    return direct(s) && conv_direct_input_suits(s);
+    return direct(s) && (wino(s) || conv_direct_input_suits(s));
 }
 
 const char *conv2d_kernels(void)
 {
-    return conv_direct_enabled() ? "direct-avx2" : "im2col-sgemm";
+    if (!conv_direct_enabled())
+        return "im2col-sgemm";
+    return atomic_load(&wino_off) ? "direct-avx2" : "direct-avx2+winograd";
 }
 
 int conv2d_is_direct(const conv2d_shape *s)
 {
     return direct(s) ? 1 + direct_input(s) : 0;
+}
+
+int conv2d_is_winograd(const conv2d_shape *s)
+{
+    return wino(s);
+}
+
+size_t conv2d_prep_floats(const conv2d_shape *s)
+{
+    return wino(s) ? conv_wino_prep_floats(s) : 0;
+}
+
+void conv2d_prep_forward(float *prep, const float *w, const conv2d_shape *s)
+{
+    if (wino(s))
+        conv_wino_prep_forward(prep, w, s);
+}
+
+void conv2d_prep_input(float *prep, const float *w, const conv2d_shape *s)
+{
+    if (wino(s))
+        conv_wino_prep_input(prep, w, s);
 }
 
 size_t conv2d_work_floats(const conv2d_shape *s)
@@ -141,6 +181,10 @@ size_t conv2d_work_floats(const conv2d_shape *s)
         size_t in = direct_input(s) ? conv_direct_input_floats(s) : ohw * ckk;
         if (wn > n)
             n = wn;
+        if (wino(s)) {
+            /* the filters' transforms, then the passes' scratch */
+            in = conv_wino_prep_floats(s) + conv_wino_floats(s);
+        }
         return in > n ? in : n;
     }
     if (per_example(s))
@@ -514,10 +558,19 @@ static void relu_inplace(float *x, size_t n)
 }
 
 static void conv_forward(float *out, const float *in, const float *w, const float *b,
-                         const conv2d_shape *s, float *work, int relu)
+                         const conv2d_shape *s, float *work, int relu, const float *prep)
 {
     const size_t OC = s->OC, ohw = s->OH * s->OW;
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
+    if (wino(s)) {
+        if (!prep) {
+            conv_wino_prep_forward(work, w, s);
+            prep = work;
+            work += conv_wino_prep_floats(s);
+        }
+        conv_wino_forward(out, in, prep, b, s, work, relu);
+        return;
+    }
     if (direct(s)) {
         conv_direct_forward(out, in, w, b, s, work, relu);
         return;
@@ -557,7 +610,7 @@ void conv2d_forward(float *out /* (B, OC, OH, OW) */,
                     const float *w /* (OC, C, K, K) */, const float *b /* (OC) */,
                     const conv2d_shape *s, float *work)
 {
-    conv_forward(out, in, w, b, s, work, 0);
+    conv_forward(out, in, w, b, s, work, 0, NULL);
 }
 
 void conv2d_forward_relu(float *out /* (B, OC, OH, OW) */,
@@ -565,7 +618,16 @@ void conv2d_forward_relu(float *out /* (B, OC, OH, OW) */,
                          const float *w /* (OC, C, K, K) */, const float *b /* (OC) */,
                          const conv2d_shape *s, float *work)
 {
-    conv_forward(out, in, w, b, s, work, 1);
+    conv_forward(out, in, w, b, s, work, 1, NULL);
+}
+
+void conv2d_forward_relu_prep(float *out /* (B, OC, OH, OW) */,
+                              const float *in /* (B, C, H, W) */,
+                              const float *w /* (OC, C, K, K) */, const float *prep,
+                              const float *b /* (OC) */, const conv2d_shape *s,
+                              float *work)
+{
+    conv_forward(out, in, w, b, s, work, 1, prep);
 }
 
 /* db (OC) += the sums of the rows of g (OC, ohw). */
@@ -590,7 +652,7 @@ static void bias_grad(float *db, const float *g, size_t OC, size_t ohw)
  * identical bits. */
 static void conv_backward(float *din, float *dw, float *db, const float *dout,
                           const float *in, const float *w, const conv2d_shape *s,
-                          float *work, int set, int set_din)
+                          float *work, int set, int set_din, const float *prep)
 {
     const size_t OC = s->OC, ohw = s->OH * s->OW;
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
@@ -604,6 +666,15 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
         }
         if (!din)
             return;
+        if (wino(s)) {
+            if (!prep) {
+                conv_wino_prep_input(work, w, s);
+                prep = work;
+                work += conv_wino_prep_floats(s);
+            }
+            conv_wino_input(din, dout, prep, s, work, set_din);
+            return;
+        }
         if (direct_input(s)) {
             conv_direct_input(din, dout, w, s, work, set_din);
             return;
@@ -691,7 +762,7 @@ void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
                      const float *w /* (OC, C, K, K) */,
                      const conv2d_shape *s, float *work)
 {
-    conv_backward(din, dw, db, dout, in, w, s, work, 0, 0);
+    conv_backward(din, dw, db, dout, in, w, s, work, 0, 0, NULL);
 }
 
 void conv2d_backward_set(float *din /* (B, C, H, W) or NULL */,
@@ -701,7 +772,7 @@ void conv2d_backward_set(float *din /* (B, C, H, W) or NULL */,
                          const float *w /* (OC, C, K, K) */,
                          const conv2d_shape *s, float *work)
 {
-    conv_backward(din, dw, db, dout, in, w, s, work, 1, 1);
+    conv_backward(din, dw, db, dout, in, w, s, work, 1, 1, NULL);
 }
 
 void conv2d_backward_set_din(float *din /* (B, C, H, W) or NULL */,
@@ -711,7 +782,7 @@ void conv2d_backward_set_din(float *din /* (B, C, H, W) or NULL */,
                              const float *w /* (OC, C, K, K) */,
                              const conv2d_shape *s, float *work)
 {
-    conv_backward(din, dw, db, dout, in, w, s, work, 0, 1);
+    conv_backward(din, dw, db, dout, in, w, s, work, 0, 1, NULL);
 }
 
 void conv2d_backward_input_set(float *din /* (B, C, H, W) */,
@@ -720,5 +791,15 @@ void conv2d_backward_input_set(float *din /* (B, C, H, W) */,
                                const float *w /* (OC, C, K, K) */,
                                const conv2d_shape *s, float *work)
 {
-    conv_backward(din, NULL, NULL, dout, in, w, s, work, 1, 1);
+    conv_backward(din, NULL, NULL, dout, in, w, s, work, 1, 1, NULL);
+}
+
+void conv2d_backward_input_set_prep(float *din /* (B, C, H, W) */,
+                                    const float *dout /* (B, OC, OH, OW) */,
+                                    const float *in /* (B, C, H, W) */,
+                                    const float *w /* (OC, C, K, K) */,
+                                    const float *prep, const conv2d_shape *s,
+                                    float *work)
+{
+    conv_backward(din, NULL, NULL, dout, in, w, s, work, 1, 1, prep);
 }

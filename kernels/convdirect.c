@@ -931,3 +931,344 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
         db[oc] = (set ? 0.0f : db[oc]) + bsum[oc];
     }
 }
+
+/* ---- Winograd F(2x2, 5x5) ------------------------------------------------
+ * A stride-1 5x5 correlation on 2x2 output tiles, each from a 6x6 input
+ * tile (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks",
+ * 2016), with the points 0, 1, -1, 2, -2 and infinity:
+ *
+ *   Y = A^T [ sum over ci of (G g G^T) . (B^T d B) ] A        (. element-wise)
+ *
+ *   B^T = [ 4  0 -5  0  1  0 ]   G = [  1/4    0     0     0    0  ]
+ *         [ 0 -4 -4  1  1  0 ]       [ -1/6  -1/6  -1/6  -1/6 -1/6 ]
+ *         [ 0  4 -4 -1  1  0 ]       [ -1/6   1/6  -1/6   1/6 -1/6 ]
+ *         [ 0 -2 -1  2  1  0 ]       [ 1/24  1/12   1/6   1/3  2/3 ]
+ *         [ 0  2 -1 -2  1  0 ]       [ 1/24 -1/12   1/6  -1/3  2/3 ]
+ *         [ 0  4  0 -5  0  1 ]       [   0     0     0     0    1  ]
+ *
+ *   A^T = [ 1 1  1 1  1 0 ]
+ *         [ 0 1 -1 2 -2 1 ]
+ *
+ * (scripts/wino-matrices derives them in exact arithmetic and checks the
+ * identity).  36 products per channel pair and tile instead of 100: the
+ * sums over input channels are 36 independent products (tiles x Ci) *
+ * (Ci x Co), run on tile6x16.  Tiles stream through blocks of WNT that
+ * may span examples; per block and 16 output channels the 36 products
+ * land in M, which the output transform reads back while it is in L1/L2.
+ *
+ * The forward pass and the input gradient (the full correlation of dout,
+ * padded by K-1-pad, with the filters turned by 180 degrees and their
+ * channel roles swapped) are the same computation on different planes.
+ *
+ * Scratch: xt (Hq, Wq, Cip) the example's zero-padded planes, channels
+ * last | V (WNT, 36, Cip) | M (WNT, 36, NR) | bias (Cop) | off (Ci) and
+ * ids (2 WNT) as int32; the transformed filters u (Cop/NR, 36, Ci, NR)
+ * are prepared apart (conv_wino_prep_*). */
+#define WX 36   /* transform points: 6x6 */
+#define WNT 24  /* tiles per block, a multiple of MR */
+#define W8 8    /* channels per vector */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define WINO_TARGET __attribute__((target("avx2,fma")))
+#else
+#define WINO_TARGET
+#endif
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+typedef struct wino_geom {
+    size_t Ci, Hi, Wi, pad; /* input planes, zero-padded by pad */
+    size_t Co, Ho, Wo;      /* output planes: Ho = Hi + 2 pad - 4 */
+    size_t TH, TW;          /* 2x2 tiles over the output */
+    size_t Hq, Wq, Cip, Cop;
+} wino_geom;
+
+static wino_geom wino_geom_of(size_t Ci, size_t Hi, size_t Wi, size_t pad, size_t Co,
+                              size_t Ho, size_t Wo)
+{
+    wino_geom g = { Ci, Hi, Wi, pad, Co, Ho, Wo, (Ho + 1) / 2, (Wo + 1) / 2, 0, 0,
+                    (Ci + W8 - 1) / W8 * W8, up16(Co) };
+    g.Hq = 2 * g.TH + 4;
+    g.Wq = 2 * g.TW + 4;
+    return g;
+}
+
+static wino_geom wino_forward_geom(const conv2d_shape *s)
+{
+    return wino_geom_of(s->C, s->H, s->W, s->pad, s->OC, s->OH, s->OW);
+}
+
+static wino_geom wino_input_geom(const conv2d_shape *s)
+{
+    return wino_geom_of(s->OC, s->OH, s->OW, s->K - 1 - s->pad, s->C, s->H, s->W);
+}
+
+int conv_wino_suits(const conv2d_shape *s)
+{
+    return conv_direct_suits(s) && !rows_mode(s) && s->K == 5 && s->pad <= 4;
+}
+
+static size_t wino_prep_floats_g(const wino_geom *g) { return WX * g->Ci * g->Cop; }
+
+static size_t wino_run_floats_g(const wino_geom *g)
+{
+    return g->Hq * g->Wq * g->Cip + WX * WNT * (g->Cip + NR) + g->Cop +
+           table_floats(g->Ci + 2 * WNT);
+}
+
+size_t conv_wino_prep_floats(const conv2d_shape *s)
+{
+    wino_geom f = wino_forward_geom(s), i = wino_input_geom(s);
+    size_t a = wino_prep_floats_g(&f), b = wino_prep_floats_g(&i);
+    return a > b ? a : b;
+}
+
+size_t conv_wino_floats(const conv2d_shape *s)
+{
+    wino_geom f = wino_forward_geom(s), i = wino_input_geom(s);
+    size_t a = wino_run_floats_g(&f), b = wino_run_floats_g(&i);
+    return a > b ? a : b;
+}
+
+/* o[0..5] = G v for the five taps v[0], v[st], ..., v[4 st]. */
+static void wino_g(float o[6], const float *v, size_t st)
+{
+    const float v0 = v[0], v1 = v[st], v2 = v[2 * st], v3 = v[3 * st], v4 = v[4 * st];
+    const float e = v0 + v2 + v4, od = v1 + v3;
+    const float e2 = v0 * (1.0f / 24) + v2 * (1.0f / 6) + v4 * (2.0f / 3),
+                o2 = v1 * (1.0f / 12) + v3 * (1.0f / 3);
+    o[0] = v0 * 0.25f;
+    o[1] = (e + od) * (-1.0f / 6);
+    o[2] = (e - od) * (-1.0f / 6);
+    o[3] = e2 + o2;
+    o[4] = e2 - o2;
+    o[5] = v4;
+}
+
+/* u[((co/NR*WX + x)*Ci + ci)*NR + co%NR] = (G f G^T)[x] for each filter
+ * f = the (co, ci) 5x5 kernel, turned by 180 degrees when flip; zero for
+ * co past Co.  w is (Co, Ci, 5, 5), or (Ci, Co, 5, 5) when flip. */
+static void wino_prep(float *u, const float *w, const wino_geom *g, int flip)
+{
+    const size_t Ci = g->Ci, Co = g->Co;
+    memset(u, 0, wino_prep_floats_g(g) * sizeof *u);
+    for (size_t co = 0; co < Co; co++)
+        for (size_t ci = 0; ci < Ci; ci++) {
+            const float *f = w + (flip ? ci * Co + co : co * Ci + ci) * 25;
+            float k[25], t[5][6], x[6];
+            for (size_t i = 0; i < 25; i++)
+                k[i] = f[flip ? 24 - i : i];
+            for (size_t j = 0; j < 5; j++) /* columns: t[j] = G k[., j] */
+                wino_g(t[j], k + j, 5);
+            float *d = u + ((co / NR * WX) * Ci + ci) * NR + co % NR;
+            for (size_t i = 0; i < 6; i++) { /* rows i of G k G^T */
+                wino_g(x, &t[0][i], 6);
+                for (size_t j = 0; j < 6; j++)
+                    d[(i * 6 + j) * Ci * NR] = x[j];
+            }
+        }
+}
+
+void conv_wino_prep_forward(float *u, const float *w, const conv2d_shape *s)
+{
+    wino_geom g = wino_forward_geom(s);
+    wino_prep(u, w, &g, 0);
+}
+
+void conv_wino_prep_input(float *u, const float *w, const conv2d_shape *s)
+{
+    wino_geom g = wino_input_geom(s);
+    wino_prep(u, w, &g, 1);
+}
+
+WINO_TARGET static inline __attribute__((always_inline)) v8f v8f_ld(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+WINO_TARGET static inline __attribute__((always_inline)) void v8f_st(float *p, v8f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* r0..r5 = B^T d for six vectors d (lvalues r, expressions d evaluated
+ * once each). */
+#define WINO_BT(r0, r1, r2, r3, r4, r5, e0, e1, e2, e3, e4, e5)         \
+    do {                                                                \
+        const v8f d0_ = (e0), d1_ = (e1), d2_ = (e2), d3_ = (e3),       \
+                  d4_ = (e4), d5_ = (e5);                               \
+        const v8f four_ = { 4, 4, 4, 4, 4, 4, 4, 4 },                   \
+                  five_ = { 5, 5, 5, 5, 5, 5, 5, 5 };                   \
+        const v8f a_ = d4_ - d2_, b_ = d3_ - d1_;                       \
+        (r0) = four_ * d0_ - five_ * d2_ + d4_;                         \
+        (r1) = (d3_ + d4_) - four_ * (d1_ + d2_);                       \
+        (r2) = (d4_ - d3_) + four_ * (d1_ - d2_);                       \
+        (r3) = a_ + (b_ + b_);                                          \
+        (r4) = a_ - (b_ + b_);                                          \
+        (r5) = four_ * d1_ - five_ * d3_ + d5_;                         \
+    } while (0)
+
+/* V[x*Cip + c] = (B^T d B)[x] of the 6x6 tile whose corner is src in the
+ * channels-last planes (row length Wq), for every channel. */
+WINO_TARGET static void wino_input_tile(float *V, const float *src, const wino_geom *g)
+{
+    const size_t Cip = g->Cip, rs = g->Wq * Cip;
+    for (size_t c = 0; c < Cip; c += W8) {
+        v8f t[6][6];
+        const float *p = src + c;
+        for (size_t j = 0; j < 6; j++, p += Cip)
+            WINO_BT(t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j], v8f_ld(p),
+                    v8f_ld(p + rs), v8f_ld(p + 2 * rs), v8f_ld(p + 3 * rs),
+                    v8f_ld(p + 4 * rs), v8f_ld(p + 5 * rs));
+        float *v = V + c;
+        for (size_t i = 0; i < 6; i++, v += 6 * Cip) {
+            v8f r0, r1, r2, r3, r4, r5;
+            WINO_BT(r0, r1, r2, r3, r4, r5, t[i][0], t[i][1], t[i][2], t[i][3], t[i][4],
+                    t[i][5]);
+            v8f_st(v, r0);
+            v8f_st(v + Cip, r1);
+            v8f_st(v + 2 * Cip, r2);
+            v8f_st(v + 3 * Cip, r3);
+            v8f_st(v + 4 * Cip, r4);
+            v8f_st(v + 5 * Cip, r5);
+        }
+    }
+}
+
+/* y0, y1 = A^T m for six vectors m. */
+#define WINO_AT(y0, y1, m0, m1, m2, m3, m4, m5)                 \
+    do {                                                       \
+        const v8f d34_ = (m3) - (m4);                          \
+        (y0) = (m0) + ((m1) + (m2)) + ((m3) + (m4));           \
+        (y1) = ((m1) - (m2)) + (d34_ + d34_) + (m5);           \
+    } while (0)
+
+/* The output transform of the block's rows for output channels
+ * [co0, co0 + NR): out (= or += when add) A^T M A (+ bias, ReLU). */
+WINO_TARGET static void wino_output(float *out, const float *M, const float *bias,
+                                    const int32_t *ids, size_t nrows, size_t co0,
+                                    const wino_geom *g, int relu, int add)
+{
+    const size_t Co = g->Co, Ho = g->Ho, Wo = g->Wo, hw = Ho * Wo;
+    const v8f zero = { 0 };
+    for (size_t row = 0; row < nrows; row++) {
+        const size_t n = (size_t)ids[2 * row], t = (size_t)ids[2 * row + 1];
+        const size_t oy = 2 * (t / g->TW), ox = 2 * (t % g->TW);
+        const size_t ny = Ho - oy < 2 ? 1 : 2, nx = Wo - ox < 2 ? 1 : 2;
+        for (size_t h = 0; h < NR / W8 && co0 + h * W8 < Co; h++) {
+            const float *m = M + row * WX * NR + h * W8;
+            v8f s0[6], s1[6], y[2][2];
+            for (size_t i = 0; i < 6; i++) {
+                const float *mi = m + i * 6 * NR;
+                WINO_AT(s0[i], s1[i], v8f_ld(mi), v8f_ld(mi + NR), v8f_ld(mi + 2 * NR),
+                        v8f_ld(mi + 3 * NR), v8f_ld(mi + 4 * NR), v8f_ld(mi + 5 * NR));
+            }
+            WINO_AT(y[0][0], y[1][0], s0[0], s0[1], s0[2], s0[3], s0[4], s0[5]);
+            WINO_AT(y[0][1], y[1][1], s1[0], s1[1], s1[2], s1[3], s1[4], s1[5]);
+            const size_t c = co0 + h * W8, nl = Co - c < W8 ? Co - c : W8;
+            float *o = out + (n * Co + c) * hw + oy * Wo + ox;
+            for (size_t a = 0; a < ny; a++)
+                for (size_t b = 0; b < nx; b++) {
+                    v8f v = y[a][b];
+                    if (!add && bias)
+                        v += v8f_ld(bias + c);
+                    if (relu) /* NaN passes, as relu_forward */
+                        v = (v8f)((v8i)v & ~(v < zero));
+                    float *d = o + a * Wo + b;
+                    if (nl == W8 && !add) { /* constant lanes: one store each */
+                        d[0] = v[0];
+                        d[hw] = v[1];
+                        d[2 * hw] = v[2];
+                        d[3 * hw] = v[3];
+                        d[4 * hw] = v[4];
+                        d[5 * hw] = v[5];
+                        d[6 * hw] = v[6];
+                        d[7 * hw] = v[7];
+                        continue;
+                    }
+                    for (size_t l = 0; l < nl; l++)
+                        d[l * hw] = add ? d[l * hw] + v[l] : v[l];
+                }
+        }
+    }
+}
+
+/* The 36 products of a block of nrows tiles for each panel of NR output
+ * channels, each followed by its output transform. */
+static void wino_block(float *out, const float *u, const float *bias, const float *V,
+                       float *M, const int32_t *off, const int32_t *ids, size_t nrows,
+                       const wino_geom *g, int relu, int add)
+{
+    const size_t Ci = g->Ci, Cip = g->Cip;
+    for (size_t p = 0; p < g->Cop / NR; p++) {
+        for (size_t x = 0; x < WX; x++) {
+            const float *bp = u + (p * WX + x) * Ci * NR, *vx = V + x * Cip;
+            for (size_t r0 = 0; r0 < nrows; r0 += MR) {
+                const float *r[MR];
+                const size_t mr = nrows - r0 < MR ? nrows - r0 : MR;
+                for (size_t i = 0; i < MR; i++)
+                    r[i] = vx + (r0 + (i < mr ? i : 0)) * WX * Cip;
+                tile6x16(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR, NULL, 0,
+                         0, 0);
+            }
+        }
+        wino_output(out, M, bias, ids, nrows, p * NR, g, relu, add);
+    }
+}
+
+/* out (B, Co, Ho, Wo) (= or += when add) the correlation of in (B, Ci, Hi,
+ * Wi), zero-padded by pad, with the filters u (+ bias, ReLU). */
+static void wino_run(float *out, const float *in, const float *u, const float *b,
+                     size_t B, const wino_geom *g, float *work, int relu, int add)
+{
+    const size_t Ci = g->Ci, Hi = g->Hi, Wi = g->Wi, Cip = g->Cip, Wq = g->Wq,
+                 pad = g->pad, nxt = g->Hq * Wq * Cip, T = g->TH * g->TW;
+    float *xt = work, *V = xt + nxt, *M = V + WX * WNT * Cip, *bias = M + WX * WNT * NR;
+    int32_t *off = tables(work, wino_run_floats_g(g) - table_floats(Ci + 2 * WNT)),
+            *ids = off + Ci;
+    for (size_t k = 0; k < Ci; k++)
+        off[k] = (int32_t)k;
+    for (size_t c = 0; c < g->Cop; c++)
+        bias[c] = b && c < g->Co ? b[c] : 0.0f;
+    memset(xt, 0, nxt * sizeof *xt);
+    size_t row = 0;
+    for (size_t n = 0; n < B; n++) {
+        const float *x = in + n * Ci * Hi * Wi;
+        for (size_t c = 0; c < Ci; c++)
+            for (size_t y = 0; y < Hi; y++) {
+                float *d = xt + ((y + pad) * Wq + pad) * Cip + c;
+                const float *sr = x + (c * Hi + y) * Wi;
+                for (size_t i = 0; i < Wi; i++)
+                    d[i * Cip] = sr[i];
+            }
+        for (size_t t = 0; t < T; t++) {
+            wino_input_tile(V + row * WX * Cip, xt + (2 * (t / g->TW) * Wq + 2 * (t % g->TW)) * Cip,
+                            g);
+            ids[2 * row] = (int32_t)n;
+            ids[2 * row + 1] = (int32_t)t;
+            if (++row == WNT) {
+                wino_block(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
+                row = 0;
+            }
+        }
+    }
+    if (row)
+        wino_block(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
+}
+
+void conv_wino_forward(float *out, const float *in, const float *u, const float *b,
+                       const conv2d_shape *s, float *work, int relu)
+{
+    wino_geom g = wino_forward_geom(s);
+    wino_run(out, in, u, b, s->B, &g, work, relu, 0);
+}
+
+void conv_wino_input(float *din, const float *dout, const float *u,
+                     const conv2d_shape *s, float *work, int set)
+{
+    wino_geom g = wino_input_geom(s);
+    wino_run(din, dout, u, NULL, s->B, &g, work, 0, !set);
+}

@@ -54,4 +54,20 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
 void conv_direct_input(float *din, const float *dout, const float *w,
                        const conv2d_shape *s, float *work, int set);
 
+/* Winograd F(2x2, 5x5) (see convdirect.c) for the layers the direct
+ * kernels take with K = 5 and pad <= 4: the forward pass and the input
+ * gradient, from filters transformed beforehand into
+ * conv_wino_prep_floats of u; conv_wino_floats of scratch besides. */
+int conv_wino_suits(const conv2d_shape *s);
+size_t conv_wino_prep_floats(const conv2d_shape *s);
+size_t conv_wino_floats(const conv2d_shape *s);
+void conv_wino_prep_forward(float *u, const float *w, const conv2d_shape *s);
+void conv_wino_prep_input(float *u, const float *w, const conv2d_shape *s);
+/* out (B, OC, OH, OW) = in * W + b, ReLU when relu is set. */
+void conv_wino_forward(float *out, const float *in, const float *u, const float *b,
+                       const conv2d_shape *s, float *work, int relu);
+/* din (B, C, H, W) (= when set, += otherwise) the input gradient. */
+void conv_wino_input(float *din, const float *dout, const float *u,
+                     const conv2d_shape *s, float *work, int set);
+
 #endif

@@ -145,9 +145,42 @@ int conv2d_set_direct(int on);
 /* 0: the layer runs on im2col + sgemm; 1: on the direct kernels, but for
  * its input gradient (sgemm + col2im); 2: wholly on the direct kernels. */
 int conv2d_is_direct(const conv2d_shape *s);
-/* What the layers the direct kernels suit run on here: "direct-avx2" or
+/* What the layers the direct kernels suit run on here:
+ * "direct-avx2+winograd", "direct-avx2" (conv2d_set_winograd(0)) or
  * "im2col-sgemm" (no AVX2/FMA, or conv2d_set_direct(0)). */
 const char *conv2d_kernels(void);
+
+/* Of the direct layers, those with 5x5 filters and pad <= 4 run their
+ * forward pass and input gradient as Winograd F(2x2, 5x5) (36 products
+ * per four outputs instead of 100; results agree with the direct sums to
+ * rounding, slightly larger than theirs).  on = 0 keeps them on the direct
+ * kernels; the same rules as conv2d_set_direct apply.  Returns the
+ * previous setting. */
+int conv2d_set_winograd(int on);
+int conv2d_is_winograd(const conv2d_shape *s);
+/* Winograd layers transform their filters before each pass; a caller that
+ * runs a layer in chunks can do it once: conv2d_prep_floats (0 for a layer
+ * that needs none) of prep, filled by conv2d_prep_forward for
+ * conv2d_forward_relu_prep, by conv2d_prep_input for
+ * conv2d_backward_input_set_prep.  With prep NULL these are
+ * conv2d_forward_relu and conv2d_backward_input_set; the results are the
+ * same bits either way. */
+size_t conv2d_prep_floats(const conv2d_shape *s);
+void conv2d_prep_forward(float *prep, const float *w /* (OC, C, K, K) */,
+                         const conv2d_shape *s);
+void conv2d_prep_input(float *prep, const float *w /* (OC, C, K, K) */,
+                       const conv2d_shape *s);
+void conv2d_forward_relu_prep(float *out /* (B, OC, OH, OW) */,
+                              const float *in /* (B, C, H, W) */,
+                              const float *w /* (OC, C, K, K) */, const float *prep,
+                              const float *b /* (OC) */, const conv2d_shape *s,
+                              float *work);
+void conv2d_backward_input_set_prep(float *din /* (B, C, H, W) */,
+                                    const float *dout /* (B, OC, OH, OW) */,
+                                    const float *in /* (B, C, H, W) */,
+                                    const float *w /* (OC, C, K, K) */,
+                                    const float *prep, const conv2d_shape *s,
+                                    float *work);
 
 /* ---- max-pool with kernel, stride, padding ------------------------------- */
 /* Padded positions never win (they act as -infinity).  Windows may overlap

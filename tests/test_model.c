@@ -46,6 +46,12 @@ static const net_case nets[] = {
      * 4), with an input gradient; the conv below it is not paired */
     { "big-kernel", 1, 24, 24, 3, 9, 6,
       { CONV(4, 3, 1), RELU, CONV(20, 9, 4), RELU, POOL(2, 2, 0), DENSE(3) } },
+    /* a paired 5x5 conv on Winograd (where the CPU runs the direct
+     * kernels): filters transformed once per pass, not per chunk (64 KB
+     * of output per example: chunks of 3 of a slice of 8 or 4) */
+    { "winograd-chunks", 3, 32, 32, 3, 8, 7,
+      { CONV(8, 3, 1), RELU, POOL(2, 2, 0), CONV(64, 5, 2), RELU, POOL(2, 2, 0),
+        DENSE(3) } },
     /* LeNet-like: one channel, 2x2 pools, a conv not followed by a pool */
     { "lenet-like", 1, 16, 16, 5, 6, 8,
       { CONV(4, 5, 2), RELU, POOL(2, 2, 0), CONV(5, 3, 1), RELU, CONV(3, 3, 1),
@@ -86,6 +92,13 @@ static void check_net(const net_case *nc, size_t threads)
     ck_assert_msg(groups > 0, "%s: not grouped", nc->name);
     for (size_t i = 0; i < u.nl; i++)
         ck_assert(u.L[i].pair_chunk == 0 && !u.L[i].paired);
+    if (strncmp(nc->name, "winograd", 8) == 0 &&
+        strcmp(conv2d_kernels(), "direct-avx2+winograd") == 0) {
+        int wino = 0;
+        for (size_t i = 0; i < g.nl; i++)
+            wino |= g.L[i].pair_chunk > 0 && conv2d_is_winograd(&g.L[i].conv);
+        ck_assert_msg(wino, "%s: no paired conv runs Winograd", nc->name);
+    }
     uint8_t labels[64];
     for (size_t i = 0; i < nc->B; i++)
         labels[i] = (uint8_t)(i * 7 % nc->classes);
