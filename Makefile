@@ -53,7 +53,7 @@ $(BUILD)/libdropbench.a: $(LIB_OBJ)
 # --wrap: `dropbench bench` times every sgemm and direct conv pass the
 # kernels call (gemmtime.h).
 $(BUILD)/dropbench: $(BUILD)/harness/main.o $(BUILD)/libdropbench.a
-	$(CC) $(LDFLAGS) -Wl,--wrap=cblas_sgemm,--wrap=conv_direct_forward,--wrap=conv_direct_weights,--wrap=conv_direct_input,--wrap=conv2d_pooled_weights -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -Wl,--wrap=cblas_sgemm,--wrap=conv_direct_forward,--wrap=conv_direct_weights,--wrap=conv_direct_input,--wrap=conv2d_pooled_weights,--wrap=conv_wino_forward,--wrap=conv_wino_input -o $@ $^ $(LDLIBS)
 
 dropbench: $(BUILD)/dropbench
 	cp $< $@

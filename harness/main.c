@@ -386,7 +386,10 @@ void __wrap_cblas_sgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta,  // NOLINT(
  * replace; the zeros their tiles pad with are not counted.  Likewise a
  * first layer's weight gradient from its pool's (conv2d_pooled_weights,
  * called by the model), counted as the dense pass it replaces though it
- * does a quarter of its FMAs or fewer. */
+ * does a quarter of its FMAs or fewer; and the Winograd passes of 5x5
+ * layers (conv_wino_*), counted as the direct passes they replace though
+ * their products are 36/100 of those (the filter transforms, once per
+ * pass, are not timed). */
 void __real_conv_direct_forward(float *out, const float *in, const float *w,  // NOLINT(bugprone-reserved-identifier)
                                 const float *b, const conv2d_shape *s, float *work,
                                 int relu);
@@ -409,6 +412,17 @@ void __wrap_conv2d_pooled_weights(float *dw, float *db, const float *g,  // NOLI
                                   const uint32_t *argmax, const float *pout,
                                   size_t pohw, const float *in, const conv2d_shape *s,
                                   float *work, int set);
+
+void __real_conv_wino_forward(float *out, const float *in, const float *u,  // NOLINT(bugprone-reserved-identifier)
+                              const float *b, const conv2d_shape *s, float *work,
+                              int relu);
+void __real_conv_wino_input(float *din, const float *dout, const float *u,  // NOLINT(bugprone-reserved-identifier)
+                            const conv2d_shape *s, float *work, int set);
+void __wrap_conv_wino_forward(float *out, const float *in, const float *u,  // NOLINT(bugprone-reserved-identifier)
+                              const float *b, const conv2d_shape *s, float *work,
+                              int relu);
+void __wrap_conv_wino_input(float *din, const float *dout, const float *u,  // NOLINT(bugprone-reserved-identifier)
+                            const conv2d_shape *s, float *work, int set);
 
 static double conv_flops(const conv2d_shape *s)
 {
@@ -446,6 +460,19 @@ void __wrap_conv_direct_input(float *din, const float *dout, const float *w,  //
                               const conv2d_shape *s, float *work, int set)
 {
     TIMED_DIRECT(__real_conv_direct_input(din, dout, w, s, work, set), conv_flops(s));
+}
+
+void __wrap_conv_wino_forward(float *out, const float *in, const float *u,  // NOLINT(bugprone-reserved-identifier)
+                              const float *b, const conv2d_shape *s, float *work,
+                              int relu)
+{
+    TIMED_DIRECT(__real_conv_wino_forward(out, in, u, b, s, work, relu), conv_flops(s));
+}
+
+void __wrap_conv_wino_input(float *din, const float *dout, const float *u,  // NOLINT(bugprone-reserved-identifier)
+                            const conv2d_shape *s, float *work, int set)
+{
+    TIMED_DIRECT(__real_conv_wino_input(din, dout, u, s, work, set), conv_flops(s));
 }
 
 void __wrap_conv2d_pooled_weights(float *dw, float *db, const float *g,  // NOLINT(bugprone-reserved-identifier)

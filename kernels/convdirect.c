@@ -965,13 +965,27 @@ void conv2d_pooled_weights(float *dw, float *db, const float *g,
  * ids (2 WNT) as int32; the transformed filters u (Cop/NR, 36, Ci, NR)
  * are prepared apart (conv_wino_prep_*). */
 #define WX 36   /* transform points: 6x6 */
-#define WNT 24  /* tiles per block, a multiple of MR */
+#define WNT 30  /* tiles per block, a multiple of MR */
 #define W8 8    /* channels per vector */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define WINO_TARGET __attribute__((target("avx2,fma")))
 #else
 #define WINO_TARGET
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+static void wino_transpose8(float *d, size_t ldd, const float *s, size_t lds)
+{
+    transpose8(d, ldd, s, lds);
+}
+#else
+static void wino_transpose8(float *d, size_t ldd, const float *s, size_t lds)
+{
+    for (size_t i = 0; i < 8; i++)
+        for (size_t j = 0; j < 8; j++)
+            d[i * ldd + j] = s[j * lds + i];
+}
 #endif
 
 typedef float v8f __attribute__((vector_size(32)));
@@ -1146,11 +1160,39 @@ WINO_TARGET static void wino_input_tile(float *V, const float *src, const wino_g
         (y1) = ((m1) - (m2)) + (d34_ + d34_) + (m5);           \
     } while (0)
 
+typedef float v2f __attribute__((vector_size(8)));
+
+/* One output row of a tile for eight channels: channel l's two outputs
+ * a[l], b[l] to o + l*hw, as 8-byte stores after two unpacks. */
+WINO_TARGET static inline __attribute__((always_inline)) void
+wino_store_pairs(float *o, size_t hw, v8f a, v8f b)
+{
+    const v8f lo = __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13),
+              hi = __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15);
+    const v2f p[8] = { __builtin_shufflevector(lo, lo, 0, 1),
+                       __builtin_shufflevector(lo, lo, 2, 3),
+                       __builtin_shufflevector(hi, hi, 0, 1),
+                       __builtin_shufflevector(hi, hi, 2, 3),
+                       __builtin_shufflevector(lo, lo, 4, 5),
+                       __builtin_shufflevector(lo, lo, 6, 7),
+                       __builtin_shufflevector(hi, hi, 4, 5),
+                       __builtin_shufflevector(hi, hi, 6, 7) };
+    memcpy(o, &p[0], sizeof p[0]);
+    memcpy(o + hw, &p[1], sizeof p[1]);
+    memcpy(o + 2 * hw, &p[2], sizeof p[2]);
+    memcpy(o + 3 * hw, &p[3], sizeof p[3]);
+    memcpy(o + 4 * hw, &p[4], sizeof p[4]);
+    memcpy(o + 5 * hw, &p[5], sizeof p[5]);
+    memcpy(o + 6 * hw, &p[6], sizeof p[6]);
+    memcpy(o + 7 * hw, &p[7], sizeof p[7]);
+}
+
 /* The output transform of the block's rows for output channels
- * [co0, co0 + NR): out (= or += when add) A^T M A (+ bias, ReLU). */
-WINO_TARGET static void wino_output(float *out, const float *M, const float *bias,
-                                    const int32_t *ids, size_t nrows, size_t co0,
-                                    const wino_geom *g, int relu, int add)
+ * [co0, co0 + NR): out (= or += when add) A^T M A (+ bias, ReLU).  Inlined
+ * into each caller with constant relu and add. */
+WINO_TARGET static inline __attribute__((always_inline)) void
+wino_output(float *out, const float *M, const float *bias, const int32_t *ids,
+            size_t nrows, size_t co0, const wino_geom *g, int relu, int add)
 {
     const size_t Co = g->Co, Ho = g->Ho, Wo = g->Wo, hw = Ho * Wo;
     const v8f zero = { 0 };
@@ -1170,27 +1212,25 @@ WINO_TARGET static void wino_output(float *out, const float *M, const float *bia
             WINO_AT(y[0][1], y[1][1], s1[0], s1[1], s1[2], s1[3], s1[4], s1[5]);
             const size_t c = co0 + h * W8, nl = Co - c < W8 ? Co - c : W8;
             float *o = out + (n * Co + c) * hw + oy * Wo + ox;
+            if (!add) {
+                const v8f bv = bias ? v8f_ld(bias + c) : zero;
+                for (size_t a = 0; a < 2; a++)
+                    for (size_t b = 0; b < 2; b++) {
+                        y[a][b] += bv;
+                        if (relu) /* NaN passes, as relu_forward */
+                            y[a][b] = (v8f)((v8i)y[a][b] & ~(y[a][b] < zero));
+                    }
+                if (nl == W8 && ny == 2 && nx == 2) {
+                    wino_store_pairs(o, hw, y[0][0], y[0][1]);
+                    wino_store_pairs(o + Wo, hw, y[1][0], y[1][1]);
+                    continue;
+                }
+            }
             for (size_t a = 0; a < ny; a++)
                 for (size_t b = 0; b < nx; b++) {
-                    v8f v = y[a][b];
-                    if (!add && bias)
-                        v += v8f_ld(bias + c);
-                    if (relu) /* NaN passes, as relu_forward */
-                        v = (v8f)((v8i)v & ~(v < zero));
                     float *d = o + a * Wo + b;
-                    if (nl == W8 && !add) { /* constant lanes: one store each */
-                        d[0] = v[0];
-                        d[hw] = v[1];
-                        d[2 * hw] = v[2];
-                        d[3 * hw] = v[3];
-                        d[4 * hw] = v[4];
-                        d[5 * hw] = v[5];
-                        d[6 * hw] = v[6];
-                        d[7 * hw] = v[7];
-                        continue;
-                    }
                     for (size_t l = 0; l < nl; l++)
-                        d[l * hw] = add ? d[l * hw] + v[l] : v[l];
+                        d[l * hw] = add ? d[l * hw] + y[a][b][l] : y[a][b][l];
                 }
         }
     }
@@ -1198,7 +1238,7 @@ WINO_TARGET static void wino_output(float *out, const float *M, const float *bia
 
 /* The 36 products of a block of nrows tiles for each panel of NR output
  * channels, each followed by its output transform. */
-static void wino_block(float *out, const float *u, const float *bias, const float *V,
+WINO_TARGET static void wino_block(float *out, const float *u, const float *bias, const float *V,
                        float *M, const int32_t *off, const int32_t *ids, size_t nrows,
                        const wino_geom *g, int relu, int add)
 {
@@ -1215,7 +1255,32 @@ static void wino_block(float *out, const float *u, const float *bias, const floa
                          0, 0);
             }
         }
-        wino_output(out, M, bias, ids, nrows, p * NR, g, relu, add);
+        if (add)
+            wino_output(out, M, NULL, ids, nrows, p * NR, g, 0, 1);
+        else if (relu)
+            wino_output(out, M, bias, ids, nrows, p * NR, g, 1, 0);
+        else
+            wino_output(out, M, bias, ids, nrows, p * NR, g, 0, 0);
+    }
+}
+
+/* One example's planes x (Ci, Hi, Wi) into the interior of the
+ * channels-last copy xt (Hq, Wq, Cip): 8x8 transposes of eight channels by
+ * eight pixels of a row, the rest one by one. */
+static void wino_hwc(float *xt, const float *x, const wino_geom *g)
+{
+    const size_t Ci = g->Ci, Hi = g->Hi, Wi = g->Wi, Cip = g->Cip, Wq = g->Wq,
+                 pad = g->pad, hw = Hi * Wi, c8 = conv_direct_enabled() ? Ci / 8 * 8 : 0,
+                 w8 = Wi / 8 * 8;
+    for (size_t y = 0; y < Hi; y++) {
+        float *d = xt + ((y + pad) * Wq + pad) * Cip;
+        const float *sr = x + y * Wi;
+        for (size_t c = 0; c < c8; c += 8)
+            for (size_t i = 0; i < w8; i += 8)
+                wino_transpose8(d + i * Cip + c, Cip, sr + c * hw + i, hw);
+        for (size_t c = 0; c < Ci; c++)
+            for (size_t i = c < c8 ? w8 : 0; i < Wi; i++)
+                d[i * Cip + c] = sr[c * hw + i];
     }
 }
 
@@ -1225,7 +1290,7 @@ static void wino_run(float *out, const float *in, const float *u, const float *b
                      size_t B, const wino_geom *g, float *work, int relu, int add)
 {
     const size_t Ci = g->Ci, Hi = g->Hi, Wi = g->Wi, Cip = g->Cip, Wq = g->Wq,
-                 pad = g->pad, nxt = g->Hq * Wq * Cip, T = g->TH * g->TW;
+                 nxt = g->Hq * Wq * Cip, T = g->TH * g->TW;
     float *xt = work, *V = xt + nxt, *M = V + WX * WNT * Cip, *bias = M + WX * WNT * NR;
     int32_t *off = tables(work, wino_run_floats_g(g) - table_floats(Ci + 2 * WNT)),
             *ids = off + Ci;
@@ -1236,14 +1301,7 @@ static void wino_run(float *out, const float *in, const float *u, const float *b
     memset(xt, 0, nxt * sizeof *xt);
     size_t row = 0;
     for (size_t n = 0; n < B; n++) {
-        const float *x = in + n * Ci * Hi * Wi;
-        for (size_t c = 0; c < Ci; c++)
-            for (size_t y = 0; y < Hi; y++) {
-                float *d = xt + ((y + pad) * Wq + pad) * Cip + c;
-                const float *sr = x + (c * Hi + y) * Wi;
-                for (size_t i = 0; i < Wi; i++)
-                    d[i * Cip] = sr[i];
-            }
+        wino_hwc(xt, in + n * Ci * Hi * Wi, g);
         for (size_t t = 0; t < T; t++) {
             wino_input_tile(V + row * WX * Cip, xt + (2 * (t / g->TW) * Wq + 2 * (t % g->TW)) * Cip,
                             g);
