@@ -1,23 +1,35 @@
 /* gru.c - one GRU layer over variable-length sequences (PyTorch formula and
  * gate order r, z, n), with backpropagation through time.
  *
+ * Examples run in order of decreasing length (ties in batch order), so
+ * those still running at step t are the first nact[t] rows of the step and
+ * the recurrent products cover only them (as PyTorch's packed sequences):
+ * on the wordlang words, about two thirds of the batch x longest-word
+ * steps.  The states and recurrent gradients are stored compactly, step t
+ * at rows cum[t] .. cum[t] + nact[t], R = cum[maxlen] rows in all.
+ *
  * Cache layout (gru_cache_floats), filled by forward, read by backward:
  *   g   (B, T, 3H)   first the input projections Wx x + bx of every step (one
  *                    sgemm); step t then overwrites row (b, t) with the gate
  *                    values [r, z, n] for each example still running.
- *   hn  (T, B, H)    Wh_n h + bh_n of step t (n needs it before r scales it).
- *   hs  (T+1, B, H)  hs[0] = 0, hs[t+1] = state after step t; time-major so
- *                    the recurrent sgemm of a step reads one (B, H) block.
+ *   hn  (R, H)       Wh_n h + bh_n of each running (step, example) (n needs
+ *                    it before r scales it).
+ *   hs  (R, H)       the state each running (step, example) starts from
+ *                    (zero at step 0); an example's state after its last
+ *                    step goes straight to hfinal.
  *   hg  (B, 3H)      per-step scratch for Wh h + bh.
- * Steps t >= max(len) are never run; their rows are left untouched and never
- * read.
+ *   perm (B), nact (T+1), cum (T+1)   uint32: the order of the examples
+ *                    (perm[i]: batch row of row i), how many run at each
+ *                    step, where each step's rows start.
  *
  * Work layout (gru_work_floats), backward only:
  *   dxg (B, T, 3H)   gradient at the input projections (row order of x, so
- *                    dWx and dx are one sgemm each over all steps).
- *   dhg (T, B, 3H)   gradient at Wh h + bh (row order of hs, so dWh is one
- *                    sgemm over all steps).
- *   dh, dh2 (B, H)   state gradient at the current and previous step.
+ *                    dWx and dx are one sgemm each over all steps); zero
+ *                    where no step ran.
+ *   dhg (R, 3H)      gradient at Wh h + bh (row order of hs, so dWh is one
+ *                    sgemm over all running steps).
+ *   dh, dh2 (B, H)   state gradient at the current and previous step, in
+ *                    the rows' order.
  */
 #include "kernels.h"
 #include "simd.h"
@@ -73,7 +85,7 @@ int gru_shape_init(gru_shape *s, size_t B, size_t T, size_t D, size_t H,
 size_t gru_cache_floats(const gru_shape *s)
 {
     size_t B = s->B, T = s->T, H = s->H;
-    return B * T * 3 * H + T * B * H + (T + 1) * B * H + B * 3 * H;
+    return B * T * 3 * H + 2 * T * B * H + B * 3 * H + B + 2 * (T + 1);
 }
 
 size_t gru_work_floats(const gru_shape *s)
@@ -207,6 +219,55 @@ static size_t steps_of(const uint32_t *len, size_t b, size_t T)
     return len[b] < T ? len[b] : T;
 }
 
+typedef struct gru_order {
+    uint32_t *perm, *nact, *cum;
+    size_t maxlen;
+} gru_order;
+
+/* The order tables at the end of the cache. */
+static gru_order order_of(const float *cache, const gru_shape *s)
+{
+    const size_t B = s->B, T = s->T, H = s->H;
+    uint32_t *u = (uint32_t *)(void *)(cache + B * T * 3 * H + 2 * T * B * H + B * 3 * H);
+    gru_order o = { u, u + B, u + B + T + 1, 0 };
+    return o;
+}
+
+/* perm: the rows by decreasing steps, ties in batch order (a stable
+ * counting sort); nact[t]: rows running at step t; cum: their prefix sums. */
+static gru_order sort_rows(float *cache, const uint32_t *len, const gru_shape *s)
+{
+    const size_t B = s->B, T = s->T;
+    gru_order o = order_of(cache, s);
+    memset(o.nact, 0, (T + 1) * sizeof *o.nact);
+    for (size_t b = 0; b < B; b++) /* nact[k]: rows of exactly k steps, for now */
+        o.nact[steps_of(len, b, T)]++;
+    /* cum[k]: where the rows of k steps start in perm (longest first) */
+    uint32_t at = 0;
+    for (size_t k = T + 1; k-- > 0;) {
+        o.cum[k] = at;
+        at += o.nact[k];
+    }
+    for (size_t b = 0; b < B; b++)
+        o.perm[o.cum[steps_of(len, b, T)]++] = (uint32_t)b;
+    /* now nact[t] = rows of more than t steps, cum[t] = rows before step t */
+    uint32_t run = (uint32_t)B - o.nact[0];
+    for (size_t t = 0; t <= T; t++) {
+        uint32_t ends = t + 1 <= T ? o.nact[t + 1] : 0; /* rows of t+1 steps */
+        o.nact[t] = run;
+        run -= ends;
+    }
+    at = 0;
+    o.maxlen = 0;
+    for (size_t t = 0; t <= T; t++) {
+        o.cum[t] = at;
+        at += o.nact[t];
+        if (o.nact[t])
+            o.maxlen = t + 1;
+    }
+    return o;
+}
+
 void gru_forward(float *hfinal /* (B, H) */, float *cache,
                  const float *x /* (B, T, D) */, const uint32_t *len /* (B) */,
                  const float *wx /* (3H, D) */, const float *wh /* (3H, H) */,
@@ -217,12 +278,8 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
     float *g = cache;
     float *hn = g + B * T * H3;
     float *hs = hn + T * B * H;
-    float *hg = hs + (T + 1) * B * H;
-
-    size_t maxlen = 0;
-    for (size_t b = 0; b < B; b++)
-        if (steps_of(len, b, T) > maxlen)
-            maxlen = steps_of(len, b, T);
+    float *hg = hs + T * B * H;
+    const gru_order o = sort_rows(cache, len, s);
 
     /* Input projections of every step at once: x viewed as (B*T, D). */
     for (size_t r = 0; r < B * T; r++)
@@ -231,28 +288,28 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
                 (int)D, 1.0f, x, (int)D, wx, (int)D, 1.0f, g, (int)H3);
 
     const int wide = wide_gates();
-    memset(hs, 0, B * H * sizeof *hs);
-    for (size_t t = 0; t < maxlen; t++) {
-        const float *hp = hs + t * B * H;
-        float *hnext = hs + (t + 1) * B * H;
-        for (size_t b = 0; b < B; b++)
-            memcpy(hg + b * H3, bh, H3 * sizeof *hg);
+    /* Rows that run no step end in the zero state. */
+    for (size_t i = o.nact[0]; i < B; i++)
+        memset(hfinal + o.perm[i] * H, 0, H * sizeof *hfinal);
+    memset(hs, 0, o.nact[0] * H * sizeof *hs);
+    for (size_t t = 0; t < o.maxlen; t++) {
+        const size_t na = o.nact[t], na1 = o.nact[t + 1];
+        const float *hp = hs + o.cum[t] * H;
+        float *hnext = hs + o.cum[t + 1] * H;
+        for (size_t i = 0; i < na; i++)
+            memcpy(hg + i * H3, bh, H3 * sizeof *hg);
         if (t > 0) /* h0 = 0: the first product would add nothing */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na,
                         (int)H3, (int)H, 1.0f, hp, (int)H, wh, (int)H, 1.0f,
                         hg, (int)H3);
-        for (size_t b = 0; b < B; b++) {
-            const float *hpb = hp + b * H;
-            float *hnb = hnext + b * H;
-            float *hnt = hn + (t * B + b) * H;
-            if (t >= steps_of(len, b, T)) {
-                /* Finished sequences carry their state unchanged. */
-                memcpy(hnb, hpb, H * sizeof *hnb);
-                memset(hnt, 0, H * sizeof *hnt);
-                continue;
-            }
+        for (size_t i = 0; i < na; i++) {
+            const size_t b = o.perm[i];
+            const float *hpb = hp + i * H;
+            /* the next step's state, or after the last step the final one */
+            float *hnb = i < na1 ? hnext + i * H : hfinal + b * H;
+            float *hnt = hn + (o.cum[t] + i) * H;
             float *gx = g + (b * T + t) * H3;
-            const float *gh = hg + b * H3;
+            const float *gh = hg + i * H3;
             size_t j = wide ? gates_forward8(gx, gh, hpb, hnb, hnt, H) : 0;
             GATES_FORWARD(v4f, 4)
             for (; j < H; j++) {
@@ -268,7 +325,6 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
             }
         }
     }
-    memcpy(hfinal, hs + maxlen * B * H, B * H * sizeof *hfinal);
 }
 
 void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
@@ -285,34 +341,33 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
     float *dhg = dxg + B * T * H3;
     float *dh = dhg + T * B * H3;
     float *dh2 = dh + B * H;
-
-    size_t maxlen = 0;
+    gru_order o = order_of(cache, s);
+    /* the forward pass's tables, recomputed for maxlen only */
+    o.maxlen = 0;
     for (size_t b = 0; b < B; b++)
-        if (steps_of(len, b, T) > maxlen)
-            maxlen = steps_of(len, b, T);
-    if (maxlen == 0)
+        if (steps_of(len, b, T) > o.maxlen)
+            o.maxlen = steps_of(len, b, T);
+    if (o.maxlen == 0)
         return; /* no step ran: nothing depends on any weight */
     const int wide = wide_gates();
 
-    memcpy(dh, dhfinal, B * H * sizeof *dh);
-    for (size_t t = maxlen; t-- > 0;) {
-        const float *hp = hs + t * B * H;
-        float *dhgt = dhg + t * B * H3;
-        for (size_t b = 0; b < B; b++) {
+    for (size_t t = o.maxlen; t-- > 0;) {
+        const size_t na = o.nact[t], na1 = o.nact[t + 1];
+        const float *hp = hs + o.cum[t] * H;
+        float *dhgt = dhg + o.cum[t] * H3;
+        /* Rows whose last step this is start from the final state's
+         * gradient. */
+        for (size_t i = na1; i < na; i++)
+            memcpy(dh + i * H, dhfinal + o.perm[i] * H, H * sizeof *dh);
+        for (size_t i = 0; i < na; i++) {
+            const size_t b = o.perm[i];
             float *dxr = dxg + (b * T + t) * H3;
-            float *dhr = dhgt + b * H3;
-            const float *dhb = dh + b * H;
-            float *dpb = dh2 + b * H;
-            if (t >= steps_of(len, b, T)) {
-                /* The step was the identity for this example. */
-                memset(dxr, 0, H3 * sizeof *dxr);
-                memset(dhr, 0, H3 * sizeof *dhr);
-                memcpy(dpb, dhb, H * sizeof *dpb);
-                continue;
-            }
+            float *dhr = dhgt + i * H3;
+            const float *dhb = dh + i * H;
+            float *dpb = dh2 + i * H;
             const float *gr = g + (b * T + t) * H3;
-            const float *hnt = hn + (t * B + b) * H;
-            const float *hpb = hp + b * H;
+            const float *hnt = hn + (o.cum[t] + i) * H;
+            const float *hpb = hp + i * H;
             size_t j = wide ? gates_backward8(dxr, dhr, dpb, gr, hnt, hpb, dhb, H) : 0;
             GATES_BACKWARD(v4f, 4)
             for (; j < H; j++) {
@@ -330,22 +385,23 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
                 dpb[j] = d * z;
             }
         }
-        /* dh_prev (B, H) += dhg_t (B, 3H) * Wh (3H, H).  At t = 0 the
+        /* dh_prev (na, H) += dhg_t (na, 3H) * Wh (3H, H).  At t = 0 the
          * gradient reaches the constant h0, so skip it. */
         if (t > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)na,
                         (int)H, (int)H3, 1.0f, dhgt, (int)H3, wh, (int)H, 1.0f,
                         dh2, (int)H);
         float *tmp = dh;
         dh = dh2;
         dh2 = tmp;
     }
+    /* No step ran at (b, t) for t >= steps: zero input-projection gradient. */
     for (size_t b = 0; b < B; b++)
-        for (size_t t = maxlen; t < T; t++)
+        for (size_t t = steps_of(len, b, T); t < T; t++)
             memset(dxg + (b * T + t) * H3, 0, H3 * sizeof *dxg);
 
-    /* Weight gradients over all steps at once. */
-    size_t rows = maxlen * B;
+    /* Weight gradients over all running steps at once. */
+    size_t rows = o.cum[o.maxlen];
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)H3, (int)H,
                 (int)rows, 1.0f, dhg, (int)H3, hs, (int)H, 1.0f, dwh, (int)H);
     for (size_t r = 0; r < rows; r++)

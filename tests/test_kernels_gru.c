@@ -288,6 +288,15 @@ START_TEST(test_gru_backward_wider)
 }
 END_TEST
 
+START_TEST(test_gru_backward_long_ties)
+{
+    /* lengths past T (count as T), ties, a 0: the rows' order by length
+     * keeps ties in batch order and ends the longest at the last step */
+    const uint32_t len[6] = {2, 9, 0, 2, 4, 1};
+    gradcheck(6, 4, 3, 5, len, 6);
+}
+END_TEST
+
 START_TEST(test_gru_shape_init)
 {
     gru_shape s;
@@ -316,6 +325,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_gru_backward_short);
     tcase_add_test(tc, test_gru_backward_single);
     tcase_add_test(tc, test_gru_backward_wider);
+    tcase_add_test(tc, test_gru_backward_long_ties);
     tcase_add_test(tc, test_gru_shape_init);
     suite_add_tcase(s, tc);
     return s;
