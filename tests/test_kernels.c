@@ -259,6 +259,42 @@ static void conv_ref_backward(const conv2d_shape *s, double *din, double *dw,
                 }
 }
 
+/* A conv layer's random input, filters, bias and output gradient (filled
+ * in that order from r), their double copies and the double forward
+ * reference. */
+typedef struct conv_data {
+    size_t nin, nw, nout;
+    float *in, *w, *b, *R;
+    double *din, *dw, *dbias, *dR, *ref;
+} conv_data;
+
+static void conv_data_init(conv_data *d, const conv2d_shape *s, db_rng *r)
+{
+    d->nin = s->B * s->C * s->H * s->W;
+    d->nw = s->OC * s->C * s->K * s->K;
+    d->nout = s->B * s->OC * s->OH * s->OW;
+    d->in = xcalloc(d->nin, 4);
+    d->w = xcalloc(d->nw, 4);
+    d->b = xcalloc(s->OC, 4);
+    d->R = xcalloc(d->nout, 4);
+    fill(d->in, d->nin, r, -1, 1);
+    fill(d->w, d->nw, r, -0.5f, 0.5f);
+    fill(d->b, s->OC, r, -1, 1);
+    fill(d->R, d->nout, r, -1, 1);
+    d->din = to_d(d->in, d->nin);
+    d->dw = to_d(d->w, d->nw);
+    d->dbias = to_d(d->b, s->OC);
+    d->dR = to_d(d->R, d->nout);
+    d->ref = xcalloc(d->nout, 8);
+    conv_ref(s, d->ref, d->din, d->dw, d->dbias);
+}
+
+static void conv_data_free(conv_data *d)
+{
+    free(d->in), free(d->w), free(d->b), free(d->R);
+    free(d->din), free(d->dw), free(d->dbias), free(d->dR), free(d->ref);
+}
+
 static double conv_loss(void *p)
 {
     conv_ctx *c = p;
@@ -469,18 +505,13 @@ START_TEST(test_conv_direct)
             ck_assert_msg(conv2d_is_direct(&s) == (int)v[8],
                           "shape %zu: path %d, expected %zu", k,
                           conv2d_is_direct(&s), v[8]);
-        size_t nin = s.B * s.C * s.H * s.W, nw = s.OC * s.C * s.K * s.K,
-               nout = s.B * s.OC * s.OH * s.OW, nwork = conv2d_work_floats(&s);
-        float *in = xcalloc(nin, 4), *w = xcalloc(nw, 4), *b = xcalloc(s.OC, 4),
-              *R = xcalloc(nout, 4), *out = xcalloc(nout, 4),
-              *out2 = xcalloc(nout, 4), *work = xcalloc(nwork, 4);
-        fill(in, nin, &r, -1, 1);
-        fill(w, nw, &r, -0.5f, 0.5f);
-        fill(b, s.OC, &r, -1, 1);
-        fill(R, nout, &r, -1, 1);
-        double *din = to_d(in, nin), *dw = to_d(w, nw), *dbias = to_d(b, s.OC),
-               *dR = to_d(R, nout), *ref = xcalloc(nout, 8);
-        conv_ref(&s, ref, din, dw, dbias);
+        conv_data cd;
+        conv_data_init(&cd, &s, &r);
+        const size_t nin = cd.nin, nw = cd.nw, nout = cd.nout,
+                     nwork = conv2d_work_floats(&s);
+        const float *in = cd.in, *w = cd.w, *b = cd.b, *R = cd.R;
+        const double *din = cd.din, *dw = cd.dw, *dR = cd.dR, *ref = cd.ref;
+        float *out = xcalloc(nout, 4), *out2 = xcalloc(nout, 4), *work = xcalloc(nwork, 4);
 
         for (size_t i = 0; i < nout; i++)
             out[i] = NAN;
@@ -539,8 +570,8 @@ START_TEST(test_conv_direct)
         check_close("direct vs im2col din", sin, pin_d, nin, 1e-4);
         check_close("direct vs im2col dw", sw, pw_d, nw, 1e-4);
 
-        free(in), free(w), free(b), free(R), free(out), free(out2), free(work);
-        free(din), free(dw), free(dbias), free(dR), free(ref);
+        conv_data_free(&cd);
+        free(out), free(out2), free(work);
         free(gin), free(gw), free(gb), free(rin), free(rw), free(rb);
         free(sin), free(sw), free(sb), free(pin), free(pw), free(pb), free(pwork);
         free(pout_d), free(pin_d), free(pw_d);
@@ -598,19 +629,15 @@ START_TEST(test_conv_winograd)
                                     NULL) == 0);
         ck_assert_msg(conv2d_is_winograd(&s) && conv2d_is_direct(&s) == 2,
                       "shape %zu: not on the Winograd path", k);
-        size_t nin = s.B * s.C * s.H * s.W, nw = s.OC * s.C * 25,
-               nout = s.B * s.OC * s.OH * s.OW, np = conv2d_prep_floats(&s);
+        const size_t np = conv2d_prep_floats(&s);
         ck_assert(np > 0);
-        float *in = xcalloc(nin, 4), *w = xcalloc(nw, 4), *b = xcalloc(s.OC, 4),
-              *R = xcalloc(nout, 4), *out = xcalloc(nout, 4), *out2 = xcalloc(nout, 4),
+        conv_data cd;
+        conv_data_init(&cd, &s, &r);
+        const size_t nin = cd.nin, nw = cd.nw, nout = cd.nout;
+        const float *in = cd.in, *w = cd.w, *b = cd.b, *R = cd.R;
+        const double *din = cd.din, *dw = cd.dw, *dR = cd.dR, *ref = cd.ref;
+        float *out = xcalloc(nout, 4), *out2 = xcalloc(nout, 4),
               *work = xcalloc(conv2d_work_floats(&s), 4), *prep = xcalloc(np, 4);
-        fill(in, nin, &r, -1, 1);
-        fill(w, nw, &r, -0.5f, 0.5f);
-        fill(b, s.OC, &r, -1, 1);
-        fill(R, nout, &r, -1, 1);
-        double *din = to_d(in, nin), *dw = to_d(w, nw), *dbias = to_d(b, s.OC),
-               *dR = to_d(R, nout), *ref = xcalloc(nout, 8);
-        conv_ref(&s, ref, din, dw, dbias);
 
         for (size_t i = 0; i < nout; i++)
             out[i] = NAN;
@@ -657,8 +684,8 @@ START_TEST(test_conv_winograd)
         conv2d_backward_input_set_prep(gin, R, in, w, prep, &s, work);
         ck_assert_msg(memcmp(gin, sin, nin * 4) == 0, "shape %zu: prepared input gradient",
                       k);
-        free(in), free(w), free(b), free(R), free(out), free(out2), free(work), free(prep);
-        free(din), free(dw), free(dbias), free(dR), free(ref);
+        conv_data_free(&cd);
+        free(out), free(out2), free(work), free(prep);
         free(sin), free(sw), free(sb), free(gin), free(rin), free(rw), free(rb);
     }
     fprintf(stderr, "winograd: largest error %.3g of the largest value\n", worst);
