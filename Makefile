@@ -69,17 +69,30 @@ $(BUILD)/tests/%: tests/%.c tests/check_main.h tests/test_util.h $(BUILD)/libdro
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdropbench.a $(LDLIBS)
 
 # Every suite runs even when an earlier one fails; the target fails if any did.
+# Each suite's output is kept in $(BUILD)/tests/<suite>.log and shown as it
+# ends; the failures are repeated at the end, so that the last lines of a CI
+# log name the suite and the check that failed.
 test: $(TEST_BIN) $(BUILD)/dropbench $(TOOL_BIN)
-	@fail=0; for t in $(TEST_BIN); do \
+	@failed=""; for t in $(TEST_BIN); do \
 	  echo "== $$t"; \
 	  DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench DROPBENCH_TOOLS=$(CURDIR)/$(BUILD)/tools \
-	    DROPBENCH_SRC=$(CURDIR) $$t || fail=1; \
+	    DROPBENCH_SRC=$(CURDIR) $$t > $$t.log 2>&1; rc=$$?; \
+	  cat $$t.log; \
+	  if [ $$rc -ne 0 ]; then echo "== $$t: exit status $$rc"; failed="$$failed $$t"; fi; \
 	done; \
-	if [ $$fail -ne 0 ]; then echo "make test: some suites FAILED"; exit 1; fi; \
+	if [ -n "$$failed" ]; then \
+	  for t in $$failed; do \
+	    echo "== FAILED: $$t (whole output in $$t.log); its failures and last lines:"; \
+	    grep -E ':[EF]:|runtime error|ERROR: |SUMMARY: |Assertion|Timeout|timeout' $$t.log | head -n 20; \
+	    tail -n 8 $$t.log; \
+	  done; \
+	  echo "make test: some suites FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all suites passed"
 
+# Sanitized code runs several times slower: Check's per-test timeouts are
+# stretched to match (CK_TIMEOUT_MULTIPLIER).
 asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 \
+	CK_TIMEOUT_MULTIPLIER=4 $(MAKE) BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	  test
 

@@ -2,6 +2,7 @@
 #include "kernels.h"
 #include "simd.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -128,12 +129,16 @@ static void pool_2x2s2(float *o, uint32_t *a, const float *x, size_t W, size_t O
 
 static int pool8_ok(void)
 {
-    static int ok = -1; /* benign race: every thread stores the same value */
-    if (ok < 0) {
+    /* atomic: team members may ask first at the same time (all store the
+     * same value, but a plain int would still be a data race) */
+    static atomic_int ok = -1;
+    int v = atomic_load_explicit(&ok, memory_order_relaxed);
+    if (v < 0) {
         __builtin_cpu_init();
-        ok = __builtin_cpu_supports("avx2") != 0;
+        v = __builtin_cpu_supports("avx2") != 0;
+        atomic_store_explicit(&ok, v, memory_order_relaxed);
     }
-    return ok;
+    return v;
 }
 
 /* Eight 3x3/2 windows side by side, whole in width: outputs j = 0..7 of
