@@ -70,8 +70,8 @@ $(BUILD)/tests/%: tests/%.c tests/check_main.h tests/test_util.h $(BUILD)/libdro
 
 # Every suite runs even when an earlier one fails; the target fails if any did.
 # Each suite's output is kept in $(BUILD)/tests/<suite>.log and shown as it
-# ends; the failures are repeated at the end, so that the last lines of a CI
-# log name the suite and the check that failed.
+# ends; each failed suite is named again at the end with its first failures
+# (or its last lines), so that the tail of a CI log says what failed.
 test: $(TEST_BIN) $(BUILD)/dropbench $(TOOL_BIN)
 	@failed=""; for t in $(TEST_BIN); do \
 	  echo "== $$t"; \
@@ -82,9 +82,9 @@ test: $(TEST_BIN) $(BUILD)/dropbench $(TOOL_BIN)
 	done; \
 	if [ -n "$$failed" ]; then \
 	  for t in $$failed; do \
-	    echo "== FAILED: $$t (whole output in $$t.log); its failures and last lines:"; \
-	    grep -E ':[EF]:|runtime error|ERROR: |SUMMARY: |Assertion|Timeout|timeout' $$t.log | head -n 20; \
-	    tail -n 8 $$t.log; \
+	    echo "== FAILED: $$t (whole output in $$t.log):"; \
+	    grep -E ':[EF]:|runtime error|ERROR: |SUMMARY: ' $$t.log | head -n 3 > $$t.why; \
+	    if [ -s $$t.why ]; then cat $$t.why; else tail -n 4 $$t.log; fi; \
 	  done; \
 	  echo "make test: some suites FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all suites passed"
