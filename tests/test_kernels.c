@@ -24,6 +24,13 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+/* x[0..n) = v (NaN: a kernel that must overwrite its output shows it) */
+static void set_all(float *x, size_t n, float v)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = v;
+}
+
 static void fill(float *x, size_t n, db_rng *r, float lo, float hi)
 {
     for (size_t i = 0; i < n; i++)
@@ -513,8 +520,7 @@ START_TEST(test_conv_direct)
         const double *din = cd.din, *dw = cd.dw, *dR = cd.dR, *ref = cd.ref;
         float *out = xcalloc(nout, 4), *out2 = xcalloc(nout, 4), *work = xcalloc(nwork, 4);
 
-        for (size_t i = 0; i < nout; i++)
-            out[i] = NAN;
+        set_all(out, nout, NAN);
         conv2d_forward(out, in, w, b, &s, work);
         check_close("direct conv out", out, ref, nout, 1e-5);
         conv2d_forward_relu(out2, in, w, b, &s, work);
@@ -525,12 +531,9 @@ START_TEST(test_conv_direct)
 
         /* Accumulating backward onto 0.25, and the set variant over NaN. */
         float *gin = xcalloc(nin, 4), *gw = xcalloc(nw, 4), *gb = xcalloc(s.OC, 4);
-        for (size_t i = 0; i < nin; i++)
-            gin[i] = 0.25f;
-        for (size_t i = 0; i < nw; i++)
-            gw[i] = 0.25f;
-        for (size_t i = 0; i < s.OC; i++)
-            gb[i] = 0.25f;
+        set_all(gin, nin, 0.25f);
+        set_all(gw, nw, 0.25f);
+        set_all(gb, s.OC, 0.25f);
         conv2d_backward(gin, gw, gb, R, in, w, &s, work);
         double *rin = xcalloc(nin, 8), *rw = xcalloc(nw, 8), *rb = xcalloc(s.OC, 8);
         conv_ref_backward(&s, rin, rw, rb, dR, din, dw);
@@ -545,12 +548,9 @@ START_TEST(test_conv_direct)
         check_close("direct conv db", gb, rb, s.OC, 1e-4);
 
         float *sin = xcalloc(nin, 4), *sw = xcalloc(nw, 4), *sb = xcalloc(s.OC, 4);
-        for (size_t i = 0; i < nin; i++)
-            sin[i] = NAN;
-        for (size_t i = 0; i < nw; i++)
-            sw[i] = NAN;
-        for (size_t i = 0; i < s.OC; i++)
-            sb[i] = NAN;
+        set_all(sin, nin, NAN);
+        set_all(sw, nw, NAN);
+        set_all(sb, s.OC, NAN);
         conv2d_backward_set(sin, sw, sb, R, in, w, &s, work);
         check_close("direct conv set din", sin, rin, nin, 1e-4);
         check_close("direct conv set dw", sw, rw, nw, 1e-4);
@@ -639,8 +639,7 @@ START_TEST(test_conv_winograd)
         float *out = xcalloc(nout, 4), *out2 = xcalloc(nout, 4),
               *work = xcalloc(conv2d_work_floats(&s), 4), *prep = xcalloc(np, 4);
 
-        for (size_t i = 0; i < nout; i++)
-            out[i] = NAN;
+        set_all(out, nout, NAN);
         conv2d_forward(out, in, w, b, &s, work);
         double e = rel_err(out, ref, nout);
         ck_assert_msg(e < WINO_TOL, "shape %zu: forward error %g", k, e);
@@ -651,8 +650,7 @@ START_TEST(test_conv_winograd)
                           "shape %zu: relu output %zu: %g for %g", k, i,
                           (double)out2[i], (double)out[i]);
         conv2d_prep_forward(prep, w, &s);
-        for (size_t i = 0; i < nout; i++)
-            out[i] = NAN;
+        set_all(out, nout, NAN);
         conv2d_forward_relu_prep(out, in, w, prep, b, &s, work);
         ck_assert_msg(memcmp(out, out2, nout * 4) == 0, "shape %zu: prepared forward", k);
 
@@ -661,8 +659,7 @@ START_TEST(test_conv_winograd)
         float *sin = xcalloc(nin, 4), *sw = xcalloc(nw, 4), *sb = xcalloc(s.OC, 4),
               *gin = xcalloc(nin, 4);
         double *rin = xcalloc(nin, 8), *rw = xcalloc(nw, 8), *rb = xcalloc(s.OC, 8);
-        for (size_t i = 0; i < nin; i++)
-            sin[i] = NAN;
+        set_all(sin, nin, NAN);
         conv2d_backward_set(sin, sw, sb, R, in, w, &s, work);
         conv_ref_backward(&s, rin, rw, rb, dR, din, dw);
         e = rel_err(sin, rin, nin);
@@ -671,16 +668,14 @@ START_TEST(test_conv_winograd)
         check_close("winograd layer dw", sw, rw, nw, 1e-4);
         check_close("winograd layer db", sb, rb, s.OC, 1e-4);
         /* Adding onto 0.25. */
-        for (size_t i = 0; i < nin; i++)
-            gin[i] = 0.25f;
+        set_all(gin, nin, 0.25f);
         conv2d_backward(gin, sw, sb, R, in, w, &s, work);
         for (size_t i = 0; i < nin; i++)
             ck_assert_msg(fabsf(gin[i] - 0.25f - sin[i]) <= 1e-6f * (1.0f + fabsf(sin[i])),
                           "shape %zu: adding input gradient %zu: %g, set %g", k, i,
                           (double)gin[i], (double)sin[i]);
         conv2d_prep_input(prep, w, &s);
-        for (size_t i = 0; i < nin; i++)
-            gin[i] = NAN;
+        set_all(gin, nin, NAN);
         conv2d_backward_input_set_prep(gin, R, in, w, prep, &s, work);
         ck_assert_msg(memcmp(gin, sin, nin * 4) == 0, "shape %zu: prepared input gradient",
                       k);
