@@ -18,7 +18,7 @@
 
 /* Bumped whenever a change alters the numbers a config produces; part of
  * every run id, so old results are not mistaken for new ones. */
-#define DB_CODE_VERSION "7"
+#define DB_CODE_VERSION "8"
 #define DB_RESULT_SCHEMA_VERSION 1
 
 /* What the user asked for.  Unset fields keep the config's value. */
