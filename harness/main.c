@@ -53,8 +53,12 @@ static void run_usage(FILE *f, const char *cmd)
             "  --val N          carve a validation split of N examples from training\n"
             "  --data DIR       data root (default $DROPBENCH_DATA or ./data)\n"
             "  --results DIR    where the result JSON goes (default results/<task>)\n"
-            "  --quiet          no progress output\n",
-            cmd);
+            "  --quiet          no progress output\n"
+            "%s",
+            cmd, strcmp(cmd, "show") == 0
+                     ? "  --json           print the resolved run (run id, parameters, config\n"
+                       "                   as a result file records it) as JSON\n"
+                     : "");
 }
 
 static int parse_long(long *out, const char *s, const char *opt, long lo, long hi)
@@ -74,6 +78,7 @@ typedef struct run_cli {
     run_request rq;
     const char *results;
     int quiet;
+    int json; /* show --json */
 } run_cli;
 
 /* Options shared by run and show. Returns 0, or an exit status. */
@@ -87,7 +92,7 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
         { "limit-train", required_argument, 0, 'L' }, { "val", required_argument, 0, 'v' },
         { "data", required_argument, 0, 'd' },   { "results", required_argument, 0, 'o' },
         { "quiet", no_argument, 0, 'q' },        { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 },
+        { "json", no_argument, 0, 'j' },         { 0, 0, 0, 0 },
     };
     memset(c, 0, sizeof *c);
     run_request_init(&c->rq);
@@ -103,6 +108,13 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
         case 'd': c->rq.data_root = optarg; break;
         case 'o': c->results = optarg; break;
         case 'q': c->quiet = 1; break;
+        case 'j':
+            if (strcmp(cmd, "show") != 0) {
+                fprintf(stderr, "dropbench %s: --json is an option of show only\n", cmd);
+                return EXIT_USAGE;
+            }
+            c->json = 1;
+            break;
         case 'S':
             if (parse_long(&v, optarg, "--seed", 0, 0x7fffffffffffffL))
                 return EXIT_USAGE;
@@ -229,6 +241,26 @@ static int cmd_show(int argc, char **argv)
         free(r);
         cJSON_Delete(cfg);
         return EXIT_FAILURE;
+    }
+    if (c.json) {
+        /* The resolved run as a result file states it (scripts/crosscheck-pytorch
+         * builds its nets from this). */
+        cJSON *o = cJSON_CreateObject();
+        char *txt = NULL;
+        if (o && cJSON_AddStringToObject(o, "run_id", id) &&
+            cJSON_AddNumberToObject(o, "parameters", (double)db_model_param_count(&m)) &&
+            cJSON_AddItemReferenceToObject(o, "config", cfg))
+            txt = cJSON_Print(o);
+        if (txt)
+            printf("%s\n", txt);
+        else
+            fprintf(stderr, "dropbench show: out of memory\n");
+        free(txt);
+        cJSON_Delete(o);
+        db_model_free(&m);
+        free(r);
+        cJSON_Delete(cfg);
+        return txt ? 0 : EXIT_FAILURE;
     }
     printf("task %s, data %s, strategy %s%s%s, run id %s\n", r->task, r->data, r->strategy,
            r->rate[0] ? ", rate override " : "", r->rate, id);

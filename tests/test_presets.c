@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+
+#include <cJSON.h>
 
 #include "check_main.h"
 
@@ -40,18 +43,23 @@ static const preset presets[] = {
     { "wordlang-gru", "71690", { "embedding 16x32", "gru 128", "dense 10", NULL } },
 };
 
-/* `dropbench show --task T` into buf; returns the exit status. */
-static int show(const char *task, char *buf, size_t n)
+/* `dropbench show --task T [extra]` into buf; returns the exit status. */
+static int show_x(const char *task, const char *extra, char *buf, size_t n)
 {
     const char *bin = getenv("DROPBENCH_BIN");
     ck_assert_msg(bin != NULL, "DROPBENCH_BIN not set (run through make test)");
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' show --task %s 2>&1", bin, task);
+    snprintf(cmd, sizeof cmd, "'%s' show --task %s %s 2>&1", bin, task, extra);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     size_t len = fread(buf, 1, n - 1, p);
     buf[len] = '\0';
     return pclose(p);
+}
+
+static int show(const char *task, char *buf, size_t n)
+{
+    return show_x(task, "", buf, n);
 }
 
 START_TEST(suite_presets_match_the_suite)
@@ -97,12 +105,43 @@ START_TEST(suite_presets_match_the_suite)
 }
 END_TEST
 
+/* show --json: the resolved run as a result file's config records it (what
+ * scripts/crosscheck-pytorch builds its nets from). */
+START_TEST(show_json_is_the_resolved_run)
+{
+    static char out[65536];
+    ck_assert_int_eq(show_x("cifar-cnn", "--strategy spatial --seed 3 --json", out, sizeof out),
+                     0);
+    cJSON *o = cJSON_Parse(out);
+    ck_assert_msg(o != NULL, "not JSON:\n%s", out);
+    ck_assert_double_eq(cJSON_GetObjectItem(o, "parameters")->valuedouble, 871914);
+    ck_assert_int_eq((int)strlen(cJSON_GetObjectItem(o, "run_id")->valuestring), 16);
+    const cJSON *cfg = cJSON_GetObjectItem(o, "config");
+    ck_assert_str_eq(cJSON_GetObjectItem(cfg, "strategy")->valuestring, "spatial");
+    ck_assert_double_eq(cJSON_GetObjectItem(cfg, "seed")->valuedouble, 3);
+    /* three conv sites, channel mode, 0.1 */
+    const cJSON *sites = cJSON_GetObjectItem(cfg, "dropout_sites");
+    ck_assert_int_eq(cJSON_GetArraySize(sites), 3);
+    const cJSON *s0 = cJSON_GetArrayItem(sites, 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(s0, "mode")->valuestring, "channel");
+    ck_assert_double_eq_tol(cJSON_GetObjectItem(s0, "rate")->valuedouble, 0.1, 1e-12);
+    cJSON_Delete(o);
+    /* only show takes it */
+    const char *bin = getenv("DROPBENCH_BIN");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' run --task mnist-mlp --json >/dev/null 2>&1", bin);
+    int st = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(st), 2);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("presets");
     TCase *tc = tcase_create("suite");
     tcase_add_loop_test(tc, suite_presets_match_the_suite, 0,
                         (int)(sizeof presets / sizeof presets[0]));
+    tcase_add_test(tc, show_json_is_the_resolved_run);
     suite_add_tcase(s, tc);
     return s;
 }
