@@ -124,3 +124,54 @@ void dropout_backward_inplace(float *d, const uint8_t *mask, size_t B, size_t G,
     /* d = mask ? d * scale : 0 is the forward's application, in place */
     dropout_apply(d, mask, d, B, G, S, rate);
 }
+
+/* Locked dropout: each (example, step) row of D features is element-wise
+ * dropout under the example's one row of the mask. */
+int dropout_locked_forward(float *out /* (B, T, D) */, uint8_t *mask /* (B, D) */,
+                           const float *in /* (B, T, D) */, size_t B, size_t T,
+                           size_t D, float rate, int training, db_rng *rng,
+                           db_err *e)
+{
+    if (dropout_check_rate(rate, e) < 0)
+        return -1;
+    if (!training || rate == 0.0f) {
+        /* Exact identity, no draws (as dropout_forward). */
+        if (out != in)
+            memcpy(out, in, B * T * D * sizeof *out);
+        memset(mask, 1, B * D);
+        return 0;
+    }
+    draw_mask(mask, B * D, rate, rng);
+    dropout_locked_apply(out, mask, in, B, T, D, rate);
+    return 0;
+}
+
+void dropout_locked_apply(float *out /* (B, T, D) */, const uint8_t *mask /* (B, D) */,
+                          const float *in /* (B, T, D) */, size_t B, size_t T,
+                          size_t D, float rate)
+{
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < T; t++)
+            dropout_apply(out + (b * T + t) * D, mask + b * D, in + (b * T + t) * D, 1,
+                          D, 1, rate);
+}
+
+void dropout_locked_backward(float *din /* (B, T, D) or NULL */,
+                             const float *dout /* (B, T, D) */,
+                             const uint8_t *mask /* (B, D) */, size_t B, size_t T,
+                             size_t D, float rate)
+{
+    if (!din)
+        return;
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < T; t++)
+            dropout_backward(din + (b * T + t) * D, dout + (b * T + t) * D, mask + b * D,
+                             1, D, 1, rate);
+}
+
+void dropout_locked_backward_inplace(float *d /* (B, T, D) */,
+                                     const uint8_t *mask /* (B, D) */, size_t B,
+                                     size_t T, size_t D, float rate)
+{
+    dropout_locked_apply(d, mask, d, B, T, D, rate);
+}

@@ -21,6 +21,11 @@
  *   perm (B), nact (T+1), cum (T+1)   uint32: the order of the examples
  *                    (perm[i]: batch row of row i), how many run at each
  *                    step, where each step's rows start.
+ *   hm  (R, H)       only for a shape with recurrent dropout
+ *                    (gru_shape_set_rdrop): hs with the mask applied,
+ *                    h * rmask / (1 - rrate), what Wh multiplies (and so
+ *                    what dWh is made of).  Last, so that the layout before
+ *                    it does not depend on the flag.
  *
  * Work layout (gru_work_floats), backward only:
  *   dxg (B, T, 3H)   gradient at the input projections (row order of x, so
@@ -30,6 +35,13 @@
  *                    sgemm over all running steps).
  *   dh, dh2 (B, H)   state gradient at the current and previous step, in
  *                    the rows' order.
+ *   dr  (B, H)       only with recurrent dropout: the gradient at the masked
+ *                    previous state (dhg_t Wh), before the mask routes it to
+ *                    dh2.
+ *
+ * Stacking (hseq, dhseq) needs no memory of its own: the state after each
+ * step is copied out as it is made, and dhseq is added to the state
+ * gradient at the step it belongs to.
  */
 #include "kernels.h"
 #include "simd.h"
@@ -79,19 +91,43 @@ int gru_shape_init(gru_shape *s, size_t B, size_t T, size_t D, size_t H,
     s->T = T;
     s->D = D;
     s->H = H;
+    s->rdrop = 0;
     return 0;
 }
 
-size_t gru_cache_floats(const gru_shape *s)
+/* The cache and work sizes without the recurrent-dropout extras. */
+static size_t cache_base(const gru_shape *s)
 {
     size_t B = s->B, T = s->T, H = s->H;
     return B * T * 3 * H + 2 * T * B * H + B * 3 * H + B + 2 * (T + 1);
 }
 
-size_t gru_work_floats(const gru_shape *s)
+static size_t work_base(const gru_shape *s)
 {
     size_t B = s->B, T = s->T, H = s->H;
     return 2 * B * T * 3 * H + 2 * B * H;
+}
+
+int gru_shape_set_rdrop(gru_shape *s, int on, db_err *e)
+{
+    size_t c, w;
+    /* gru_shape_init checked (T+1)*B*H, so T*B*H and B*H fit. */
+    if (on && (!add_ok(&c, cache_base(s), s->T * s->B * s->H) ||
+               !add_ok(&w, work_base(s), s->B * s->H)))
+        return db_fail(e, "gru: buffer sizes with recurrent dropout overflow "
+                          "size_t (B=%zu T=%zu H=%zu)", s->B, s->T, s->H);
+    s->rdrop = on != 0;
+    return 0;
+}
+
+size_t gru_cache_floats(const gru_shape *s)
+{
+    return cache_base(s) + (s->rdrop ? s->T * s->B * s->H : 0);
+}
+
+size_t gru_work_floats(const gru_shape *s)
+{
+    return work_base(s) + (s->rdrop ? s->B * s->H : 0);
 }
 
 /* The gate functions go through the vector exp of simd.h (about 1 ulp, and
@@ -274,11 +310,23 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
                  const float *bx /* (3H) */, const float *bh /* (3H) */,
                  const gru_shape *s)
 {
+    gru_forward_ex(hfinal, NULL, cache, x, len, NULL, 0.0f, wx, wh, bx, bh, s);
+}
+
+void gru_forward_ex(float *hfinal /* (B, H) */, float *hseq /* (B, T, H) or NULL */,
+                    float *cache, const float *x /* (B, T, D) */,
+                    const uint32_t *len /* (B) */,
+                    const uint8_t *rmask /* (B, H) or NULL */, float rrate,
+                    const float *wx /* (3H, D) */, const float *wh /* (3H, H) */,
+                    const float *bx /* (3H) */, const float *bh /* (3H) */,
+                    const gru_shape *s)
+{
     const size_t B = s->B, T = s->T, D = s->D, H = s->H, H3 = 3 * H;
     float *g = cache;
     float *hn = g + B * T * H3;
     float *hs = hn + T * B * H;
     float *hg = hs + T * B * H;
+    float *hm = cache + cache_base(s); /* rmask only */
     const gru_order o = sort_rows(cache, len, s);
 
     /* Input projections of every step at once: x viewed as (B*T, D). */
@@ -292,15 +340,32 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
     for (size_t i = o.nact[0]; i < B; i++)
         memset(hfinal + o.perm[i] * H, 0, H * sizeof *hfinal);
     memset(hs, 0, o.nact[0] * H * sizeof *hs);
+    if (rmask) /* the masked h0 is 0 too; dWh's product reads it */
+        memset(hm, 0, o.nact[0] * H * sizeof *hm);
+    /* Steps an example does not run output zeros. */
+    if (hseq)
+        for (size_t b = 0; b < B; b++)
+            for (size_t t = steps_of(len, b, T); t < T; t++)
+                memset(hseq + (b * T + t) * H, 0, H * sizeof *hseq);
     for (size_t t = 0; t < o.maxlen; t++) {
         const size_t na = o.nact[t], na1 = o.nact[t + 1];
         const float *hp = hs + o.cum[t] * H;
         float *hnext = hs + o.cum[t + 1] * H;
+        /* What Wh multiplies: the state, or with recurrent dropout the
+         * state under the example's mask (the same mask every step). */
+        const float *hw = hp;
+        if (rmask && t > 0) {
+            float *hmt = hm + o.cum[t] * H;
+            for (size_t i = 0; i < na; i++)
+                dropout_apply(hmt + i * H, rmask + o.perm[i] * H, hp + i * H, 1, H,
+                              1, rrate);
+            hw = hmt;
+        }
         for (size_t i = 0; i < na; i++)
             memcpy(hg + i * H3, bh, H3 * sizeof *hg);
         if (t > 0) /* h0 = 0: the first product would add nothing */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na,
-                        (int)H3, (int)H, 1.0f, hp, (int)H, wh, (int)H, 1.0f,
+                        (int)H3, (int)H, 1.0f, hw, (int)H, wh, (int)H, 1.0f,
                         hg, (int)H3);
         for (size_t i = 0; i < na; i++) {
             const size_t b = o.perm[i];
@@ -323,6 +388,8 @@ void gru_forward(float *hfinal /* (B, H) */, float *cache,
                 gx[2 * H + j] = n;
                 hnt[j] = hnj;
             }
+            if (hseq)
+                memcpy(hseq + (b * T + t) * H, hnb, H * sizeof *hseq);
         }
     }
 }
@@ -333,14 +400,31 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
                   const float *wx, const float *wh, const gru_shape *s,
                   float *work)
 {
+    gru_backward_ex(dx, dwx, dwh, dbx, dbh, dhfinal, NULL, cache, x, len, NULL,
+                    0.0f, wx, wh, s, work);
+}
+
+void gru_backward_ex(float *dx /* (B, T, D) or NULL */, float *dwx /* (3H, D) */,
+                     float *dwh /* (3H, H) */, float *dbx /* (3H) */,
+                     float *dbh /* (3H) */,
+                     const float *dhfinal /* (B, H) or NULL */,
+                     const float *dhseq /* (B, T, H) or NULL */,
+                     const float *cache, const float *x /* (B, T, D) */,
+                     const uint32_t *len /* (B) */,
+                     const uint8_t *rmask /* (B, H) or NULL */, float rrate,
+                     const float *wx /* (3H, D) */, const float *wh /* (3H, H) */,
+                     const gru_shape *s, float *work)
+{
     const size_t B = s->B, T = s->T, D = s->D, H = s->H, H3 = 3 * H;
     const float *g = cache;
     const float *hn = g + B * T * H3;
     const float *hs = hn + T * B * H;
+    const float *hm = cache + cache_base(s); /* rmask only */
     float *dxg = work;
     float *dhg = dxg + B * T * H3;
     float *dh = dhg + T * B * H3;
     float *dh2 = dh + B * H;
+    float *dr = work + work_base(s); /* rmask only */
     gru_order o = order_of(cache, s);
     /* the forward pass's tables, recomputed for maxlen only */
     o.maxlen = 0;
@@ -357,8 +441,17 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
         float *dhgt = dhg + o.cum[t] * H3;
         /* Rows whose last step this is start from the final state's
          * gradient. */
-        for (size_t i = na1; i < na; i++)
-            memcpy(dh + i * H, dhfinal + o.perm[i] * H, H * sizeof *dh);
+        for (size_t i = na1; i < na; i++) {
+            if (dhfinal)
+                memcpy(dh + i * H, dhfinal + o.perm[i] * H, H * sizeof *dh);
+            else
+                memset(dh + i * H, 0, H * sizeof *dh);
+        }
+        /* The loss reaches this step's state through the output sequence
+         * too (the layer above). */
+        if (dhseq)
+            for (size_t i = 0; i < na; i++)
+                add_row(dh + i * H, dhseq + (o.perm[i] * T + t) * H, H);
         for (size_t i = 0; i < na; i++) {
             const size_t b = o.perm[i];
             float *dxr = dxg + (b * T + t) * H3;
@@ -386,11 +479,21 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
             }
         }
         /* dh_prev (na, H) += dhg_t (na, 3H) * Wh (3H, H).  At t = 0 the
-         * gradient reaches the constant h0, so skip it. */
-        if (t > 0)
+         * gradient reaches the constant h0, so skip it.  With recurrent
+         * dropout Wh saw the masked state: the product goes through the
+         * mask first (the carry term z * h, already in dh2, did not). */
+        if (t > 0 && !rmask)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)na,
                         (int)H, (int)H3, 1.0f, dhgt, (int)H3, wh, (int)H, 1.0f,
                         dh2, (int)H);
+        if (t > 0 && rmask) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)na,
+                        (int)H, (int)H3, 1.0f, dhgt, (int)H3, wh, (int)H, 0.0f,
+                        dr, (int)H);
+            for (size_t i = 0; i < na; i++)
+                dropout_backward(dh2 + i * H, dr + i * H, rmask + o.perm[i] * H, 1,
+                                 H, 1, rrate);
+        }
         float *tmp = dh;
         dh = dh2;
         dh2 = tmp;
@@ -400,10 +503,12 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
         for (size_t t = steps_of(len, b, T); t < T; t++)
             memset(dxg + (b * T + t) * H3, 0, H3 * sizeof *dxg);
 
-    /* Weight gradients over all running steps at once. */
+    /* Weight gradients over all running steps at once (Wh multiplied the
+     * masked states under recurrent dropout). */
     size_t rows = o.cum[o.maxlen];
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)H3, (int)H,
-                (int)rows, 1.0f, dhg, (int)H3, hs, (int)H, 1.0f, dwh, (int)H);
+                (int)rows, 1.0f, dhg, (int)H3, rmask ? hm : hs, (int)H, 1.0f, dwh,
+                (int)H);
     for (size_t r = 0; r < rows; r++)
         add_row(dbh, dhg + r * H3, H3);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)H3, (int)D,

@@ -265,13 +265,25 @@ void embedding_backward(float *dtable /* (V, D) */,
  *   h' = (1 - z) * n + z * h
  * h starts at 0.  For example b, steps t >= len[b] do not update its state
  * (h stays as it was), so hfinal[b] is the state after len[b] steps.
+ * Lengths beyond T count as T; a length of 0 leaves the state 0.
  * Wx is (3H, D) and Wh (3H, H), rows in the order r, z, n. */
 typedef struct gru_shape {
     size_t B, T, D, H;
+    int rdrop;            /* room for recurrent dropout in cache and work:
+                           * 0 from gru_shape_init, set by gru_shape_set_rdrop */
 } gru_shape;
 
+/* Validates sizes (all > 0, no size_t overflow, B*T, 3H and D within the
+ * BLAS int range) and sets rdrop = 0. */
 int gru_shape_init(gru_shape *s, size_t B, size_t T, size_t D, size_t H,
                    db_err *e);
+/* on != 0: gru_cache_floats and gru_work_floats grow by T*B*H (the masked
+ * states) and B*H floats, which gru_forward_ex / gru_backward_ex need to be
+ * given an rmask.  Returns -1 (s unchanged) if the larger sizes overflow
+ * size_t.  Call it after gru_shape_init and before sizing buffers; a shape
+ * with rdrop set still runs without a mask, with the same results as
+ * without the flag. */
+int gru_shape_set_rdrop(gru_shape *s, int on, db_err *e);
 /* Floats of cache that forward fills and backward reads (everything backward
  * needs from forward lives here, nothing is hidden). */
 size_t gru_cache_floats(const gru_shape *s);
@@ -287,6 +299,48 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
                   const float *cache, const float *x, const uint32_t *len,
                   const float *wx, const float *wh, const gru_shape *s,
                   float *work);
+
+/* gru_forward / gru_backward with the two additions a stack of GRU layers
+ * needs (as PyTorch's nn.GRU(num_layers=L) on packed sequences).  With
+ * hseq, dhseq and rmask NULL they are gru_forward and gru_backward, to the
+ * bit (those two are these with NULLs).
+ *
+ * Output sequence: hseq, when not NULL, receives row (b, t) = the state
+ * after step t for t < len[b], and 0 for t >= len[b] (what the layer
+ * above takes as its x, with the same len).  hfinal is written either way.
+ * In backward, dhseq (NULL: none) is the loss gradient at each row of hseq
+ * (rows t >= len[b] are not read as anything but ignored); it adds to the
+ * state gradient at that step, as dhfinal does at the last one.  dhfinal
+ * may be NULL (a layer whose final state the loss does not use).
+ *
+ * Recurrent (variational) dropout (Gal & Ghahramani 2016; Keras'
+ * recurrent_dropout): rmask (B, H) bytes, 1 kept / 0 dropped, one mask per
+ * sequence used at every step, rrate the DROP probability (already checked
+ * with dropout_check_rate), m = rmask / (1 - rrate).  The recurrent
+ * projections of all three gates see h * m:
+ *   r, z: Wh_{r,z} (h * m) + bh_{r,z};   n: r * (Wh_n (h * m) + bh_n)
+ * while the carry term z * h of h' uses the unmasked h.  Draw rmask with
+ * dropout_draw_mask(rmask, B*H, rrate, rng) once per batch; backward must
+ * be given the same rmask and rrate as forward.  NULL (evaluation, or rate
+ * 0) switches it off.  A non-NULL rmask needs a shape with
+ * gru_shape_set_rdrop(s, 1) before the cache and work were sized. */
+void gru_forward_ex(float *hfinal /* (B, H) */, float *hseq /* (B, T, H) or NULL */,
+                    float *cache, const float *x /* (B, T, D) */,
+                    const uint32_t *len /* (B) */,
+                    const uint8_t *rmask /* (B, H) or NULL */, float rrate,
+                    const float *wx /* (3H, D) */, const float *wh /* (3H, H) */,
+                    const float *bx /* (3H) */, const float *bh /* (3H) */,
+                    const gru_shape *s);
+void gru_backward_ex(float *dx /* (B, T, D) or NULL */, float *dwx /* (3H, D) */,
+                     float *dwh /* (3H, H) */, float *dbx /* (3H) */,
+                     float *dbh /* (3H) */,
+                     const float *dhfinal /* (B, H) or NULL */,
+                     const float *dhseq /* (B, T, H) or NULL */,
+                     const float *cache, const float *x /* (B, T, D) */,
+                     const uint32_t *len /* (B) */,
+                     const uint8_t *rmask /* (B, H) or NULL */, float rrate,
+                     const float *wx /* (3H, D) */, const float *wh /* (3H, H) */,
+                     const gru_shape *s, float *work);
 
 /* ---- dropout (inverted) --------------------------------------------------- *
  * The input is B examples of G groups of S contiguous floats; one draw per
@@ -323,6 +377,38 @@ void dropout_backward(float *din, const float *dout, const uint8_t *mask,
  * written over the gradient above it. */
 void dropout_backward_inplace(float *d /* (B, G, S) */, const uint8_t *mask /* (B, G) */,
                               size_t B, size_t G, size_t S, float rate);
+
+/* ---- locked dropout over time (Gal & Ghahramani 2016; Merity et al. 2018) --
+ * On sequences (B, T, D): one draw per (example, feature), the same at
+ * every step t, so a dropped feature is dropped for the whole sequence.
+ * mask[b*D + d] is 1 (kept) or 0; kept values are scaled by 1/(1-rate),
+ * rate the DROP probability.  The mask is B*D bytes drawn as
+ * dropout_draw_mask(mask, B*D, rate, rng) (the same stream positions as
+ * element-wise dropout over B*D values); the apply and backward functions
+ * may then run on any slice of examples (B rows of mask, in and out). */
+/* Draws the mask and applies it.  rate 0 and training == 0 are exact
+ * identities (out = in bit for bit, mask all 1, no random numbers
+ * consumed), as for dropout_forward.  Returns -1 for a rate outside [0, 1)
+ * without touching out, mask or rng. */
+int dropout_locked_forward(float *out /* (B, T, D) */, uint8_t *mask /* (B, D) */,
+                           const float *in /* (B, T, D) */, size_t B, size_t T,
+                           size_t D, float rate, int training, db_rng *rng,
+                           db_err *e);
+/* out[b, t, d] = mask[b, d] ? in[b, t, d] / (1 - rate) : 0 (exactly 0, even
+ * for an inf or NaN input).  rate must already be checked. */
+void dropout_locked_apply(float *out /* (B, T, D) */, const uint8_t *mask /* (B, D) */,
+                          const float *in /* (B, T, D) */, size_t B, size_t T,
+                          size_t D, float rate);
+/* din += dout * mask / (1 - rate), with the mask forward used; din NULL
+ * does nothing. */
+void dropout_locked_backward(float *din /* (B, T, D) or NULL */,
+                             const float *dout /* (B, T, D) */,
+                             const uint8_t *mask /* (B, D) */, size_t B, size_t T,
+                             size_t D, float rate);
+/* In place: d = mask ? d / (1 - rate) : 0. */
+void dropout_locked_backward_inplace(float *d /* (B, T, D) */,
+                                     const uint8_t *mask /* (B, D) */, size_t B,
+                                     size_t T, size_t D, float rate);
 
 /* ---- optimiser ------------------------------------------------------------ */
 /* For each i: g = grad[i] + wd * w[i]; v[i] = mu * v[i] + g; w[i] -= lr * v[i] */

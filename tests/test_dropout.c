@@ -1,6 +1,6 @@
 /* test_dropout.c - inverted dropout: statistics of the mask, the three group
  * modes, reproducibility from the stream alone, exact identities, rate
- * validation, and the backward pass. */
+ * validation, and the backward pass; locked dropout over time likewise. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +319,185 @@ START_TEST(test_dropout_backward)
 }
 END_TEST
 
+/* ---- locked dropout over time ------------------------------------------ */
+
+/* Every step of an example drops the same features (the example's row of
+ * the mask), kept values are scaled exactly as documented, and the rows of
+ * different examples differ. */
+START_TEST(test_locked_constant_over_time)
+{
+    enum { B = 8, T = 7, D = 37 };
+    const float rate = 0.5f, scale = 1.0f / (1.0f - rate);
+    float *in = xcalloc(B * T * D, 4), *out = xcalloc(B * T * D, 4);
+    uint8_t mask[B * D];
+    db_rng r, data;
+    db_rng_seed(&data, 2, DB_RNG_TEST, 2);
+    fill(in, B * T * D, &data, 0.5f, 1.5f); /* no zeros: 0 means dropped */
+    db_rng_seed(&r, 3, DB_RNG_DROPOUT, 0);
+    ck_assert(dropout_locked_forward(out, mask, in, B, T, D, rate, 1, &r, NULL) == 0);
+    for (size_t b = 0; b < B; b++)
+        for (size_t d = 0; d < D; d++) {
+            ck_assert(mask[b * D + d] <= 1);
+            for (size_t t = 0; t < T; t++) {
+                size_t i = (b * T + t) * D + d;
+                float want = mask[b * D + d] ? in[i] * scale : 0.0f;
+                ck_assert_msg(out[i] == want, "(b %zu, t %zu, d %zu): %g vs %g", b, t,
+                              d, out[i], want);
+                /* the same features dropped at every step */
+                ck_assert((out[i] == 0.0f) == (out[b * T * D + d] == 0.0f));
+            }
+        }
+    size_t differ = 0, kept = 0;
+    for (size_t b = 1; b < B; b++)
+        differ += memcmp(mask, mask + b * D, D) != 0;
+    for (size_t i = 0; i < B * D; i++)
+        kept += mask[i];
+    ck_assert_msg(differ == B - 1, "only %zu of %d examples differ from the first",
+                  differ, B - 1);
+    ck_assert(kept > 0 && kept < B * D);
+    /* The mask is what dropout_draw_mask draws for B*D values, and the
+     * stream ends where it leaves it. */
+    uint8_t m2[B * D];
+    db_rng r2;
+    db_rng_seed(&r2, 3, DB_RNG_DROPOUT, 0);
+    dropout_draw_mask(m2, B * D, rate, &r2);
+    ck_assert(memcmp(mask, m2, sizeof m2) == 0);
+    ck_assert(memcmp(&r, &r2, sizeof r) == 0);
+    /* A dropped feature is exactly 0 even where the input is inf. */
+    for (size_t i = 0; i < B * T * D; i++)
+        in[i] = INFINITY;
+    dropout_locked_apply(out, mask, in, B, T, D, rate);
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < T; t++)
+            for (size_t d = 0; d < D; d++)
+                ck_assert(mask[b * D + d] ? isinf(out[(b * T + t) * D + d])
+                                          : out[(b * T + t) * D + d] == 0.0f);
+    free(in), free(out);
+}
+END_TEST
+
+/* Kept fraction within 4 sigma of 1 - rate over a million (example,
+ * feature) draws, and the mean of a constant sequence preserved by the
+ * scaling. */
+START_TEST(test_locked_statistics)
+{
+    static const float rates[] = {0.1f, 0.5f, 0.8f};
+    enum { B = 1000, T = 3, D = 1000 };
+    float *in = xcalloc((size_t)B * T * D, 4), *out = xcalloc((size_t)B * T * D, 4);
+    uint8_t *mask = xcalloc((size_t)B * D, 1);
+    for (size_t i = 0; i < (size_t)B * T * D; i++)
+        in[i] = 1.0f;
+    for (size_t k = 0; k < sizeof rates / sizeof rates[0]; k++) {
+        const double rate = rates[k], n = (double)B * D;
+        db_rng r;
+        db_rng_seed(&r, 8, DB_RNG_DROPOUT, k);
+        ck_assert(dropout_locked_forward(out, mask, in, B, T, D, rates[k], 1, &r,
+                                         NULL) == 0);
+        size_t kept = 0;
+        double sum = 0.0;
+        for (size_t i = 0; i < (size_t)B * D; i++)
+            kept += mask[i];
+        for (size_t i = 0; i < (size_t)B * T * D; i++)
+            sum += out[i];
+        double mean = n * (1.0 - rate), sd = sqrt(n * rate * (1.0 - rate));
+        ck_assert_msg(fabs((double)kept - mean) <= 4.0 * sd,
+                      "rate %g: kept %zu of %g, expected %g +- %g", rate, kept, n,
+                      mean, 4 * sd);
+        /* T equal copies of each draw: the mean has the sd of n draws */
+        double msd = sqrt(rate / ((1.0 - rate) * n));
+        ck_assert_msg(fabs(sum / (n * T) - 1.0) <= 4.0 * msd + 1e-6,
+                      "rate %g: mean %g, expected 1 +- %g", rate, sum / (n * T),
+                      4 * msd);
+    }
+    free(in), free(out), free(mask);
+}
+END_TEST
+
+/* rate 0 and training == 0: bit-exact copies, masks all 1, no draws; and
+ * the rate is validated. */
+START_TEST(test_locked_identity)
+{
+    enum { B = 2, T = 3, D = 2, N = B * T * D };
+    float in[N] = {1.5f, -0.0f, 0.0f, INFINITY, -INFINITY, NAN, 1e-45f,
+                   -3.25f, 7.0f, 1e30f, -1e-30f, 0.1f};
+    float out[N];
+    uint8_t mask[B * D];
+    db_rng r, r0;
+    db_rng_seed(&r, 5, DB_RNG_DROPOUT, 0);
+    r0 = r;
+    for (int training = 0; training <= 1; training++) {
+        float rate = training ? 0.0f : 0.5f;
+        memset(out, 0xAB, sizeof out);
+        memset(mask, 7, sizeof mask);
+        ck_assert(dropout_locked_forward(out, mask, in, B, T, D, rate, training, &r,
+                                         NULL) == 0);
+        ck_assert_msg(memcmp(out, in, sizeof in) == 0, "training=%d not bit-exact",
+                      training);
+        for (size_t i = 0; i < B * D; i++)
+            ck_assert_uint_eq(mask[i], 1);
+        ck_assert(memcmp(&r, &r0, sizeof r) == 0);
+    }
+    /* backward at rate 0 with that mask passes the gradient through */
+    float din[N] = {0}, dout[N] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    dropout_locked_backward(din, dout, mask, B, T, D, 0.0f);
+    ck_assert(memcmp(din, dout, sizeof din) == 0);
+    db_err e;
+    e.msg[0] = 0;
+    memset(out, 0, sizeof out);
+    ck_assert_int_eq(dropout_locked_forward(out, mask, in, B, T, D, 1.0f, 1, &r, &e), -1);
+    ck_assert_msg(strstr(e.msg, "1") != NULL, "%s", e.msg);
+    ck_assert(memcmp(&r, &r0, sizeof r) == 0);
+    for (size_t i = 0; i < N; i++)
+        ck_assert(out[i] == 0.0f);
+}
+END_TEST
+
+/* Backward: L = sum(out * R) is linear in the input; its central
+ * difference in double, the documented expression exactly, accumulation,
+ * NULL, the in-place form, and slices of examples. */
+START_TEST(test_locked_backward)
+{
+    enum { B = 4, T = 5, D = 6, N = B * T * D };
+    const float rate = 0.4f;
+    db_rng r, data;
+    db_rng_seed(&data, 10, DB_RNG_TEST, 10);
+    db_rng_seed(&r, 10, DB_RNG_DROPOUT, 0);
+    float in[N], out[N], R[N], g[N] = {0}, g2[N], gi[N];
+    uint8_t mask[B * D];
+    fill(in, N, &data, -1, 1);
+    fill(R, N, &data, -1, 1);
+    ck_assert(dropout_locked_forward(out, mask, in, B, T, D, rate, 1, &r, NULL) == 0);
+    dropout_locked_backward(g, R, mask, B, T, D, rate);
+    const double eps = 1e-5, scale = 1.0 / (1.0 - (double)rate);
+    double gn = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        size_t b = i / (T * D), d = i % D;
+        /* the reference forward of element i: keep is the example's draw
+         * for feature d, whatever the step */
+        double keep = mask[b * D + d] ? scale : 0.0, x = in[i];
+        double num = ((x + eps) * keep * R[i] - (x - eps) * keep * R[i]) / (2 * eps);
+        ck_assert_msg(fabs(g[i] - num) <= 1e-3 * fabs(num) + 1e-7,
+                      "locked din[%zu]: %g vs %g", i, g[i], num);
+        ck_assert(g[i] == (mask[b * D + d] ? R[i] * (1.0f / (1.0f - rate)) : 0.0f));
+        gn += (double)g[i] * g[i];
+    }
+    ck_assert(sqrt(gn) > 1e-3);
+    memcpy(g2, g, sizeof g);
+    dropout_locked_backward(g2, R, mask, B, T, D, rate);
+    for (size_t i = 0; i < N; i++)
+        ck_assert(g2[i] == 2.0f * g[i]);
+    dropout_locked_backward(NULL, R, mask, B, T, D, rate); /* no-op */
+    memcpy(gi, R, sizeof R);
+    dropout_locked_backward_inplace(gi, mask, B, T, D, rate);
+    ck_assert(memcmp(gi, g, sizeof g) == 0);
+    /* slices of 1 and 3 examples give the whole batch's bits */
+    float o2[N];
+    dropout_locked_apply(o2, mask, in, 1, T, D, rate);
+    dropout_locked_apply(o2 + T * D, mask + D, in + T * D, B - 1, T, D, rate);
+    ck_assert(memcmp(o2, out, sizeof out) == 0);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("dropout");
@@ -331,6 +510,10 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_dropout_rate_validation);
     tcase_add_test(tc, test_dropout_backward);
     tcase_add_test(tc, test_dropout_draw_then_apply);
+    tcase_add_test(tc, test_locked_constant_over_time);
+    tcase_add_test(tc, test_locked_statistics);
+    tcase_add_test(tc, test_locked_identity);
+    tcase_add_test(tc, test_locked_backward);
     suite_add_tcase(s, tc);
     return s;
 }
