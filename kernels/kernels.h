@@ -309,9 +309,10 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
  * after step t for t < len[b], and 0 for t >= len[b] (what the layer
  * above takes as its x, with the same len).  hfinal is written either way.
  * In backward, dhseq (NULL: none) is the loss gradient at each row of hseq
- * (rows t >= len[b] are not read as anything but ignored); it adds to the
- * state gradient at that step, as dhfinal does at the last one.  dhfinal
- * may be NULL (a layer whose final state the loss does not use).
+ * (rows t >= len[b] are ignored); it adds to the state gradient at that
+ * step, as dhfinal does at the last one.  dhfinal may be NULL (a layer
+ * whose final state the loss does not use).  hseq and dhseq must not
+ * overlap the other buffers.
  *
  * Recurrent (variational) dropout (Gal & Ghahramani 2016; Keras'
  * recurrent_dropout): rmask (B, H) bytes, 1 kept / 0 dropped, one mask per
@@ -323,7 +324,9 @@ void gru_backward(float *dx /* (B, T, D) or NULL */, float *dwx, float *dwh,
  * dropout_draw_mask(rmask, B*H, rrate, rng) once per batch; backward must
  * be given the same rmask and rrate as forward.  NULL (evaluation, or rate
  * 0) switches it off.  A non-NULL rmask needs a shape with
- * gru_shape_set_rdrop(s, 1) before the cache and work were sized. */
+ * gru_shape_set_rdrop(s, 1) before the cache and work were sized.  The mask
+ * is applied outside the gate loops (an exact multiply), so the results do
+ * not depend on AVX2 any more than gru_forward's do. */
 void gru_forward_ex(float *hfinal /* (B, H) */, float *hseq /* (B, T, H) or NULL */,
                     float *cache, const float *x /* (B, T, D) */,
                     const uint32_t *len /* (B) */,
