@@ -231,6 +231,16 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n);
  * gradient above it). */
 void relu_backward_inplace(float *d, const float *out, size_t n);
 
+/* ---- logistic sigmoid ------------------------------------------------------ *
+ * out = 1 / (1 + exp(-in)) with simd.h's vector exp (about 1 ulp; the same
+ * bits for an element whatever its position).  The derivative is taken from
+ * the output: y (1 - y). */
+void sigmoid_forward(float *out, const float *in, size_t n);
+/* din += dout * out * (1 - out); a NULL din does nothing. */
+void sigmoid_backward(float *din, const float *dout, const float *out, size_t n);
+/* In place: d = d * out * (1 - out). */
+void sigmoid_backward_inplace(float *d, const float *out, size_t n);
+
 /* ---- softmax cross-entropy (mean over the batch) ------------------------- */
 /* Numerically stable (max subtracted).  Writes probs, returns the mean loss
  * over B examples, and stores in *correct the number of examples whose argmax
@@ -417,6 +427,11 @@ void dropout_locked_backward_inplace(float *d /* (B, T, D) */,
 /* For each i: g = grad[i] + wd * w[i]; v[i] = mu * v[i] + g; w[i] -= lr * v[i] */
 void sgd_momentum_step(float *w, float *v, const float *grad, size_t n,
                        float lr, float mu, float wd);
+/* The update of Hinton et al. 2012 (appendix A) and Srivastava et al. 2014:
+ * for each i: g = grad[i] + wd * w[i]; dw[i] = mu * dw[i] - (1 - mu) * lr * g;
+ * w[i] += dw[i]  (dw starts at 0). */
+void sgd_hinton_step(float *w, float *dw, const float *grad, size_t n,
+                     float lr, float mu, float wd);
 /* Rescales each row of w (O rows of In) whose L2 norm exceeds c to norm c
  * (Srivastava et al. 2014).  c <= 0 disables. */
 void maxnorm_apply(float *w /* (O, In) */, size_t O, size_t In, float c);

@@ -26,6 +26,29 @@ void sgd_momentum_step(float *w, float *v, const float *grad, size_t n,
     }
 }
 
+void sgd_hinton_step(float *w, float *dw, const float *grad, size_t n,
+                     float lr, float mu, float wd)
+{
+    /* dw = mu dw - (1 - mu) lr (g + wd w); w += dw (Hinton et al. 2012,
+     * appendix A).  The step is (1 - mu) times PyTorch's form at the same
+     * lr and mu: a ramping momentum does not inflate the step size. */
+    const float a = (1.0f - mu) * lr;
+    size_t i = 0;
+    const v4f vwd = v4f_set1(wd), vmu = v4f_set1(mu), va = v4f_set1(a);
+    for (; i + 4 <= n; i += 4) {
+        v4f wi = v4f_load(w + i);
+        v4f g = v4f_load(grad + i) + vwd * wi;
+        v4f d = vmu * v4f_load(dw + i) - va * g;
+        v4f_store(dw + i, d);
+        v4f_store(w + i, wi + d);
+    }
+    for (; i < n; i++) {
+        float g = grad[i] + wd * w[i];
+        dw[i] = mu * dw[i] - a * g;
+        w[i] += dw[i];
+    }
+}
+
 void maxnorm_apply(float *w /* (O, I) */, size_t O, size_t I, float c)
 {
     if (!(c > 0.0f))

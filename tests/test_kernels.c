@@ -932,6 +932,48 @@ START_TEST(test_relu)
 }
 END_TEST
 
+/* ---- logistic sigmoid ------------------------------------------------------ */
+
+/* Forward against 1/(1+exp(-x)) in double (the vector exp is about 1 ulp),
+ * the same bits for an element at any position (vector lanes and the
+ * scalar tail), and the gradient of L = sum(sigmoid(in) * R) against
+ * central differences in double. */
+START_TEST(test_sigmoid)
+{
+    const size_t n = 43; /* a scalar tail of 3 */
+    db_rng r;
+    db_rng_seed(&r, 9, DB_RNG_TEST, 9);
+    float in[43], out[43], R[43], g[43] = {0}, g2[43], d[43];
+    fill(in, n, &r, -6, 6);
+    in[0] = 0.0f, in[1] = -30.0f, in[2] = 30.0f, in[3] = -90.0f;
+    fill(R, n, &r, -1, 1);
+    sigmoid_forward(out, in, n);
+    double ng[43];
+    for (size_t i = 0; i < n; i++) {
+        double want = 1.0 / (1.0 + exp(-(double)in[i]));
+        ck_assert_msg(fabs(out[i] - want) <= 4e-7 * want + 1e-30, "sigmoid(%g) = %.9g, want %.9g",
+                      (double)in[i], (double)out[i], want);
+        float one;
+        sigmoid_forward(&one, &in[i], 1); /* alone: the scalar tail */
+        ck_assert_msg(one == out[i], "element %zu differs alone", i);
+        const double eps = 1e-4, x = in[i];
+        ng[i] = (1.0 / (1.0 + exp(-(x + eps))) - 1.0 / (1.0 + exp(-(x - eps)))) * R[i] /
+                (2 * eps);
+    }
+    ck_assert(out[0] == 0.5f);
+    sigmoid_backward(g, R, out, n);
+    check_grad("sigmoid din", g, ng, n);
+    memcpy(g2, g, sizeof g);
+    sigmoid_backward(g2, R, out, n);
+    check_twice("sigmoid din", g, g2, n);
+    memcpy(d, R, sizeof d);
+    sigmoid_backward_inplace(d, out, n);
+    for (size_t i = 0; i < n; i++) /* the same values as into zeros (+0 vs -0 aside) */
+        ck_assert_msg(d[i] == g[i], "in place %zu: %g vs %g", i, (double)d[i], (double)g[i]);
+    sigmoid_backward(NULL, R, out, n);            /* no input gradient: no-op */
+}
+END_TEST
+
 /* ---- softmax cross-entropy ----------------------------------------------- */
 
 typedef struct {
@@ -1066,6 +1108,7 @@ static Suite *make_suite(void)
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_sigmoid);
     tcase_add_test(tc, test_dense_forward);
     tcase_add_test(tc, test_dense_backward);
     tcase_add_test(tc, test_conv_forward);

@@ -55,6 +55,32 @@ START_TEST(test_weight_decay)
 }
 END_TEST
 
+/* The papers' form dw = mu dw - (1 - mu) lr g; w += dw, w = 1, g = 0.5,
+ * lr 0.1, momentum 0.5 then 0.9 (a ramp changes mu between steps):
+ *   mu 0.5: a = 0.05  dw1 = -0.025                    w1 = 0.975
+ *   mu 0.5:           dw2 = -0.0125 - 0.025 = -0.0375 w2 = 0.9375
+ *   mu 0.9: a = 0.01  dw3 = -0.03375 - 0.005 = -0.03875  w3 = 0.89875
+ * With mu 0 it is plain SGD, decay included: w = 2, g = 1, wd 0.5, lr 0.1:
+ * w1 = 2 - 0.1 * 2 = 1.8. */
+START_TEST(test_hinton_update)
+{
+    float w[5] = {1, 1, 1, 1, 1}, dw[5] = {0}, g[5] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    static const double wv[3] = {0.975, 0.9375, 0.89875};
+    static const double dv[3] = {-0.025, -0.0375, -0.03875};
+    static const float mus[3] = {0.5f, 0.5f, 0.9f};
+    for (int k = 0; k < 3; k++) {
+        sgd_hinton_step(w, dw, g, 5, 0.1f, mus[k], 0.0f);
+        for (int i = 0; i < 5; i++) { /* vector lanes and the scalar tail */
+            CLOSE(w[i], wv[k]);
+            CLOSE(dw[i], dv[k]);
+        }
+    }
+    float w2 = 2.0f, d2 = 0.0f, g2 = 1.0f;
+    sgd_hinton_step(&w2, &d2, &g2, 1, 0.1f, 0.0f, 0.5f);
+    CLOSE(w2, 1.8);
+}
+END_TEST
+
 START_TEST(test_maxnorm)
 {
     /* rows: norm 5 -> scaled to 2; norm 1 and 0 -> untouched; norm exactly
@@ -107,6 +133,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("optim");
     tcase_add_test(tc, test_momentum);
     tcase_add_test(tc, test_weight_decay);
+    tcase_add_test(tc, test_hinton_update);
     tcase_add_test(tc, test_maxnorm);
     tcase_add_test(tc, test_sumsq_scale);
     suite_add_tcase(s, tc);
