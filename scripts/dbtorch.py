@@ -128,7 +128,7 @@ class Net(nn.Module):
     """The layers of a dropbench spec in order.  Image nets flatten before
     their first dense layer; text nets run embedding -> (dropout) -> GRU over
     each word's real length (packed sequences) -> final state -> ...
-    Initialisation as SUITE.md: dense and conv weights and biases
+    Initialisation as docs/SUITE.md: dense and conv weights and biases
     U(-1/sqrt(fan_in), +), embedding rows N(0, 1), GRU U(-1/sqrt(H), +)."""
 
     def __init__(self, spec, in_shape):

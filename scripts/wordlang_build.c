@@ -1,5 +1,5 @@
 /* wordlang_build - builds wordlang v1 (train.tsv, test.tsv) from the ten
- * Debian word lists, exactly as DATA.md specifies:
+ * Debian word lists, exactly as docs/DATA.md specifies:
  *   1. per list: strip trailing spaces/tabs/CR; keep words of 3..16 UTF-8
  *      bytes that are valid UTF-8 with no ASCII byte outside 'a'..'z';
  *      duplicates within a list count once (Swedish is ISO-8859-1 and is
