@@ -216,7 +216,8 @@ END_TEST
 
 /* A 1000 x 1000 weight matrix: kept fraction within 4 sigma of 1 - rate,
  * kept weights exactly w / (1 - rate), dropped exactly 0; the mask is
- * dropout_draw_mask's over O*In values.  Then E[W'] = W: the mean of W'
+ * dropout_draw_mask's over O*In values, and dropconnect_apply on slices
+ * forms the same W'.  Then E[W'] = W: the mean of W'
  * over 4000 draws of a small W within 4 sigma of W, element by element. */
 START_TEST(test_dropconnect_statistics)
 {
@@ -249,6 +250,13 @@ START_TEST(test_dropconnect_statistics)
         dropout_draw_mask(m2, n, rate, &r2);
         ck_assert(memcmp(mask, m2, n) == 0);
         ck_assert(memcmp(&r, &r2, sizeof r) == 0);
+        /* the two-step form: the mask applied to two slices of rows (an
+         * odd split, through the scalar tail) gives the same W' */
+        float *wm2 = xcalloc(n, 4);
+        dropconnect_apply(wm2, m2, w, 3 * I + 1, rate);
+        dropconnect_apply(wm2 + 3 * I + 1, m2 + 3 * I + 1, w + 3 * I + 1, n - 3 * I - 1, rate);
+        ck_assert(memcmp(wm2, wm, n * 4) == 0);
+        free(wm2);
     }
     /* E[W'] = W */
     enum { SO = 4, SI = 5, DRAWS = 4000 };
@@ -644,7 +652,7 @@ END_TEST
  * central differences, the exact expression, accumulation, in place, NULL. */
 START_TEST(test_dropblock_backward)
 {
-    enum { B = 2, C = 3, H = 6, W = 5, N = B * C * H * W };
+    enum { B = 2, C = 3, H = 7, W = 5, N = B * C * H * W }; /* N % 4 = 2: the scalar tail */
     float in[N], out[N], R[N], g[N] = { 0 }, g2[N], scale;
     uint8_t mask[N];
     db_rng data, r;
