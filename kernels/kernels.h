@@ -428,7 +428,9 @@ void dropout_locked_backward_inplace(float *d /* (B, T, D) */,
  * db_rng_uniform_d): r = sqrt(-2 ln(1 - u1)), z0 = r cos(2 pi u2),
  * z1 = r sin(2 pi u2), noise = (float)(1 + sigma z), in double.  An odd
  * count discards the last z1, so the stream advances by 2 * ceil(n / 2)
- * numbers, a function of n alone. */
+ * numbers, a function of n alone.  The factors' last bits are those of the
+ * C library's log, cos and sin (as db_rng_normal's): the same on one
+ * machine, not promised across libm versions. */
 /* Draws B*G noise factors and applies them.  rate 0 and training == 0 are
  * exact identities (out = in bit for bit, noise all 1, no random numbers
  * consumed).  Returns -1 for a rate outside [0, 1) without touching out,
