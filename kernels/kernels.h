@@ -423,6 +423,212 @@ void dropout_locked_backward_inplace(float *d /* (B, T, D) */,
                                      const uint8_t *mask /* (B, D) */, size_t B,
                                      size_t T, size_t D, float rate);
 
+/* ---- Gaussian dropout (Srivastava et al. 2014, section 10) --------------- *
+ * Multiplicative noise instead of a Bernoulli mask: every (example, group)
+ * of the (B, G, S) layout of dropout_forward gets one factor
+ * noise ~ N(1, sigma^2), sigma^2 = rate / (1 - rate), shared by the S floats
+ * of the group (S = 1: per element, the paper's form).  rate is the drop
+ * probability of the Bernoulli dropout it stands for (retention p = 1 - rate,
+ * sigma^2 = (1 - p) / p): the same mean and variance per unit as inverted
+ * dropout at that rate.  The noise is unbounded (may be negative) and is kept
+ * as one float per group for backward.
+ *
+ * Draws: noise[2i] and noise[2i+1] come from one Box-Muller pair on two
+ * consecutive 64-bit numbers u1, u2 of the stream (53-bit uniforms, as
+ * db_rng_uniform_d): r = sqrt(-2 ln(1 - u1)), z0 = r cos(2 pi u2),
+ * z1 = r sin(2 pi u2), noise = (float)(1 + sigma z), in double.  An odd
+ * count discards the last z1, so the stream advances by 2 * ceil(n / 2)
+ * numbers, a function of n alone.  The factors' last bits are those of the
+ * C library's log, cos and sin (as db_rng_normal's): the same on one
+ * machine, not promised across libm versions. */
+/* Draws B*G noise factors and applies them.  rate 0 and training == 0 are
+ * exact identities (out = in bit for bit, noise all 1, no random numbers
+ * consumed).  Returns -1 for a rate outside [0, 1) without touching out,
+ * noise or rng. */
+int dropout_gauss_forward(float *out /* (B, G, S) */, float *noise /* (B, G) */,
+                          const float *in /* (B, G, S) */, size_t B, size_t G,
+                          size_t S, float rate, int training, db_rng *rng, db_err *e);
+/* dropout_gauss_forward in two steps, as dropout_draw_mask/dropout_apply:
+ * n factors drawn (rate already checked, > 0), then applied to any slice of
+ * examples: out = in * noise[group]. */
+void dropout_gauss_draw(float *noise, size_t n, float rate, db_rng *rng);
+void dropout_gauss_apply(float *out /* (B, G, S) */, const float *noise /* (B, G) */,
+                         const float *in /* (B, G, S) */, size_t B, size_t G,
+                         size_t S);
+/* din += dout * noise (the same noise forward drew); din NULL does nothing. */
+void dropout_gauss_backward(float *din /* (B, G, S) or NULL */,
+                            const float *dout /* (B, G, S) */,
+                            const float *noise /* (B, G) */, size_t B, size_t G,
+                            size_t S);
+/* In place: d = d * noise. */
+void dropout_gauss_backward_inplace(float *d /* (B, G, S) */,
+                                    const float *noise /* (B, G) */, size_t B,
+                                    size_t G, size_t S);
+
+/* ---- DropConnect on a dense layer (Wan et al. 2013) ----------------------- *
+ * A Bernoulli mask on the weight matrix W (O, In) instead of on the
+ * activations: W' = W * m / (1 - rate), m (O, In) bytes, 1 kept / 0 dropped,
+ * rate the DROP probability.  The dense layer then runs unchanged on W'
+ * (dense_forward / dense_backward with w = W'), and the gradient it leaves
+ * for W' maps back to W through dropconnect_backward: dW += dW' * m /
+ * (1 - rate).  The bias is not masked.
+ *
+ * One mask per BATCH, shared by every example: a mask per example would need
+ * B masked copies of W and B matrix-vector products instead of one GEMM (the
+ * paper's own implementation pays that; here it would cost O*In*B bytes of
+ * mask and lose the sgemm).  Each step still draws a fresh mask.
+ *
+ * Evaluation uses W itself: with the inverted scaling E[W'] = W, so W is the
+ * mean-field approximation (the paper's Gaussian moment-matching inference is
+ * not implemented).  The mask is drawn exactly as dropout_draw_mask(mask,
+ * O*In, rate, rng) (the same stream positions). */
+/* Draws the mask and forms W' into wm.  rate 0 and training == 0 are exact
+ * identities (wm = w bit for bit, mask all 1, no random numbers consumed).
+ * Returns -1 for a rate outside [0, 1) without touching wm, mask or rng.
+ * wm is caller scratch of O*In floats (not the weights). */
+int dropconnect_forward(float *wm /* (O, In) */, uint8_t *mask /* (O, In) */,
+                        const float *w /* (O, In) */, size_t O, size_t In,
+                        float rate, int training, db_rng *rng, db_err *e);
+/* wm = mask ? w / (1 - rate) : 0 (exactly 0 even for an inf or NaN weight)
+ * over any n consecutive weights; rate already checked. */
+void dropconnect_apply(float *wm, const uint8_t *mask, const float *w, size_t n,
+                       float rate);
+/* dw += dwm * mask / (1 - rate), dwm the gradient dense_backward gave for
+ * W' (caller scratch of O*In floats, zeroed before dense_backward or filled
+ * by dense_backward_set; only read here).  dw NULL does nothing. */
+void dropconnect_backward(float *dw /* (O, In) */, const float *dwm /* (O, In) */,
+                          const uint8_t *mask /* (O, In) */, size_t n, float rate);
+
+/* ---- DropBlock on conv maps (Ghiasi et al. 2018) -------------------------- *
+ * For every (example, channel) map of (B, C, H, W), block centres are drawn
+ * with probability gamma each over the VALID centre region, and the
+ * bh x bw square of every drawn centre is zeroed (bh = min(block, H),
+ * bw = min(block, W), as the reference implementation clamps the block to
+ * the map).  Centres are valid, as in the reference implementation, where
+ * the whole square fits: rows [bh/2, H - (bh-1)/2) (integer division),
+ * likewise columns; (H - bh + 1) x (W - bw + 1) centres, and the square of
+ * centre (i, j) covers rows [i - bh/2, i + (bh-1)/2] (for an even block one
+ * more row above the centre than below, as TF's SAME max-pool).  So every
+ * dropped region is a union of whole squares inside the map; none is
+ * clipped.
+ *   gamma = rate / (bh bw) * (H W) / ((H - bh + 1) (W - bw + 1))
+ * (the paper's formula, <= rate): the expected number of dropped units would
+ * be rate * H*W if blocks never overlapped; they do, so the dropped fraction
+ * is a little below rate (dropblock_expected_rate gives it exactly).
+ * After masking, kept units are scaled by count(mask) / count_ones(mask)
+ * over the WHOLE batch mask (B*C*H*W units), one scalar per batch, as the
+ * reference implementation (percent_ones over the tensor): a per-map factor
+ * would be undefined for a fully dropped map and noisy for small maps.  The
+ * scale is a constant to backward (it depends on the mask only).  If every
+ * unit is dropped the scale is 0 (out all 0).
+ *
+ * Mask draws: one 32-bit uniform per valid centre, in the order (b, c, i, j)
+ * with (i, j) row-major over the valid region, two per 64-bit number of the
+ * stream (low half first; the high half of the last number is discarded when
+ * the count is odd); centre dropped iff u < round(gamma 2^32).  This is the
+ * draw of dropout_draw_mask(seed, B*C*nc, gamma, rng), nc the valid centres
+ * per map, with seed 0 marking a drawn centre.  mask is B*C*H*W bytes, 1
+ * kept / 0 dropped, kept for backward with the scale. */
+/* gamma for the sizes (block clamped as above); block >= 1, H, W >= 1. */
+double dropblock_gamma(size_t H, size_t W, size_t block, double rate);
+/* The expected dropped fraction for these sizes and gamma: the mean over
+ * the map of 1 - (1 - gamma)^k, k the number of valid centres whose square
+ * covers the unit. */
+double dropblock_expected_rate(size_t H, size_t W, size_t block, double rate);
+/* Draws the mask and applies it; *scale receives the batch scale.  rate 0 and
+ * training == 0 are exact identities (out = in bit for bit, mask all 1,
+ * *scale 1, no random numbers consumed).  Returns -1 (nothing touched) for a
+ * rate outside [0, 1) or block 0. */
+int dropblock_forward(float *out /* (B, C, H, W) */, uint8_t *mask /* (B, C, H, W) */,
+                      float *scale, const float *in /* (B, C, H, W) */, size_t B,
+                      size_t C, size_t H, size_t W, size_t block, float rate,
+                      int training, db_rng *rng, db_err *e);
+/* dropblock_forward in two steps: the mask drawn for the whole batch
+ * (rate checked and > 0, block >= 1), returning the scale, then applied to
+ * any n consecutive units (a slice of examples) with that scale:
+ * out = mask ? in * scale : 0 (exactly 0 even for an inf or NaN input). */
+float dropblock_draw_mask(uint8_t *mask /* (B, C, H, W) */, size_t B, size_t C,
+                          size_t H, size_t W, size_t block, float rate,
+                          db_rng *rng);
+void dropblock_apply(float *out, const uint8_t *mask, const float *in, size_t n,
+                     float scale);
+/* din += dout * mask * scale (mask and scale from forward); din NULL does
+ * nothing. */
+void dropblock_backward(float *din /* (B, C, H, W) or NULL */,
+                        const float *dout /* (B, C, H, W) */,
+                        const uint8_t *mask /* (B, C, H, W) */, size_t n, float scale);
+/* In place: d = mask ? d * scale : 0. */
+void dropblock_backward_inplace(float *d, const uint8_t *mask, size_t n, float scale);
+
+/* ---- batch normalisation (Ioffe & Szegedy 2015; PyTorch semantics) -------- *
+ * On (B, C, S): per channel c, over the B*S values of (b, c, s):
+ *   conv maps (B, C, H, W): S = H*W (BatchNorm2d);  dense (B, N): C = N, S = 1
+ *   (BatchNorm1d).
+ * Training: mean and BIASED variance var over the n = B*S values,
+ *   out = gamma * (in - mean) / sqrt(var + eps) + beta,
+ * and the running estimates move with momentum m (PyTorch's default 0.1):
+ *   run_mean = (1 - m) run_mean + m mean
+ *   run_var  = (1 - m) run_var  + m var * n / (n - 1)   (UNBIASED variance)
+ * which is why training needs n >= 2 (PyTorch refuses one value per channel).
+ * Evaluation: out = gamma * (in - run_mean) / sqrt(run_var + eps) + beta,
+ * element by element, so an example's output does not depend on the rest
+ * of the batch; running stats are not touched.
+ * Initial values as PyTorch: gamma 1, beta 0, run_mean 0, run_var 1.
+ *
+ * Precision and determinism: sums run in double, every channel's in a fixed
+ * order (b, then s, in four interleaved partial sums combined in a fixed
+ * order), the variance in a second pass around the mean; mean and
+ * 1/sqrt(var + eps) are then rounded to float, and those floats are what
+ * forward normalises with and backward reads.  The results are a function
+ * of the inputs alone: not of the thread count, of a split into channel
+ * ranges, or of the CPU features.
+ *
+ * cache: batchnorm_cache_floats(C) = 2C floats, filled by training forward:
+ * cache[c] = mean, cache[C + c] = 1/sqrt(var + eps).  Evaluation does not
+ * touch it (it may be NULL).  out must not overlap in. */
+#define BATCHNORM_EPS 1e-5f
+#define BATCHNORM_MOMENTUM 0.1f
+size_t batchnorm_cache_floats(size_t C);
+/* 0 if eps > 0, 0 <= momentum <= 1 (both finite) and, when training,
+ * B*S >= 2; else -1 with a message naming the value. */
+int batchnorm_check(size_t B, size_t S, float eps, float momentum, int training,
+                    db_err *e);
+/* Checks (batchnorm_check) and runs forward over all channels; returns -1
+ * with nothing touched if the check fails. */
+int batchnorm_forward(float *out /* (B, C, S) */, float *cache /* 2C or NULL */,
+                      float *run_mean /* (C) */, float *run_var /* (C) */,
+                      const float *in /* (B, C, S) */, const float *gamma /* (C) */,
+                      const float *beta /* (C) */, size_t B, size_t C, size_t S,
+                      float eps, float momentum, int training, db_err *e);
+/* Forward for channels [c_lo, c_hi) only (their out, cache and running
+ * entries), arguments already checked: threads can share a layer by
+ * channel ranges, with the bits of batchnorm_forward. */
+void batchnorm_forward_channels(float *out /* (B, C, S) */, float *cache /* 2C or NULL */,
+                                float *run_mean /* (C) */, float *run_var /* (C) */,
+                                const float *in /* (B, C, S) */,
+                                const float *gamma /* (C) */, const float *beta /* (C) */,
+                                size_t B, size_t C, size_t S, float eps, float momentum,
+                                int training, size_t c_lo, size_t c_hi);
+/* Training-mode backward (batch statistics depend on the input), with the
+ * cache training forward filled and the same in and gamma.  With
+ * xhat = (in - mean) * istd, per channel over its n values:
+ *   dbeta  += sum(dout)
+ *   dgamma += sum(dout * xhat)
+ *   din    += gamma istd / n * (n dout - sum(dout) - xhat sum(dout xhat))
+ * sums in double.  ACCUMULATES into all three (the convention); din NULL
+ * skips the input gradient. */
+void batchnorm_backward(float *din /* (B, C, S) or NULL */, float *dgamma /* (C) */,
+                        float *dbeta /* (C) */, const float *dout /* (B, C, S) */,
+                        const float *in /* (B, C, S) */, const float *cache /* 2C */,
+                        const float *gamma /* (C) */, size_t B, size_t C, size_t S);
+/* batchnorm_backward for channels [c_lo, c_hi) only. */
+void batchnorm_backward_channels(float *din /* (B, C, S) or NULL */,
+                                 float *dgamma /* (C) */, float *dbeta /* (C) */,
+                                 const float *dout /* (B, C, S) */,
+                                 const float *in /* (B, C, S) */,
+                                 const float *cache /* 2C */, const float *gamma /* (C) */,
+                                 size_t B, size_t C, size_t S, size_t c_lo, size_t c_hi);
+
 /* ---- optimiser ------------------------------------------------------------ */
 /* For each i: g = grad[i] + wd * w[i]; v[i] = mu * v[i] + g; w[i] -= lr * v[i] */
 void sgd_momentum_step(float *w, float *v, const float *grad, size_t n,

@@ -1,0 +1,273 @@
+/* batchnorm.c - batch normalisation over (B, C, S), PyTorch semantics.
+ *
+ * Every channel's sums run in double in one fixed order: example by example,
+ * each example's S values in four interleaved partial sums combined as
+ * (p0 + p1) + (p2 + p3).  Dense layers (S = 1) walk the batch a row at a time
+ * over a tile of channels instead (the same per-channel order, since a row of
+ * one value is its own sum), so each pass reads contiguous memory. */
+#include "kernels.h"
+
+#include <math.h>
+
+/* channels per tile in the S = 1 passes: 2 x 64 doubles on the stack */
+#define BN_TILE 64
+
+size_t batchnorm_cache_floats(size_t C) { return 2 * C; }
+
+int batchnorm_check(size_t B, size_t S, float eps, float momentum, int training,
+                    db_err *e)
+{
+    /* Written so that NaN fails the comparisons. */
+    if (!(eps > 0.0f && eps < INFINITY))
+        return db_fail(e, "batch norm eps %g must be positive and finite", (double)eps);
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        return db_fail(e, "batch norm momentum %g is outside [0, 1]", (double)momentum);
+    if (training && B * S < 2)
+        return db_fail(e, "batch norm in training needs at least 2 values per "
+                          "channel, got B*S = %zu", B * S);
+    return 0;
+}
+
+static double row_sum(const float *x, size_t S)
+{
+    double p0 = 0.0, p1 = 0.0, p2 = 0.0, p3 = 0.0;
+    size_t j = 0;
+    for (; j + 4 <= S; j += 4) {
+        p0 += x[j];
+        p1 += x[j + 1];
+        p2 += x[j + 2];
+        p3 += x[j + 3];
+    }
+    for (; j < S; j++)
+        p0 += x[j];
+    return (p0 + p1) + (p2 + p3);
+}
+
+/* sum of (x - mean)^2 */
+static double row_sqdev(const float *x, size_t S, double mean)
+{
+    double p0 = 0.0, p1 = 0.0, p2 = 0.0, p3 = 0.0;
+    size_t j = 0;
+    for (; j + 4 <= S; j += 4) {
+        double d0 = x[j] - mean, d1 = x[j + 1] - mean;
+        double d2 = x[j + 2] - mean, d3 = x[j + 3] - mean;
+        p0 += d0 * d0;
+        p1 += d1 * d1;
+        p2 += d2 * d2;
+        p3 += d3 * d3;
+    }
+    for (; j < S; j++) {
+        double d = x[j] - mean;
+        p0 += d * d;
+    }
+    return (p0 + p1) + (p2 + p3);
+}
+
+/* sum of dy and of dy * xhat, xhat = (x - m) * is in float as forward */
+static void row_dsums(double *sdy, double *sdyx, const float *dy, const float *x,
+                      size_t S, float m, float is)
+{
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    double b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0;
+    size_t j = 0;
+    for (; j + 4 <= S; j += 4) {
+        a0 += dy[j];
+        a1 += dy[j + 1];
+        a2 += dy[j + 2];
+        a3 += dy[j + 3];
+        b0 += (double)dy[j] * ((x[j] - m) * is);
+        b1 += (double)dy[j + 1] * ((x[j + 1] - m) * is);
+        b2 += (double)dy[j + 2] * ((x[j + 2] - m) * is);
+        b3 += (double)dy[j + 3] * ((x[j + 3] - m) * is);
+    }
+    for (; j < S; j++) {
+        a0 += dy[j];
+        b0 += (double)dy[j] * ((x[j] - m) * is);
+    }
+    *sdy = (a0 + a1) + (a2 + a3);
+    *sdyx = (b0 + b1) + (b2 + b3);
+}
+
+/* From a channel's batch mean and biased variance: the cache entries, the
+ * running estimates, and the float mean and gamma * istd forward uses. */
+static void finish_stats(float *m, float *k, float *cache, float *run_mean,
+                         float *run_var, double mean, double var, float gamma,
+                         size_t n, float eps, float momentum, size_t C, size_t c)
+{
+    const float is = (float)(1.0 / sqrt(var + (double)eps));
+    const double mo = momentum;
+    *m = (float)mean;
+    *k = gamma * is;
+    if (cache) {
+        cache[c] = *m;
+        cache[C + c] = is;
+    }
+    run_mean[c] = (float)((1.0 - mo) * run_mean[c] + mo * mean);
+    run_var[c] = (float)((1.0 - mo) * run_var[c] + mo * var * (double)n / (double)(n - 1));
+}
+
+static void eval_stats(float *m, float *k, const float *run_mean, const float *run_var,
+                       float gamma, float eps, size_t c)
+{
+    *m = run_mean[c];
+    *k = gamma * (float)(1.0 / sqrt((double)run_var[c] + (double)eps));
+}
+
+void batchnorm_forward_channels(float *out /* (B, C, S) */, float *cache /* 2C or NULL */,
+                                float *run_mean /* (C) */, float *run_var /* (C) */,
+                                const float *in /* (B, C, S) */,
+                                const float *gamma /* (C) */, const float *beta /* (C) */,
+                                size_t B, size_t C, size_t S, float eps, float momentum,
+                                int training, size_t c_lo, size_t c_hi)
+{
+    if (c_hi > C)
+        c_hi = C;
+    const size_t n = B * S;
+    if (S == 1) {
+        for (size_t c0 = c_lo; c0 < c_hi; c0 += BN_TILE) {
+            const size_t nt = c_hi - c0 < BN_TILE ? c_hi - c0 : BN_TILE;
+            float m[BN_TILE], k[BN_TILE];
+            if (training) {
+                double sum[BN_TILE] = { 0 }, sq[BN_TILE] = { 0 };
+                for (size_t b = 0; b < B; b++) {
+                    const float *x = in + b * C + c0;
+                    for (size_t t = 0; t < nt; t++)
+                        sum[t] += x[t];
+                }
+                for (size_t t = 0; t < nt; t++)
+                    sum[t] /= (double)n; /* now the mean */
+                for (size_t b = 0; b < B; b++) {
+                    const float *x = in + b * C + c0;
+                    for (size_t t = 0; t < nt; t++) {
+                        double d = x[t] - sum[t];
+                        sq[t] += d * d;
+                    }
+                }
+                for (size_t t = 0; t < nt; t++)
+                    finish_stats(&m[t], &k[t], cache, run_mean, run_var, sum[t],
+                                 sq[t] / (double)n, gamma[c0 + t], n, eps, momentum, C,
+                                 c0 + t);
+            } else {
+                for (size_t t = 0; t < nt; t++)
+                    eval_stats(&m[t], &k[t], run_mean, run_var, gamma[c0 + t], eps, c0 + t);
+            }
+            for (size_t b = 0; b < B; b++) {
+                const float *x = in + b * C + c0;
+                float *o = out + b * C + c0;
+                for (size_t t = 0; t < nt; t++)
+                    o[t] = (x[t] - m[t]) * k[t] + beta[c0 + t];
+            }
+        }
+        return;
+    }
+    for (size_t c = c_lo; c < c_hi; c++) {
+        float m, k;
+        if (training) {
+            double sum = 0.0, sq = 0.0;
+            for (size_t b = 0; b < B; b++)
+                sum += row_sum(in + (b * C + c) * S, S);
+            const double mean = sum / (double)n;
+            for (size_t b = 0; b < B; b++)
+                sq += row_sqdev(in + (b * C + c) * S, S, mean);
+            finish_stats(&m, &k, cache, run_mean, run_var, mean, sq / (double)n, gamma[c],
+                         n, eps, momentum, C, c);
+        } else {
+            eval_stats(&m, &k, run_mean, run_var, gamma[c], eps, c);
+        }
+        const float bt = beta[c];
+        for (size_t b = 0; b < B; b++) {
+            const float *x = in + (b * C + c) * S;
+            float *o = out + (b * C + c) * S;
+            for (size_t j = 0; j < S; j++)
+                o[j] = (x[j] - m) * k + bt;
+        }
+    }
+}
+
+int batchnorm_forward(float *out /* (B, C, S) */, float *cache /* 2C or NULL */,
+                      float *run_mean /* (C) */, float *run_var /* (C) */,
+                      const float *in /* (B, C, S) */, const float *gamma /* (C) */,
+                      const float *beta /* (C) */, size_t B, size_t C, size_t S,
+                      float eps, float momentum, int training, db_err *e)
+{
+    if (batchnorm_check(B, S, eps, momentum, training, e) < 0)
+        return -1;
+    batchnorm_forward_channels(out, cache, run_mean, run_var, in, gamma, beta, B, C, S,
+                               eps, momentum, training, 0, C);
+    return 0;
+}
+
+void batchnorm_backward_channels(float *din /* (B, C, S) or NULL */,
+                                 float *dgamma /* (C) */, float *dbeta /* (C) */,
+                                 const float *dout /* (B, C, S) */,
+                                 const float *in /* (B, C, S) */,
+                                 const float *cache /* 2C */, const float *gamma /* (C) */,
+                                 size_t B, size_t C, size_t S, size_t c_lo, size_t c_hi)
+{
+    if (c_hi > C)
+        c_hi = C;
+    const size_t n = B * S;
+    if (n == 0)
+        return;
+    if (S == 1) {
+        for (size_t c0 = c_lo; c0 < c_hi; c0 += BN_TILE) {
+            const size_t nt = c_hi - c0 < BN_TILE ? c_hi - c0 : BN_TILE;
+            const float *m = cache + c0, *is = cache + C + c0;
+            double sdy[BN_TILE] = { 0 }, sdyx[BN_TILE] = { 0 };
+            for (size_t b = 0; b < B; b++) {
+                const float *x = in + b * C + c0, *dy = dout + b * C + c0;
+                for (size_t t = 0; t < nt; t++) {
+                    sdy[t] += dy[t];
+                    sdyx[t] += (double)dy[t] * ((x[t] - m[t]) * is[t]);
+                }
+            }
+            float k[BN_TILE], a[BN_TILE], q[BN_TILE];
+            for (size_t t = 0; t < nt; t++) {
+                dbeta[c0 + t] += (float)sdy[t];
+                dgamma[c0 + t] += (float)sdyx[t];
+                k[t] = gamma[c0 + t] * is[t];
+                a[t] = (float)(sdy[t] / (double)n);
+                q[t] = (float)(sdyx[t] / (double)n);
+            }
+            if (!din)
+                continue;
+            for (size_t b = 0; b < B; b++) {
+                const float *x = in + b * C + c0, *dy = dout + b * C + c0;
+                float *dx = din + b * C + c0;
+                for (size_t t = 0; t < nt; t++)
+                    dx[t] += k[t] * (dy[t] - a[t] - (x[t] - m[t]) * is[t] * q[t]);
+            }
+        }
+        return;
+    }
+    for (size_t c = c_lo; c < c_hi; c++) {
+        const float m = cache[c], is = cache[C + c];
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t b = 0; b < B; b++) {
+            double r1, r2;
+            row_dsums(&r1, &r2, dout + (b * C + c) * S, in + (b * C + c) * S, S, m, is);
+            sdy += r1;
+            sdyx += r2;
+        }
+        dbeta[c] += (float)sdy;
+        dgamma[c] += (float)sdyx;
+        if (!din)
+            continue;
+        const float k = gamma[c] * is, a = (float)(sdy / (double)n),
+                    q = (float)(sdyx / (double)n);
+        for (size_t b = 0; b < B; b++) {
+            const float *x = in + (b * C + c) * S, *dy = dout + (b * C + c) * S;
+            float *dx = din + (b * C + c) * S;
+            for (size_t j = 0; j < S; j++)
+                dx[j] += k * (dy[j] - a - (x[j] - m) * is * q);
+        }
+    }
+}
+
+void batchnorm_backward(float *din /* (B, C, S) or NULL */, float *dgamma /* (C) */,
+                        float *dbeta /* (C) */, const float *dout /* (B, C, S) */,
+                        const float *in /* (B, C, S) */, const float *cache /* 2C */,
+                        const float *gamma /* (C) */, size_t B, size_t C, size_t S)
+{
+    batchnorm_backward_channels(din, dgamma, dbeta, dout, in, cache, gamma, B, C, S, 0, C);
+}

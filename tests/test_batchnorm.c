@@ -1,0 +1,474 @@
+/* test_batchnorm.c - batch normalisation over (B, C, S): both modes against
+ * a double-precision reference, the running-statistics update (unbiased
+ * variance) on a hand-sized example, determinism (same bits twice, channel
+ * ranges, an example's evaluation output independent of the batch),
+ * central-difference gradient checks of the training backward for conv
+ * (S > 1) and dense (S = 1) layouts, and argument validation.
+ *
+ * Gradient checks as in test_kernels.c: L = sum(out * R) for a fixed random
+ * R, the reference forward in double on the float inputs (with the batch
+ * statistics recomputed at every perturbation, since they depend on the
+ * input), central differences with eps 1e-5. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "kernels.h"
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static void fill(float *x, size_t n, db_rng *r, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * db_rng_uniform(r);
+}
+
+static double *to_d(const float *f, size_t n)
+{
+    double *d = xcalloc(n, sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
+    return d;
+}
+
+static double maxabs_d(const double *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(x[i]) > m)
+            m = fabs(x[i]);
+    return m;
+}
+
+/* Float result against a double reference, element-wise (as test_kernels). */
+static void check_close(const char *what, const float *a, const double *ref, size_t n,
+                        double rtol)
+{
+    double mx = maxabs_d(ref, n);
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++)
+        if (!(fabs(a[i] - ref[i]) <= rtol * fabs(ref[i]) + rtol * 0.1 * mx + 1e-7))
+            bad = i;
+    ck_assert_msg(bad == n, "%s[%zu]: got %.9g, reference %.9g", what, bad,
+                  bad < n ? a[bad] : 0.0, bad < n ? ref[bad] : 0.0);
+}
+
+/* Analytic gradient against the numeric one, and not trivially zero. */
+static void check_grad(const char *what, const float *a, const double *num, size_t n)
+{
+    double na = 0.0;
+    for (size_t i = 0; i < n; i++)
+        na += (double)a[i] * a[i];
+    ck_assert_msg(sqrt(na) > 1e-3, "%s: gradient norm %g is trivially small", what,
+                  sqrt(na));
+    check_close(what, a, num, n, 1e-3);
+}
+
+/* ---- double reference ---------------------------------------------------- */
+
+typedef struct {
+    size_t B, C, S;
+    double eps;
+    double *in, *gamma, *beta, *R, *out;
+    double *mean, *var; /* (C): batch mean, biased variance */
+} bn_ctx;
+
+static void bn_ref_train(bn_ctx *c)
+{
+    const size_t n = c->B * c->S;
+    for (size_t ch = 0; ch < c->C; ch++) {
+        double s = 0.0, q = 0.0;
+        for (size_t b = 0; b < c->B; b++)
+            for (size_t j = 0; j < c->S; j++)
+                s += c->in[(b * c->C + ch) * c->S + j];
+        double mean = s / n;
+        for (size_t b = 0; b < c->B; b++)
+            for (size_t j = 0; j < c->S; j++) {
+                double d = c->in[(b * c->C + ch) * c->S + j] - mean;
+                q += d * d;
+            }
+        double var = q / n, is = 1.0 / sqrt(var + c->eps);
+        c->mean[ch] = mean;
+        c->var[ch] = var;
+        for (size_t b = 0; b < c->B; b++)
+            for (size_t j = 0; j < c->S; j++) {
+                size_t i = (b * c->C + ch) * c->S + j;
+                c->out[i] = c->gamma[ch] * (c->in[i] - mean) * is + c->beta[ch];
+            }
+    }
+}
+
+static double bn_loss(void *p)
+{
+    bn_ctx *c = p;
+    bn_ref_train(c);
+    double s = 0.0;
+    for (size_t i = 0; i < c->B * c->C * c->S; i++)
+        s += c->out[i] * c->R[i];
+    return s;
+}
+
+static void numgrad(double *g, double *p, size_t n, double (*f)(void *), void *ctx)
+{
+    const double eps = 1e-5;
+    for (size_t i = 0; i < n; i++) {
+        double keep = p[i];
+        p[i] = keep + eps;
+        double fp = f(ctx);
+        p[i] = keep - eps;
+        double fm = f(ctx);
+        p[i] = keep;
+        g[i] = (fp - fm) / (2.0 * eps);
+    }
+}
+
+static const size_t shapes[][3] = {
+    /* B, C, S */
+    { 3, 4, 25 },  /* conv, 5x5 maps */
+    { 2, 3, 7 },   /* S not a multiple of 4: the partial sums' tail */
+    { 7, 70, 1 },  /* dense, more channels than one tile */
+    { 16, 5, 1 },  /* dense */
+    { 1, 2, 9 },   /* one example: statistics over its 3x3 map */
+};
+
+/* Training forward against the reference: out, the cache (mean and
+ * 1/sqrt(var + eps)), and the running statistics moved with the UNBIASED
+ * variance.  Inputs are offset (values around 50 +- 2) so a one-pass
+ * E[x^2] - E[x]^2 in float would fail the variance. */
+START_TEST(test_bn_train_reference)
+{
+    db_rng r;
+    db_rng_seed(&r, 1, DB_RNG_TEST, 21);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const size_t B = shapes[k][0], C = shapes[k][1], S = shapes[k][2], N = B * C * S;
+        float *in = xcalloc(N, 4), *out = xcalloc(N, 4), *g = xcalloc(C, 4),
+              *be = xcalloc(C, 4), *rm = xcalloc(C, 4), *rv = xcalloc(C, 4),
+              *cache = xcalloc(batchnorm_cache_floats(C), 4);
+        fill(in, N, &r, 48.0f, 52.0f);
+        fill(g, C, &r, 0.5f, 1.5f);
+        fill(be, C, &r, -1.0f, 1.0f);
+        fill(rm, C, &r, -1.0f, 1.0f);
+        fill(rv, C, &r, 0.5f, 2.0f);
+        double *rm0 = to_d(rm, C), *rv0 = to_d(rv, C);
+        db_err e;
+        ck_assert_msg(batchnorm_forward(out, cache, rm, rv, in, g, be, B, C, S, BATCHNORM_EPS,
+                                        BATCHNORM_MOMENTUM, 1, &e) == 0, "%s", e.msg);
+        bn_ctx c = { B, C, S, BATCHNORM_EPS, to_d(in, N), to_d(g, C), to_d(be, C), NULL,
+                     xcalloc(N, 8), xcalloc(C, 8), xcalloc(C, 8) };
+        bn_ref_train(&c);
+        check_close("bn train out", out, c.out, N, 1e-5);
+        double *is = xcalloc(C, 8), *wrm = xcalloc(C, 8), *wrv = xcalloc(C, 8);
+        const double n = (double)(B * S), mo = BATCHNORM_MOMENTUM;
+        for (size_t ch = 0; ch < C; ch++) {
+            is[ch] = 1.0 / sqrt(c.var[ch] + BATCHNORM_EPS);
+            wrm[ch] = (1.0 - mo) * rm0[ch] + mo * c.mean[ch];
+            wrv[ch] = (1.0 - mo) * rv0[ch] + mo * c.var[ch] * n / (n - 1.0);
+        }
+        check_close("bn cache mean", cache, c.mean, C, 1e-6);
+        check_close("bn cache istd", cache + C, is, C, 1e-6);
+        check_close("bn running mean", rm, wrm, C, 1e-6);
+        check_close("bn running var", rv, wrv, C, 1e-6);
+        free(in), free(out), free(g), free(be), free(rm), free(rv), free(cache);
+        free(rm0), free(rv0), free(is), free(wrm), free(wrv);
+        free(c.in), free(c.gamma), free(c.beta), free(c.out), free(c.mean), free(c.var);
+    }
+}
+END_TEST
+
+/* Evaluation: the running statistics, element by element; they and the
+ * cache are left alone (cache NULL is allowed). */
+START_TEST(test_bn_eval_reference)
+{
+    db_rng r;
+    db_rng_seed(&r, 2, DB_RNG_TEST, 21);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const size_t B = shapes[k][0], C = shapes[k][1], S = shapes[k][2], N = B * C * S;
+        float *in = xcalloc(N, 4), *out = xcalloc(N, 4), *g = xcalloc(C, 4),
+              *be = xcalloc(C, 4), *rm = xcalloc(C, 4), *rv = xcalloc(C, 4);
+        fill(in, N, &r, -3.0f, 3.0f);
+        fill(g, C, &r, 0.5f, 1.5f);
+        fill(be, C, &r, -1.0f, 1.0f);
+        fill(rm, C, &r, -1.0f, 1.0f);
+        fill(rv, C, &r, 0.5f, 2.0f);
+        float *rm0 = xcalloc(C, 4), *rv0 = xcalloc(C, 4);
+        memcpy(rm0, rm, C * 4);
+        memcpy(rv0, rv, C * 4);
+        ck_assert(batchnorm_forward(out, NULL, rm, rv, in, g, be, B, C, S, BATCHNORM_EPS,
+                                    BATCHNORM_MOMENTUM, 0, NULL) == 0);
+        double *want = xcalloc(N, 8);
+        for (size_t i = 0; i < N; i++) {
+            size_t ch = i / S % C;
+            want[i] = (double)g[ch] * (in[i] - (double)rm[ch]) /
+                          sqrt((double)rv[ch] + BATCHNORM_EPS) + be[ch];
+        }
+        check_close("bn eval out", out, want, N, 1e-5);
+        ck_assert(memcmp(rm, rm0, C * 4) == 0 && memcmp(rv, rv0, C * 4) == 0);
+        free(in), free(out), free(g), free(be), free(rm), free(rv), free(rm0), free(rv0);
+        free(want);
+    }
+}
+END_TEST
+
+/* A hand-sized example: B = 2 examples of C = 2 channels of S = 2 values.
+ *   channel 0: 1, 2 | 3, 4     mean 2.5, biased var 1.25, unbiased 5/3
+ *   channel 1: 0, 0 | 0, 8     mean 2,   biased var 12,   unbiased 16
+ * Running stats from PyTorch's initial (0, 1), momentum 0.1:
+ *   step 1: mean 0.25, 0.2;   var 0.9 + 1/6 = 1.0666667, 0.9 + 1.6 = 2.5
+ *   step 2: mean 0.475, 0.38; var 0.96 + 1/6 = 1.1266667, 2.25 + 1.6 = 3.85
+ * and out = (x - mean) / sqrt(var + 1e-5) with gamma 1, beta 0. */
+START_TEST(test_bn_running_hand)
+{
+    const float in[8] = { 1, 2, 0, 0, 3, 4, 0, 8 };
+    const float g[2] = { 1, 1 }, be[2] = { 0, 0 };
+    float rm[2] = { 0, 0 }, rv[2] = { 1, 1 }, out[8], cache[4];
+    const double want_rm1[2] = { 0.25, 0.2 }, want_rv1[2] = { 0.9 + 1.0 / 6.0, 2.5 };
+    const double want_rm2[2] = { 0.475, 0.38 }, want_rv2[2] = { 0.96 + 1.0 / 6.0, 3.85 };
+    ck_assert(batchnorm_forward(out, cache, rm, rv, in, g, be, 2, 2, 2, 1e-5f, 0.1f, 1,
+                                NULL) == 0);
+    for (int c = 0; c < 2; c++) {
+        ck_assert_msg(fabs(rm[c] - want_rm1[c]) < 1e-6, "run_mean[%d] %.9g", c, rm[c]);
+        ck_assert_msg(fabs(rv[c] - want_rv1[c]) < 1e-6, "run_var[%d] %.9g (the biased "
+                      "variance would give %.9g)", c, rv[c],
+                      c ? 0.9 + 1.2 : 0.9 + 0.125);
+    }
+    const double s0 = sqrt(1.25 + 1e-5), s1 = sqrt(12.0 + 1e-5);
+    const double want[8] = { -1.5 / s0, -0.5 / s0, -2 / s1, -2 / s1,
+                             0.5 / s0,  1.5 / s0,  -2 / s1, 6 / s1 };
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(fabs(out[i] - want[i]) < 1e-6, "out[%d] %.9g vs %.9g", i, out[i],
+                      want[i]);
+    ck_assert(fabs(cache[0] - 2.5) < 1e-7 && fabs(cache[1] - 2.0) < 1e-7);
+    ck_assert(fabs(cache[2] - 1 / s0) < 1e-6 && fabs(cache[3] - 1 / s1) < 1e-6);
+    ck_assert(batchnorm_forward(out, cache, rm, rv, in, g, be, 2, 2, 2, 1e-5f, 0.1f, 1,
+                                NULL) == 0);
+    for (int c = 0; c < 2; c++) {
+        ck_assert_msg(fabs(rm[c] - want_rm2[c]) < 1e-6, "run_mean[%d] %.9g", c, rm[c]);
+        ck_assert_msg(fabs(rv[c] - want_rv2[c]) < 1e-6, "run_var[%d] %.9g", c, rv[c]);
+    }
+    /* momentum 0 freezes the running statistics; 1 replaces them */
+    float rm2[2] = { 0.3f, 0.4f }, rv2[2] = { 1.5f, 2.5f };
+    ck_assert(batchnorm_forward(out, cache, rm2, rv2, in, g, be, 2, 2, 2, 1e-5f, 0.0f, 1,
+                                NULL) == 0);
+    ck_assert(rm2[0] == 0.3f && rm2[1] == 0.4f && rv2[0] == 1.5f && rv2[1] == 2.5f);
+    ck_assert(batchnorm_forward(out, cache, rm2, rv2, in, g, be, 2, 2, 2, 1e-5f, 1.0f, 1,
+                                NULL) == 0);
+    ck_assert(rm2[0] == 2.5f && rm2[1] == 2.0f);
+    ck_assert(fabs(rv2[0] - 5.0 / 3.0) < 1e-6 && rv2[1] == 16.0f);
+}
+END_TEST
+
+/* Same input, same bits (both modes); channel ranges give the whole call's
+ * bits (forward and backward); and in evaluation an example's output is the
+ * same bits alone, in its batch, and in a batch of other examples. */
+START_TEST(test_bn_deterministic)
+{
+    static const size_t sh[][3] = { { 5, 6, 12 }, { 9, 130, 1 } };
+    for (size_t k = 0; k < 2; k++) {
+        const size_t B = sh[k][0], C = sh[k][1], S = sh[k][2], N = B * C * S, X = C * S;
+        db_rng r;
+        db_rng_seed(&r, 3 + k, DB_RNG_TEST, 21);
+        float *in = xcalloc(N, 4), *in2 = xcalloc(N, 4), *o1 = xcalloc(N, 4),
+              *o2 = xcalloc(N, 4), *o3 = xcalloc(N, 4), *g = xcalloc(C, 4),
+              *be = xcalloc(C, 4), *rm = xcalloc(C, 4), *rv = xcalloc(C, 4),
+              *rm2 = xcalloc(C, 4), *rv2 = xcalloc(C, 4), *c1 = xcalloc(2 * C, 4),
+              *c2 = xcalloc(2 * C, 4), *dy = xcalloc(N, 4);
+        fill(in, N, &r, -2.0f, 2.0f);
+        fill(in2, N, &r, -5.0f, 5.0f);
+        fill(g, C, &r, 0.5f, 1.5f);
+        fill(be, C, &r, -1.0f, 1.0f);
+        fill(rv, C, &r, 0.5f, 2.0f);
+        fill(rm, C, &r, -0.5f, 0.5f);
+        fill(dy, N, &r, -1.0f, 1.0f);
+        memcpy(rm2, rm, C * 4);
+        memcpy(rv2, rv, C * 4);
+        /* training twice from the same running stats */
+        batchnorm_forward(o1, c1, rm, rv, in, g, be, B, C, S, BATCHNORM_EPS,
+                          BATCHNORM_MOMENTUM, 1, NULL);
+        /* channel ranges of 1, 2, 3, ... channels, in reverse order */
+        size_t bounds[64], nb = 0;
+        for (size_t c = 0, w = 1; c < C; c += w, w++)
+            bounds[nb++] = c;
+        bounds[nb] = C;
+        for (size_t i = nb; i-- > 0;)
+            batchnorm_forward_channels(o2, c2, rm2, rv2, in, g, be, B, C, S, BATCHNORM_EPS,
+                                       BATCHNORM_MOMENTUM, 1, bounds[i], bounds[i + 1]);
+        ck_assert(memcmp(o1, o2, N * 4) == 0);
+        ck_assert(memcmp(c1, c2, 2 * C * 4) == 0);
+        ck_assert(memcmp(rm, rm2, C * 4) == 0 && memcmp(rv, rv2, C * 4) == 0);
+        float *dx1 = xcalloc(N, 4), *dx2 = xcalloc(N, 4), *dg1 = xcalloc(C, 4),
+              *dg2 = xcalloc(C, 4), *db1 = xcalloc(C, 4), *db2 = xcalloc(C, 4);
+        batchnorm_backward(dx1, dg1, db1, dy, in, c1, g, B, C, S);
+        for (size_t i = 0; i < nb; i++)
+            batchnorm_backward_channels(dx2, dg2, db2, dy, in, c1, g, B, C, S, bounds[i],
+                                        bounds[i + 1]);
+        ck_assert(memcmp(dx1, dx2, N * 4) == 0);
+        ck_assert(memcmp(dg1, dg2, C * 4) == 0 && memcmp(db1, db2, C * 4) == 0);
+
+        /* evaluation: twice the same bits */
+        batchnorm_forward(o1, NULL, rm, rv, in, g, be, B, C, S, BATCHNORM_EPS,
+                          BATCHNORM_MOMENTUM, 0, NULL);
+        batchnorm_forward(o2, NULL, rm, rv, in, g, be, B, C, S, BATCHNORM_EPS,
+                          BATCHNORM_MOMENTUM, 0, NULL);
+        ck_assert(memcmp(o1, o2, N * 4) == 0);
+        /* example 2 alone, and example 2 put among the examples of in2 */
+        batchnorm_forward(o2, NULL, rm, rv, in + 2 * X, g, be, 1, C, S, BATCHNORM_EPS,
+                          BATCHNORM_MOMENTUM, 0, NULL);
+        ck_assert(memcmp(o2, o1 + 2 * X, X * 4) == 0);
+        memcpy(in2 + 4 * X, in + 2 * X, X * 4);
+        batchnorm_forward(o3, NULL, rm, rv, in2, g, be, B, C, S, BATCHNORM_EPS,
+                          BATCHNORM_MOMENTUM, 0, NULL);
+        ck_assert(memcmp(o3 + 4 * X, o1 + 2 * X, X * 4) == 0);
+        /* while in training it does depend on the batch */
+        batchnorm_forward(o3, c2, rm2, rv2, in2, g, be, B, C, S, BATCHNORM_EPS,
+                          BATCHNORM_MOMENTUM, 1, NULL);
+        batchnorm_forward(o2, c2, rm2, rv2, in, g, be, B, C, S, BATCHNORM_EPS,
+                          BATCHNORM_MOMENTUM, 1, NULL);
+        ck_assert(memcmp(o3 + 4 * X, o2 + 2 * X, X * 4) != 0);
+        free(in), free(in2), free(o1), free(o2), free(o3), free(g), free(be), free(rm);
+        free(rv), free(rm2), free(rv2), free(c1), free(c2), free(dy), free(dx1), free(dx2);
+        free(dg1), free(dg2), free(db1), free(db2);
+    }
+}
+END_TEST
+
+/* Training backward against central differences for din, dgamma, dbeta;
+ * accumulation (a second call doubles); din NULL leaves dgamma, dbeta. */
+START_TEST(test_bn_backward)
+{
+    static const size_t sh[][3] = { { 2, 3, 9 }, { 3, 2, 6 }, { 4, 5, 1 }, { 1, 2, 5 } };
+    db_rng r;
+    db_rng_seed(&r, 4, DB_RNG_TEST, 21);
+    for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) {
+        const size_t B = sh[k][0], C = sh[k][1], S = sh[k][2], N = B * C * S;
+        float *in = xcalloc(N, 4), *out = xcalloc(N, 4), *R = xcalloc(N, 4),
+              *g = xcalloc(C, 4), *be = xcalloc(C, 4), *rm = xcalloc(C, 4),
+              *rv = xcalloc(C, 4), *cache = xcalloc(2 * C, 4);
+        fill(in, N, &r, -2.0f, 2.0f);
+        fill(R, N, &r, -1.0f, 1.0f);
+        fill(g, C, &r, 0.5f, 1.5f);
+        fill(be, C, &r, -1.0f, 1.0f);
+        ck_assert(batchnorm_forward(out, cache, rm, rv, in, g, be, B, C, S, BATCHNORM_EPS,
+                                    BATCHNORM_MOMENTUM, 1, NULL) == 0);
+        float *dx = xcalloc(N, 4), *dg = xcalloc(C, 4), *db = xcalloc(C, 4);
+        batchnorm_backward(dx, dg, db, R, in, cache, g, B, C, S);
+
+        bn_ctx c = { B, C, S, BATCHNORM_EPS, to_d(in, N), to_d(g, C), to_d(be, C),
+                     to_d(R, N), xcalloc(N, 8), xcalloc(C, 8), xcalloc(C, 8) };
+        double *nx = xcalloc(N, 8), *ng = xcalloc(C, 8), *nb = xcalloc(C, 8);
+        numgrad(nx, c.in, N, bn_loss, &c);
+        numgrad(ng, c.gamma, C, bn_loss, &c);
+        numgrad(nb, c.beta, C, bn_loss, &c);
+        check_grad("bn din", dx, nx, N);
+        check_grad("bn dgamma", dg, ng, C);
+        check_grad("bn dbeta", db, nb, C);
+        /* each channel's input gradient sums to 0 (the mean is subtracted) */
+        for (size_t ch = 0; ch < C; ch++) {
+            double s = 0.0, a = 0.0;
+            for (size_t b = 0; b < B; b++)
+                for (size_t j = 0; j < S; j++) {
+                    s += dx[(b * C + ch) * S + j];
+                    a += fabs(dx[(b * C + ch) * S + j]);
+                }
+            ck_assert_msg(fabs(s) <= 1e-5 * a + 1e-7, "channel %zu: din sums to %g", ch, s);
+        }
+
+        float *dx2 = xcalloc(N, 4), *dg2 = xcalloc(C, 4), *db2 = xcalloc(C, 4);
+        memcpy(dx2, dx, N * 4);
+        memcpy(dg2, dg, C * 4);
+        memcpy(db2, db, C * 4);
+        batchnorm_backward(dx2, dg2, db2, R, in, cache, g, B, C, S);
+        for (size_t i = 0; i < N; i++)
+            ck_assert_msg(dx2[i] == 2.0f * dx[i], "din[%zu] not accumulated", i);
+        for (size_t i = 0; i < C; i++)
+            ck_assert(dg2[i] == 2.0f * dg[i] && db2[i] == 2.0f * db[i]);
+        memset(dg2, 0, C * 4);
+        memset(db2, 0, C * 4);
+        batchnorm_backward(NULL, dg2, db2, R, in, cache, g, B, C, S);
+        ck_assert(memcmp(dg2, dg, C * 4) == 0 && memcmp(db2, db, C * 4) == 0);
+        free(in), free(out), free(R), free(g), free(be), free(rm), free(rv), free(cache);
+        free(dx), free(dg), free(db), free(dx2), free(dg2), free(db2), free(nx), free(ng);
+        free(nb), free(c.in), free(c.gamma), free(c.beta), free(c.R), free(c.out);
+        free(c.mean), free(c.var);
+    }
+}
+END_TEST
+
+/* A constant channel (variance 0) normalises to beta through eps, with
+ * finite gradients. */
+START_TEST(test_bn_constant_channel)
+{
+    float in[6] = { 3, 3, 3, 3, 3, 3 }, out[6], g[1] = { 2 }, be[1] = { 0.5f };
+    float rm[1] = { 0 }, rv[1] = { 1 }, cache[2], dy[6] = { 1, -2, 3, 0, 1, 1 };
+    float dx[6] = { 0 }, dg[1] = { 0 }, db[1] = { 0 };
+    ck_assert(batchnorm_forward(out, cache, rm, rv, in, g, be, 3, 1, 2, BATCHNORM_EPS,
+                                BATCHNORM_MOMENTUM, 1, NULL) == 0);
+    for (int i = 0; i < 6; i++)
+        ck_assert(out[i] == 0.5f);
+    ck_assert(fabs(rv[0] - 0.9) < 1e-7);
+    batchnorm_backward(dx, dg, db, dy, in, cache, g, 3, 1, 2);
+    ck_assert(db[0] == 4.0f && dg[0] == 0.0f);
+    /* din = gamma / sqrt(eps) (dy - mean(dy)) */
+    for (int i = 0; i < 6; i++)
+        ck_assert_msg(fabs(dx[i] - 2.0 / sqrt(1e-5) * (dy[i] - 4.0 / 6.0)) <=
+                          1e-3 * fabs(dx[i]) + 1e-3,
+                      "din[%d] %g", i, dx[i]);
+}
+END_TEST
+
+/* Bad arguments: -1 with a message naming the value, nothing touched. */
+START_TEST(test_bn_validation)
+{
+    float in[4] = { 1, 2, 3, 4 }, out[4] = { 9, 9, 9, 9 }, g[4] = { 1, 1, 1, 1 },
+          be[4] = { 0 }, rm[4] = { 0 }, rv[4] = { 1, 1, 1, 1 }, cache[8] = { 0 };
+    static const struct {
+        size_t B, S;
+        float eps, mo;
+        const char *text;
+    } bad[] = {
+        { 1, 1, 1e-5f, 0.1f, "B*S = 1" }, { 2, 1, 0.0f, 0.1f, "eps 0" },
+        { 2, 1, -1e-5f, 0.1f, "eps -1e-05" }, { 2, 1, NAN, 0.1f, "eps nan" },
+        { 2, 1, 1e-5f, 1.5f, "momentum 1.5" }, { 2, 1, 1e-5f, NAN, "momentum nan" },
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        db_err e;
+        e.msg[0] = 0;
+        size_t C = 4 / (bad[k].B * bad[k].S);
+        ck_assert_int_eq(batchnorm_forward(out, cache, rm, rv, in, g, be, bad[k].B, C,
+                                           bad[k].S, bad[k].eps, bad[k].mo, 1, &e), -1);
+        ck_assert_msg(strstr(e.msg, bad[k].text) != NULL, "%s: %s", bad[k].text, e.msg);
+        for (int i = 0; i < 4; i++)
+            ck_assert(out[i] == 9.0f && rm[i] == 0.0f && rv[i] == 1.0f);
+    }
+    /* one value per channel is fine in evaluation */
+    ck_assert_int_eq(batchnorm_forward(out, NULL, rm, rv, in, g, be, 1, 4, 1, 1e-5f, 0.1f,
+                                       0, NULL), 0);
+    ck_assert_int_eq(batchnorm_check(2, 1, 1e-5f, 0.1f, 1, NULL), 0);
+    ck_assert_int_eq(batchnorm_check(1, 2, 1e-5f, 1.0f, 1, NULL), 0);
+    ck_assert_uint_eq(batchnorm_cache_floats(7), 14);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("batchnorm");
+    TCase *tc = tcase_create("batchnorm");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_bn_train_reference);
+    tcase_add_test(tc, test_bn_eval_reference);
+    tcase_add_test(tc, test_bn_running_hand);
+    tcase_add_test(tc, test_bn_deterministic);
+    tcase_add_test(tc, test_bn_backward);
+    tcase_add_test(tc, test_bn_constant_channel);
+    tcase_add_test(tc, test_bn_validation);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+DB_TEST_MAIN()
