@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "png_cifar.h"
+#include "data/png_cifar.h"
 
 int main(int argc, char **argv)
 {

@@ -22,9 +22,9 @@
 #include "test_util.h"
 #include "gen_data.h"
 #include "json_schema.h"
-#include "jsonio.h"
-#include "report.h"
-#include "run.h"
+#include "util/jsonio.h"
+#include "report/report.h"
+#include "train/run.h"
 
 /* ---- the failing allocator ---------------------------------------------- */
 

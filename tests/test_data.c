@@ -13,8 +13,8 @@
 
 #include "check_main.h"
 #include "test_util.h"
-#include "data.h"
-#include "sha256.h"
+#include "data/data.h"
+#include "data/sha256.h"
 
 /* ---- scratch directory ------------------------------------------------------ */
 

@@ -28,10 +28,10 @@
 #include "check_main.h"
 #include "test_util.h"
 #include "gen_data.h"
-#include "jsonio.h"
-#include "run.h"
-#include "runcfg.h"
-#include "sweep.h"
+#include "util/jsonio.h"
+#include "train/run.h"
+#include "train/runcfg.h"
+#include "sweep/sweep.h"
 
 static char g_dir[256];     /* scratch: data/, configs, results */
 static char g_data[300];

@@ -12,7 +12,7 @@
 #include <cJSON.h>
 
 #include "check_main.h"
-#include "report.h"
+#include "report/report.h"
 
 static char g_dir[256];
 

@@ -19,9 +19,9 @@
 
 #include "check_main.h"
 #include "gen_data.h"
-#include "jsonio.h"
-#include "slurm.h"
-#include "sweep.h"
+#include "util/jsonio.h"
+#include "sweep/slurm.h"
+#include "sweep/sweep.h"
 
 static char g_dir[256];
 

@@ -22,9 +22,9 @@
 
 #include "check_main.h"
 #include "gen_data.h"
-#include "report.h"
-#include "run.h"
-#include "sweep.h"
+#include "report/report.h"
+#include "train/run.h"
+#include "sweep/sweep.h"
 
 /* ------------------------------------------------------------ fake backend */
 

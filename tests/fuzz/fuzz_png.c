@@ -4,7 +4,7 @@
  * labels available, the records going to /dev/null. */
 #include "fuzz_common.h"
 
-#include "png_cifar.h"
+#include "data/png_cifar.h"
 
 int fuzz_png_one(const uint8_t *data, size_t size);
 

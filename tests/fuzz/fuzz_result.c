@@ -5,8 +5,8 @@
  * "is this run done" check). */
 #include "fuzz_common.h"
 
-#include "report.h"
-#include "run.h"
+#include "report/report.h"
+#include "train/run.h"
 
 int fuzz_result_one(const uint8_t *data, size_t size);
 

@@ -10,9 +10,9 @@
 
 #include <cJSON.h>
 
-#include "run.h"
-#include "runcfg.h"
-#include "sweep.h"
+#include "train/run.h"
+#include "train/runcfg.h"
+#include "sweep/sweep.h"
 
 int fuzz_sweep_one(const uint8_t *data, size_t size);
 

@@ -9,17 +9,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "cli/bench.h"
 #include "convdirect.h" /* the conv_direct_* passes wrapped below */
-#include "blas.h"
-#include "gemmtime.h"
-#include "data.h"
-#include "model.h"
-#include "report.h"
-#include "run.h"
-#include "runcfg.h"
+#include "util/blas.h"
+#include "util/gemmtime.h"
+#include "data/data.h"
+#include "train/model.h"
+#include "report/report.h"
+#include "train/run.h"
+#include "train/runcfg.h"
 #include "strategy.h"
-#include "sweep.h"
+#include "sweep/sweep.h"
 
 enum { EXIT_USAGE = 2, EXIT_DIVERGED = 3, EXIT_INTERRUPTED = 130 };
 

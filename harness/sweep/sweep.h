@@ -60,7 +60,7 @@
 #include <cJSON.h>
 
 #include "dberr.h"
-#include "run.h"
+#include "train/run.h"
 
 typedef struct sweep_run {
     char *task, *strategy;

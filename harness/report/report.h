@@ -25,7 +25,7 @@
 #include <stdio.h>
 
 #include "dberr.h"
-#include "stats.h"
+#include "report/stats.h"
 
 /* One parsed result file. */
 typedef struct report_result {

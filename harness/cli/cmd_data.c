@@ -1,5 +1,5 @@
 /* cmd_data.c - `dropbench data`: what data is here, and can it be trusted. */
-#include "data.h"
+#include "data/data.h"
 
 #include <stdio.h>
 #include <string.h>

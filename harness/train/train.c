@@ -12,13 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blas.h"
-#include "data.h"
-#include "jsonio.h"
-#include "model.h"
-#include "run.h"
-#include "runcfg.h"
-#include "version.h"
+#include "util/blas.h"
+#include "data/data.h"
+#include "util/jsonio.h"
+#include "train/model.h"
+#include "train/run.h"
+#include "train/runcfg.h"
+#include "util/version.h"
 
 /* A mean cross-entropy this large means the weights have blown up even
  * while the loss is still finite (log-sum-exp keeps it finite up to enormous

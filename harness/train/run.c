@@ -1,4 +1,4 @@
-#include "run.h"
+#include "train/run.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jsonio.h"
-#include "model.h"
-#include "runcfg.h"
+#include "util/jsonio.h"
+#include "train/model.h"
+#include "train/runcfg.h"
 #include "strategy.h"
 
 volatile sig_atomic_t db_stop_requested = 0;

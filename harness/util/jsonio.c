@@ -1,4 +1,4 @@
-#include "jsonio.h"
+#include "util/jsonio.h"
 
 #include <errno.h>
 #include <fcntl.h>

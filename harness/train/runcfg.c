@@ -1,12 +1,12 @@
-#include "runcfg.h"
+#include "train/runcfg.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonio.h"
-#include "run.h"
+#include "util/jsonio.h"
+#include "train/run.h"
 
 int run_data_input(db_model_input *in, const char *data, db_err *e)
 {

@@ -14,7 +14,7 @@
 #include "arch.h"
 #include "dberr.h"
 #include "kernels.h"
-#include "pool.h"
+#include "train/pool.h"
 #include "rng.h"
 
 /* What a layer's output looks like per example. */

@@ -1,6 +1,6 @@
 /* bench.c - `dropbench bench` (see bench.h). */
-#include "bench.h"
-#include "gemmtime.h"
+#include "cli/bench.h"
+#include "util/gemmtime.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -11,11 +11,11 @@
 
 #include <cJSON.h>
 
-#include "blas.h"
-#include "data.h"
-#include "model.h"
-#include "run.h"
-#include "runcfg.h"
+#include "util/blas.h"
+#include "data/data.h"
+#include "train/model.h"
+#include "train/run.h"
+#include "train/runcfg.h"
 
 static double now(void)
 {

@@ -1,6 +1,6 @@
 /* report.c - result files -> tables (Markdown, CSV, LaTeX) and gnuplot plots.
  * See report.h for what is grouped with what. */
-#include "report.h"
+#include "report/report.h"
 
 #include <dirent.h>
 #include <errno.h>

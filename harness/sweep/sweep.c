@@ -1,6 +1,6 @@
 /* sweep.c - sweep files -> resolved runs -> worker processes.
  * See sweep.h for the file format and the locking protocol. */
-#include "sweep.h"
+#include "sweep/sweep.h"
 
 
 #include <errno.h>
@@ -21,9 +21,9 @@
 #include <sys/prctl.h>
 #endif
 
-#include "jsonio.h"
-#include "report.h"
-#include "slurm.h"
+#include "util/jsonio.h"
+#include "report/report.h"
+#include "sweep/slurm.h"
 
 const sweep_backend sweep_backend_default = {
     run_resolve, run_result_name, run_result_complete, run_execute,

@@ -1,4 +1,4 @@
-#include "stats.h"
+#include "report/stats.h"
 
 #include <math.h>
 

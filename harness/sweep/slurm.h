@@ -39,7 +39,7 @@
 #include <stdio.h>
 
 #include "dberr.h"
-#include "sweep.h"
+#include "sweep/sweep.h"
 
 /* What the job script holds.  Paths must be absolute (checked). */
 typedef struct slurm_script {

@@ -9,7 +9,7 @@
  * sequentially consistent, which is what makes the "is anyone asleep?"
  * checks safe: a waker that sees no sleeper has bumped its counter before
  * the sleeper's re-check under the mutex, which then sees the new value. */
-#include "pool.h"
+#include "train/pool.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 /* gemmtime.c - see gemmtime.h.  Each calling thread adds to its own slot
  * (taken on its first call), so counting needs no lock; the slots are read
  * after the team has finished, which the team's mutex orders. */
-#include "gemmtime.h"
+#include "util/gemmtime.h"
 
 #include <stdatomic.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* slurm.c - job array scripts, submission, array tasks and status for
  * sweeps on a Slurm cluster.  See slurm.h. */
-#include "slurm.h"
+#include "sweep/slurm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonio.h"
-#include "run.h"
+#include "util/jsonio.h"
+#include "train/run.h"
 
 /* ------------------------------------------------------------ small parts */
 

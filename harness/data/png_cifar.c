@@ -1,5 +1,5 @@
 /* png_cifar.c - see png_cifar.h. */
-#include "png_cifar.h"
+#include "data/png_cifar.h"
 
 #include <errno.h>
 #include <png.h>
@@ -10,7 +10,7 @@
 
 #include <cJSON.h>
 
-#include "jsonio.h"
+#include "util/jsonio.h"
 
 int db_cifar_labels_parse(unsigned char **lab, size_t *n, const char *text,
                           size_t len, const char *what, db_err *e)

@@ -5,8 +5,8 @@
  * Sizes claimed by headers are checked against the real file size, or for
  * gzip against DB_DATA_MAX_BYTES with incremental reads, before anything
  * large is allocated. */
-#include "data.h"
-#include "sha256.h"
+#include "data/data.h"
+#include "data/sha256.h"
 
 #include <errno.h>
 #include <math.h>

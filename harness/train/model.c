@@ -1,6 +1,6 @@
-#include "model.h"
+#include "train/model.h"
 
-#include "blas.h"
+#include "util/blas.h"
 
 #include <math.h>
 #include <stdatomic.h>

@@ -15,7 +15,7 @@
 
 #include "arch.h"
 #include "dberr.h"
-#include "model.h"
+#include "train/model.h"
 
 enum db_schedule { DB_SCHED_CONSTANT = 0, DB_SCHED_STEP, DB_SCHED_EXP };
 
