@@ -13,6 +13,7 @@
 
 #include "check_main.h"
 #include "test_util.h"
+#include "cli/commands.h"
 #include "data/data.h"
 #include "data/sha256.h"
 

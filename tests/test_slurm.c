@@ -19,9 +19,11 @@
 
 #include "check_main.h"
 #include "gen_data.h"
-#include "util/jsonio.h"
+#include "cli/commands.h"
+#include "sweep/plan.h"
 #include "sweep/slurm.h"
-#include "sweep/sweep.h"
+#include "util/fs.h"
+#include "util/jsonio.h"
 
 static char g_dir[256];
 

@@ -1,7 +1,4 @@
-/* bench.c - `dropbench bench` (see bench.h). */
-#include "cli/bench.h"
-#include "util/gemmtime.h"
-
+/* cmd_bench.c - `dropbench bench` (see commands.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,26 +8,14 @@
 
 #include <cJSON.h>
 
-#include "util/blas.h"
+#include "cli/commands.h"
 #include "data/data.h"
 #include "train/model.h"
 #include "train/run.h"
 #include "train/runcfg.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double peak_rss_mib(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return -1;
-    return (double)ru.ru_maxrss / 1024.0;
-}
+#include "util/blas.h"
+#include "util/clock.h"
+#include "util/gemmtime.h"
 
 /* Floating-point operations per example of the matrix products, forward
  * alone (*fwd) and one training step (*train: forward, weight gradients,
@@ -103,7 +88,15 @@ static int bench_sgemm(int threads)
     return 0;
 }
 
-int cmd_bench(int argc, char **argv)
+typedef struct bench_opts {
+    run_request rq;
+    double seconds, eval_seconds;
+    long warmup;
+    int sgemm;
+} bench_opts;
+
+/* Step 1: the options.  Returns -1 to go on, else the exit status. */
+static int parse_bench(bench_opts *b, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "task", required_argument, 0, 't' },    { "strategy", required_argument, 0, 's' },
@@ -113,24 +106,24 @@ int cmd_bench(int argc, char **argv)
         { "sgemm", no_argument, 0, 'g' },         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    run_request rq;
-    run_request_init(&rq);
-    double seconds = 10, eval_seconds = 3;
-    long warmup = 5;
-    int sgemm = 0;
+    run_request_init(&b->rq);
+    b->seconds = 10;
+    b->eval_seconds = 3;
+    b->warmup = 5;
+    b->sgemm = 0;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
-        case 't': rq.task = optarg; break;
-        case 's': rq.strategy = optarg; break;
-        case 'd': rq.data_root = optarg; break;
-        case 'g': sgemm = 1; break;
-        case 'T': rq.threads = (int)strtol(optarg, &end, 10); break;
-        case 'S': seconds = strtod(optarg, &end); break;
-        case 'E': eval_seconds = strtod(optarg, &end); break;
-        case 'w': warmup = strtol(optarg, &end, 10); break;
+        case 't': b->rq.task = optarg; break;
+        case 's': b->rq.strategy = optarg; break;
+        case 'd': b->rq.data_root = optarg; break;
+        case 'g': b->sgemm = 1; break;
+        case 'T': b->rq.threads = (int)strtol(optarg, &end, 10); break;
+        case 'S': b->seconds = strtod(optarg, &end); break;
+        case 'E': b->eval_seconds = strtod(optarg, &end); break;
+        case 'w': b->warmup = strtol(optarg, &end, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -139,120 +132,186 @@ int cmd_bench(int argc, char **argv)
             return 2;
         }
     }
-    if (sgemm)
-        return rq.threads < 0 || optind < argc ? (usage(stderr), 2) : bench_sgemm(rq.threads);
-    if (!rq.task || optind < argc || rq.threads < 0 || !(seconds > 0) ||
-        !(eval_seconds >= 0) || warmup < 0) {
+    if (b->sgemm)
+        return b->rq.threads < 0 || optind < argc ? (usage(stderr), 2)
+                                                 : bench_sgemm(b->rq.threads);
+    if (!b->rq.task || optind < argc || b->rq.threads < 0 || !(b->seconds > 0) ||
+        !(b->eval_seconds >= 0) || b->warmup < 0) {
         usage(stderr);
         return 2;
     }
+    return -1;
+}
 
-    db_err e;
-    cJSON *cfg = NULL;
-    char id[17];
-    run_config *rc = calloc(1, sizeof *rc);
+/* What one benchmark holds; zeroed first, freed by bench_free. */
+typedef struct bench_run {
+    run_config *rc;
+    cJSON *cfg;
     db_dataset data;
-    memset(&data, 0, sizeof data);
     db_model m;
-    memset(&m, 0, sizeof m);
-    uint32_t *idx = NULL;
-    uint8_t *labels = NULL;
-    int status = 1;
-    if (!rc) {
-        fprintf(stderr, "dropbench bench: out of memory\n");
-        return 1;
-    }
+    uint32_t *idx;
+    uint8_t *labels;
+    double steps;              /* mean GRU steps per example */
+} bench_run;
+
+static void bench_free(bench_run *r)
+{
+    free(r->idx);
+    free(r->labels);
+    db_model_free(&r->m);
+    db_dataset_free(&r->data);
+    cJSON_Delete(r->cfg);
+    free(r->rc);
+}
+
+/* Step 2: config, data, model, a shuffled training order. */
+static int bench_setup(bench_run *r, const run_request *rq, db_err *e)
+{
+    char id[17];
     db_model_input in;
-    if (run_resolve(&rq, &cfg, id, &e) || run_config_from_canonical(rc, cfg, &e) ||
-        db_dataset_load(&data, rc->data, rq.data_root, &e) ||
-        run_data_input(&in, rc->data, &e))
-        goto fail;
+    if (run_resolve(rq, &r->cfg, id, e) || run_config_from_canonical(r->rc, r->cfg, e) ||
+        db_dataset_load(&r->data, r->rc->data, rq->data_root, e) ||
+        run_data_input(&in, r->rc->data, e))
+        return -1;
+    const run_config *rc = r->rc;
+    const db_dataset *data = &r->data;
     if (in.text)
-        in.T = data.T;
+        in.T = data->T;
     db_blas_set_threads(rc->threads);
-    if (db_model_build(&m, &rc->arch, &in, rc->batch, &e) ||
-        db_model_set_threads(&m, (size_t)rc->threads, &e))
-        goto fail;
-    db_model_init(&m, rc->seed);
-    size_t n = data.train.n, B = rc->batch;
-    idx = malloc((n > data.test.n ? n : data.test.n) * sizeof *idx);
-    labels = malloc(B);
-    if (!idx || !labels) {
-        db_fail(&e, "out of memory");
-        goto fail;
-    }
+    if (db_model_build(&r->m, &rc->arch, &in, rc->batch, e) ||
+        db_model_set_threads(&r->m, (size_t)rc->threads, e))
+        return -1;
+    db_model_init(&r->m, rc->seed);
+    size_t n = data->train.n;
+    r->idx = malloc((n > data->test.n ? n : data->test.n) * sizeof *r->idx);
+    r->labels = malloc(rc->batch);
+    if (!r->idx || !r->labels)
+        return db_fail(e, "out of memory");
     for (size_t i = 0; i < n; i++)
-        idx[i] = (uint32_t)i;
+        r->idx[i] = (uint32_t)i;
     db_rng order;
     db_rng_seed(&order, rc->seed, DB_RNG_ORDER, 0);
-    db_rng_shuffle(&order, idx, n);
-    double steps = 0;
+    db_rng_shuffle(&order, r->idx, n);
+    r->steps = 0;
     if (in.text) {
         for (size_t i = 0; i < n; i++)
-            steps += data.train.len[i] < data.T ? data.train.len[i] : (double)data.T;
-        steps /= (double)n;
+            r->steps += data->train.len[i] < data->T ? data->train.len[i] : (double)data->T;
+        r->steps /= (double)n;
     }
-    double fwd_flops, train_flops;
-    count_flops(&m, steps, &fwd_flops, &train_flops);
+    return 0;
+}
 
-    /* Training: whole batches in a shuffled order, wrapping around. */
-    size_t off = 0, examples = 0, batches = 0;
-    double t0 = now(), el = 0;
-    db_optim o = rc->opt;
+/* Copies examples bi[0..B) of split s into the model's inputs and labels. */
+static void bench_batch(bench_run *r, const db_split *s, const uint32_t *bi, size_t B)
+{
+    if (r->data.kind == DB_DATA_TEXT)
+        db_batch_text(r->m.tok, r->m.len, &r->data, s, bi, B);
+    else
+        db_batch_images(r->m.input, &r->data, s, bi, B);
+}
+
+/* Step 3, training: whole batches in a shuffled order, wrapping around,
+ * timed (with the products, gemmtime.h) after the warm-up batches until
+ * `seconds` have passed.  *examples trained on in *el seconds. */
+static void bench_train(bench_run *r, long warmup, double seconds, size_t *examples,
+                        double *el)
+{
+    db_model *m = &r->m;
+    size_t n = r->data.train.n, B = r->rc->batch;
+    size_t off = 0, batches = 0;
+    double t0 = db_now();
+    *examples = 0;
+    *el = 0;
+    db_optim o = r->rc->opt;
     for (;;) {
         if (off + B > n)
             off = 0;
-        const uint32_t *bi = idx + off;
+        const uint32_t *bi = r->idx + off;
         off += B;
-        if (data.kind == DB_DATA_TEXT)
-            db_batch_text(m.tok, m.len, &data, &data.train, bi, B);
-        else
-            db_batch_images(m.input, &data, &data.train, bi, B);
+        bench_batch(r, &r->data.train, bi, B);
         for (size_t i = 0; i < B; i++)
-            labels[i] = data.train.y[bi[i]];
+            r->labels[i] = r->data.train.y[bi[i]];
         size_t correct = 0;
-        db_model_forward(&m, B, labels, 1, &correct);
-        db_model_backward(&m, B, labels);
-        db_model_update(&m, &o);
+        db_model_forward(m, B, r->labels, 1, &correct);
+        db_model_backward(m, B, r->labels);
+        db_model_update(m, &o);
         batches++;
         if (batches == (size_t)warmup) {
-            memset(&m.t, 0, sizeof m.t);
+            memset(&m->t, 0, sizeof m->t);
             db_gemmtime_start();
-            t0 = now();
+            t0 = db_now();
         } else if (batches > (size_t)warmup) {
-            examples += B;
-            el = now() - t0;
-            if (el >= seconds)
+            *examples += B;
+            *el = db_now() - t0;
+            if (*el >= seconds)
                 break;
         }
     }
     db_gemmtime_stop();
-    db_model_timing tt = m.t;
+}
+
+/* Step 4, evaluation: the test set in order, dropout off, for at most
+ * eval_seconds.  *ne examples in *el seconds. */
+static void bench_eval(bench_run *r, double eval_seconds, size_t *ne, double *el)
+{
+    const db_split *test = &r->data.test;
+    size_t B = r->rc->batch;
+    *ne = 0;
+    *el = 0;
+    double te = db_now();
+    for (size_t o2 = 0; o2 < test->n; o2 += B) {
+        size_t b = test->n - o2 < B ? test->n - o2 : B;
+        for (size_t i = 0; i < b; i++)
+            r->idx[i] = (uint32_t)(o2 + i);
+        bench_batch(r, test, r->idx, b);
+        for (size_t i = 0; i < b; i++)
+            r->labels[i] = test->y[o2 + i];
+        size_t correct = 0;
+        db_model_forward(&r->m, b, r->labels, 0, &correct);
+        *ne += b;
+        *el = db_now() - te;
+        if (*el >= eval_seconds)
+            break;
+    }
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts bo;
+    int status = parse_bench(&bo, argc, argv);
+    if (status >= 0)
+        return status;
+    status = 1;
+    db_err e;
+    bench_run r;
+    memset(&r, 0, sizeof r);
+    r.rc = calloc(1, sizeof *r.rc);
+    if (!r.rc) {
+        fprintf(stderr, "dropbench bench: out of memory\n");
+        return 1;
+    }
+    if (bench_setup(&r, &bo.rq, &e)) {
+        fprintf(stderr, "dropbench bench: %s\n", e.msg);
+        bench_free(&r);
+        return status;
+    }
+    const run_config *rc = r.rc;
+    size_t B = rc->batch;
+    double steps = r.steps;
+    double fwd_flops, train_flops;
+    count_flops(&r.m, steps, &fwd_flops, &train_flops);
+
+    size_t examples;
+    double el;
+    bench_train(&r, bo.warmup, bo.seconds, &examples, &el);
+    db_model_timing tt = r.m.t;
     db_gemmtime gt, gd, ga;
     db_gemmtime_read(&gt, DB_GEMM_SGEMM);
     db_gemmtime_read(&gd, DB_GEMM_DIRECT);
     db_gemmtime_read(&ga, DB_GEMM_ALL);
-
-    /* Evaluation: the test set in order, dropout off. */
-    size_t ne = 0;
-    double te = now(), el_e = 0;
-    for (size_t o2 = 0; o2 < data.test.n; o2 += B) {
-        size_t b = data.test.n - o2 < B ? data.test.n - o2 : B;
-        for (size_t i = 0; i < b; i++)
-            idx[i] = (uint32_t)(o2 + i);
-        if (data.kind == DB_DATA_TEXT)
-            db_batch_text(m.tok, m.len, &data, &data.test, idx, b);
-        else
-            db_batch_images(m.input, &data, &data.test, idx, b);
-        for (size_t i = 0; i < b; i++)
-            labels[i] = data.test.y[o2 + i];
-        size_t correct = 0;
-        db_model_forward(&m, b, labels, 0, &correct);
-        ne += b;
-        el_e = now() - te;
-        if (el_e >= eval_seconds)
-            break;
-    }
+    size_t ne;
+    double el_e;
+    bench_eval(&r, bo.eval_seconds, &ne, &el_e);
 
     db_blas_info blas;
     db_blas_get_info(&blas);
@@ -280,18 +339,8 @@ int cmd_bench(int argc, char **argv)
            tt.backward, tt.update, tt.dropout, gt.calls, gt.max_thread_seconds,
            gt.total_seconds, gt.flops / 1e9, gd.calls, gd.max_thread_seconds,
            gd.total_seconds, gd.flops / 1e9, ga.max_thread_seconds, ga.total_seconds,
-           ga.flops / 1e9, db_model_bytes(&m), peak_rss_mib(),
+           ga.flops / 1e9, db_model_bytes(&r.m), db_peak_rss_mib(),
            blas.core, conv2d_kernels());
-    status = 0;
-    goto out;
-fail:
-    fprintf(stderr, "dropbench bench: %s\n", e.msg);
-out:
-    free(idx);
-    free(labels);
-    db_model_free(&m);
-    db_dataset_free(&data);
-    cJSON_Delete(cfg);
-    free(rc);
-    return status;
+    bench_free(&r);
+    return 0;
 }

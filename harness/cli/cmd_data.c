@@ -1,9 +1,11 @@
 /* cmd_data.c - `dropbench data`: what data is here, and can it be trusted. */
-#include "data/data.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "cli/commands.h"
+#include "data/data.h"
 
 static void usage(FILE *f)
 {

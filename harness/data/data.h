@@ -95,14 +95,6 @@ typedef struct db_idx {
 int db_idx_load(db_idx *x, const char *path, size_t ndim, db_err *e);
 void db_idx_free(db_idx *x);
 
-/* `dropbench data [--root DIR] [SET...]`: lists each set (all by default)
- * with its location, size, counts per split and class, and whether every
- * file is verified.  Prints; returns the exit status: 0 when every listed set
- * that is present loads and is verified, 1 when one is malformed or
- * unverified or a set named on the command line is absent, 2 on usage
- * errors. */
-int cmd_data(int argc, char **argv);
-
 /* 1 when p[0..n) is strict UTF-8 (no overlong forms, no surrogates, nothing
  * above U+10FFFF), as DATA.md requires of wordlang words. */
 int db_utf8_valid(const uint8_t *p, size_t n);

@@ -31,7 +31,10 @@
  * run as a list for `sbatch --array` ("1-3,7"; empty when none).  R
  * defaults to the value in the last submitted script.
  *
- * Library functions return 0 / -1 with db_err; only slurm_cmd_sweep prints. */
+ * The commands are cli/cmd_slurm.c's; array index I runs its runs with
+ * sweep/exec.h.  This part uses the plan (sweep/plan.h) and the run locks
+ * (sweep/lock.h) and nothing else of sweeps: the plan knows nothing of
+ * Slurm.  Library functions return 0 / -1 with db_err and print nothing. */
 #ifndef DB_SLURM_H
 #define DB_SLURM_H
 
@@ -39,7 +42,7 @@
 #include <stdio.h>
 
 #include "dberr.h"
-#include "sweep/sweep.h"
+#include "sweep/plan.h"
 
 /* What the job script holds.  Paths must be absolute (checked). */
 typedef struct slurm_script {
@@ -114,12 +117,5 @@ void slurm_status_free(slurm_status *st);
 /* Indices holding a missing or failed run (see slurm_index_list). */
 char *slurm_status_missing(const slurm_status *st);
 const char *slurm_state_name(int state);
-
-/* The option help for `dropbench sweep --help`. */
-void slurm_usage(FILE *f);
-
-/* `dropbench sweep` with --slurm, --index or --status: the exit status;
- * -1 when argv asks for none of them (cmd_sweep carries on). */
-int slurm_cmd_sweep(int argc, char **argv);
 
 #endif

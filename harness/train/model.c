@@ -1,12 +1,12 @@
 #include "train/model.h"
 
-#include "util/blas.h"
-
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "util/blas.h"
+#include "util/clock.h"
 
 /* Refuse models that would need more than this much memory: a typo in a
  * config should give an error, not a swap storm. */
@@ -20,13 +20,6 @@ static atomic_int grouping_off;
 int db_model_set_grouping(int on)
 {
     return !atomic_exchange(&grouping_off, !on);
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* a*b, or 0 with *ovf set when it overflows size_t. */
@@ -188,12 +181,12 @@ static int plan_layer(db_model *m, db_mlayer *L, size_t i, int *kind, size_t *c,
     return 0;
 }
 
-int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
-                   size_t bmax, db_err *e)
+/* Step 1: the input shape, then every layer's shapes and parameter layout
+ * (plan_layer); *np parameters and *nwork floats of scratch in all. */
+static int plan_layers(db_model *m, const db_arch *a, const db_model_input *in,
+                       size_t bmax, size_t *np_out, size_t *nwork_out,
+                       db_err *e)
 {
-    memset(m, 0, sizeof *m);
-    if (bmax == 0)
-        return db_fail(e, "batch size must be positive");
     m->bmax = bmax;
     m->text = in->text;
     m->classes = in->classes;
@@ -255,7 +248,17 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
         return db_fail(e, "the last layer must be a dense layer with %zu units (one "
                        "per class); it is a %s layer with %zu outputs", m->classes,
                        db_layer_type_name(last->spec.type), last->out_size);
+    *np_out = np;
+    *nwork_out = nwork;
+    return 0;
+}
 
+/* Step 2: which layers run fused or grouped (conv+ReLU, ReLU+max-pool, the
+ * conv - ReLU - max-pool chunks); the chunks' scratch into *npair and
+ * *nprep floats. */
+static void plan_fusion(db_model *m, size_t bmax, size_t *npair_out,
+                        size_t *nprep_out)
+{
     /* A conv or dense layer followed by a ReLU writes the ReLU's output
      * directly: nothing needs the pre-activation values (conv and dense
      * backward read their input, ReLU backward its output), so they are
@@ -292,12 +295,18 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
         if (conv2d_prep_floats(&L->conv) > nprep)
             nprep = conv2d_prep_floats(&L->conv);
     }
-    nwork += npair + nprep;
     /* Dropout always writes its own output buffer (STYLE.md): the layer
      * below keeps its undropped output, whatever its backward needs. */
     for (size_t i = 0; i < m->nl; i++)
         m->L[i].out_alias = m->L[i].relu_fused;
+    *npair_out = npair;
+    *nprep_out = nprep;
+}
 
+/* Step 3: the sizes of backward's two ping-pong gradient buffers into
+ * m->dsize. */
+static void plan_grad_buffers(db_model *m, size_t bmax)
+{
     /* The ping-pong buffers of backward, each sized for the gradients that
      * land in it: the walk below follows db_model_backward (ReLU and dropout
      * work in place, every other layer writes the other buffer, nothing
@@ -327,7 +336,13 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     }
     m->dsize[0] = dsz[0];
     m->dsize[1] = dsz[1];
+}
 
+/* Step 4: every buffer, after checking the estimate against the limit. */
+static int allocate(db_model *m, size_t bmax, size_t np, size_t nwork,
+                    size_t npair, size_t nprep, db_err *e)
+{
+    const size_t *dsz = m->dsize;
     /* Estimate before allocating anything. */
     size_t est = 3 * np + nwork + dsz[0] + dsz[1];
     for (size_t i = 0; i < m->nl; i++)
@@ -377,6 +392,21 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
         if (m->L[i].relu_fused)
             m->L[i].out = m->L[i + 1].out;
     return 0;
+}
+
+int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
+                   size_t bmax, db_err *e)
+{
+    memset(m, 0, sizeof *m);
+    if (bmax == 0)
+        return db_fail(e, "batch size must be positive");
+    size_t np = 0, nwork = 0, npair = 0, nprep = 0;
+    if (plan_layers(m, a, in, bmax, &np, &nwork, e))
+        return -1;
+    plan_fusion(m, bmax, &npair, &nprep);
+    nwork += npair + nprep;
+    plan_grad_buffers(m, bmax);
+    return allocate(m, bmax, np, nwork, npair, nprep, e);
 }
 
 int db_model_set_threads(db_model *m, size_t n, db_err *e)
@@ -707,7 +737,7 @@ static void run_pair(db_model *m, const db_mlayer *C, size_t B, const float *x,
 double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
                         int training, size_t *correct)
 {
-    double t0 = now();
+    double t0 = db_now();
     const float *x = m->input;
     for (size_t i = 0; i < m->nl; i++) {
         db_mlayer *L = &m->L[i];
@@ -734,14 +764,14 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
                         m->params + L->b2_off, &L->gru);
             break;
         case DB_LAYER_DROPOUT: {
-            double d0 = now();
+            double d0 = db_now();
             /* The mask comes from the site's one stream, drawn here in order
              * whatever the thread count; the team applies it.  The rate was
              * validated when the model was built. */
             if (training && (float)L->spec.rate > 0.0f)
                 dropout_draw_mask(L->mask, B * L->drop_g, (float)L->spec.rate, &L->rng);
             run_sliced(m, L, B, x, NULL, NULL, 0, training);
-            m->t.dropout += now() - d0;
+            m->t.dropout += db_now() - d0;
             break;
         }
         default:
@@ -752,13 +782,13 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
     size_t c = 0;
     double loss = softmax_xent_forward(m->probs, &c, x, labels, B, m->classes);
     *correct += c;
-    m->t.forward += now() - t0;
+    m->t.forward += db_now() - t0;
     return loss;
 }
 
 void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
 {
-    double t0 = now();
+    double t0 = db_now();
     /* Nothing below the first parametric layer needs a gradient. */
     size_t first = m->nl;
     for (size_t i = 0; i < m->nl && first == m->nl; i++)
@@ -814,9 +844,9 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
                          m->work);
             break;
         case DB_LAYER_DROPOUT: {
-            double d0 = now();
+            double d0 = db_now();
             run_sliced(m, L, B, x, d, d, 1, 1);
-            m->t.dropout += now() - d0;
+            m->t.dropout += db_now() - d0;
             din = d;
             break;
         }
@@ -829,7 +859,7 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
             cur ^= 1;
         d = din;
     }
-    m->t.backward += now() - t0;
+    m->t.backward += db_now() - t0;
 }
 
 /* The update of one team member: rows [R*t/n, R*(t+1)/n) of every weight
@@ -882,7 +912,7 @@ static void update_member(void *arg, size_t t, size_t nt)
 
 double db_model_update(db_model *m, const db_optim *o)
 {
-    double t0 = now();
+    double t0 = db_now();
     double norm = 0;
     if (o->clip_norm > 0) {
         norm = sqrt(sumsq(m->grads, m->nparams));
@@ -894,6 +924,6 @@ double db_model_update(db_model *m, const db_optim *o)
         update_member(&j, 0, 1);
     else
         db_pool_run(m->pool, update_member, &j);
-    m->t.update += now() - t0;
+    m->t.update += db_now() - t0;
     return norm;
 }

@@ -14,8 +14,8 @@
 #include "arch.h"
 #include "dberr.h"
 #include "kernels.h"
-#include "train/pool.h"
 #include "rng.h"
+#include "train/pool.h"
 
 /* What a layer's output looks like per example. */
 enum db_shape_kind { DB_SHAPE_IMAGE = 0, DB_SHAPE_FLAT, DB_SHAPE_SEQ };

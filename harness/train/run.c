@@ -10,12 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/jsonio.h"
+#include "strategy.h"
 #include "train/model.h"
 #include "train/runcfg.h"
-#include "strategy.h"
-
-volatile sig_atomic_t db_stop_requested = 0;
+#include "util/jsonio.h"
 
 void run_request_init(run_request *rq)
 {

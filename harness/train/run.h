@@ -1,5 +1,6 @@
-/* run.h - one training run: resolve a request into a complete canonical
- * config, execute it, write its result file.
+/* run.h - one training run, before it runs: a request resolved into a
+ * complete canonical config (runcfg.h) and its run id, and the name of its
+ * result file.  train.h executes it.
  *
  * The canonical config (a cJSON object) holds everything that decides the
  * numbers: task, data set, strategy and the expanded model with every dropout
@@ -9,17 +10,11 @@
 #ifndef DB_RUN_H
 #define DB_RUN_H
 
-#include <signal.h>
 #include <stddef.h>
 
 #include <cJSON.h>
 
 #include "dberr.h"
-
-/* Bumped whenever a change alters the numbers a config produces; part of
- * every run id, so old results are not mistaken for new ones. */
-#define DB_CODE_VERSION "8"
-#define DB_RESULT_SCHEMA_VERSION 1
 
 /* What the user asked for.  Unset fields keep the config's value. */
 typedef struct run_request {
@@ -53,25 +48,6 @@ int run_result_name(char *buf, size_t n, const cJSON *config, const char *id,
 /* Status of an existing result file: 1 = complete, 0 = absent, or present
  * with another status (failed, diverged, interrupted) or unreadable. */
 int run_result_complete(const char *path);
-
-typedef struct run_options {
-    const char *results_dir; /* where the JSON goes (created if missing) */
-    const char *data_root;   /* NULL: $DROPBENCH_DATA or "data" */
-    int quiet;               /* no progress output */
-    char result_path[4096];  /* out: the file written */
-} run_options;
-
-/* Loads the data, builds the model, trains, evaluates, writes the result file
- * atomically.  Returns 0 when the run completed, 1 when it diverged (a result
- * with status "diverged" is written), -1 on error (a "failed" result is
- * written when the failure happened after the config was resolved and the
- * results directory is writable; never a partial file). */
-int run_execute(const cJSON *config, const char *id, run_options *opt,
-                db_err *e);
-
-/* Set (from a signal handler) to ask a running training loop to stop after
- * the current batch; the run is then recorded as "interrupted". */
-extern volatile sig_atomic_t db_stop_requested;
 
 /* Directory holding the preset configs: $DROPBENCH_CONFIGS, else configs/
  * beside the executable, else ./configs. */

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "util/jsonio.h"
-#include "train/run.h"
 
 int run_data_input(db_model_input *in, const char *data, db_err *e)
 {

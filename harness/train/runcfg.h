@@ -17,6 +17,11 @@
 #include "dberr.h"
 #include "train/model.h"
 
+/* Bumped whenever a change alters the numbers a config produces; part of
+ * every run id, so old results are not mistaken for new ones. */
+#define DB_CODE_VERSION "8"
+#define DB_RESULT_SCHEMA_VERSION 1
+
 enum db_schedule { DB_SCHED_CONSTANT = 0, DB_SCHED_STEP, DB_SCHED_EXP };
 
 typedef struct run_config {

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 /* Not declared in every cblas.h. */
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
@@ -139,13 +141,6 @@ void db_blas_set_threads(int n)
         openblas_set_num_threads(n);
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 double db_blas_gflops(int n, int reps)
 {
     size_t nn = (size_t)n * (size_t)n;
@@ -160,10 +155,10 @@ double db_blas_gflops(int n, int reps)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b,
                     n, 0.0f, c, n); /* warm-up: thread start, page faults */
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = db_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n,
                         b, n, 0.0f, c, n);
-            double g = 2.0 * n * (double)n * n / (now() - t0) / 1e9;
+            double g = 2.0 * n * (double)n * n / (db_now() - t0) / 1e9;
             if (g > best)
                 best = g;
         }

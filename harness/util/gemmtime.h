@@ -7,7 +7,7 @@
  *
  * Only the dropbench binary counts: it is linked with -Wl,--wrap for
  * cblas_sgemm and the three conv_direct_* passes, and its wrappers
- * (harness/main.c) call db_gemmtime_add around every call while counting
+ * (harness/cli/main.c) call db_gemmtime_add around every call while counting
  * is on.  Elsewhere (the tests) nothing is counted and db_gemmtime_read
  * reports 0 calls. */
 #ifndef DB_GEMMTIME_H

@@ -1,6 +1,5 @@
 /* jsonio.h - reading JSON files with errors that name the file, and writing
- * files atomically (temporary file in the same directory + fsync + rename),
- * so a reader never sees a half-written file. */
+ * them atomically (util/fs.h), so a reader never sees a half-written file. */
 #ifndef DB_JSONIO_H
 #define DB_JSONIO_H
 
@@ -15,13 +14,8 @@
 
 /* Parses a file; errors name the file and the line of a syntax error. */
 int db_json_load(cJSON **out, const char *path, db_err *e);
-/* Writes data[0..n) to path atomically. The temporary file is removed on
- * any failure. */
-int db_write_atomic(const char *path, const char *data, size_t n, db_err *e);
 /* cJSON_Print + db_write_atomic, with a trailing newline. */
 int db_json_save(const char *path, const cJSON *j, db_err *e);
-/* mkdir -p */
-int db_mkdirs(const char *path, db_err *e);
 
 /* Typed field access with errors naming what/field.  Absent fields keep
  * *out unchanged and return 0 unless required. */

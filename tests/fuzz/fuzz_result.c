@@ -5,7 +5,9 @@
  * "is this run done" check). */
 #include "fuzz_common.h"
 
-#include "report/report.h"
+#include "report/aggregate.h"
+#include "report/results.h"
+#include "report/write.h"
 #include "train/run.h"
 
 int fuzz_result_one(const uint8_t *data, size_t size);

@@ -1,8 +1,5 @@
-/* sweep.h - expand a grid of runs from a sweep file and execute it with
- * worker processes, resumably.
- *
- * `dropbench sweep SWEEP.json [--jobs N] [--threads N] [--dry-run]
- *                  [--filter EXPR]... [--results DIR] [--data DIR] [--quiet]`
+/* plan.h - a sweep file expanded into the list of runs it names (the plan);
+ * running them is exec.h's.
  *
  * Sweep file (JSON object; an unknown key anywhere is an error naming it):
  *
@@ -36,23 +33,9 @@
  * whole sweep before anything runs, naming the run.  Runs that resolve to the
  * same run id are kept once.
  *
- * Execution: a run is skipped when its result file (named by run_result_name
- * from the run id, which hashes the complete config and DB_CODE_VERSION) is
- * complete, or holds a "diverged" result (deterministic: rerunning would
- * diverge again).  Otherwise the sweep takes <results>/<name>.lock with
- * flock(LOCK_EX|LOCK_NB) - the lock dies with its holder, so kill -9 leaves
- * no stale lock - checks again, and forks a worker that calls run_execute()
- * and _exits 0 (complete), 1 (diverged) or 2 (failed; the message comes back
- * through a pipe).  Workers die with the sweep (PR_SET_PDEATHSIG).  A run
- * locked by another sweep is retried when the lock frees, and then skipped
- * if that sweep completed it.  A failed run does not stop the sweep.
- * `dropbench sweep` logs every run's start and end to <results>/sweep.log.
- *
- * On a Slurm cluster (--slurm, --index, --status) see slurm.h.
- *
- * Library code: output goes only to the FILE* given in sweep_options. */
-#ifndef DB_SWEEP_H
-#define DB_SWEEP_H
+ * Library code: prints nothing. */
+#ifndef DB_SWEEP_PLAN_H
+#define DB_SWEEP_PLAN_H
 
 #include <stddef.h>
 #include <stdio.h>
@@ -61,6 +44,7 @@
 
 #include "dberr.h"
 #include "train/run.h"
+#include "train/train.h"
 
 typedef struct sweep_run {
     char *task, *strategy;
@@ -113,6 +97,9 @@ typedef struct sweep_options {
                                 "UTC start NAME host=H pid=P slurm=J"
                                 "UTC done|diverged|failed|interrupted NAME
                                  SECONDSs [reason]" (NAME: result file) */
+    const char *job_label;   /* J above: the batch job this sweep runs in,
+                                as the command line found it, or NULL:
+                                "-" */
 } sweep_options;
 
 /* Parses a sweep (root is not kept; what names it in messages), expands and
@@ -131,55 +118,12 @@ void sweep_plan_free(sweep_plan *plan);
 int sweep_plan_filter(sweep_plan *plan, const char *const *filters,
                       size_t nfilters, db_err *e);
 
-/* One line per run (task, strategy, rates, seed, epochs, estimated cost,
- * state: todo/done/diverged/running/failed), then totals. */
-void sweep_dry_run(FILE *f, const sweep_plan *plan, const sweep_options *o);
-
-enum sweep_outcome {
-    SWEEP_PENDING = 0,
-    SWEEP_DONE,          /* ran and completed */
-    SWEEP_SKIPPED,       /* already complete (by us earlier or another sweep) */
-    SWEEP_SKIPPED_DIVERGED, /* a diverged result exists */
-    SWEEP_DIVERGED,      /* ran and diverged */
-    SWEEP_FAILED,
-    SWEEP_INTERRUPTED,   /* stopped by a signal to the sweep */
-};
-
-typedef struct sweep_summary {
-    size_t total, done, skipped, skipped_diverged, diverged, failed,
-        interrupted, pending;
-    int *outcome;        /* per run, enum sweep_outcome; owned */
-    char **reason;       /* per run: why it failed, or NULL; owned */
-    double seconds;      /* wall time */
-    int signal;          /* the signal that stopped the sweep, or 0 */
-} sweep_summary;
-
-/* Runs the plan.  Returns 0 when it got to the end (individual runs may have
- * failed: see s), -1 when it could not work at all (results directory). */
-int sweep_execute(const sweep_plan *plan, const sweep_options *o,
-                  sweep_summary *s, db_err *e);
-void sweep_summary_free(sweep_summary *s);
-
-/* Summary for the user: counts, failed runs with reasons. */
-void sweep_summary_print(FILE *f, const sweep_plan *plan,
-                         const sweep_summary *s);
-
 /* A run as text: "mnist-mlp hinton rates=default seed=0 [lr=0.1]". */
 void sweep_run_label(char *buf, size_t n, const sweep_run *r);
 
-/* Default worker count: online cores / threads per run, at least 1. */
-int sweep_default_jobs(int threads_per_run);
-
-/* `dropbench sweep ...`; returns the exit status: 0 every run complete (or
- * skipped), 1 some run failed or was interrupted, 2 usage or sweep file
- * error, 128+N stopped by signal N. */
-int cmd_sweep(int argc, char **argv);
-
-/* 1 when another process holds the run lock at path (flock LOCK_SH probe;
- * creates nothing). */
-int sweep_lock_busy(const char *path);
-/* The "status" field of a result file into buf; "" when the file is absent,
- * unreadable or has none. */
-void sweep_result_status(const char *path, char *buf, size_t n);
+/* The path of run r's file in the results directory plus suffix ("" for
+ * the result, ".lock" for its lock) into buf; -1 when it does not fit. */
+int sweep_run_path(char *buf, size_t n, const sweep_plan *plan,
+                   const sweep_run *r, const char *suffix);
 
 #endif
