@@ -183,7 +183,8 @@ static int bench_setup(bench_run *r, const run_request *rq, db_err *e)
         return -1;
     db_model_init(&r->m, rc->seed);
     size_t n = data->train.n;
-    r->idx = malloc((n > data->test.n ? n : data->test.n) * sizeof *r->idx);
+    /* calloc: every index is defined even when a batch is larger than n */
+    r->idx = calloc(n > data->test.n ? n : data->test.n, sizeof *r->idx);
     r->labels = malloc(rc->batch);
     if (!r->idx || !r->labels)
         return db_fail(e, "out of memory");

@@ -136,19 +136,32 @@ static void on_signal(int sig)
     db_stop_requested = 1;
 }
 
-int cmd_run(int argc, char **argv)
+/* The options of run or show (cmd), resolved into *cfg and id.  Returns
+ * -1 to go on, else the exit status (0 after --help). */
+static int resolve_cli(run_cli *c, cJSON **cfg, char id[17], int argc,
+                       char **argv, const char *cmd)
 {
-    run_cli c;
-    int rc = parse_run_cli(&c, argc, argv, "run");
+    int rc = parse_run_cli(c, argc, argv, cmd);
     if (rc)
         return rc < 0 ? 0 : rc;
     db_err e;
-    cJSON *cfg = NULL;
-    char id[17];
-    if (run_resolve(&c.rq, &cfg, id, &e)) {
-        fprintf(stderr, "dropbench run: %s\n", e.msg);
+    *cfg = NULL;
+    if (run_resolve(&c->rq, cfg, id, &e)) {
+        fprintf(stderr, "dropbench %s: %s\n", cmd, e.msg);
         return EXIT_FAILURE;
     }
+    return -1;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_cli c;
+    cJSON *cfg;
+    char id[17];
+    int rc = resolve_cli(&c, &cfg, id, argc, argv, "run");
+    if (rc >= 0)
+        return rc;
+    db_err e;
     char dir[4096];
     if (c.results)
         snprintf(dir, sizeof dir, "%s", c.results);
@@ -182,14 +195,14 @@ int cmd_run(int argc, char **argv)
 int cmd_show(int argc, char **argv)
 {
     run_cli c;
-    int rc = parse_run_cli(&c, argc, argv, "show");
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    db_err e;
-    cJSON *cfg = NULL;
+    cJSON *cfg;
     char id[17];
+    int rc = resolve_cli(&c, &cfg, id, argc, argv, "show");
+    if (rc >= 0)
+        return rc;
+    db_err e;
     run_config *r = calloc(1, sizeof *r);
-    if (!r || run_resolve(&c.rq, &cfg, id, &e) || run_config_from_canonical(r, cfg, &e)) {
+    if (!r || run_config_from_canonical(r, cfg, &e)) {
         fprintf(stderr, "dropbench show: %s\n", r ? e.msg : "out of memory");
         free(r);
         cJSON_Delete(cfg);

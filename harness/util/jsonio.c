@@ -81,34 +81,41 @@ int db_json_save(const char *path, const cJSON *j, db_err *e)
     return rc;
 }
 
-int db_json_number(double *out, const cJSON *o, const char *key, int required,
-                   const char *what, db_err *e)
+/* Field key of o when present and of the type is_type tests: *v set, 1.
+ * Absent or null: 0, or -1 when required.  Another type: -1. */
+static int typed_field(const cJSON **v, const cJSON *o, const char *key,
+                       int required, cJSON_bool (*is_type)(const cJSON *),
+                       const char *type, const char *what, db_err *e)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v || cJSON_IsNull(v)) {
+    *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!*v || cJSON_IsNull(*v)) {
         if (required)
             return db_fail(e, "%s: missing field \"%s\"", what, key);
         return 0;
     }
-    if (!cJSON_IsNumber(v))
-        return db_fail(e, "%s: field \"%s\" must be a number", what, key);
-    *out = v->valuedouble;
-    return 0;
+    if (!is_type(*v))
+        return db_fail(e, "%s: field \"%s\" must be %s", what, key, type);
+    return 1;
+}
+
+int db_json_number(double *out, const cJSON *o, const char *key, int required,
+                   const char *what, db_err *e)
+{
+    const cJSON *v;
+    int rc = typed_field(&v, o, key, required, cJSON_IsNumber, "a number", what, e);
+    if (rc > 0)
+        *out = v->valuedouble;
+    return rc < 0 ? -1 : 0;
 }
 
 int db_json_string(const char **out, const cJSON *o, const char *key, int required,
                    const char *what, db_err *e)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v || cJSON_IsNull(v)) {
-        if (required)
-            return db_fail(e, "%s: missing field \"%s\"", what, key);
-        return 0;
-    }
-    if (!cJSON_IsString(v))
-        return db_fail(e, "%s: field \"%s\" must be a string", what, key);
-    *out = v->valuestring;
-    return 0;
+    const cJSON *v;
+    int rc = typed_field(&v, o, key, required, cJSON_IsString, "a string", what, e);
+    if (rc > 0)
+        *out = v->valuestring;
+    return rc < 0 ? -1 : 0;
 }
 
 int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *what,
