@@ -17,8 +17,13 @@ CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wno-format-truncation $(OPT) -g \
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
 LDLIBS  := $(PKG_LIBS) -lm -pthread
 
+# harness/ is one folder per part (harness/<part>/*.c, see docs/DESIGN.md);
+# every source file found there goes into the library but the binary's main.
+HARNESS_SRC := $(wildcard harness/*/*.c)
+HARNESS_HDR := $(wildcard harness/*/*.h)
+MAIN_SRC := harness/cli/main.c
 LIB_SRC  := $(wildcard kernels/*.c) $(wildcard strategies/*.c) \
-            $(filter-out harness/main.c,$(wildcard harness/*.c))
+            $(filter-out $(MAIN_SRC),$(HARNESS_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/version.o
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -28,7 +33,7 @@ TOOL_BIN := $(TOOL_SRC:scripts/%.c=$(BUILD)/tools/%)
 .PHONY: all test asan deps clean data tools demo
 all: dropbench tools
 
-$(BUILD)/%.o: %.c $(wildcard kernels/*.h strategies/*.h harness/*.h)
+$(BUILD)/%.o: %.c $(wildcard kernels/*.h strategies/*.h) $(HARNESS_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -38,10 +43,10 @@ $(BUILD)/gen/version.c: FORCE
 	@mkdir -p $(dir $@)
 	@c=$$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown); \
 	d=$$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo 1 || echo 0); \
-	printf '#include "version.h"\nconst char db_git_commit[] = "%s";\nconst int db_git_dirty = %s;\nconst char db_compiler[] = __VERSION__;\n' "$$c" "$$d" > $@.new; \
+	printf '#include "util/version.h"\nconst char db_git_commit[] = "%s";\nconst int db_git_dirty = %s;\nconst char db_compiler[] = __VERSION__;\n' "$$c" "$$d" > $@.new; \
 	if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
-$(BUILD)/gen/version.o: $(BUILD)/gen/version.c harness/version.h
+$(BUILD)/gen/version.o: $(BUILD)/gen/version.c harness/util/version.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 FORCE:
@@ -52,7 +57,7 @@ $(BUILD)/libdropbench.a: $(LIB_OBJ)
 
 # --wrap: `dropbench bench` times every sgemm and direct conv pass the
 # kernels call (gemmtime.h).
-$(BUILD)/dropbench: $(BUILD)/harness/main.o $(BUILD)/libdropbench.a
+$(BUILD)/dropbench: $(MAIN_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libdropbench.a
 	$(CC) $(LDFLAGS) -Wl,--wrap=cblas_sgemm,--wrap=conv_direct_forward,--wrap=conv_direct_weights,--wrap=conv_direct_input,--wrap=conv2d_pooled_weights,--wrap=conv_wino_forward,--wrap=conv_wino_input -o $@ $^ $(LDLIBS)
 
 dropbench: $(BUILD)/dropbench
@@ -212,7 +217,7 @@ bench:
 # library, tools and fuzz targets; any finding fails.  One file per
 # clang-tidy process: clang-tidy 14 reports false va_list errors when one
 # process analyses several files.
-LINT_SRC := $(wildcard kernels/*.c strategies/*.c harness/*.c scripts/*.c tests/fuzz/*.c)
+LINT_SRC := $(wildcard kernels/*.c strategies/*.c scripts/*.c tests/fuzz/*.c) $(HARNESS_SRC)
 LINT_FLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Ikernels \
               -Istrategies -Iharness -Itests $(PKG_CFLAGS)
 

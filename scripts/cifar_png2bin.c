@@ -2,7 +2,7 @@
  * CIFAR-10 binary batch (docs/DATA.md): each PNG row is one 32x32 image, 1024
  * pixels with R,G,B interleaved; each output record is the label byte, then
  * 1024 red, 1024 green, 1024 blue bytes.  The conversion itself is
- * db_png_cifar_file (harness/png_cifar.c), which the fuzz targets share.
+ * db_png_cifar_file (harness/data/png_cifar.c), which the fuzz targets share.
  *
  * usage: cifar_png2bin IN.png LABELS.json FIRST OUT.bin
  * LABELS.json is a JSON array of integers 0..9; row i of the PNG takes label
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "png_cifar.h"
+#include "data/png_cifar.h"
 
 int main(int argc, char **argv)
 {

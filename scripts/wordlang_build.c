@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
+#include "data/data.h"
 
 #define NLANG 10
 #define MAXW 16

@@ -22,9 +22,12 @@
 #include "test_util.h"
 #include "gen_data.h"
 #include "json_schema.h"
-#include "jsonio.h"
-#include "report.h"
-#include "run.h"
+#include "report/aggregate.h"
+#include "report/results.h"
+#include "report/write.h"
+#include "train/run.h"
+#include "train/train.h"
+#include "util/jsonio.h"
 
 /* ---- the failing allocator ---------------------------------------------- */
 

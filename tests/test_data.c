@@ -13,8 +13,9 @@
 
 #include "check_main.h"
 #include "test_util.h"
-#include "data.h"
-#include "sha256.h"
+#include "cli/commands.h"
+#include "data/data.h"
+#include "data/sha256.h"
 
 /* ---- scratch directory ------------------------------------------------------ */
 

@@ -13,7 +13,7 @@
 
 #include "check_main.h"
 #include "test_util.h"
-#include "data.h"
+#include "data/data.h"
 
 static char tmpdir[256];
 

@@ -28,10 +28,13 @@
 #include "check_main.h"
 #include "test_util.h"
 #include "gen_data.h"
-#include "jsonio.h"
-#include "run.h"
-#include "runcfg.h"
-#include "sweep.h"
+#include "sweep/exec.h"
+#include "sweep/plan.h"
+#include "train/run.h"
+#include "train/runcfg.h"
+#include "train/train.h"
+#include "util/fs.h"
+#include "util/jsonio.h"
 
 static char g_dir[256];     /* scratch: data/, configs, results */
 static char g_data[300];

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "model.h"
+#include "train/model.h"
 
 typedef struct net_case {
     const char *name;

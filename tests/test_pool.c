@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "pool.h"
+#include "train/pool.h"
 
 typedef struct counter {
     size_t n;

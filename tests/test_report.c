@@ -12,7 +12,12 @@
 #include <cJSON.h>
 
 #include "check_main.h"
-#include "report.h"
+#include "cli/commands.h"
+#include "report/aggregate.h"
+#include "report/plot.h"
+#include "report/results.h"
+#include "report/write.h"
+#include "train/train.h"
 
 static char g_dir[256];
 

@@ -11,9 +11,11 @@
 
 #include "check_main.h"
 #include "gen_data.h"
-#include "jsonio.h"
 #include "json_schema.h"
-#include "run.h"
+#include "train/run.h"
+#include "train/train.h"
+#include "util/fs.h"
+#include "util/jsonio.h"
 
 static char root[256];     /* generated data */
 static char tmp[256];      /* scratch for results */

@@ -19,9 +19,11 @@
 
 #include "check_main.h"
 #include "gen_data.h"
-#include "jsonio.h"
-#include "slurm.h"
-#include "sweep.h"
+#include "cli/commands.h"
+#include "sweep/plan.h"
+#include "sweep/slurm.h"
+#include "util/fs.h"
+#include "util/jsonio.h"
 
 static char g_dir[256];
 

@@ -3,7 +3,7 @@
 #include <math.h>
 
 #include "check_main.h"
-#include "stats.h"
+#include "report/stats.h"
 
 START_TEST(test_t_table)
 {

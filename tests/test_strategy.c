@@ -1,4 +1,4 @@
-/* Strategy registry: the rewrite places exactly the sites SUITE.md names. */
+/* Strategy registry: the rewrite places exactly the sites docs/SUITE.md names. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

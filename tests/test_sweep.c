@@ -22,9 +22,13 @@
 
 #include "check_main.h"
 #include "gen_data.h"
-#include "report.h"
-#include "run.h"
-#include "sweep.h"
+#include "cli/commands.h"
+#include "report/aggregate.h"
+#include "report/results.h"
+#include "sweep/exec.h"
+#include "sweep/plan.h"
+#include "train/run.h"
+#include "train/train.h"
 
 /* ------------------------------------------------------------ fake backend */
 

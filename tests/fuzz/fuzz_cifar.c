@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "data.h"
+#include "data/data.h"
 
 int fuzz_cifar_one(const uint8_t *data, size_t size);
 

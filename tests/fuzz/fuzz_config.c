@@ -9,8 +9,8 @@
 
 #include <cJSON.h>
 
-#include "run.h"
-#include "runcfg.h"
+#include "train/run.h"
+#include "train/runcfg.h"
 
 int fuzz_config_one(const uint8_t *data, size_t size);
 

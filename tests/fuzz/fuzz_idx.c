@@ -2,7 +2,7 @@
  * Input: byte 0 picks the rank (1..3), the rest is the file. */
 #include "fuzz_common.h"
 
-#include "data.h"
+#include "data/data.h"
 
 int fuzz_idx_one(const uint8_t *data, size_t size);
 

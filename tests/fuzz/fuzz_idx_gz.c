@@ -8,7 +8,7 @@
 
 #include <zlib.h>
 
-#include "data.h"
+#include "data/data.h"
 
 int fuzz_idx_gz_one(const uint8_t *data, size_t size);
 

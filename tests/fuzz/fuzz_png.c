@@ -1,10 +1,10 @@
-/* fuzz_png.c - the CIFAR PNG converter (harness/png_cifar.c, behind
+/* fuzz_png.c - the CIFAR PNG converter (harness/data/png_cifar.c, behind
  * scripts/cifar_png2bin).  An input starting with '[' is a label file for
  * db_cifar_labels_parse; anything else is a PNG strip converted with 100000
  * labels available, the records going to /dev/null. */
 #include "fuzz_common.h"
 
-#include "png_cifar.h"
+#include "data/png_cifar.h"
 
 int fuzz_png_one(const uint8_t *data, size_t size);
 

@@ -5,8 +5,10 @@
  * "is this run done" check). */
 #include "fuzz_common.h"
 
-#include "report.h"
-#include "run.h"
+#include "report/aggregate.h"
+#include "report/results.h"
+#include "report/write.h"
+#include "train/run.h"
 
 int fuzz_result_one(const uint8_t *data, size_t size);
 

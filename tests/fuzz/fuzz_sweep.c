@@ -10,9 +10,10 @@
 
 #include <cJSON.h>
 
-#include "run.h"
-#include "runcfg.h"
-#include "sweep.h"
+#include "sweep/exec.h"
+#include "sweep/plan.h"
+#include "train/run.h"
+#include "train/runcfg.h"
 
 int fuzz_sweep_one(const uint8_t *data, size_t size);
 

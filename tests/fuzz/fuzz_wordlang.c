@@ -3,7 +3,7 @@
  * test.tsv); the other holds two valid lines. */
 #include "fuzz_common.h"
 
-#include "data.h"
+#include "data/data.h"
 
 int fuzz_wordlang_one(const uint8_t *data, size_t size);
 

@@ -1,0 +1,35 @@
+/* cmd_info.c - `dropbench info`: the BLAS kernel set and its speed. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "kernels.h"
+#include "util/blas.h"
+
+int cmd_info(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: dropbench info\n");
+        return EXIT_USAGE;
+    }
+    db_blas_info bi;
+    db_blas_get_info(&bi);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("BLAS config:   %s\n", bi.config);
+    printf("BLAS core:     %s%s\n", bi.core,
+           db_blas_core_is_generic(bi.core) ? " (GENERIC: slow)" : "");
+    printf("BLAS setup:    %s\n", bi.note);
+    printf("BLAS threads:  %d (cores online: %ld)\n", bi.threads, cores);
+    printf("conv kernels:  %s\n", conv2d_kernels());
+    printf("sgemm check:   max relative error %.2g against a naive product\n",
+           db_blas_sgemm_check());
+    db_blas_set_threads(1);
+    printf("sgemm 1024^3:  %.1f GFLOP/s with 1 thread\n", db_blas_gflops(1024, 5));
+    if (bi.threads > 1) {
+        db_blas_set_threads(bi.threads);
+        printf("sgemm 1024^3:  %.1f GFLOP/s with %d threads\n", db_blas_gflops(1024, 5),
+               bi.threads);
+    }
+    return 0;
+}

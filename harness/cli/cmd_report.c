@@ -1,0 +1,132 @@
+/* cmd_report.c - `dropbench report`: load, aggregate, write, plot. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "report/aggregate.h"
+#include "report/plot.h"
+#include "report/results.h"
+#include "report/write.h"
+#include "util/fs.h"
+
+static void report_usage(FILE *f)
+{
+    fputs("usage: dropbench report DIR... [--format md|csv|latex] "
+          "[--baseline STRATEGY]\n"
+          "                        [--output FILE] [--plots OUTDIR]\n"
+          "  Aggregates the result files (*.json) of DIR: final test error per\n"
+          "  strategy and task (mean ± std over seeds), time per epoch, and\n"
+          "  paired differences against the baseline (default none) with 95%\n"
+          "  confidence intervals.  --plots writes SVG and PNG plots (gnuplot).\n",
+          f);
+}
+
+int cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "format", required_argument, NULL, 'f' },
+        { "baseline", required_argument, NULL, 'b' },
+        { "output", required_argument, NULL, 'o' },
+        { "plots", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    enum report_format fmt = REPORT_MD;
+    const char *baseline = "none", *output = NULL, *plots = NULL;
+    db_err e = { "" };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:b:o:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (report_parse_format(optarg, &fmt, &e) != 0) {
+                fprintf(stderr, "dropbench report: %s\n", e.msg);
+                return 2;
+            }
+            break;
+        case 'b': baseline = optarg; break;
+        case 'o': output = optarg; break;
+        case 'p': plots = optarg; break;
+        case 'h': report_usage(stdout); return 0;
+        default: report_usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        report_usage(stderr);
+        return 2;
+    }
+
+    report_set set;
+    memset(&set, 0, sizeof set);
+    for (int i = optind; i < argc; i++) {
+        size_t before = set.nfiles;
+        if (report_load(&set, argv[i], &e) != 0) {
+            fprintf(stderr, "dropbench report: %s\n", e.msg);
+            report_set_free(&set);
+            return 1;
+        }
+        if (set.nfiles == before)
+            fprintf(stderr, "dropbench report: %s: no result files (*.json) "
+                            "in this directory\n", argv[i]);
+    }
+    for (size_t i = 0; i < set.nproblems; i++)
+        fprintf(stderr, "dropbench report: skipped %s\n", set.problems[i]);
+    if (set.nfiles == 0) {
+        fprintf(stderr, "dropbench report: nothing to report\n");
+        report_set_free(&set);
+        return 1;
+    }
+
+    report_table t;
+    if (report_aggregate(&set, baseline, &t, &e) != 0) {
+        fprintf(stderr, "dropbench report: %s\n", e.msg);
+        for (size_t i = 0; i < set.n; i++)
+            fprintf(stderr, "  %s: %s%s%s\n", set.res[i].file,
+                    set.res[i].status, set.res[i].error ? ": " : "",
+                    set.res[i].error ? set.res[i].error : "");
+        report_set_free(&set);
+        return 1;
+    }
+
+    int rc = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m || report_write(m, &set, &t, fmt, &e) != 0) {
+        if (m)
+            fclose(m);
+        fprintf(stderr, "dropbench report: %s\n",
+                m ? e.msg : "out of memory");
+        rc = 1;
+    } else {
+        fclose(m);
+        if (output) {
+            if (db_write_atomic(output, buf, len, &e) != 0) {
+                fprintf(stderr, "dropbench report: %s\n", e.msg);
+                rc = 1;
+            }
+        } else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+            fprintf(stderr, "dropbench report: cannot write to standard "
+                            "output: %s\n", strerror(errno));
+            rc = 1;
+        }
+    }
+    free(buf);
+
+    if (rc == 0 && plots) {
+        size_t np = 0;
+        if (report_plots(&set, &t, plots, &np, &e) != 0) {
+            fprintf(stderr, "dropbench report: plots: %s\n", e.msg);
+            rc = 1;
+        } else {
+            fprintf(stderr, "dropbench report: %zu plot(s) in %s (SVG and "
+                            "PNG)\n", np, plots);
+        }
+    }
+    report_table_free(&t);
+    report_set_free(&set);
+    return rc;
+}

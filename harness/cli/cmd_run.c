@@ -1,0 +1,342 @@
+/* cmd_run.c - `dropbench run`, `dropbench show` (a task's model after a
+ * strategy's rewrite) and `dropbench strategies`. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "strategy.h"
+#include "train/model.h"
+#include "train/run.h"
+#include "train/runcfg.h"
+#include "train/train.h"
+
+static void run_usage(FILE *f, const char *cmd)
+{
+    fprintf(f,
+            "usage: dropbench %s (--task T | --config FILE) [options]\n"
+            "  --strategy S     dropout placement (see `dropbench strategies`), e.g. conv+pool\n"
+            "  --rate R         override every site's rate (0.3), or one per site in order\n"
+            "                   from input to output (0.1,0.25,0.5)\n"
+            "  --seed N         run seed: initialisation, data order, dropout masks\n"
+            "  --epochs N  --lr X  --threads N\n"
+            "  --limit-train N  train on the first N training examples only\n"
+            "  --val N          carve a validation split of N examples from training\n"
+            "  --data DIR       data root (default $DROPBENCH_DATA or ./data)\n"
+            "  --results DIR    where the result JSON goes (default results/<task>)\n"
+            "  --quiet          no progress output\n"
+            "%s",
+            cmd, strcmp(cmd, "show") == 0
+                     ? "  --json           print the resolved run (run id, parameters, config\n"
+                       "                   as a result file records it) as JSON\n"
+                     : "");
+}
+
+static int parse_long(long *out, const char *s, const char *opt, long lo, long hi)
+{
+    long v;
+    if (cli_long(s, lo, hi, &v) != 0) {
+        fprintf(stderr, "dropbench: %s: expected an integer in [%ld, %ld], got \"%s\"\n",
+                opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+typedef struct run_cli {
+    run_request rq;
+    const char *results;
+    int quiet;
+    int json; /* show --json */
+} run_cli;
+
+/* Options shared by run and show. Returns 0, or an exit status. */
+static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
+{
+    static const struct option opts[] = {
+        { "task", required_argument, 0, 't' },   { "config", required_argument, 0, 'c' },
+        { "strategy", required_argument, 0, 's' }, { "rate", required_argument, 0, 'r' },
+        { "seed", required_argument, 0, 'S' },   { "epochs", required_argument, 0, 'e' },
+        { "lr", required_argument, 0, 'l' },     { "threads", required_argument, 0, 'T' },
+        { "limit-train", required_argument, 0, 'L' }, { "val", required_argument, 0, 'v' },
+        { "data", required_argument, 0, 'd' },   { "results", required_argument, 0, 'o' },
+        { "quiet", no_argument, 0, 'q' },        { "help", no_argument, 0, 'h' },
+        { "json", no_argument, 0, 'j' },         { 0, 0, 0, 0 },
+    };
+    memset(c, 0, sizeof *c);
+    run_request_init(&c->rq);
+    optind = 1;
+    int ch;
+    long v;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 't': c->rq.task = optarg; break;
+        case 'c': c->rq.config_path = optarg; break;
+        case 's': c->rq.strategy = optarg; break;
+        case 'r': c->rq.rate = optarg; break;
+        case 'd': c->rq.data_root = optarg; break;
+        case 'o': c->results = optarg; break;
+        case 'q': c->quiet = 1; break;
+        case 'j':
+            if (strcmp(cmd, "show") != 0) {
+                fprintf(stderr, "dropbench %s: --json is an option of show only\n", cmd);
+                return EXIT_USAGE;
+            }
+            c->json = 1;
+            break;
+        case 'S':
+            if (parse_long(&v, optarg, "--seed", 0, 0x7fffffffffffffL))
+                return EXIT_USAGE;
+            c->rq.seed = v;
+            break;
+        case 'e':
+            if (parse_long(&v, optarg, "--epochs", 1, 100000))
+                return EXIT_USAGE;
+            c->rq.epochs = (int)v;
+            break;
+        case 'T':
+            if (parse_long(&v, optarg, "--threads", 1, 256))
+                return EXIT_USAGE;
+            c->rq.threads = (int)v;
+            break;
+        case 'L':
+            if (parse_long(&v, optarg, "--limit-train", 1, 1000000000))
+                return EXIT_USAGE;
+            c->rq.limit_train = v;
+            break;
+        case 'v':
+            if (parse_long(&v, optarg, "--val", 1, 1000000000))
+                return EXIT_USAGE;
+            c->rq.val = v;
+            break;
+        case 'l': {
+            char *end;
+            c->rq.lr = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || !(c->rq.lr > 0)) {
+                fprintf(stderr, "dropbench: --lr: expected a positive number, got \"%s\"\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'h':
+            run_usage(stdout, cmd);
+            return -1;
+        default:
+            run_usage(stderr, cmd);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dropbench %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!c->rq.task == !c->rq.config_path) {
+        fprintf(stderr, "dropbench %s: give exactly one of --task and --config\n", cmd);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    db_stop_requested = 1;
+}
+
+/* The options of run or show (cmd), resolved into *cfg and id.  Returns
+ * -1 to go on, else the exit status (0 after --help). */
+static int resolve_cli(run_cli *c, cJSON **cfg, char id[17], int argc,
+                       char **argv, const char *cmd)
+{
+    int rc = parse_run_cli(c, argc, argv, cmd);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    db_err e;
+    *cfg = NULL;
+    if (run_resolve(&c->rq, cfg, id, &e)) {
+        fprintf(stderr, "dropbench %s: %s\n", cmd, e.msg);
+        return EXIT_FAILURE;
+    }
+    return -1;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_cli c;
+    cJSON *cfg;
+    char id[17];
+    int rc = resolve_cli(&c, &cfg, id, argc, argv, "run");
+    if (rc >= 0)
+        return rc;
+    db_err e;
+    char dir[4096];
+    if (c.results)
+        snprintf(dir, sizeof dir, "%s", c.results);
+    else
+        snprintf(dir, sizeof dir, "results/%s",
+                 cJSON_GetObjectItemCaseSensitive(cfg, "task")->valuestring);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    run_options o;
+    memset(&o, 0, sizeof o);
+    o.results_dir = dir;
+    o.data_root = c.rq.data_root;
+    o.quiet = c.quiet;
+    rc = run_execute(cfg, id, &o, &e);
+    cJSON_Delete(cfg);
+    if (rc < 0) {
+        fprintf(stderr, "dropbench run: %s\n", e.msg);
+        return db_stop_requested ? EXIT_INTERRUPTED : EXIT_FAILURE;
+    }
+    printf("%s\n", o.result_path);
+    if (rc == 1) {
+        fprintf(stderr, "dropbench run: the run diverged; recorded in %s\n", o.result_path);
+        return EXIT_DIVERGED;
+    }
+    return 0;
+}
+
+/* show --json: the resolved run as a result file states it
+ * (scripts/crosscheck-pytorch builds its nets from this).  Frees what
+ * cmd_show built. */
+static int show_json(cJSON *cfg, const char *id, db_model *m, run_config *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *txt = NULL;
+    if (o && cJSON_AddStringToObject(o, "run_id", id) &&
+        cJSON_AddNumberToObject(o, "parameters", (double)db_model_param_count(m)) &&
+        cJSON_AddItemReferenceToObject(o, "config", cfg))
+        txt = cJSON_Print(o);
+    if (txt)
+        printf("%s\n", txt);
+    else
+        fprintf(stderr, "dropbench show: out of memory\n");
+    free(txt);
+    cJSON_Delete(o);
+    db_model_free(m);
+    free(r);
+    cJSON_Delete(cfg);
+    return txt ? 0 : EXIT_FAILURE;
+}
+
+int cmd_show(int argc, char **argv)
+{
+    run_cli c;
+    cJSON *cfg;
+    char id[17];
+    int rc = resolve_cli(&c, &cfg, id, argc, argv, "show");
+    if (rc >= 0)
+        return rc;
+    db_err e;
+    run_config *r = calloc(1, sizeof *r);
+    if (!r || run_config_from_canonical(r, cfg, &e)) {
+        fprintf(stderr, "dropbench show: %s\n", r ? e.msg : "out of memory");
+        free(r);
+        cJSON_Delete(cfg);
+        return EXIT_FAILURE;
+    }
+    db_model_input in;
+    db_model m;
+    if (run_data_input(&in, r->data, &e) || db_model_build(&m, &r->arch, &in, 1, &e)) {
+        fprintf(stderr, "dropbench show: %s\n", e.msg);
+        free(r);
+        cJSON_Delete(cfg);
+        return EXIT_FAILURE;
+    }
+    if (c.json)
+        return show_json(cfg, id, &m, r);
+    printf("task %s, data %s, strategy %s%s%s, run id %s\n", r->task, r->data, r->strategy,
+           r->rate[0] ? ", rate override " : "", r->rate, id);
+    if (in.text)
+        printf("input: %zu byte tokens per example (vocabulary %zu)\n", in.T, in.vocab);
+    else
+        printf("input: %zu x %zu x %zu\n", in.c, in.h, in.w);
+    printf("%3s  %-10s %-40s %-16s %10s\n", "#", "layer", "settings", "output", "params");
+    for (size_t i = 0; i < m.nl; i++) {
+        const db_mlayer *L = &m.L[i];
+        const db_layer *s = &L->spec;
+        char set[64] = "", shape[48];
+        switch (s->type) {
+        case DB_LAYER_CONV:
+            snprintf(set, sizeof set, "%zu filters %zux%zu stride %zu pad %zu", s->units,
+                     s->kernel, s->kernel, s->stride, s->pad);
+            break;
+        case DB_LAYER_MAXPOOL:
+            snprintf(set, sizeof set, "%zux%zu stride %zu pad %zu", s->kernel, s->kernel,
+                     s->stride, s->pad);
+            break;
+        case DB_LAYER_DENSE:
+            snprintf(set, sizeof set, "%zu units", s->units);
+            break;
+        case DB_LAYER_EMBEDDING:
+            snprintf(set, sizeof set, "%zu x %zu", s->vocab, s->units);
+            break;
+        case DB_LAYER_GRU:
+            snprintf(set, sizeof set, "hidden %zu, final state", s->units);
+            break;
+        case DB_LAYER_DROPOUT:
+            snprintf(set, sizeof set, "rate %.3g %s, site %s (#%d)", s->rate,
+                     db_dropout_mode_name(s->mode), db_site_name(s->site), L->site_index);
+            break;
+        default:
+            break;
+        }
+        if (L->out_kind == DB_SHAPE_IMAGE)
+            snprintf(shape, sizeof shape, "%zux%zux%zu", L->out_c, L->out_h, L->out_w);
+        else if (L->out_kind == DB_SHAPE_SEQ)
+            snprintf(shape, sizeof shape, "%zux%zu", L->out_h, L->out_w);
+        else
+            snprintf(shape, sizeof shape, "%zu", L->out_c);
+        size_t np = L->w_n + L->b_n + L->w2_n + L->b2_n;
+        printf("%3zu  %-10s %-40s %-16s %10zu\n", i, db_layer_type_name(s->type), set, shape,
+               np);
+    }
+    printf("parameters: %zu; dropout sites: %zu\n", m.nparams, m.ndropout);
+    printf("optimizer: SGD lr %g momentum %g weight decay %g max-norm %g clip %g; batch %zu, "
+           "epochs %zu, seed %llu, threads %d\n", r->opt.lr, r->opt.momentum,
+           r->opt.weight_decay, r->opt.max_norm, r->opt.clip_norm, r->batch, r->epochs,
+           (unsigned long long)r->seed, r->threads);
+    db_model_free(&m);
+    free(r);
+    cJSON_Delete(cfg);
+    return 0;
+}
+
+int cmd_strategies(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: dropbench strategies\n");
+        return EXIT_USAGE;
+    }
+    size_t n;
+    const db_strategy *s = db_strategies(&n);
+    printf("%-11s %-40s %s\n", "strategy", "sites (mode, default rate)", "after");
+    for (size_t i = 0; i < n; i++) {
+        char sites[128] = "";
+        size_t used = 0;
+        for (size_t r = 0; r < s[i].nrules; r++) {
+            const db_rule *u = &s[i].rules[r];
+            used += (size_t)snprintf(sites + used, sizeof sites - used, "%s%s %s %.2g",
+                                     r ? "; " : "", db_site_name(u->site),
+                                     db_dropout_mode_name(u->mode), u->rate);
+            if (u->nth && used < sizeof sites)
+                used += (size_t)snprintf(sites + used, sizeof sites - used, " (%.2g from #%d)",
+                                         u->nth_rate, u->nth);
+            if (used >= sizeof sites)
+                used = sizeof sites - 1;
+        }
+        printf("%-11s %-40s %s\n", s[i].name, s[i].nrules ? sites : "-", s[i].origin);
+        printf("%-11s   %s\n", "", s[i].description);
+    }
+    printf("\nCombine with '+' (e.g. conv+pool); --rate overrides every site's rate.\n");
+    return 0;
+}

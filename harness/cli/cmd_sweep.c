@@ -1,0 +1,138 @@
+/* cmd_sweep.c - `dropbench sweep` on this machine (sweep/exec.h); the
+ * Slurm modes are cmd_slurm.c's. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "sweep/exec.h"
+#include "sweep/plan.h"
+#include "sweep/slurm.h"
+
+static void sweep_usage(FILE *f)
+{
+    fputs("usage: dropbench sweep SWEEP.json [--jobs N] [--threads N] "
+          "[--dry-run]\n"
+          "                       [--filter EXPR]... [--results DIR] "
+          "[--data DIR] [--quiet]\n"
+          "  Runs every run of the sweep's grid that has no complete result "
+          "yet,\n"
+          "  N at a time (default: one per core, one BLAS thread each).\n"
+          "  --filter task=mnist-*,strategy=hinton,seed=0 (globs; repeat to "
+          "OR)\n"
+          "  --dry-run lists the runs with their state and estimated cost.\n"
+          "  Each run's start and end is appended to <results>/sweep.log.\n"
+          "\n",
+          f);
+    slurm_usage(f);
+}
+
+/* A count of 1 to 4096 into *out. */
+static int parse_count(const char *s, int *out)
+{
+    long v;
+    if (cli_long(s, 1, 4096, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_SWEEP_OPTIONS,
+        { NULL, 0, NULL, 0 },
+    };
+    int slurm_rc = slurm_cmd_sweep(argc, argv);
+    if (slurm_rc >= 0) /* --slurm, --index or --status */
+        return slurm_rc;
+    sweep_options o;
+    memset(&o, 0, sizeof o);
+    o.progress = stderr;
+    char job[96];
+    slurm_job_label(job, sizeof job); /* a sweep inside a batch job */
+    o.job_label = job;
+    int dry = 0;
+    const char **filters = calloc((size_t)argc + 1, sizeof *filters);
+    if (!filters)
+        return 2;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "j:t:nf:r:d:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            if (parse_count(optarg, &o.jobs) != 0) {
+                fprintf(stderr, "dropbench sweep: --jobs wants a number >= 1\n");
+                free(filters);
+                return 2;
+            }
+            break;
+        case 't':
+            if (parse_count(optarg, &o.threads) != 0) {
+                fprintf(stderr, "dropbench sweep: --threads wants a number >= 1\n");
+                free(filters);
+                return 2;
+            }
+            break;
+        case 'n': dry = 1; break;
+        case 'f': filters[o.nfilters++] = optarg; break;
+        case 'r': o.results_dir = optarg; break;
+        case 'd': o.data_root = optarg; break;
+        case 'q': o.progress = NULL; break;
+        case 'h': sweep_usage(stdout); free(filters); return 0;
+        default: sweep_usage(stderr); free(filters); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        sweep_usage(stderr);
+        free(filters);
+        return 2;
+    }
+    o.filters = filters;
+
+    db_err e = { "" };
+    sweep_plan plan;
+    if (sweep_plan_load(&plan, argv[optind], &o, &e) != 0) {
+        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
+        free(filters);
+        return 2;
+    }
+    size_t before = plan.n;
+    if (sweep_plan_filter(&plan, o.filters, o.nfilters, &e) != 0) {
+        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
+        sweep_plan_free(&plan);
+        free(filters);
+        return 2;
+    }
+    if (o.nfilters && o.progress)
+        fprintf(o.progress, "dropbench sweep: --filter kept %zu of %zu runs\n",
+                plan.n, before);
+    int rc = 0;
+    char log_path[4200];
+    if (snprintf(log_path, sizeof log_path, "%s/sweep.log", plan.results_dir) <
+        (int)sizeof log_path)
+        o.log_path = log_path;
+    if (dry) {
+        sweep_dry_run(stdout, &plan, &o);
+    } else {
+        sweep_summary s;
+        if (sweep_execute(&plan, &o, &s, &e) != 0) {
+            fprintf(stderr, "dropbench sweep: %s\n", e.msg);
+            rc = 2;
+        } else {
+            fflush(stderr);
+            sweep_summary_print(stdout, &plan, &s);
+            rc = s.signal ? 128 + s.signal
+                 : (s.failed || s.interrupted || s.pending) ? 1
+                                                            : 0;
+            sweep_summary_free(&s);
+        }
+    }
+    sweep_plan_free(&plan);
+    free(filters);
+    return rc;
+}
+

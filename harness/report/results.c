@@ -1,0 +1,305 @@
+/* results.c - result files -> report_set.  See results.h. */
+#include "report/results.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cJSON.h>
+
+#include "util/str.h"
+
+#define REPORT_MAX_FILE (64u << 20) /* a result file is a few KiB */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Reads a whole file, NUL-terminated; NULL with errno set on failure. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            if (cap >= REPORT_MAX_FILE) {
+                free(buf);
+                buf = NULL;
+                errno = EFBIG;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                free(buf);
+                buf = NULL;
+                errno = EIO;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        if (len)
+            *len = n;
+    }
+    return buf;
+}
+
+static void result_free(report_result *r)
+{
+    free(r->path);
+    free(r->file);
+    free(r->task);
+    free(r->strategy);
+    free(r->rates);
+    free(r->status);
+    free(r->error);
+    free(r->curve);
+}
+
+void report_set_free(report_set *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        result_free(&set->res[i]);
+    free(set->res);
+    db_strv_free(set->problems, set->nproblems);
+    memset(set, 0, sizeof *set);
+}
+
+/* An optional count: -1 when missing, negative or above 2^53 - 1 (what a
+ * config accepts; converting a larger double could overflow a long). */
+static long opt_long(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0) ||
+        v->valuedouble > 9007199254740991.0)
+        return -1;
+    return (long)v->valuedouble;
+}
+
+static double opt_num(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Fills r from a parsed result; on a missing/invalid required field returns
+ * -1 with why in *why (static text). */
+static int result_from_json(report_result *r, const cJSON *root,
+                            const char **why)
+{
+    if (!cJSON_IsObject(root))
+        return *why = "not a JSON object", -1;
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "schema_version");
+    if (sv && (!cJSON_IsNumber(sv) || sv->valuedouble != 1))
+        return *why = "unsupported schema_version (expected 1)", -1;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
+    if (!cJSON_IsString(st))
+        return *why = "missing \"status\"", -1;
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
+    if (!cJSON_IsObject(cfg))
+        return *why = "missing \"config\" object", -1;
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(cfg, "task");
+    const cJSON *strat = cJSON_GetObjectItemCaseSensitive(cfg, "strategy");
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(cfg, "seed");
+    if (!cJSON_IsString(task) || !task->valuestring[0])
+        return *why = "missing \"config.task\"", -1;
+    if (!cJSON_IsString(strat) || !strat->valuestring[0])
+        return *why = "missing \"config.strategy\"", -1;
+    if (!cJSON_IsNumber(seed))
+        return *why = "missing \"config.seed\"", -1;
+    if (!(seed->valuedouble >= 0.0) || seed->valuedouble > 9007199254740991.0 ||
+        seed->valuedouble != floor(seed->valuedouble))
+        return *why = "\"config.seed\" is not an integer in [0, 2^53)", -1;
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(cfg, "rate");
+    if (rate && !cJSON_IsNull(rate) && !cJSON_IsString(rate) &&
+        !cJSON_IsNumber(rate))
+        return *why = "\"config.rate\" is neither null, a string nor a number",
+               -1;
+
+    int complete = strcmp(st->valuestring, "complete") == 0;
+    const cJSON *fin = cJSON_GetObjectItemCaseSensitive(root, "final");
+    double terr = NAN;
+    if (complete) {
+        terr = opt_num(fin, "test_error_pct");
+        if (!isfinite(terr))
+            return *why = "complete but no numeric \"final.test_error_pct\"",
+                   -1;
+    }
+
+    r->task = db_strdup(task->valuestring);
+    r->strategy = db_strdup(strat->valuestring);
+    if (cJSON_IsString(rate))
+        r->rates = db_strdup(rate->valuestring);
+    else if (cJSON_IsNumber(rate))
+        r->rates = db_asprintf("%g", rate->valuedouble);
+    else
+        r->rates = db_strdup("default");
+    r->status = db_strdup(st->valuestring);
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+    r->error = cJSON_IsString(err) ? db_strdup(err->valuestring) : NULL;
+    if (!r->task || !r->strategy || !r->rates || !r->status ||
+        (cJSON_IsString(err) && !r->error))
+        return *why = "out of memory", -1;
+    r->seed = (long)seed->valuedouble;
+    r->test_error = terr;
+    r->epochs = opt_long(cfg, "epochs");
+    r->batch = opt_long(cfg, "batch");
+    r->limit_train = opt_long(cfg, "limit_train");
+    r->val = opt_long(cfg, "val");
+    r->threads = opt_long(cfg, "threads");
+    r->lr = opt_num(cJSON_GetObjectItemCaseSensitive(cfg, "optimizer"), "lr");
+    r->sec_epoch =
+        opt_num(cJSON_GetObjectItemCaseSensitive(root, "timing"),
+                "seconds_per_epoch");
+
+    r->site_rate = NAN;
+    const cJSON *sites = cJSON_GetObjectItemCaseSensitive(cfg, "dropout_sites");
+    if (cJSON_IsArray(sites)) {
+        int ns = cJSON_GetArraySize(sites);
+        r->site_rate = 0.0;
+        const cJSON *s;
+        int first = 1;
+        cJSON_ArrayForEach(s, sites) {
+            double v = opt_num(s, "rate");
+            if (first)
+                r->site_rate = v;
+            else if (!(v == r->site_rate))
+                r->site_rate = NAN;
+            first = 0;
+        }
+        if (ns == 0)
+            r->site_rate = 0.0;
+    }
+
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "epochs");
+    if (cJSON_IsArray(eps)) {
+        int ne = cJSON_GetArraySize(eps);
+        if (ne > 0) {
+            r->curve = malloc((size_t)ne * sizeof *r->curve);
+            if (!r->curve)
+                return *why = "out of memory", -1;
+            const cJSON *ep;
+            cJSON_ArrayForEach(ep, eps) {
+                double v = opt_num(ep, "test_error_pct");
+                if (!isfinite(v))
+                    break; /* a curve stops at the first gap */
+                r->curve[r->ncurve++] = v;
+            }
+        }
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int report_load(report_set *set, const char *dir, db_err *e)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return db_fail(e, "%s: %s", dir, strerror(errno));
+    char **names = NULL;
+    size_t nn = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || !ends_with(de->d_name, ".json"))
+            continue;
+        if (db_strv_push(&names, &nn, db_strdup(de->d_name)) != 0) {
+            closedir(d);
+            db_strv_free(names, nn);
+            return db_fail(e, "%s: out of memory", dir);
+        }
+    }
+    closedir(d);
+    if (nn)
+        qsort(names, nn, sizeof *names, cmp_str);
+
+    int rc = 0;
+    for (size_t i = 0; i < nn && rc == 0; i++) {
+        set->nfiles++;
+        char *path = db_asprintf("%s/%s", dir, names[i]);
+        if (!path) {
+            rc = db_fail(e, "out of memory");
+            break;
+        }
+        const char *why = NULL;
+        char whybuf[256];
+        size_t len = 0;
+        struct stat sb;
+        char *text = stat(path, &sb) == 0 && S_ISREG(sb.st_mode)
+                         ? slurp(path, &len)
+                         : NULL;
+        cJSON *root = NULL;
+        if (!text) {
+            snprintf(whybuf, sizeof whybuf, "cannot read: %s",
+                     errno ? strerror(errno) : "not a regular file");
+            why = whybuf;
+        } else if (!(root = cJSON_ParseWithLength(text, len))) {
+            why = "not valid JSON";
+        }
+        free(text);
+        if (root) {
+            if (set->n == set->cap) {
+                size_t cap = set->cap ? set->cap * 2 : 64;
+                report_result *nr = realloc(set->res, cap * sizeof *nr);
+                if (!nr) {
+                    cJSON_Delete(root);
+                    free(path);
+                    rc = db_fail(e, "out of memory");
+                    break;
+                }
+                set->res = nr;
+                set->cap = cap;
+            }
+            report_result *r = &set->res[set->n];
+            memset(r, 0, sizeof *r);
+            if (result_from_json(r, root, &why) == 0) {
+                r->path = path;
+                r->file = db_strdup(names[i]);
+                r->mtime = (double)sb.st_mtim.tv_sec +
+                           1e-9 * (double)sb.st_mtim.tv_nsec;
+                path = NULL;
+                if (!r->file) {
+                    why = "out of memory";
+                    result_free(r);
+                } else {
+                    set->n++;
+                }
+            } else {
+                result_free(r);
+            }
+            cJSON_Delete(root);
+        }
+        free(path);
+        if (why &&
+            db_strv_push(&set->problems, &set->nproblems,
+                     db_asprintf("%s/%s: %s", dir, names[i], why)) != 0)
+            rc = db_fail(e, "out of memory");
+    }
+    db_strv_free(names, nn);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/* results.h - reading a directory of result files (results/schema.json)
+ * into memory for the report: one report_result per readable file, one
+ * problem line per file that is not.
+ *
+ * Library code: nothing here prints; problems with single files are
+ * collected in report_set.problems for the caller to show.  Ownership: the
+ * set is freed by report_set_free. */
+#ifndef DB_REPORT_RESULTS_H
+#define DB_REPORT_RESULTS_H
+
+#include <stddef.h>
+
+#include "dberr.h"
+
+/* One parsed result file. */
+typedef struct report_result {
+    char *path;         /* as opened: DIR/NAME.json */
+    char *file;         /* NAME.json */
+    char *task, *strategy;
+    char *rates;        /* config.rate, or "default" */
+    char *status;       /* "complete", "diverged", "failed", "interrupted" */
+    char *error;        /* the result's "error" string, or NULL */
+    long seed;
+    /* setting fields; NAN / -1 when absent */
+    double lr;
+    long epochs, batch, limit_train, val, threads;
+    double test_error;   /* final.test_error_pct (complete results) */
+    double sec_epoch;    /* timing.seconds_per_epoch, NAN when absent */
+    double site_rate;    /* the rate shared by every dropout site; 0 with no
+                            sites; NAN when the sites differ or are absent */
+    size_t ncurve;
+    double *curve;       /* test_error_pct per epoch, ncurve values */
+    double mtime;        /* file modification time, seconds */
+} report_result;
+
+typedef struct report_set {
+    report_result *res;  /* every readable result, any status */
+    size_t n, cap;
+    char **problems;     /* "NAME: why it was skipped", one per bad file */
+    size_t nproblems;
+    size_t nfiles;       /* *.json files seen */
+} report_set;
+
+/* Reads every *.json file of dir (not recursive, hidden files ignored) into
+ * set, which may already hold results of other directories (zero it before
+ * the first call).  Bad files become problems; -1 only when dir itself cannot
+ * be read or memory runs out. */
+int report_load(report_set *set, const char *dir, db_err *e);
+void report_set_free(report_set *set);
+
+#endif

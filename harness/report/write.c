@@ -1,0 +1,127 @@
+/* write.c - the report's document: which tables, titles and notes, in what
+ * order; the formats (format_*.c) print it.  See write.h. */
+#include "report/write.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/format.h"
+#include "util/str.h"
+
+int report_parse_format(const char *s, enum report_format *f, db_err *e)
+{
+    if (strcmp(s, "md") == 0 || strcmp(s, "markdown") == 0)
+        *f = REPORT_MD;
+    else if (strcmp(s, "csv") == 0)
+        *f = REPORT_CSV;
+    else if (strcmp(s, "latex") == 0 || strcmp(s, "tex") == 0)
+        *f = REPORT_LATEX;
+    else
+        return db_fail(e, "unknown format '%s' (md, csv or latex)", s);
+    return 0;
+}
+
+/* The text format that prints fmt's document (not CSV). */
+static const report_text_format *text_format(enum report_format fmt)
+{
+    return fmt == REPORT_LATEX ? &report_format_latex : &report_format_md;
+}
+
+static void write_list(FILE *f, const report_text_format *tf,
+                       const char *title, char *const *items, size_t n)
+{
+    if (n > 0)
+        tf->list(f, title, items, n);
+}
+
+int report_write(FILE *f, const report_set *set, const report_table *t,
+                 enum report_format fmt, db_err *e)
+{
+    if (fmt == REPORT_CSV) {
+        report_csv_write(f, t);
+        return ferror(f) ? db_fail(e, "report: write error") : 0;
+    }
+    char **excl = NULL;
+    size_t nexcl = 0;
+    for (size_t i = 0; i < t->nexcluded; i++) {
+        const report_result *r = &set->res[t->excluded[i]];
+        if (db_strv_push(&excl, &nexcl,
+                     db_asprintf("%s: %s%s%s", r->file, r->status,
+                               r->error ? ": " : "",
+                               r->error ? r->error : "")) != 0) {
+            db_strv_free(excl, nexcl);
+            return db_fail(e, "report: out of memory");
+        }
+    }
+
+    int small = 0, tiny = 0, missing_base = 1;
+    for (size_t ro = 0; ro < t->nrows; ro++) {
+        if (t->rows[ro].is_baseline)
+            missing_base = 0;
+        for (size_t k = 0; k < t->ntasks; k++) {
+            const report_cell *c = report_cell_at(t, ro, k);
+            if (c->has_diff && c->diff.n > 0 && !c->diff.valid)
+                small = 1;
+            if (c->has_diff && (c->diff.n == 2 || c->diff.n == 3))
+                tiny = 1;
+        }
+    }
+
+    const report_text_format *tf = text_format(fmt);
+    char title[256];
+    tf->heading(f, set, t);
+    tf->table(f, t, REPORT_TAB_ERROR,
+              "Final test error (%), mean ± std over seeds");
+    snprintf(title, sizeof title,
+             "Time per epoch (s) and overhead relative to %s", t->baseline);
+    tf->table(f, t, REPORT_TAB_TIME, title);
+    snprintf(title, sizeof title,
+             "Paired difference in test error against %s (percentage points)",
+             t->baseline);
+    tf->table(f, t, REPORT_TAB_DIFF, title);
+
+    char **notes = NULL;
+    size_t nnotes = 0;
+    int oom = 0;
+    oom |= db_strv_push(&notes, &nnotes, db_asprintf(
+        "Differences are strategy minus %s in the same task and seed (same "
+        "initialisation and data order), %s at its default rates and the same "
+        "setting; mean and 95%% t-interval over seeds; * marks an interval "
+        "that excludes zero.",
+        t->baseline, t->baseline));
+    oom |= db_strv_push(&notes, &nnotes, db_strdup(
+        "Time per epoch is the wall time measured inside each run; workers "
+        "running side by side (sweep --jobs) or other load on the machine "
+        "inflate it, so compare overheads of runs made under the same "
+        "conditions."));
+    if (missing_base)
+        oom |= db_strv_push(&notes, &nnotes, db_asprintf(
+            "There are no complete results of the baseline '%s' at default "
+            "rates, so no differences or overheads can be computed (choose "
+            "another with --baseline).",
+            t->baseline));
+    if (small)
+        oom |= db_strv_push(&notes, &nnotes, db_strdup(
+            "n too small: fewer than two paired seeds, so no interval can be "
+            "computed; run more seeds."));
+    if (tiny)
+        oom |= db_strv_push(&notes, &nnotes, db_strdup(
+            "With 2 or 3 paired seeds the interval is wide (t = 12.71 and "
+            "4.30): a difference that is not marked may still be real."));
+    for (size_t i = 0; i < t->nnotes; i++)
+        oom |= db_strv_push(&notes, &nnotes, db_strdup(t->notes[i]));
+    if (oom) {
+        db_strv_free(excl, nexcl);
+        db_strv_free(notes, nnotes);
+        return db_fail(e, "report: out of memory");
+    }
+    write_list(f, tf, "Notes", notes, nnotes);
+    write_list(f, tf, "Excluded (not complete)", excl, nexcl);
+    write_list(f, tf, "Unreadable files (skipped)", set->problems,
+               set->nproblems);
+    db_strv_free(excl, nexcl);
+    db_strv_free(notes, nnotes);
+    return ferror(f) ? db_fail(e, "report: write error") : 0;
+}

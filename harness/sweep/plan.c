@@ -1,0 +1,659 @@
+/* plan.c - sweep file -> the plan: blocks expanded into runs, each
+ * resolved (run_resolve), deduplicated, filtered and costed.  See plan.h. */
+#include "sweep/plan.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/results.h"
+#include "util/str.h"
+
+const sweep_backend sweep_backend_default = {
+    run_resolve, run_result_name, run_result_complete, run_execute,
+};
+
+void sweep_run_label(char *buf, size_t n, const sweep_run *r)
+{
+    snprintf(buf, n, "%s %s rates=%s seed=%ld%s%s", r->task, r->strategy,
+             r->rate ? r->rate : "default", r->seed,
+             r->overrides[0] ? " " : "", r->overrides);
+}
+
+/* ------------------------------------------------------------ sweep files */
+
+/* Most runs one sweep file may expand to (suite v1 has 98). */
+#define SWEEP_MAX_RUNS 20000
+
+/* The scalar request fields a block may set or put on an axis. */
+enum { F_EPOCHS, F_LR, F_LIMIT, F_VAL, F_THREADS, F_N };
+static const char *const field_name[F_N] = {
+    "epochs", "lr", "limit_train", "val", "threads",
+};
+
+static int field_index(const char *k)
+{
+    for (int i = 0; i < F_N; i++)
+        if (strcmp(k, field_name[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Checks a value of field f; what/key name it in messages. */
+static int field_check(int f, const cJSON *v, const char *what,
+                       const char *key, db_err *e)
+{
+    if (!cJSON_IsNumber(v))
+        return db_fail(e, "%s: \"%s\" must be a number", what, key);
+    double x = v->valuedouble;
+    if (f == F_LR) {
+        if (!(x > 0) || !isfinite(x))
+            return db_fail(e, "%s: \"%s\" must be > 0", what, key);
+        return 0;
+    }
+    if (x != floor(x) || x > 1e9)
+        return db_fail(e, "%s: \"%s\" must be an integer", what, key);
+    if ((f == F_EPOCHS || f == F_THREADS) && x < 1)
+        return db_fail(e, "%s: \"%s\" must be >= 1", what, key);
+    if (x < 0)
+        return db_fail(e, "%s: \"%s\" must be >= 0", what, key);
+    return 0;
+}
+
+static const char *const top_keys[] = { "name", "description", "results",
+                                        "grid" };
+static const char *const block_keys[] = { "tasks", "strategies", "seeds",
+                                          "rates", "overrides", "epochs",
+                                          "lr", "limit_train", "val",
+                                          "threads" };
+
+static int in_list(const char *k, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+#define NELEM(a) (sizeof(a) / sizeof *(a))
+
+/* A block key's value: the block's own, else the top level's. */
+static const cJSON *block_get(const cJSON *block, const cJSON *top,
+                              const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(block, key);
+    if (!v && top != block)
+        v = cJSON_GetObjectItemCaseSensitive(top, key);
+    return v;
+}
+
+static int nonempty_array(const cJSON *v, const char *where, const char *key,
+                          db_err *e)
+{
+    if (!v)
+        return db_fail(e, "%s: missing \"%s\"", where, key);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+        return db_fail(e, "%s: \"%s\" must be a non-empty array", where, key);
+    return 0;
+}
+
+/* Cost model: seconds per epoch on the full training set with one BLAS
+ * thread, measured on this project's reference machine; scaled by the share
+ * of the training set used, plus a per-epoch test evaluation.  Results
+ * already in the results directory replace these when present. */
+static const struct {
+    const char *task;
+    double sec_epoch;
+    double train_n;
+} cost_table[] = {
+    { "mnist-mlp", 14.5, 60000 },
+    { "mnist-lenet", 160.0, 60000 },
+    { "fashion-lenet", 160.0, 60000 },
+    { "cifar-cnn", 145.0, 50000 },
+    { "wordlang-gru", 37.0, 100000 },
+};
+
+static double estimate_run(const sweep_run *r, const report_set *prior)
+{
+    double base = 60.0, train_n = 60000;
+    for (size_t i = 0; i < NELEM(cost_table); i++)
+        if (strcmp(cost_table[i].task, r->task) == 0) {
+            base = cost_table[i].sec_epoch;
+            train_n = cost_table[i].train_n;
+        }
+    double frac = r->limit_train > 0 && (double)r->limit_train < train_n
+                      ? (double)r->limit_train / train_n
+                      : 1.0;
+    /* measured: prefer the same task, strategy and limit, then the task */
+    double sum = 0, n = 0, sum_t = 0, n_t = 0;
+    for (size_t i = 0; prior && i < prior->n; i++) {
+        const report_result *p = &prior->res[i];
+        if (strcmp(p->task, r->task) != 0 || !isfinite(p->sec_epoch) ||
+            p->sec_epoch <= 0)
+            continue;
+        double pf = p->limit_train > 0 && (double)p->limit_train < train_n
+                        ? (double)p->limit_train / train_n
+                        : 1.0;
+        double full = p->sec_epoch / (pf + 0.06) *
+                      (p->threads > 1 ? pow((double)p->threads, 0.7) : 1.0);
+        if (strcmp(p->strategy, r->strategy) == 0 &&
+            p->limit_train == r->limit_train) {
+            sum += full;
+            n++;
+        }
+        sum_t += full;
+        n_t++;
+    }
+    if (n > 0)
+        base = sum / n;
+    else if (n_t > 0)
+        base = sum_t / n_t;
+    double speed = r->threads > 1 ? pow((double)r->threads, 0.7) : 1.0;
+    return (double)r->epochs * base * (frac + 0.06) / speed;
+}
+
+static void run_free(sweep_run *r)
+{
+    free(r->task);
+    free(r->strategy);
+    free(r->rate);
+    free(r->overrides);
+    cJSON_Delete(r->config);
+}
+
+void sweep_plan_free(sweep_plan *plan)
+{
+    for (size_t i = 0; i < plan->n; i++)
+        run_free(&plan->runs[i]);
+    free(plan->runs);
+    free(plan->name);
+    free(plan->results_dir);
+    memset(plan, 0, sizeof *plan);
+}
+
+static long cfg_long(const cJSON *cfg, const char *key, long dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    return cJSON_IsNumber(v) ? (long)v->valuedouble : dflt;
+}
+
+/* Resolves one request and appends it to the plan (unless its id repeats). */
+static int plan_add(sweep_plan *plan, const run_request *rq,
+                    const char *overrides, const sweep_backend *b,
+                    const char *what, db_err *e)
+{
+    sweep_run r;
+    memset(&r, 0, sizeof r);
+    r.seed = rq->seed;
+    char label[512];
+    snprintf(label, sizeof label, "%s %s rates=%s seed=%ld%s%s", rq->task,
+             rq->strategy, rq->rate ? rq->rate : "default", rq->seed,
+             overrides[0] ? " " : "", overrides);
+    if (b->resolve(rq, &r.config, r.id, e) != 0)
+        return db_prefix(e, "%s: run %zu (%s)", what,
+                         plan->n + plan->nduplicates + 1, label);
+    if (b->result_name(r.name, sizeof r.name, r.config, r.id, e) != 0) {
+        cJSON_Delete(r.config);
+        return db_prefix(e, "%s: run %zu (%s)", what,
+                         plan->n + plan->nduplicates + 1, label);
+    }
+    for (size_t i = 0; i < plan->n; i++)
+        if (strcmp(plan->runs[i].name, r.name) == 0) {
+            cJSON_Delete(r.config);
+            plan->nduplicates++;
+            return 0;
+        }
+    r.task = db_strdup(rq->task);
+    r.strategy = db_strdup(rq->strategy);
+    r.rate = rq->rate ? db_strdup(rq->rate) : NULL;
+    r.overrides = db_strdup(overrides);
+    r.epochs = (int)cfg_long(r.config, "epochs", rq->epochs > 0 ? rq->epochs : 1);
+    r.limit_train = cfg_long(r.config, "limit_train", rq->limit_train);
+    r.threads = (int)cfg_long(r.config, "threads", rq->threads > 0 ? rq->threads : 1);
+    if (!r.task || !r.strategy || (rq->rate && !r.rate) || !r.overrides)
+        goto oom;
+    if (plan->n == plan->cap) {
+        size_t cap = plan->cap ? plan->cap * 2 : 64;
+        sweep_run *nr = realloc(plan->runs, cap * sizeof *nr);
+        if (!nr)
+            goto oom;
+        plan->runs = nr;
+        plan->cap = cap;
+    }
+    plan->runs[plan->n++] = r;
+    return 0;
+oom:
+    run_free(&r);
+    return db_fail(e, "%s: out of memory", what);
+}
+
+/* A block's lists, each one key's value in the block or at the top level. */
+typedef struct block_lists {
+    const cJSON *tasks, *strats, *seeds, *rates, *ovr;
+} block_lists;
+
+/* Step 1 of a block: its keys and lists, checked. */
+static int block_check(block_lists *l, const cJSON *block, const cJSON *top,
+                       const char *where, db_err *e)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, block) {
+        if (!in_list(it->string, block_keys, NELEM(block_keys)) &&
+            (block != top || !in_list(it->string, top_keys, NELEM(top_keys))))
+            return db_fail(e, "%s: unknown key \"%s\"", where, it->string);
+    }
+    const cJSON *tasks = l->tasks = block_get(block, top, "tasks");
+    const cJSON *strats = l->strats = block_get(block, top, "strategies");
+    const cJSON *seeds = l->seeds = block_get(block, top, "seeds");
+    const cJSON *rates = l->rates = block_get(block, top, "rates");
+    l->ovr = block_get(block, top, "overrides");
+    if (nonempty_array(tasks, where, "tasks", e) ||
+        nonempty_array(strats, where, "strategies", e) ||
+        nonempty_array(seeds, where, "seeds", e))
+        return -1;
+    if (rates && nonempty_array(rates, where, "rates", e))
+        return -1;
+    cJSON_ArrayForEach(it, tasks) if (!cJSON_IsString(it) || !it->valuestring[0])
+        return db_fail(e, "%s: \"tasks\" must hold names", where);
+    cJSON_ArrayForEach(it, strats) if (!cJSON_IsString(it) || !it->valuestring[0])
+        return db_fail(e, "%s: \"strategies\" must hold names", where);
+    cJSON_ArrayForEach(it, seeds) if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
+                                      it->valuedouble != floor(it->valuedouble) ||
+                                      it->valuedouble > 2e9)
+        return db_fail(e, "%s: \"seeds\" must hold integers >= 0", where);
+    cJSON_ArrayForEach(it, rates) if (!cJSON_IsNull(it) && !cJSON_IsString(it) &&
+                                      !cJSON_IsNumber(it))
+        return db_fail(e, "%s: \"rates\" entries must be null, a number or "
+                          "a string like \"0.1,0.25\"", where);
+    return 0;
+}
+
+/* Step 2 of a block: each scalar field's value (scalar[f]) or its override
+ * axis (axis[f]), checked; NULL where neither. */
+static int block_axes(const cJSON *scalar[F_N], const cJSON *axis[F_N],
+                      const cJSON *block, const cJSON *top, const cJSON *ovr,
+                      const char *where, db_err *e)
+{
+    const cJSON *it;
+    char key[64];
+    for (int f = 0; f < F_N; f++) {
+        scalar[f] = block_get(block, top, field_name[f]);
+        if (scalar[f] && field_check(f, scalar[f], where, field_name[f], e))
+            return -1;
+    }
+    if (ovr) {
+        if (!cJSON_IsObject(ovr))
+            return db_fail(e, "%s: \"overrides\" must be an object", where);
+        cJSON_ArrayForEach(it, ovr) {
+            int f = field_index(it->string);
+            if (f < 0)
+                return db_fail(e, "%s: unknown key \"overrides.%s\" (one of "
+                                  "epochs, lr, limit_train, val, threads; "
+                                  "rates have their own \"rates\")",
+                               where, it->string);
+            snprintf(key, sizeof key, "overrides.%s", it->string);
+            if (nonempty_array(it, where, key, e))
+                return -1;
+            if (scalar[f])
+                return db_fail(e, "%s: \"%s\" is both a value and an "
+                                  "override axis", where, field_name[f]);
+            const cJSON *v;
+            cJSON_ArrayForEach(v, it) if (field_check(f, v, where, key, e))
+                return -1;
+            axis[f] = it;
+        }
+    }
+    return 0;
+}
+
+/* A rate as the shortest text that reads back as the same number. */
+static void rate_text(char *buf, size_t n, double rate)
+{
+    snprintf(buf, n, "%.17g", rate);
+    for (int p = 1; p <= 17; p++) {
+        char tmp[64];
+        snprintf(tmp, sizeof tmp, "%.*g", p, rate);
+        if (strtod(tmp, NULL) == rate) {
+            snprintf(buf, n, "%s", tmp);
+            break;
+        }
+    }
+}
+
+/* Step 3 of a block: the runs of one task, strategy and rate, over every
+ * combination of the override axes (an odometer, the last axis fastest)
+ * and every seed. */
+static int add_axis_runs(sweep_plan *plan, const char *task, const char *strategy,
+                         const char *rate, const cJSON *const scalar[F_N],
+                         const cJSON *const axis[F_N], const cJSON *seeds,
+                         const sweep_options *o, const sweep_backend *b,
+                         const char *what, db_err *e)
+{
+    int pos[F_N] = { 0 };
+    for (;;) {
+        run_request rq;
+        run_request_init(&rq);
+        rq.task = task;
+        rq.strategy = strategy;
+        rq.rate = rate;
+        rq.data_root = o ? o->data_root : NULL;
+        char ovtext[256] = "";
+        size_t ol = 0;
+        for (int f = 0; f < F_N; f++) {
+            const cJSON *v = scalar[f];
+            if (axis[f]) {
+                v = cJSON_GetArrayItem(axis[f], pos[f]);
+                ol += (size_t)snprintf(ovtext + ol,
+                                       ol < sizeof ovtext ? sizeof ovtext - ol : 0,
+                                       "%s%s=%g", ol ? " " : "",
+                                       field_name[f], v->valuedouble);
+            }
+            if (!v)
+                continue;
+            switch (f) {
+            case F_EPOCHS: rq.epochs = (int)v->valuedouble; break;
+            case F_LR: rq.lr = v->valuedouble; break;
+            case F_LIMIT: rq.limit_train = (long)v->valuedouble; break;
+            case F_VAL: rq.val = (long)v->valuedouble; break;
+            case F_THREADS: rq.threads = (int)v->valuedouble; break;
+            }
+        }
+        if (o && o->threads > 0)
+            rq.threads = o->threads;
+        for (const cJSON *sd = seeds->child; sd; sd = sd->next) {
+            rq.seed = (long)sd->valuedouble;
+            if (plan_add(plan, &rq, ovtext, b, what, e) != 0)
+                return -1;
+        }
+        int f = F_N - 1;
+        for (; f >= 0; f--) {
+            if (!axis[f])
+                continue;
+            if (++pos[f] < cJSON_GetArraySize(axis[f]))
+                break;
+            pos[f] = 0;
+        }
+        if (f < 0)
+            return 0;
+    }
+}
+
+/* Expands one block: tasks x strategies x rates x override axes x seeds. */
+static int expand_block(sweep_plan *plan, const cJSON *block,
+                        const cJSON *top, const char *where,
+                        const sweep_options *o, const sweep_backend *b,
+                        const char *what, db_err *e)
+{
+    block_lists l = { NULL, NULL, NULL, NULL, NULL };
+    const cJSON *scalar[F_N] = { NULL };
+    const cJSON *axis[F_N] = { NULL };
+    if (block_check(&l, block, top, where, e) ||
+        block_axes(scalar, axis, block, top, l.ovr, where, e))
+        return -1;
+    const cJSON *rates = l.rates;
+    size_t nrates = rates ? (size_t)cJSON_GetArraySize(rates) : 1;
+    /* A typo in a grid (a seed list of 1000 times 3 override axes) must be
+     * an error, not hours of resolving and gigabytes of plan. */
+    double nblock = (double)cJSON_GetArraySize(l.tasks) *
+                    (double)cJSON_GetArraySize(l.strats) * (double)nrates *
+                    (double)cJSON_GetArraySize(l.seeds);
+    for (int f = 0; f < F_N; f++)
+        if (axis[f])
+            nblock *= (double)cJSON_GetArraySize(axis[f]);
+    if (nblock + (double)(plan->n + plan->nduplicates) > SWEEP_MAX_RUNS)
+        return db_fail(e, "%s: expands to %.0f runs; a sweep holds at most %d",
+                       where, nblock + (double)(plan->n + plan->nduplicates),
+                       SWEEP_MAX_RUNS);
+    for (const cJSON *task = l.tasks->child; task; task = task->next)
+    for (const cJSON *st = l.strats->child; st; st = st->next)
+    for (size_t ri = 0; ri < nrates; ri++) {
+        char ratebuf[64];
+        const char *rate = NULL;
+        const cJSON *rv = rates ? cJSON_GetArrayItem(rates, (int)ri) : NULL;
+        if (cJSON_IsString(rv)) {
+            rate = rv->valuestring;
+        } else if (cJSON_IsNumber(rv)) {
+            rate_text(ratebuf, sizeof ratebuf, rv->valuedouble);
+            rate = ratebuf;
+        }
+        if (add_axis_runs(plan, task->valuestring, st->valuestring, rate,
+                          scalar, axis, l.seeds, o, b, what, e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sweep_plan_from_json(sweep_plan *plan, const cJSON *root, const char *what,
+                         const sweep_options *o, db_err *e)
+{
+    memset(plan, 0, sizeof *plan);
+    const sweep_backend *b = o && o->backend ? o->backend : &sweep_backend_default;
+    if (!cJSON_IsObject(root))
+        return db_fail(e, "%s: a sweep is a JSON object", what);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, root) {
+        if (!in_list(it->string, top_keys, NELEM(top_keys)) &&
+            !in_list(it->string, block_keys, NELEM(block_keys)))
+            return db_fail(e, "%s: unknown key \"%s\"", what, it->string);
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "results");
+    const cJSON *grid = cJSON_GetObjectItemCaseSensitive(root, "grid");
+    if (!cJSON_IsString(name) || !name->valuestring[0] ||
+        strpbrk(name->valuestring, "/ \t\n"))
+        return db_fail(e, "%s: \"name\" must be a non-empty string without "
+                          "'/' or spaces", what);
+    if (desc && !cJSON_IsString(desc))
+        return db_fail(e, "%s: \"description\" must be a string", what);
+    if (res && (!cJSON_IsString(res) || !res->valuestring[0]))
+        return db_fail(e, "%s: \"results\" must be a directory name", what);
+    if (grid && (!cJSON_IsArray(grid) || cJSON_GetArraySize(grid) == 0))
+        return db_fail(e, "%s: \"grid\" must be a non-empty array of objects",
+                       what);
+
+    char dirbuf[4096];
+    if (o && o->results_dir)
+        snprintf(dirbuf, sizeof dirbuf, "%s", o->results_dir);
+    else if (res)
+        snprintf(dirbuf, sizeof dirbuf, "%s", res->valuestring);
+    else
+        snprintf(dirbuf, sizeof dirbuf, "results/%s", name->valuestring);
+    plan->name = db_strdup(name->valuestring);
+    plan->results_dir = db_strdup(dirbuf);
+    if (!plan->name || !plan->results_dir) {
+        sweep_plan_free(plan);
+        return db_fail(e, "%s: out of memory", what);
+    }
+
+    int rc = 0;
+    if (grid) {
+        int bi = 0;
+        cJSON_ArrayForEach(it, grid) {
+            char where[512];
+            snprintf(where, sizeof where, "%s: grid[%d]", what, bi++);
+            if (!cJSON_IsObject(it)) {
+                rc = db_fail(e, "%s: must be an object", where);
+                break;
+            }
+            if ((rc = expand_block(plan, it, root, where, o, b, what, e)) != 0)
+                break;
+        }
+    } else {
+        rc = expand_block(plan, root, root, what, o, b, what, e);
+    }
+    if (rc != 0) {
+        sweep_plan_free(plan);
+        return -1;
+    }
+
+    /* cost estimates, from earlier results when there are any */
+    report_set prior;
+    memset(&prior, 0, sizeof prior);
+    int have_prior = report_load(&prior, plan->results_dir, NULL) == 0;
+    for (size_t i = 0; i < plan->n; i++)
+        plan->runs[i].est_seconds =
+            estimate_run(&plan->runs[i], have_prior ? &prior : NULL);
+    report_set_free(&prior);
+    return 0;
+}
+
+int sweep_plan_load(sweep_plan *plan, const char *path,
+                    const sweep_options *o, db_err *e)
+{
+    memset(plan, 0, sizeof *plan);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return db_fail(e, "%s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 65536;
+            char *nb = cap <= (16u << 20) ? realloc(buf, cap) : NULL;
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return db_fail(e, "%s: too large or out of memory", path);
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return db_fail(e, "%s: read error", path);
+    }
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t line = 1;
+        for (const char *p = buf; at && p < at && p < buf + len; p++)
+            line += *p == '\n';
+        free(buf);
+        return db_fail(e, "%s: invalid JSON near line %zu", path, line);
+    }
+    free(buf);
+    int rc = sweep_plan_from_json(plan, root, path, o, e);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- filters */
+
+static int filter_cond(const sweep_run *r, const char *cond, db_err *e,
+                       int *match)
+{
+    const char *eq = strchr(cond, '=');
+    if (!eq) {
+        *match = fnmatch(cond, r->name, 0) == 0;
+        return 0;
+    }
+    char key[32];
+    size_t kl = (size_t)(eq - cond);
+    if (kl >= sizeof key)
+        return db_fail(e, "--filter: unknown key in '%s'", cond);
+    memcpy(key, cond, kl);
+    key[kl] = '\0';
+    const char *pat = eq + 1;
+    char seed[32];
+    snprintf(seed, sizeof seed, "%ld", r->seed);
+    const char *val;
+    if (strcmp(key, "task") == 0)
+        val = r->task;
+    else if (strcmp(key, "strategy") == 0)
+        val = r->strategy;
+    else if (strcmp(key, "rates") == 0 || strcmp(key, "rate") == 0)
+        val = r->rate ? r->rate : "default";
+    else if (strcmp(key, "seed") == 0)
+        val = seed;
+    else if (strcmp(key, "name") == 0)
+        val = r->name;
+    else
+        return db_fail(e, "--filter: unknown key '%s' (task, strategy, "
+                          "rates, seed or name)", key);
+    *match = fnmatch(pat, val, 0) == 0;
+    return 0;
+}
+
+/* Conditions are separated by ',' except inside a rates value, which may
+ * itself hold commas ("rates=0.1,0.25"): a part without '=' that follows a
+ * rates condition continues it. */
+static int filter_match(const sweep_run *r, const char *filter, db_err *e,
+                        int *match)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", filter) >= (int)sizeof buf)
+        return db_fail(e, "--filter: too long");
+    char *conds[64];
+    size_t nc = 0;
+    for (char *p = buf; p && nc < 64;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (nc > 0 && !strchr(p, '=') &&
+            (strncmp(conds[nc - 1], "rates=", 6) == 0 ||
+             strncmp(conds[nc - 1], "rate=", 5) == 0))
+            p[-1] = ','; /* glue back onto the rates condition */
+        else
+            conds[nc++] = p;
+        p = comma ? comma + 1 : NULL;
+    }
+    *match = 1;
+    for (size_t i = 0; i < nc; i++) {
+        int m = 0;
+        if (conds[i][0] == '\0')
+            return db_fail(e, "--filter: empty condition in '%s'", filter);
+        if (filter_cond(r, conds[i], e, &m) != 0)
+            return -1;
+        if (!m)
+            *match = 0;
+    }
+    return 0;
+}
+
+int sweep_plan_filter(sweep_plan *plan, const char *const *filters,
+                      size_t nfilters, db_err *e)
+{
+    if (nfilters == 0)
+        return 0;
+    size_t w = 0;
+    for (size_t i = 0; i < plan->n; i++) {
+        int keep = 0;
+        for (size_t f = 0; f < nfilters; f++) {
+            int m = 0;
+            if (filter_match(&plan->runs[i], filters[f], e, &m) != 0) {
+                for (size_t j = i; j < plan->n; j++)
+                    run_free(&plan->runs[j]);
+                plan->n = w;
+                return -1;
+            }
+            keep |= m;
+        }
+        if (keep)
+            plan->runs[w++] = plan->runs[i];
+        else
+            run_free(&plan->runs[i]);
+    }
+    plan->n = w;
+    return 0;
+}
+
+
+int sweep_run_path(char *buf, size_t n, const sweep_plan *plan,
+                    const sweep_run *r, const char *suffix)
+{
+    return snprintf(buf, n, "%s/%s%s", plan->results_dir, r->name, suffix) <
+                   (int)n
+               ? 0
+               : -1;
+}
+

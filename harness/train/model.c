@@ -1,0 +1,929 @@
+#include "train/model.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/blas.h"
+#include "util/clock.h"
+
+/* Refuse models that would need more than this much memory: a typo in a
+ * config should give an error, not a swap storm. */
+#define DB_MODEL_MAX_BYTES ((size_t)8 << 30)
+/* The conv output of one chunk of a conv - ReLU - max-pool run (L2 holds it
+ * with the layers' inputs and weights). */
+#define DB_PAIR_BYTES ((size_t)192 << 10)
+
+static atomic_int grouping_off;
+
+int db_model_set_grouping(int on)
+{
+    return !atomic_exchange(&grouping_off, !on);
+}
+
+/* a*b, or 0 with *ovf set when it overflows size_t. */
+static size_t mul(size_t a, size_t b, int *ovf)
+{
+    if (a && b > SIZE_MAX / a) {
+        *ovf = 1;
+        return 0;
+    }
+    return a * b;
+}
+
+static void *xcalloc(size_t n, size_t size, size_t *total)
+{
+    *total += n * size;
+    return calloc(n ? n : 1, size);
+}
+
+void db_model_free(db_model *m)
+{
+    for (size_t i = 0; i < m->nl; i++) {
+        if (!m->L[i].out_alias)
+            free(m->L[i].out);
+        free(m->L[i].mask);
+        free(m->L[i].argmax);
+        free(m->L[i].cache);
+    }
+    free(m->params);
+    free(m->grads);
+    free(m->velocity);
+    free(m->input);
+    free(m->tok);
+    free(m->len);
+    free(m->probs);
+    free(m->dbuf[0]);
+    free(m->dbuf[1]);
+    free(m->work);
+    free(m->gpart);
+    db_pool_free(m->pool);
+    memset(m, 0, sizeof *m);
+}
+
+size_t db_model_param_count(const db_model *m) { return m->nparams; }
+
+/* Shape inference and parameter layout for one layer; no allocation. */
+static int plan_layer(db_model *m, db_mlayer *L, size_t i, int *kind, size_t *c,
+                      size_t *h, size_t *w, db_err *e)
+{
+    const db_layer *s = &L->spec;
+    const char *tn = db_layer_type_name(s->type);
+    L->in_kind = *kind;
+    L->in_c = *c;
+    L->in_h = *h;
+    L->in_w = *w;
+    L->param_index = -1;
+    int ovf = 0;
+    L->in_size = *kind == DB_SHAPE_IMAGE ? mul(mul(*c, *h, &ovf), *w, &ovf)
+               : *kind == DB_SHAPE_SEQ   ? mul(*h, *w, &ovf)
+                                         : *c;
+    if (m->text && i == 0 && s->type != DB_LAYER_EMBEDDING)
+        return db_fail(e, "layer 0 (%s): a text data set needs an embedding layer "
+                       "first", tn);
+    switch (s->type) {
+    case DB_LAYER_CONV:
+        if (*kind != DB_SHAPE_IMAGE)
+            return db_fail(e, "layer %zu (conv): input is not an image", i);
+        if (conv2d_shape_init(&L->conv, m->bmax, *c, *h, *w, s->units, s->kernel,
+                              s->stride, s->pad, e))
+            return db_prefix(e, "layer %zu (conv)", i);
+        L->w_rows = s->units;
+        L->w_n = mul(s->units, mul(*c, s->kernel * s->kernel, &ovf), &ovf);
+        L->b_n = s->units;
+        *c = s->units;
+        *h = L->conv.OH;
+        *w = L->conv.OW;
+        break;
+    case DB_LAYER_RELU:
+        break;
+    case DB_LAYER_MAXPOOL:
+        if (*kind != DB_SHAPE_IMAGE)
+            return db_fail(e, "layer %zu (maxpool): input is not an image", i);
+        if (pool_shape_init(&L->pool, m->bmax, *c, *h, *w, s->kernel, s->stride, s->pad,
+                            e))
+            return db_prefix(e, "layer %zu (maxpool)", i);
+        *h = L->pool.OH;
+        *w = L->pool.OW;
+        break;
+    case DB_LAYER_DENSE:
+        if (*kind == DB_SHAPE_SEQ)
+            return db_fail(e, "layer %zu (dense): input is a sequence; put a gru "
+                           "layer before it", i);
+        L->w_rows = s->units;
+        L->w_n = mul(s->units, L->in_size, &ovf);
+        L->b_n = s->units;
+        *kind = DB_SHAPE_FLAT;
+        *c = s->units;
+        *h = *w = 1;
+        break;
+    case DB_LAYER_EMBEDDING:
+        if (!m->text || i != 0)
+            return db_fail(e, "layer %zu (embedding): only allowed as the first layer "
+                           "of a model on a text data set", i);
+        if (s->vocab < m->in_w)
+            return db_fail(e, "layer 0 (embedding): vocab %zu is smaller than the data "
+                           "set's %zu token values", s->vocab, m->in_w);
+        L->in_size = m->in_h; /* tokens per example */
+        L->w_rows = s->vocab;
+        L->w_n = mul(s->vocab, s->units, &ovf);
+        *kind = DB_SHAPE_SEQ;
+        *h = m->in_h;
+        *w = s->units;
+        break;
+    case DB_LAYER_GRU:
+        if (*kind != DB_SHAPE_SEQ)
+            return db_fail(e, "layer %zu (gru): input is not a sequence", i);
+        if (gru_shape_init(&L->gru, m->bmax, *h, *w, s->units, e))
+            return db_prefix(e, "layer %zu (gru)", i);
+        L->w_n = mul(3 * s->units, *w, &ovf);
+        L->w2_n = mul(3 * s->units, s->units, &ovf);
+        L->b_n = 3 * s->units;
+        L->b2_n = 3 * s->units;
+        *kind = DB_SHAPE_FLAT;
+        *c = s->units;
+        *h = *w = 1;
+        break;
+    case DB_LAYER_DROPOUT:
+        if (s->mode == DROPOUT_CHANNEL) {
+            if (*kind != DB_SHAPE_IMAGE)
+                return db_fail(e, "layer %zu (dropout, channel mode): input is not an "
+                               "image", i);
+            L->drop_g = *c;
+            L->drop_s = *h * *w;
+        } else if (s->mode == DROPOUT_POSITION) {
+            if (*kind != DB_SHAPE_SEQ)
+                return db_fail(e, "layer %zu (dropout, position mode): input is not a "
+                               "sequence", i);
+            L->drop_g = *h;
+            L->drop_s = *w;
+        } else {
+            L->drop_g = L->in_size;
+            L->drop_s = 1;
+        }
+        if (dropout_check_rate(s->rate, e))
+            return db_prefix(e, "layer %zu (dropout)", i);
+        L->site_index = (int)m->ndropout++;
+        break;
+    default:
+        return db_fail(e, "layer %zu: unknown type %d", i, s->type);
+    }
+    L->out_kind = *kind;
+    L->out_c = *c;
+    L->out_h = *h;
+    L->out_w = *w;
+    L->out_size = *kind == DB_SHAPE_IMAGE ? mul(mul(*c, *h, &ovf), *w, &ovf)
+                : *kind == DB_SHAPE_SEQ   ? mul(*h, *w, &ovf)
+                                          : *c;
+    if (ovf)
+        return db_fail(e, "layer %zu (%s): sizes overflow", i, tn);
+    return 0;
+}
+
+/* Step 1: the input shape, then every layer's shapes and parameter layout
+ * (plan_layer); *np parameters and *nwork floats of scratch in all. */
+static int plan_layers(db_model *m, const db_arch *a, const db_model_input *in,
+                       size_t bmax, size_t *np_out, size_t *nwork_out,
+                       db_err *e)
+{
+    m->bmax = bmax;
+    m->text = in->text;
+    m->classes = in->classes;
+    int kind;
+    size_t c, h, w;
+    if (in->text) {
+        m->in_h = in->T;
+        m->in_w = in->vocab;
+        kind = DB_SHAPE_SEQ;
+        c = 1;
+        h = in->T;
+        w = 1;
+    } else {
+        m->in_c = in->c;
+        m->in_h = in->h;
+        m->in_w = in->w;
+        kind = DB_SHAPE_IMAGE;
+        c = in->c;
+        h = in->h;
+        w = in->w;
+    }
+    if (a->n == 0 || a->n > DB_ARCH_MAX)
+        return db_fail(e, "model has %zu layers (1 to %d allowed)", a->n, DB_ARCH_MAX);
+    m->nl = a->n;
+    size_t np = 0, nwork = 0;
+    int p = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        db_mlayer *L = &m->L[i];
+        L->spec = a->layers[i];
+        if (plan_layer(m, L, i, &kind, &c, &h, &w, e))
+            return -1;
+        if (L->w_n) {
+            L->param_index = p++;
+            L->w_off = np;
+            np += L->w_n;
+            L->b_off = np;
+            np += L->b_n;
+            L->w2_off = np;
+            np += L->w2_n;
+            L->b2_off = np;
+            np += L->b2_n;
+        }
+        size_t wk = 0;
+        if (L->spec.type == DB_LAYER_CONV) {
+            wk = conv2d_work_floats(&L->conv);
+            if (conv2d_pooled_suits(&L->conv) && conv2d_pooled_work_floats(&L->conv) > wk)
+                wk = conv2d_pooled_work_floats(&L->conv);
+        }
+        else if (L->spec.type == DB_LAYER_GRU)
+            wk = gru_work_floats(&L->gru);
+        if (wk > nwork)
+            nwork = wk;
+        size_t big = (L->out_size > L->in_size ? L->out_size : L->in_size);
+        if (big > SIZE_MAX / bmax / 16)
+            return db_fail(e, "layer %zu: activations too large", i);
+    }
+    const db_mlayer *last = &m->L[m->nl - 1];
+    if (last->spec.type != DB_LAYER_DENSE || last->out_size != m->classes)
+        return db_fail(e, "the last layer must be a dense layer with %zu units (one "
+                       "per class); it is a %s layer with %zu outputs", m->classes,
+                       db_layer_type_name(last->spec.type), last->out_size);
+    *np_out = np;
+    *nwork_out = nwork;
+    return 0;
+}
+
+/* Step 2: which layers run fused or grouped (conv+ReLU, ReLU+max-pool, the
+ * conv - ReLU - max-pool chunks); the chunks' scratch into *npair and
+ * *nprep floats. */
+static void plan_fusion(db_model *m, size_t bmax, size_t *npair_out,
+                        size_t *nprep_out)
+{
+    /* A conv or dense layer followed by a ReLU writes the ReLU's output
+     * directly: nothing needs the pre-activation values (conv and dense
+     * backward read their input, ReLU backward its output), so they are
+     * neither stored nor read again. */
+    for (size_t i = 0; i + 1 < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        L->relu_fused = (L->spec.type == DB_LAYER_CONV || L->spec.type == DB_LAYER_DENSE) &&
+                        m->L[i + 1].spec.type == DB_LAYER_RELU;
+    }
+    /* A max-pool right above a ReLU does the ReLU's backward in its own
+     * (maxpool_backward_relu_set): one pass over the larger gradient
+     * instead of two. */
+    for (size_t i = 1; i < m->nl; i++)
+        m->L[i].pool_relu = m->L[i].spec.type == DB_LAYER_MAXPOOL &&
+                            m->L[i - 1].spec.type == DB_LAYER_RELU;
+    /* A conv with a ReLU and a max-pool right above it runs the three a
+     * few examples at a time (pair_member): the conv's output and its
+     * gradient, a CNN's largest tensors, then stay in L2 from one layer to
+     * the next instead of going through memory, and that gradient needs no
+     * batch-sized buffer, only a chunk's worth of scratch per thread. */
+    size_t npair = 0, nprep = 0;
+    for (size_t i = 0; i + 2 < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        if (L->spec.type != DB_LAYER_CONV || !L->relu_fused ||
+            !m->L[i + 2].pool_relu || atomic_load(&grouping_off))
+            continue;
+        size_t ch = DB_PAIR_BYTES / sizeof(float) / L->out_size;
+        ch = ch < 1 ? 1 : ch > bmax ? bmax : ch;
+        L->pair_chunk = ch;
+        m->L[i + 2].paired = 1;
+        if (ch * L->out_size > npair)
+            npair = ch * L->out_size;
+        /* its filters' Winograd transforms, once per pass, not per chunk */
+        if (conv2d_prep_floats(&L->conv) > nprep)
+            nprep = conv2d_prep_floats(&L->conv);
+    }
+    /* Dropout always writes its own output buffer (STYLE.md): the layer
+     * below keeps its undropped output, whatever its backward needs. */
+    for (size_t i = 0; i < m->nl; i++)
+        m->L[i].out_alias = m->L[i].relu_fused;
+    *npair_out = npair;
+    *nprep_out = nprep;
+}
+
+/* Step 3: the sizes of backward's two ping-pong gradient buffers into
+ * m->dsize. */
+static void plan_grad_buffers(db_model *m, size_t bmax)
+{
+    /* The ping-pong buffers of backward, each sized for the gradients that
+     * land in it: the walk below follows db_model_backward (ReLU and dropout
+     * work in place, every other layer writes the other buffer, nothing
+     * goes below the first parametric layer).  For LeNet the largest
+     * gradient (the first conv's output) never shares a buffer with the
+     * second largest. */
+    size_t first = m->nl;
+    for (size_t i = 0; i < m->nl && first == m->nl; i++)
+        if (m->L[i].param_index >= 0)
+            first = i;
+    size_t dsz[2] = { bmax * m->classes, 0 };
+    int cur = 0;
+    for (size_t i = m->nl; first < m->nl && i-- > first;) {
+        const db_mlayer *L = &m->L[i];
+        if (bmax * L->out_size > dsz[cur])
+            dsz[cur] = bmax * L->out_size;
+        if (L->paired) { /* on to its conv; the gradient between is scratch */
+            i -= 2;
+            L = &m->L[i];
+        }
+        if (i == first || L->spec.type == DB_LAYER_RELU ||
+            L->spec.type == DB_LAYER_DROPOUT)
+            continue;
+        cur ^= 1;
+        if (bmax * L->in_size > dsz[cur])
+            dsz[cur] = bmax * L->in_size;
+    }
+    m->dsize[0] = dsz[0];
+    m->dsize[1] = dsz[1];
+}
+
+/* Step 4: every buffer, after checking the estimate against the limit. */
+static int allocate(db_model *m, size_t bmax, size_t np, size_t nwork,
+                    size_t npair, size_t nprep, db_err *e)
+{
+    const size_t *dsz = m->dsize;
+    /* Estimate before allocating anything. */
+    size_t est = 3 * np + nwork + dsz[0] + dsz[1];
+    for (size_t i = 0; i < m->nl; i++)
+        est += bmax * m->L[i].out_size * 2;
+    if (est > DB_MODEL_MAX_BYTES / sizeof(float))
+        return db_fail(e, "model would need about %.1f GiB (limit %zu GiB)",
+                       (double)est * 4 / (1 << 30), DB_MODEL_MAX_BYTES >> 30);
+
+    size_t total = 0;
+    int fail = 0;
+    m->nparams = np;
+    fail |= !(m->params = xcalloc(np, sizeof(float), &total));
+    fail |= !(m->grads = xcalloc(np, sizeof(float), &total));
+    fail |= !(m->velocity = xcalloc(np, sizeof(float), &total));
+    if (m->text) {
+        fail |= !(m->tok = xcalloc(bmax * m->in_h, 1, &total));
+        fail |= !(m->len = xcalloc(bmax, sizeof(uint32_t), &total));
+    } else {
+        fail |= !(m->input = xcalloc(bmax * m->in_c * m->in_h * m->in_w,
+                                     sizeof(float), &total));
+    }
+    fail |= !(m->probs = xcalloc(bmax * m->classes, sizeof(float), &total));
+    fail |= !(m->dbuf[0] = xcalloc(dsz[0], sizeof(float), &total));
+    fail |= !(m->dbuf[1] = xcalloc(dsz[1], sizeof(float), &total));
+    m->nwork = nwork;
+    m->npair = npair;
+    m->nprep = nprep;
+    m->nthreads = 1;
+    m->blas_threads = 1;
+    fail |= !(m->work = xcalloc(nwork, sizeof(float), &total));
+    for (size_t i = 0; i < m->nl && !fail; i++) {
+        db_mlayer *L = &m->L[i];
+        if (!L->out_alias)
+            fail |= !(L->out = xcalloc(bmax * L->out_size, sizeof(float), &total));
+        if (L->spec.type == DB_LAYER_DROPOUT)
+            fail |= !(L->mask = xcalloc(bmax * L->drop_g, 1, &total));
+        if (L->spec.type == DB_LAYER_MAXPOOL)
+            fail |= !(L->argmax = xcalloc(bmax * L->out_size, sizeof(uint32_t), &total));
+        if (L->spec.type == DB_LAYER_GRU)
+            fail |= !(L->cache = xcalloc(gru_cache_floats(&L->gru), sizeof(float), &total));
+    }
+    if (fail) {
+        db_model_free(m);
+        return db_fail(e, "out of memory allocating the model (%zu bytes so far)", total);
+    }
+    for (size_t i = 0; i + 1 < m->nl; i++)
+        if (m->L[i].relu_fused)
+            m->L[i].out = m->L[i + 1].out;
+    return 0;
+}
+
+int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
+                   size_t bmax, db_err *e)
+{
+    memset(m, 0, sizeof *m);
+    if (bmax == 0)
+        return db_fail(e, "batch size must be positive");
+    size_t np = 0, nwork = 0, npair = 0, nprep = 0;
+    if (plan_layers(m, a, in, bmax, &np, &nwork, e))
+        return -1;
+    plan_fusion(m, bmax, &npair, &nprep);
+    nwork += npair + nprep;
+    plan_grad_buffers(m, bmax);
+    return allocate(m, bmax, np, nwork, npair, nprep, e);
+}
+
+int db_model_set_threads(db_model *m, size_t n, db_err *e)
+{
+    if (n < 1 || n > 256)
+        return db_fail(e, "threads: %zu (1 to 256 allowed)", n);
+    /* A GRU's time steps are sequential: its model keeps one team member
+     * and lets OpenBLAS use the threads inside each product. */
+    int gru = 0;
+    for (size_t i = 0; i < m->nl; i++)
+        gru |= m->L[i].spec.type == DB_LAYER_GRU;
+    m->blas_threads = gru ? n : 1;
+    db_blas_set_threads((int)m->blas_threads);
+    if (gru)
+        n = 1;
+    if (n == m->nthreads)
+        return 0;
+    size_t ng = 0;
+    for (size_t i = 0; i < m->nl; i++)
+        if (m->L[i].spec.type == DB_LAYER_CONV && m->L[i].w_n + m->L[i].b_n > ng)
+            ng = m->L[i].w_n + m->L[i].b_n;
+    if (m->nwork > SIZE_MAX / sizeof(float) / n || ng > SIZE_MAX / sizeof(float) / n)
+        return db_fail(e, "threads: %zu threads' scratch overflows", n);
+    db_pool *pool = NULL;
+    size_t nw = m->nwork * n, np = ng * (n - 1);
+    float *work = calloc(nw ? nw : 1, sizeof(float));
+    float *gpart = calloc(np ? np : 1, sizeof(float));
+    if (!work || !gpart || db_pool_create(&pool, n, e)) {
+        free(work);
+        free(gpart);
+        if (work && gpart)
+            return -1; /* the pool's error is in e */
+        return db_fail(e, "out of memory allocating %zu threads' scratch", n);
+    }
+    free(m->work);
+    free(m->gpart);
+    db_pool_free(m->pool);
+    m->work = work;
+    m->gpart = gpart;
+    m->ngpart = ng;
+    m->pool = pool;
+    m->nthreads = n;
+    return 0;
+}
+
+size_t db_model_bytes(const db_model *m)
+{
+    size_t f = 3 * m->nparams + m->dsize[0] + m->dsize[1] + m->nwork * m->nthreads +
+               (m->nthreads - 1) * m->ngpart + m->bmax * m->classes;
+    size_t b = m->text ? m->bmax * (m->in_h + 4) : m->bmax * m->in_c * m->in_h * m->in_w * 4;
+    for (size_t i = 0; i < m->nl; i++) {
+        const db_mlayer *L = &m->L[i];
+        if (!L->out_alias)
+            f += m->bmax * L->out_size;
+        if (L->mask)
+            b += m->bmax * L->drop_g;
+        if (L->argmax)
+            b += m->bmax * L->out_size * 4;
+        if (L->cache)
+            f += gru_cache_floats(&L->gru);
+    }
+    return f * sizeof(float) + b;
+}
+
+static void fill_uniform(float *x, size_t n, double bound, db_rng *r)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((2.0 * db_rng_uniform_d(r) - 1.0) * bound);
+}
+
+void db_model_init(db_model *m, uint64_t seed)
+{
+    memset(m->velocity, 0, m->nparams * sizeof(float));
+    memset(m->grads, 0, m->nparams * sizeof(float));
+    memset(&m->t, 0, sizeof m->t);
+    for (size_t i = 0; i < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        if (L->spec.type == DB_LAYER_DROPOUT)
+            db_rng_seed(&L->rng, seed, DB_RNG_DROPOUT, (uint64_t)L->site_index);
+        if (L->param_index < 0)
+            continue;
+        db_rng r;
+        db_rng_seed(&r, seed, DB_RNG_INIT, (uint64_t)L->param_index);
+        float *w = m->params + L->w_off;
+        switch (L->spec.type) {
+        case DB_LAYER_EMBEDDING:
+            for (size_t k = 0; k < L->w_n; k++)
+                w[k] = (float)db_rng_normal(&r);
+            break;
+        case DB_LAYER_GRU: {
+            double bound = 1.0 / sqrt((double)L->spec.units);
+            fill_uniform(w, L->w_n, bound, &r);
+            fill_uniform(m->params + L->w2_off, L->w2_n, bound, &r);
+            fill_uniform(m->params + L->b_off, L->b_n, bound, &r);
+            fill_uniform(m->params + L->b2_off, L->b2_n, bound, &r);
+            break;
+        }
+        default: { /* dense, conv: fan_in = inputs per output unit */
+            double bound = 1.0 / sqrt((double)(L->w_n / L->w_rows));
+            fill_uniform(w, L->w_n, bound, &r);
+            fill_uniform(m->params + L->b_off, L->b_n, bound, &r);
+            break;
+        }
+        }
+    }
+}
+
+/* One conv, max-pool or dense layer on a team member's share: the member's
+ * slice of the batch, and for a dense layer's weight gradient its slice of
+ * the output units (no partial sums, no reduction). */
+typedef struct slice_job {
+    db_model *m;
+    db_mlayer *L;
+    size_t B;
+    const float *x;    /* layer input (B, in_size) */
+    const float *d;    /* backward: gradient at the output (B, out_size) */
+    float *din;        /* backward: gradient at the input, or NULL */
+    int backward;
+    int training;      /* dropout forward: the mask is drawn and applied */
+} slice_job;
+
+static void slice_member(void *arg, size_t t, size_t n)
+{
+    const slice_job *j = arg;
+    db_model *m = j->m;
+    db_mlayer *L = j->L;
+    size_t lo, hi;
+    db_pool_slice(j->B, t, n, &lo, &hi);
+    const size_t nb = hi - lo, is = L->in_size, os = L->out_size;
+    const float *x = j->x + lo * is;
+    const float *W = m->params + L->w_off, *b = m->params + L->b_off;
+    float *din = j->din ? j->din + lo * is : NULL;
+    if (nb == 0 && L->spec.type != DB_LAYER_CONV && L->spec.type != DB_LAYER_DENSE)
+        return;
+    switch (L->spec.type) {
+    case DB_LAYER_RELU:
+        /* element-wise; backward in place over the gradient (din == d) */
+        if (j->backward)
+            relu_backward_inplace(j->din + lo * os, L->out + lo * os, nb * os);
+        else
+            relu_forward(L->out + lo * os, x, nb * os);
+        return;
+    case DB_LAYER_DROPOUT: {
+        const size_t G = L->drop_g;
+        const float rate = (float)L->spec.rate;
+        if (j->backward)
+            dropout_backward_inplace(j->din + lo * os, L->mask + lo * G, nb, G, L->drop_s,
+                                     rate);
+        else if (j->training && rate > 0.0f) /* the caller drew the mask */
+            dropout_apply(L->out + lo * os, L->mask + lo * G, x, nb, G, L->drop_s, rate);
+        else { /* the identity, as dropout_forward does it: a copy, no draws */
+            memcpy(L->out + lo * os, x, nb * os * sizeof(float));
+            memset(L->mask + lo * G, 1, nb * G);
+        }
+        return;
+    }
+    case DB_LAYER_MAXPOOL: {
+        pool_shape s = L->pool;
+        s.B = nb;
+        if (!j->backward) {
+            maxpool_forward(L->out + lo * os, L->argmax + lo * os, x, &s);
+        } else if (L->pool_relu) {
+            maxpool_backward_relu_set(din, j->d + lo * os, L->argmax + lo * os,
+                                      L->out + lo * os, &s);
+        } else {
+            maxpool_backward_set(din, j->d + lo * os, L->argmax + lo * os, &s);
+        }
+        return;
+    }
+    case DB_LAYER_DENSE: {
+        /* Split by units, not examples: every member then packs only its
+         * share of W for OpenBLAS (LeNet's first dense W is 12.8 MB). */
+        size_t olo, ohi;
+        db_pool_slice(os, t, n, &olo, &ohi);
+        if (j->backward) {
+            dense_backward_weights_set(m->grads + L->w_off, m->grads + L->b_off, j->d,
+                                       j->x, j->B, is, os, olo, ohi);
+            if (j->din) {
+                size_t ilo, ihi;
+                db_pool_slice(is, t, n, &ilo, &ihi);
+                dense_backward_input_set(j->din, j->d, W, j->B, is, os, ilo, ihi);
+            }
+        } else {
+            dense_forward_units(L->out, j->x, W, b, j->B, is, os, olo, ohi);
+            if (L->relu_fused && ohi > olo) /* in place, while it is in cache */
+                for (size_t r = 0; r < j->B; r++)
+                    relu_forward(L->out + r * os + olo, L->out + r * os + olo, ohi - olo);
+        }
+        return;
+    }
+    default:
+        break;
+    }
+    conv2d_shape s = L->conv;
+    s.B = nb;
+    float *work = m->work + t * m->nwork;
+    if (!j->backward) {
+        if (nb == 0)
+            return;
+        if (L->relu_fused)
+            conv2d_forward_relu(L->out + lo * os, x, W, b, &s, work);
+        else
+            conv2d_forward(L->out + lo * os, x, W, b, &s, work);
+        return;
+    }
+    /* Member 0 writes the layer's gradients, the others their partials;
+     * b_off = w_off + w_n, so the bias gradient follows the weights'. */
+    float *dW = t == 0 ? m->grads + L->w_off : m->gpart + (t - 1) * m->ngpart;
+    if (nb == 0) {
+        memset(dW, 0, (L->w_n + L->b_n) * sizeof(float));
+        return;
+    }
+    conv2d_backward_set(din, dW, dW + L->w_n, j->d + lo * os, x, W, &s, work);
+}
+
+/* The conv weight gradient sums over the batch: the members' partials
+ * are added in member order. */
+static void add_partials(db_model *m, const db_mlayer *L)
+{
+    float *g = m->grads + L->w_off;
+    const size_t n = L->w_n + L->b_n;
+    for (size_t t = 1; t < m->nthreads; t++) {
+        const float *p = m->gpart + (t - 1) * m->ngpart;
+        for (size_t k = 0; k < n; k++)
+            g[k] += p[k];
+    }
+}
+
+/* A layer over the team; with one thread, a plain call on the whole batch. */
+static void run_sliced(db_model *m, db_mlayer *L, size_t B, const float *x,
+                       const float *d, float *din, int backward, int training)
+{
+    slice_job j = { m, L, B, x, d, din, backward, training };
+    if (m->nthreads == 1) {
+        slice_member(&j, 0, 1);
+        return;
+    }
+    db_pool_run(m->pool, slice_member, &j);
+    if (backward && L->spec.type == DB_LAYER_CONV)
+        add_partials(m, L);
+}
+
+/* A paired conv C (ReLU fused) and the max-pool P two layers above it, on
+ * a member's slice of the batch, pair_chunk examples at a time: forward,
+ * the conv then the pool of each chunk; backward, the pool's gradient
+ * (with the ReLU's) into scratch, then the conv's backward from it, the
+ * weight gradient summed over the chunks in example order. */
+typedef struct pair_job {
+    db_model *m;
+    const db_mlayer *C, *P;
+    size_t B;
+    const float *x; /* the conv's input (B, C->in_size) */
+    const float *d; /* backward: gradient at the pool's output */
+    float *din;     /* backward: gradient at the conv's input, or NULL */
+    int backward;
+} pair_job;
+
+static void pair_member(void *arg, size_t t, size_t n)
+{
+    const pair_job *j = arg;
+    db_model *m = j->m;
+    const db_mlayer *C = j->C, *P = j->P;
+    size_t lo, hi;
+    db_pool_slice(j->B, t, n, &lo, &hi);
+    const size_t is = C->in_size, os = C->out_size, ps = P->out_size;
+    const float *W = m->params + C->w_off, *b = m->params + C->b_off;
+    float *work = m->work + t * m->nwork, *g = work + m->nwork - m->npair;
+    float *prep = conv2d_prep_floats(&C->conv) ? g - m->nprep : NULL;
+    float *dW = t == 0 ? m->grads + C->w_off : m->gpart + (t - 1) * m->ngpart;
+    if (j->backward && hi == lo) {
+        memset(dW, 0, (C->w_n + C->b_n) * sizeof(float));
+        return;
+    }
+    int pooled = 0;
+    if (j->backward && conv2d_pooled_suits(&C->conv)) {
+        /* The weight gradient straight from the pool's; a first layer
+         * needs nothing else, the others their input gradient below. */
+        conv2d_shape cs = C->conv;
+        cs.B = hi - lo;
+        conv2d_pooled_weights(dW, dW + C->w_n, j->d + lo * ps, P->argmax + lo * ps,
+                              P->out + lo * ps, P->pool.OH * P->pool.OW,
+                              j->x + lo * is, &cs, work, 1);
+        if (!j->din)
+            return;
+        pooled = 1;
+        if (prep)
+            conv2d_prep_input(prep, W, &C->conv);
+    } else if (!j->backward && prep) {
+        conv2d_prep_forward(prep, W, &C->conv);
+    }
+    for (size_t c0 = lo; c0 < hi; c0 += C->pair_chunk) {
+        const size_t nb = hi - c0 < C->pair_chunk ? hi - c0 : C->pair_chunk;
+        conv2d_shape cs = C->conv;
+        pool_shape pl = P->pool;
+        cs.B = nb;
+        pl.B = nb;
+        const float *x = j->x + c0 * is;
+        if (!j->backward) {
+            conv2d_forward_relu_prep(C->out + c0 * os, x, W, prep, b, &cs, work);
+            maxpool_forward(P->out + c0 * ps, P->argmax + c0 * ps, C->out + c0 * os, &pl);
+            continue;
+        }
+        maxpool_backward_relu_set(g, j->d + c0 * ps, P->argmax + c0 * ps, P->out + c0 * ps,
+                                  &pl);
+        float *din = j->din ? j->din + c0 * is : NULL;
+        if (pooled)
+            conv2d_backward_input_set_prep(din, g, x, W, prep, &cs, work);
+        else if (c0 == lo)
+            conv2d_backward_set(din, dW, dW + C->w_n, g, x, W, &cs, work);
+        else
+            conv2d_backward_set_din(din, dW, dW + C->w_n, g, x, W, &cs, work);
+    }
+}
+
+static void run_pair(db_model *m, const db_mlayer *C, size_t B, const float *x,
+                     const float *d, float *din, int backward)
+{
+    pair_job j = { m, C, C + 2, B, x, d, din, backward };
+    if (m->nthreads == 1) {
+        pair_member(&j, 0, 1);
+        return;
+    }
+    db_pool_run(m->pool, pair_member, &j);
+    if (backward)
+        add_partials(m, C);
+}
+
+double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
+                        int training, size_t *correct)
+{
+    double t0 = db_now();
+    const float *x = m->input;
+    for (size_t i = 0; i < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        const float *W = m->params + L->w_off, *b = m->params + L->b_off;
+        switch (L->spec.type) {
+        case DB_LAYER_CONV:
+        case DB_LAYER_MAXPOOL:
+        case DB_LAYER_DENSE:
+            if (L->pair_chunk)
+                run_pair(m, L, B, x, NULL, NULL, 0);
+            else if (!L->paired) /* else done with its conv */
+                run_sliced(m, L, B, x, NULL, NULL, 0, training);
+            break;
+        case DB_LAYER_RELU:
+            if (!(i > 0 && m->L[i - 1].relu_fused)) /* else done by layer i-1 */
+                run_sliced(m, L, B, x, NULL, NULL, 0, training);
+            break;
+        case DB_LAYER_EMBEDDING:
+            embedding_forward(L->out, m->tok, m->len, W, B, m->in_h, L->spec.units);
+            break;
+        case DB_LAYER_GRU:
+            L->gru.B = B;
+            gru_forward(L->out, L->cache, x, m->len, W, m->params + L->w2_off, b,
+                        m->params + L->b2_off, &L->gru);
+            break;
+        case DB_LAYER_DROPOUT: {
+            double d0 = db_now();
+            /* The mask comes from the site's one stream, drawn here in order
+             * whatever the thread count; the team applies it.  The rate was
+             * validated when the model was built. */
+            if (training && (float)L->spec.rate > 0.0f)
+                dropout_draw_mask(L->mask, B * L->drop_g, (float)L->spec.rate, &L->rng);
+            run_sliced(m, L, B, x, NULL, NULL, 0, training);
+            m->t.dropout += db_now() - d0;
+            break;
+        }
+        default:
+            break;
+        }
+        x = L->out;
+    }
+    size_t c = 0;
+    double loss = softmax_xent_forward(m->probs, &c, x, labels, B, m->classes);
+    *correct += c;
+    m->t.forward += db_now() - t0;
+    return loss;
+}
+
+void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
+{
+    double t0 = db_now();
+    /* Nothing below the first parametric layer needs a gradient. */
+    size_t first = m->nl;
+    for (size_t i = 0; i < m->nl && first == m->nl; i++)
+        if (m->L[i].param_index >= 0)
+            first = i;
+    int cur = 0;
+    float *d = m->dbuf[cur];
+    memset(d, 0, B * m->classes * sizeof(float));
+    softmax_xent_backward(d, m->probs, labels, B, m->classes);
+    for (size_t i = m->nl; i-- > first;) {
+        db_mlayer *L = &m->L[i];
+        const float *x = i ? m->L[i - 1].out : m->input;
+        /* The gradient below layer i goes to the other ping-pong buffer, or
+         * (ReLU, dropout) overwrites d in place.  NULL: not needed. */
+        float *din = i > first ? m->dbuf[cur ^ 1] : NULL;
+        if (L->paired) { /* the pool, the ReLU and the conv below */
+            i -= 2;
+            x = i ? m->L[i - 1].out : m->input;
+            din = i > first ? m->dbuf[cur ^ 1] : NULL;
+            run_pair(m, &m->L[i], B, x, d, din, 1);
+            if (!din)
+                break;
+            cur ^= 1;
+            d = din;
+            continue;
+        }
+        const float *W = m->params + L->w_off;
+        float *dW = m->grads + L->w_off, *db = m->grads + L->b_off;
+        /* Accumulating kernels need their gradients zeroed; dense and conv
+         * overwrite them. */
+        if (L->param_index >= 0 && L->spec.type != DB_LAYER_DENSE &&
+            L->spec.type != DB_LAYER_CONV)
+            memset(dW, 0, (L->w_n + L->b_n + L->w2_n + L->b2_n) * sizeof(float));
+        switch (L->spec.type) {
+        case DB_LAYER_CONV:
+        case DB_LAYER_MAXPOOL:
+        case DB_LAYER_DENSE:
+            run_sliced(m, L, B, x, d, din, 1, 1);
+            break;
+        case DB_LAYER_RELU:
+            if (!(i + 1 < m->nl && m->L[i + 1].pool_relu)) /* else done by i+1 */
+                run_sliced(m, L, B, x, d, d, 1, 1);
+            din = d;
+            break;
+        case DB_LAYER_EMBEDDING:
+            embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
+            break;
+        case DB_LAYER_GRU:
+            if (din)
+                memset(din, 0, B * L->in_size * sizeof(float));
+            gru_backward(din, dW, m->grads + L->w2_off, db, m->grads + L->b2_off, d,
+                         L->cache, x, m->len, W, m->params + L->w2_off, &L->gru,
+                         m->work);
+            break;
+        case DB_LAYER_DROPOUT: {
+            double d0 = db_now();
+            run_sliced(m, L, B, x, d, d, 1, 1);
+            m->t.dropout += db_now() - d0;
+            din = d;
+            break;
+        }
+        default:
+            break;
+        }
+        if (!din)
+            break; /* the first parametric layer: nothing below needs a gradient */
+        if (din != d)
+            cur ^= 1;
+        d = din;
+    }
+    m->t.backward += db_now() - t0;
+}
+
+/* The update of one team member: rows [R*t/n, R*(t+1)/n) of every weight
+ * matrix and the same share of every bias, so each member's max-norm sees
+ * rows it finished updating itself.  Element-wise: the values do not
+ * depend on the split. */
+typedef struct update_job {
+    db_model *m;
+    const db_optim *o;
+} update_job;
+
+static void update_part(db_model *m, size_t off, size_t n, size_t t, size_t nt,
+                        size_t row, const db_optim *o, float wd)
+{
+    size_t lo, hi;
+    db_pool_slice(n / row, t, nt, &lo, &hi);
+    lo *= row;
+    hi *= row;
+    sgd_momentum_step(m->params + off + lo, m->velocity + off + lo, m->grads + off + lo,
+                      hi - lo, (float)o->lr, (float)o->momentum, wd);
+}
+
+static void update_member(void *arg, size_t t, size_t nt)
+{
+    const update_job *j = arg;
+    db_model *m = j->m;
+    const db_optim *o = j->o;
+    for (size_t i = 0; i < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        if (L->param_index < 0)
+            continue;
+        /* a GRU's three stacked matrices are split by element */
+        const size_t cols = L->w_rows ? L->w_n / L->w_rows : 1;
+        /* weight decay on weights, never on biases */
+        update_part(m, L->w_off, L->w_n, t, nt, cols, o, (float)o->weight_decay);
+        update_part(m, L->b_off, L->b_n, t, nt, 1, o, 0.0f);
+        if (L->w2_n)
+            update_part(m, L->w2_off, L->w2_n, t, nt, 1, o, (float)o->weight_decay);
+        if (L->b2_n)
+            update_part(m, L->b2_off, L->b2_n, t, nt, 1, o, 0.0f);
+        if (o->max_norm > 0 &&
+            (L->spec.type == DB_LAYER_DENSE || L->spec.type == DB_LAYER_CONV)) {
+            size_t lo, hi;
+            db_pool_slice(L->w_rows, t, nt, &lo, &hi);
+            maxnorm_apply(m->params + L->w_off + lo * cols, hi - lo, cols,
+                          (float)o->max_norm);
+        }
+    }
+}
+
+double db_model_update(db_model *m, const db_optim *o)
+{
+    double t0 = db_now();
+    double norm = 0;
+    if (o->clip_norm > 0) {
+        norm = sqrt(sumsq(m->grads, m->nparams));
+        if (norm > o->clip_norm)
+            scale_inplace(m->grads, m->nparams, (float)(o->clip_norm / norm));
+    }
+    update_job j = { m, o };
+    if (m->nthreads == 1)
+        update_member(&j, 0, 1);
+    else
+        db_pool_run(m->pool, update_member, &j);
+    m->t.update += db_now() - t0;
+    return norm;
+}

@@ -1,0 +1,150 @@
+/* model.h - a trainable network built from an architecture description.
+ *
+ * All memory is allocated once by db_model_build: parameters, gradients and
+ * momentum in three blocks carved by the same offsets, one activation buffer
+ * per layer (sized for the largest batch), two ping-pong gradient buffers for
+ * backward, and one shared scratch buffer for the kernels.  The training loop
+ * allocates nothing. */
+#ifndef DB_MODEL_H
+#define DB_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "dberr.h"
+#include "kernels.h"
+#include "rng.h"
+#include "train/pool.h"
+
+/* What a layer's output looks like per example. */
+enum db_shape_kind { DB_SHAPE_IMAGE = 0, DB_SHAPE_FLAT, DB_SHAPE_SEQ };
+
+typedef struct db_mlayer {
+    db_layer spec;
+    int in_kind, out_kind;     /* enum db_shape_kind */
+    size_t in_c, in_h, in_w;   /* image: C,H,W; flat: in_c = features;
+                                  seq: in_h = T, in_w = D */
+    size_t out_c, out_h, out_w;
+    size_t in_size, out_size;  /* floats per example */
+    conv2d_shape conv;         /* B = batch capacity; reset per batch */
+    pool_shape pool;
+    gru_shape gru;
+    /* parameter offsets into the params/grads/velocity blocks */
+    size_t w_off, w_n, w_rows, b_off, b_n;
+    size_t w2_off, w2_n, b2_off, b2_n;  /* GRU: Wh and bh */
+    int param_index;           /* -1 when the layer has no parameters */
+    int relu_fused;            /* conv/dense followed by a ReLU: this layer
+                                  writes the ReLU's output directly, its out
+                                  aliases the ReLU's (not owned), and the
+                                  ReLU layer does nothing in forward */
+    int pool_relu;             /* maxpool over a ReLU's output: its backward
+                                  does the ReLU's too, and the ReLU layer
+                                  does nothing in backward */
+    int out_alias;             /* out points into another layer's buffer (a
+                                  conv/dense fused with its ReLU) */
+    size_t pair_chunk;         /* conv with a ReLU and a max-pool above it:
+                                  the three run together, pair_chunk examples
+                                  at a time (0: not paired) */
+    int paired;                /* a max-pool that its conv (two layers
+                                  below) runs; nothing to do on its own */
+    float *out;                /* (B, out_size) */
+    uint8_t *mask;             /* dropout: (B, G) */
+    uint32_t *argmax;          /* maxpool: (B, out_size) */
+    float *cache;              /* GRU: gru_cache_floats */
+    size_t drop_g, drop_s;     /* dropout grouping per example */
+    int site_index;            /* dropout: site number (rng stream index) */
+    db_rng rng;                /* dropout: this site's mask stream */
+} db_mlayer;
+
+typedef struct db_model_timing {
+    double forward, backward, update, dropout; /* seconds */
+} db_model_timing;
+
+typedef struct db_model {
+    size_t nl;
+    db_mlayer L[DB_ARCH_MAX];
+    size_t bmax;               /* batch capacity */
+    int text;                  /* input: 1 = tokens (B, T), 0 = images */
+    size_t in_c, in_h, in_w;   /* image input; text: in_h = T, in_w = vocab */
+    size_t classes;
+    size_t nparams;
+    float *params, *grads, *velocity;
+    float *input;              /* (B, C, H, W) images */
+    uint8_t *tok;              /* (B, T) text */
+    uint32_t *len;             /* (B) text */
+    float *probs;              /* (B, classes) */
+    float *dbuf[2];            /* backward ping-pong, dsize[k] floats each */
+    size_t dsize[2];
+    float *work;               /* kernel scratch, nwork floats per thread, */
+    size_t nwork;              /* the last npair of them the gradient of a */
+    size_t npair;              /* paired conv's output, one chunk's worth, */
+    size_t nprep;              /* the nprep before them a paired conv's
+                                  transformed filters (conv2d_prep_floats) */
+    /* db_model_set_threads: the conv and max-pool layers split the batch
+     * over a team of nthreads; members 1.. write their conv weight
+     * gradients to gpart (ngpart floats each), added to grads in member
+     * order.  NULL pool: one thread. */
+    db_pool *pool;
+    size_t nthreads;
+    size_t blas_threads;       /* OpenBLAS threads per product */
+    float *gpart;
+    size_t ngpart;
+    size_t ndropout;
+    db_model_timing t;
+} db_model;
+
+/* Input description, from the data set. */
+typedef struct db_model_input {
+    int text;
+    size_t c, h, w;            /* image */
+    size_t T, vocab;           /* text */
+    size_t classes;
+} db_model_input;
+
+/* Builds the model (shapes checked, memory allocated, nothing initialised).
+ * Errors name the layer.  On failure nothing stays allocated. */
+/* 0: models built from now on run every layer on its own (no conv - ReLU -
+ * max-pool groups, no first-layer gradient from the pool's), for tests
+ * that compare the two.  Returns the previous setting. */
+int db_model_set_grouping(int on);
+int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
+                   size_t bmax, db_err *e);
+/* Runs the model on n threads from now on.  Conv, max-pool and dense
+ * layers split the batch over a team of n threads (n - 1 started here,
+ * with n scratch buffers and n - 1 conv gradient partials), each calling
+ * single-threaded OpenBLAS; a model with a GRU layer instead keeps one
+ * thread and sets OpenBLAS to n.  Sets the OpenBLAS thread count.  Results
+ * depend on n (conv weight gradients are summed per slice of the batch)
+ * and are bit-identical for a given n. */
+int db_model_set_threads(db_model *m, size_t n, db_err *e);
+void db_model_free(db_model *m);
+size_t db_model_param_count(const db_model *m);
+/* Bytes the model allocated (for show and memory accounting). */
+size_t db_model_bytes(const db_model *m);
+
+/* docs/SUITE.md initialisation from the seed's INIT streams (one per parametric
+ * layer, so inserting dropout never shifts them), zero momentum, and every
+ * dropout site's stream seeded from (seed, DROPOUT, site index). */
+void db_model_init(db_model *m, uint64_t seed);
+
+/* Forward pass on B examples already in m->input (or m->tok/m->len). Returns
+ * the mean loss and adds the number of correct predictions to *correct.
+ * training = 0 switches every dropout site off. */
+double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
+                        int training, size_t *correct);
+/* Backward after a training forward: grads = d(loss)/d(params).  Layers
+ * below the first parametric layer are not visited (no gradient needed),
+ * and ReLU/dropout gradients are computed in place. */
+void db_model_backward(db_model *m, size_t B, const uint8_t *labels);
+
+typedef struct db_optim {
+    double lr, momentum, weight_decay, max_norm, clip_norm; /* as configured */
+} db_optim;
+/* Clipping (global norm), SGD with momentum, then max-norm on dense and conv
+ * weights.  Returns the gradient norm before clipping when clipping is on,
+ * 0 when it is off (the norm is then not computed: a full pass over the
+ * gradients that nothing uses). */
+double db_model_update(db_model *m, const db_optim *o);
+
+#endif

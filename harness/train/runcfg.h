@@ -1,0 +1,53 @@
+/* runcfg.h - the resolved configuration of one run, and its canonical JSON.
+ *
+ * run_resolve() fills a run_config from a preset or config file plus the
+ * command line, and serialises it to canonical JSON (fixed key order, every
+ * field present); run_execute() parses that JSON back with
+ * run_config_from_canonical().  The canonical JSON is what the run id hashes
+ * and what the result file records under "config". */
+#ifndef DB_RUNCFG_H
+#define DB_RUNCFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "arch.h"
+#include "dberr.h"
+#include "train/model.h"
+
+/* Bumped whenever a change alters the numbers a config produces; part of
+ * every run id, so old results are not mistaken for new ones. */
+#define DB_CODE_VERSION "8"
+#define DB_RESULT_SCHEMA_VERSION 1
+
+enum db_schedule { DB_SCHED_CONSTANT = 0, DB_SCHED_STEP, DB_SCHED_EXP };
+
+typedef struct run_config {
+    char task[64];
+    char data[16];
+    char strategy[128];
+    char rate[128];          /* the override as given, "" for defaults */
+    db_arch base;            /* the model before the strategy's rewrite */
+    db_arch arch;            /* after: every dropout site in place */
+    size_t batch, epochs;
+    db_optim opt;
+    int schedule;            /* enum db_schedule */
+    size_t sched_every;      /* step: epochs between decays */
+    double sched_gamma;      /* step/exp: factor */
+    uint64_t seed;
+    int threads;
+    size_t limit_train, val;
+} run_config;
+
+cJSON *run_config_to_json(const run_config *rc);
+int run_config_from_canonical(run_config *rc, const cJSON *j, db_err *e);
+/* Learning rate for epoch (1-based) under the schedule. */
+double run_config_lr(const run_config *rc, size_t epoch);
+/* The model input of a data set by name ("mnist", ...), without loading it. */
+int run_data_input(db_model_input *in, const char *data, db_err *e);
+/* 64-bit FNV-1a of the code version and the canonical JSON, as 16 hex. */
+int run_config_id(char id[17], const cJSON *canonical, db_err *e);
+
+#endif

@@ -1,0 +1,552 @@
+/* train.c - run_execute: data, model, the training loop, the result file.
+ *
+ * One training step, top to bottom: gather a batch (bytes -> floats),
+ * db_model_forward, db_model_backward, db_model_update.  Everything the loop
+ * touches is allocated before the first step.  See train.h. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/data.h"
+#include "train/model.h"
+#include "train/run.h"
+#include "train/runcfg.h"
+#include "train/train.h"
+#include "util/blas.h"
+#include "util/clock.h"
+#include "util/fs.h"
+#include "util/jsonio.h"
+#include "util/version.h"
+
+/* A mean cross-entropy this large means the weights have blown up even
+ * while the loss is still finite (log-sum-exp keeps it finite up to enormous
+ * logits; lr 1e4 reaches ~1e28): the run is recorded as diverged, not as a
+ * result.  A model that learns anything starts near ln(classes) ~ 2.3. */
+#define DB_DIVERGED_LOSS 1e3
+
+typedef struct epoch_stats {
+    double train_loss, train_err, test_loss, test_err, val_loss, val_err;
+    double seconds, examples_per_sec, lr;
+} epoch_stats;
+
+/* FNV-1a over bytes, continuing from h: a fingerprint of the initial weights
+ * and of the data order, so results can prove that two strategies under one
+ * seed started from the same weights and saw the same examples in the same
+ * order. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* Copies examples idx[0..n) of split s into the model's input buffers. */
+static void load_batch(db_model *m, uint8_t *labels, const db_dataset *d,
+                       const db_split *s, const uint32_t *idx, size_t n)
+{
+    if (d->kind == DB_DATA_TEXT)
+        db_batch_text(m->tok, m->len, d, s, idx, n);
+    else
+        db_batch_images(m->input, d, s, idx, n);
+    for (size_t i = 0; i < n; i++)
+        labels[i] = s->y[idx[i]];
+}
+
+/* Mean loss and error (percent) of the model on examples idx[0..n) of s,
+ * dropout off. */
+static void evaluate(double *loss, double *err, db_model *m, uint8_t *labels,
+                     const db_dataset *d, const db_split *s, const uint32_t *idx,
+                     size_t n)
+{
+    double total = 0;
+    size_t correct = 0;
+    for (size_t off = 0; off < n; off += m->bmax) {
+        size_t B = n - off < m->bmax ? n - off : m->bmax;
+        load_batch(m, labels, d, s, idx + off, B);
+        total += db_model_forward(m, B, labels, 0, &correct) * (double)B;
+    }
+    *loss = n ? total / (double)n : 0;
+    *err = n ? 100.0 * (double)(n - correct) / (double)n : 0;
+}
+
+static void progress(int quiet, int tty, size_t epoch, size_t epochs, size_t done,
+                     size_t total, double loss, double eps, double eta)
+{
+    if (quiet || !tty)
+        return;
+    fprintf(stderr, "\r\033[Kepoch %zu/%zu  %5.1f%%  loss %.4f  %.0f ex/s  ETA %.0fs",
+            epoch, epochs, 100.0 * (double)done / (double)total, loss, eps, eta);
+    fflush(stderr);
+}
+
+static void read_cpu_model(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ' || *c == '\t')
+                    c++;
+                c[strcspn(c, "\n")] = '\0';
+                snprintf(buf, n, "%s", c);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static cJSON *environment_json(const char *start, const char *end, size_t team)
+{
+    cJSON *env = cJSON_CreateObject();
+    if (!env)
+        return NULL;
+    int ok = 1;
+    char cpu[256], host[256] = "unknown";
+    read_cpu_model(cpu, sizeof cpu);
+    gethostname(host, sizeof host - 1);
+    db_blas_info bi;
+    db_blas_get_info(&bi);
+    ok &= cJSON_AddStringToObject(env, "cpu", cpu) != NULL;
+    ok &= cJSON_AddNumberToObject(env, "cores", (double)sysconf(_SC_NPROCESSORS_ONLN)) != NULL;
+    ok &= cJSON_AddStringToObject(env, "blas", bi.config) != NULL;
+    ok &= cJSON_AddStringToObject(env, "blas_core", bi.core) != NULL;
+    ok &= cJSON_AddNumberToObject(env, "blas_threads", bi.threads) != NULL;
+    ok &= cJSON_AddNumberToObject(env, "team_threads", (double)team) != NULL;
+    ok &= cJSON_AddStringToObject(env, "conv_kernels", conv2d_kernels()) != NULL;
+    ok &= cJSON_AddStringToObject(env, "blas_note", bi.note) != NULL;
+    ok &= cJSON_AddStringToObject(env, "compiler", db_compiler) != NULL;
+    ok &= cJSON_AddStringToObject(env, "git_commit", db_git_commit) != NULL;
+    ok &= cJSON_AddBoolToObject(env, "git_dirty", db_git_dirty) != NULL;
+    ok &= cJSON_AddStringToObject(env, "host", host) != NULL;
+    ok &= cJSON_AddStringToObject(env, "start_utc", start) != NULL;
+    ok &= cJSON_AddStringToObject(env, "end_utc", end) != NULL;
+    const char *slurm[][2] = { { "slurm_job_id", "SLURM_JOB_ID" },
+                               { "slurm_array_job_id", "SLURM_ARRAY_JOB_ID" },
+                               { "slurm_array_task_id", "SLURM_ARRAY_TASK_ID" },
+                               { "slurm_node", "SLURMD_NODENAME" } };
+    for (size_t i = 0; i < sizeof slurm / sizeof slurm[0]; i++) {
+        const char *v = getenv(slurm[i][1]);
+        if (v)
+            ok &= cJSON_AddStringToObject(env, slurm[i][0], v) != NULL;
+        else
+            ok &= cJSON_AddNullToObject(env, slurm[i][0]) != NULL;
+    }
+    if (!ok) {
+        cJSON_Delete(env);
+        return NULL;
+    }
+    return env;
+}
+
+/* Returns the item added, NULL when out of memory. */
+static cJSON *add_num_or_null(cJSON *o, const char *k, double v, int present)
+{
+    return present ? cJSON_AddNumberToObject(o, k, v) : cJSON_AddNullToObject(o, k);
+}
+
+volatile sig_atomic_t db_stop_requested = 0;
+
+/* One run_execute: what it loads, builds and measures.  Zeroed first; every
+ * pointer owned and freed by run_execute. */
+typedef struct run_state {
+    run_config *rc;
+    db_dataset data;
+    db_model m;
+    epoch_stats *ep;           /* rc->epochs of them */
+    uint32_t *train_idx, *test_idx;
+    const uint32_t *val_idx;   /* the tail of train_idx, nval long */
+    uint8_t *labels;           /* one batch */
+    size_t ntrain_all, ntrain, nval;
+    uint64_t init_fp, order_fp;
+    size_t done_epochs, diverged_epoch;
+    double t_data, train_seconds, eval_seconds;
+} run_state;
+
+/* Step 1: the config, the result file's path (its directory created) and
+ * the BLAS threads. */
+static int prepare(run_state *rs, const cJSON *config, const char *id,
+                   run_options *opt, db_err *e)
+{
+    char name[512];
+    if (run_config_from_canonical(rs->rc, config, e) ||
+        run_result_name(name, sizeof name, config, id, e))
+        return -1;
+    if (db_mkdirs(opt->results_dir, e))
+        return -1;
+    if ((size_t)snprintf(opt->result_path, sizeof opt->result_path, "%s/%s",
+                         opt->results_dir, name) >= sizeof opt->result_path)
+        return db_fail(e, "%s: results path too long", opt->results_dir);
+    db_blas_set_threads(rs->rc->threads);
+    return 0;
+}
+
+/* Step 2: the data set, checked against the model input the config
+ * expects (*in). */
+static int load_data(run_state *rs, db_model_input *in, const run_options *opt,
+                     db_err *e)
+{
+    const run_config *rc = rs->rc;
+    double t_data = db_now();
+    if (db_dataset_load(&rs->data, rc->data, opt->data_root, e))
+        return -1;
+    rs->t_data = db_now() - t_data;
+    if (run_data_input(in, rc->data, e))
+        return -1;
+    const db_dataset *d = &rs->data;
+    if (in->text != (d->kind == DB_DATA_TEXT) || d->classes != in->classes ||
+        (!in->text && (d->C != in->c || d->H != in->h || d->W != in->w)))
+        return db_fail(e, "data set %s: dimensions differ from what the config expects",
+                       rc->data);
+    if (in->text)
+        in->T = d->T;
+    return 0;
+}
+
+/* Step 3: the splits.  The validation examples are a seeded random subset
+ * of the training set; --limit-train keeps the first N of what remains. */
+static int make_splits(run_state *rs, db_err *e)
+{
+    const run_config *rc = rs->rc;
+    rs->ntrain_all = rs->data.train.n;
+    if (rc->val >= rs->ntrain_all)
+        return db_fail(e, "val: %zu examples requested but the training set has %zu",
+                       rc->val, rs->ntrain_all);
+    rs->train_idx = malloc(rs->ntrain_all * sizeof *rs->train_idx);
+    rs->test_idx = malloc((rs->data.test.n ? rs->data.test.n : 1) * sizeof *rs->test_idx);
+    rs->labels = malloc(rc->batch);
+    rs->ep = calloc(rc->epochs, sizeof *rs->ep);
+    if (!rs->train_idx || !rs->test_idx || !rs->labels || !rs->ep)
+        return db_fail(e, "out of memory");
+    for (size_t i = 0; i < rs->ntrain_all; i++)
+        rs->train_idx[i] = (uint32_t)i;
+    for (size_t i = 0; i < rs->data.test.n; i++)
+        rs->test_idx[i] = (uint32_t)i;
+    rs->nval = rc->val;
+    rs->ntrain = rs->ntrain_all - rs->nval;
+    if (rs->nval) {
+        db_rng vr;
+        db_rng_seed(&vr, rc->seed, DB_RNG_ORDER, 1);
+        db_rng_shuffle(&vr, rs->train_idx, rs->ntrain_all);
+        rs->val_idx = rs->train_idx + rs->ntrain;
+        /* the training part keeps the data's order before epoch shuffling */
+    }
+    if (rc->limit_train && rc->limit_train < rs->ntrain)
+        rs->ntrain = rc->limit_train;
+    return 0;
+}
+
+/* Step 4: the model, its team of threads and its seeded initial weights
+ * (fingerprinted). */
+static int build_model(run_state *rs, const db_model_input *in, db_err *e)
+{
+    const run_config *rc = rs->rc;
+    if (db_model_build(&rs->m, &rc->arch, in, rc->batch, e) ||
+        db_model_set_threads(&rs->m, (size_t)rc->threads, e))
+        return -1;
+    db_model_init(&rs->m, rc->seed);
+    rs->init_fp = fnv1a(0xcbf29ce484222325ULL, rs->m.params,
+                        rs->m.nparams * sizeof(float));
+    rs->order_fp = 0xcbf29ce484222325ULL;
+    return 0;
+}
+
+/* Step 5, one epoch: shuffle, train on every batch, evaluate; its numbers
+ * into rs->ep[epoch - 1], or rs->diverged_epoch set.  -1 when a signal
+ * asked to stop. */
+static int train_epoch(run_state *rs, db_rng *order, size_t epoch, int tty,
+                       const run_options *opt, db_err *e)
+{
+    const run_config *rc = rs->rc;
+    db_model *m = &rs->m;
+    size_t ntrain = rs->ntrain;
+    size_t nb = (ntrain + rc->batch - 1) / rc->batch;
+    double t0 = db_now();
+    db_optim o = rc->opt;
+    o.lr = run_config_lr(rc, epoch);
+    db_rng_shuffle(order, rs->train_idx, ntrain);
+    rs->order_fp = fnv1a(rs->order_fp, rs->train_idx, ntrain * sizeof *rs->train_idx);
+    double total_loss = 0;
+    size_t correct = 0;
+    for (size_t b = 0; b < nb; b++) {
+        if (db_stop_requested)
+            return db_fail(e, "interrupted by a signal during epoch %zu", epoch);
+        size_t off = b * rc->batch;
+        size_t B = ntrain - off < rc->batch ? ntrain - off : rc->batch;
+        load_batch(m, rs->labels, &rs->data, &rs->data.train, rs->train_idx + off, B);
+        double loss = db_model_forward(m, B, rs->labels, 1, &correct);
+        if (!(loss <= DB_DIVERGED_LOSS)) {   /* also NaN */
+            rs->diverged_epoch = epoch;
+            return 0;
+        }
+        total_loss += loss * (double)B;
+        db_model_backward(m, B, rs->labels);
+        db_model_update(m, &o);
+        if ((b & 15) == 0 || b + 1 == nb) {
+            double el = db_now() - t0, eps = (double)(off + B) / (el > 0 ? el : 1e-9);
+            double remain = (double)(ntrain - off - B) +
+                            (double)(rc->epochs - epoch) * (double)ntrain;
+            progress(opt->quiet, tty, epoch, rc->epochs, off + B, ntrain,
+                     total_loss / (double)(off + B), eps, remain / eps);
+        }
+    }
+    double t1 = db_now();
+    rs->train_seconds += t1 - t0;
+    epoch_stats *s = &rs->ep[epoch - 1];
+    s->lr = o.lr;
+    s->train_loss = total_loss / (double)ntrain;
+    s->train_err = 100.0 * (double)(ntrain - correct) / (double)ntrain;
+    s->examples_per_sec = (double)ntrain / (t1 - t0);
+    evaluate(&s->test_loss, &s->test_err, m, rs->labels, &rs->data, &rs->data.test,
+             rs->test_idx, rs->data.test.n);
+    if (rs->nval)
+        evaluate(&s->val_loss, &s->val_err, m, rs->labels, &rs->data, &rs->data.train,
+                 rs->val_idx, rs->nval);
+    rs->eval_seconds += db_now() - t1;
+    s->seconds = db_now() - t0;
+    rs->done_epochs = epoch;
+    if (!opt->quiet) {
+        if (tty)
+            fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "epoch %zu/%zu  train loss %.4f err %.2f%%  test loss %.4f "
+                "err %.2f%%  %.1fs  %.0f ex/s\n", epoch, rc->epochs, s->train_loss,
+                s->train_err, s->test_loss, s->test_err, s->seconds,
+                s->examples_per_sec);
+    }
+    if (!(s->test_loss <= DB_DIVERGED_LOSS) || !(s->train_loss <= DB_DIVERGED_LOSS))
+        rs->diverged_epoch = epoch;
+    return 0;
+}
+
+/* Step 5: every epoch, until the last or divergence. */
+static int train_epochs(run_state *rs, const run_options *opt, db_err *e)
+{
+    db_rng order;
+    db_rng_seed(&order, rs->rc->seed, DB_RNG_ORDER, 0);
+    int tty = isatty(2);
+    for (size_t epoch = 1; epoch <= rs->rc->epochs; epoch++) {
+        if (train_epoch(rs, &order, epoch, tty, opt, e) != 0)
+            return -1;
+        if (rs->diverged_epoch)
+            break;
+    }
+    if (rs->diverged_epoch && !opt->quiet) {
+        if (tty)
+            fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "diverged: loss non-finite or above %g in epoch %zu\n",
+                DB_DIVERGED_LOSS, rs->diverged_epoch);
+    }
+    return 0;
+}
+
+/* Step 6: the result file's parts.  Every field is checked: a result
+ * missing one for lack of memory is never written.  Each returns -1 when
+ * out of memory. */
+#define ADD(item) do { if (!(item)) return -1; } while (0)
+
+static int add_data_json(cJSON *res, const run_state *rs)
+{
+    const db_dataset *d = &rs->data;
+    cJSON *dj = cJSON_AddObjectToObject(res, "data");
+    if (!dj)
+        return -1;
+    ADD(cJSON_AddStringToObject(dj, "name", d->name));
+    ADD(cJSON_AddNumberToObject(dj, "train_size", (double)rs->ntrain));
+    ADD(cJSON_AddNumberToObject(dj, "train_available", (double)rs->ntrain_all));
+    ADD(cJSON_AddNumberToObject(dj, "val_size", (double)rs->nval));
+    ADD(cJSON_AddNumberToObject(dj, "test_size", (double)d->test.n));
+    ADD(cJSON_AddNumberToObject(dj, "load_seconds", rs->t_data));
+    cJSON *files = cJSON_AddArrayToObject(dj, "files");
+    if (!files)
+        return -1;
+    int all_verified = d->nfiles > 0;
+    for (size_t i = 0; i < d->nfiles; i++) {
+        cJSON *f = cJSON_CreateObject();
+        if (!f || !cJSON_AddItemToArray(files, f)) {
+            cJSON_Delete(f);
+            return -1;
+        }
+        ADD(cJSON_AddStringToObject(f, "name", d->files[i].name));
+        ADD(cJSON_AddStringToObject(f, "sha256", d->files[i].sha256));
+        ADD(cJSON_AddBoolToObject(f, "verified", d->files[i].verified));
+        all_verified &= d->files[i].verified != 0;
+    }
+    ADD(cJSON_AddBoolToObject(dj, "verified", all_verified));
+    return 0;
+}
+
+/* "epochs" and "final". */
+static int add_epochs_json(cJSON *res, const run_state *rs)
+{
+    cJSON *eps = cJSON_AddArrayToObject(res, "epochs");
+    if (!eps)
+        return -1;
+    size_t nval = rs->nval, done_epochs = rs->done_epochs;
+    double best_val = INFINITY;
+    size_t best_epoch = 0;
+    for (size_t i = 0; i < done_epochs; i++) {
+        const epoch_stats *s = &rs->ep[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(eps, o)) {
+            cJSON_Delete(o);
+            return -1;
+        }
+        ADD(cJSON_AddNumberToObject(o, "epoch", (double)(i + 1)));
+        ADD(cJSON_AddNumberToObject(o, "lr", s->lr));
+        ADD(cJSON_AddNumberToObject(o, "train_loss", s->train_loss));
+        ADD(cJSON_AddNumberToObject(o, "train_error_pct", s->train_err));
+        ADD(cJSON_AddNumberToObject(o, "test_loss", s->test_loss));
+        ADD(cJSON_AddNumberToObject(o, "test_error_pct", s->test_err));
+        ADD(add_num_or_null(o, "val_loss", s->val_loss, nval > 0));
+        ADD(add_num_or_null(o, "val_error_pct", s->val_err, nval > 0));
+        ADD(cJSON_AddNumberToObject(o, "seconds", s->seconds));
+        ADD(cJSON_AddNumberToObject(o, "examples_per_sec", s->examples_per_sec));
+        if (nval && s->val_err < best_val) {
+            best_val = s->val_err;
+            best_epoch = i + 1;
+        }
+    }
+    cJSON *fin = cJSON_AddObjectToObject(res, "final");
+    if (!fin)
+        return -1;
+    const epoch_stats *last = done_epochs ? &rs->ep[done_epochs - 1] : NULL;
+    ADD(add_num_or_null(fin, "test_error_pct", last ? last->test_err : 0, last != NULL));
+    ADD(add_num_or_null(fin, "test_loss", last ? last->test_loss : 0, last != NULL));
+    ADD(add_num_or_null(fin, "train_error_pct", last ? last->train_err : 0, last != NULL));
+    ADD(cJSON_AddNumberToObject(fin, "epochs_completed", (double)done_epochs));
+    ADD(add_num_or_null(fin, "best_val_error_pct", best_val, best_epoch > 0));
+    ADD(add_num_or_null(fin, "best_val_epoch", (double)best_epoch, best_epoch > 0));
+    ADD(add_num_or_null(fin, "diverged_epoch", (double)rs->diverged_epoch,
+                        rs->diverged_epoch > 0));
+    return 0;
+}
+
+/* "timing" (total: seconds since the run started) and "fingerprints". */
+static int add_timing_json(cJSON *res, const run_state *rs, double total)
+{
+    const db_model *m = &rs->m;
+    size_t done_epochs = rs->done_epochs;
+    cJSON *tj = cJSON_AddObjectToObject(res, "timing");
+    if (!tj)
+        return -1;
+    ADD(cJSON_AddNumberToObject(tj, "total_seconds", total));
+    ADD(cJSON_AddNumberToObject(tj, "train_seconds", rs->train_seconds));
+    ADD(add_num_or_null(tj, "seconds_per_epoch",
+                        done_epochs ? (rs->train_seconds + rs->eval_seconds) /
+                                          (double)done_epochs
+                                    : 0,
+                        done_epochs > 0));
+    ADD(add_num_or_null(tj, "train_seconds_per_epoch",
+                        done_epochs ? rs->train_seconds / (double)done_epochs : 0,
+                        done_epochs > 0));
+    ADD(cJSON_AddNumberToObject(tj, "forward_seconds", m->t.forward));
+    ADD(cJSON_AddNumberToObject(tj, "backward_seconds", m->t.backward));
+    ADD(cJSON_AddNumberToObject(tj, "update_seconds", m->t.update));
+    ADD(cJSON_AddNumberToObject(tj, "dropout_seconds", m->t.dropout));
+    ADD(cJSON_AddNumberToObject(tj, "eval_seconds", rs->eval_seconds));
+    ADD(cJSON_AddNumberToObject(tj, "data_load_seconds", rs->t_data));
+    char fp[17];
+    cJSON *rj = cJSON_AddObjectToObject(res, "fingerprints");
+    if (!rj)
+        return -1;
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)rs->init_fp);
+    ADD(cJSON_AddStringToObject(rj, "initial_weights", fp));
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)rs->order_fp);
+    ADD(cJSON_AddStringToObject(rj, "data_order", fp));
+    return 0;
+}
+
+/* The whole result into *out (caller frees); start: the run's start (UTC),
+ * t_start: its db_now().  -1 when out of memory. */
+static int result_json(cJSON **out, const run_state *rs, const cJSON *config,
+                       const char *id, const char *start, double t_start)
+{
+    char end[32];
+    db_utc_stamp(end, sizeof end);
+    cJSON *res = *out = cJSON_CreateObject();
+    if (!res)
+        return -1;
+    ADD(cJSON_AddNumberToObject(res, "schema_version", DB_RESULT_SCHEMA_VERSION));
+    ADD(cJSON_AddStringToObject(res, "run_id", id));
+    ADD(cJSON_AddStringToObject(res, "config_hash", id));
+    ADD(cJSON_AddStringToObject(res, "code_version", DB_CODE_VERSION));
+    ADD(cJSON_AddStringToObject(res, "status", rs->diverged_epoch ? "diverged" : "complete"));
+    if (rs->diverged_epoch) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "loss non-finite or above %g in epoch %zu",
+                 DB_DIVERGED_LOSS, rs->diverged_epoch);
+        ADD(cJSON_AddStringToObject(res, "error", msg));
+    } else {
+        ADD(cJSON_AddNullToObject(res, "error"));
+    }
+    cJSON *cfg = cJSON_Duplicate(config, 1);
+    if (!cfg || !cJSON_AddItemToObject(res, "config", cfg)) {
+        cJSON_Delete(cfg);
+        return -1;
+    }
+    if (add_data_json(res, rs) || add_epochs_json(res, rs) ||
+        add_timing_json(res, rs, db_now() - t_start))
+        return -1;
+    ADD(cJSON_AddNumberToObject(res, "parameters", (double)rs->m.nparams));
+    ADD(cJSON_AddNumberToObject(res, "model_bytes", (double)db_model_bytes(&rs->m)));
+    ADD(cJSON_AddNumberToObject(res, "peak_rss_mib", db_peak_rss_mib()));
+    cJSON *env = environment_json(start, end, rs->m.nthreads);
+    if (!env || !cJSON_AddItemToObject(res, "environment", env)) {
+        cJSON_Delete(env);
+        return -1;
+    }
+    return 0;
+}
+
+#undef ADD
+
+int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e)
+{
+    opt->result_path[0] = '\0';
+    run_state rs;
+    memset(&rs, 0, sizeof rs);
+    rs.rc = calloc(1, sizeof *rs.rc);
+    if (!rs.rc)
+        return db_fail(e, "out of memory");
+    cJSON *res = NULL;
+    int ret = -1;
+    char start[32];
+    db_utc_stamp(start, sizeof start);
+    double t_start = db_now();
+    db_model_input in;
+    if (prepare(&rs, config, id, opt, e) || load_data(&rs, &in, opt, e) ||
+        make_splits(&rs, e) || build_model(&rs, &in, e) ||
+        train_epochs(&rs, opt, e))
+        goto out;
+    if (result_json(&res, &rs, config, id, start, t_start) != 0) {
+        db_fail(e, "out of memory building the result");
+        goto out;
+    }
+    if (db_json_save(opt->result_path, res, e))
+        goto out;
+    ret = rs.diverged_epoch ? 1 : 0;
+out:
+    if (ret < 0)
+        opt->result_path[0] = '\0';
+    cJSON_Delete(res);
+    free(rs.ep);
+    free(rs.train_idx);
+    free(rs.test_idx);
+    free(rs.labels);
+    db_model_free(&rs.m);
+    db_dataset_free(&rs.data);
+    free(rs.rc);
+    return ret;
+}

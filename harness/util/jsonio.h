@@ -1,0 +1,30 @@
+/* jsonio.h - reading JSON files with errors that name the file, and writing
+ * them atomically (util/fs.h), so a reader never sees a half-written file. */
+#ifndef DB_JSONIO_H
+#define DB_JSONIO_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "dberr.h"
+
+/* Largest JSON file we read (configs, sweeps, results). */
+#define DB_JSON_MAX_BYTES ((size_t)16 << 20)
+
+/* Parses a file; errors name the file and the line of a syntax error. */
+int db_json_load(cJSON **out, const char *path, db_err *e);
+/* cJSON_Print + db_write_atomic, with a trailing newline. */
+int db_json_save(const char *path, const cJSON *j, db_err *e);
+
+/* Typed field access with errors naming what/field.  Absent fields keep
+ * *out unchanged and return 0 unless required. */
+int db_json_number(double *out, const cJSON *o, const char *key, int required,
+                   const char *what, db_err *e);
+int db_json_string(const char **out, const cJSON *o, const char *key, int required,
+                   const char *what, db_err *e);
+/* Fails naming the first key of o that is not in allowed (NULL-terminated). */
+int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *what,
+                      db_err *e);
+
+#endif
