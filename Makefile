@@ -212,6 +212,16 @@ bench:
 	$(MAKE) dropbench
 	scripts/bench
 
+# results/RESULTS.md from the committed result files (results/suite-v1,
+# results/crosscheck) and results/DISCUSSION.md; results-check regenerates
+# it in a temporary folder and fails unless it is the committed file, byte
+# for byte (scripts/results).
+.PHONY: results results-check
+results: $(BUILD)/dropbench
+	DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench scripts/results
+results-check: $(BUILD)/dropbench
+	DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench scripts/results --check
+
 # `make lint`: cppcheck (suppressions in .cppcheck-suppressions, each a
 # checked false positive) and clang-tidy (checks in .clang-tidy) over the
 # library, tools and fuzz targets; any finding fails.  One file per

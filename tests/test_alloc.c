@@ -160,7 +160,7 @@ static int scenario_report(db_err *e)
             rc = db_fail(e, "open_memstream failed");
             break;
         }
-        rc = report_write(m, &set, &t, (enum report_format)fmt, e);
+        rc = report_write(m, &set, &t, (enum report_format)fmt, NULL, e);
         fclose(m);
         free(buf);
     }

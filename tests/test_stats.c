@@ -109,6 +109,41 @@ START_TEST(test_paired)
 }
 END_TEST
 
+/* Welch, worked by hand:
+ *   a = {10,12,14,16}: mean 13, var 20/3;  b = {1,2,3,4}: mean 2.5, var 5/3
+ *   va = 5/3, vb = 5/12, se^2 = 25/12, df = (25/12)^2 / ((5/3)^2/3 + (5/12)^2/3)
+ *      = 4.4118 -> 4, t = 2.776445, half = 2.776445 * 1.443376 = 4.007454
+ *   a = {1,2,3} (mean 2, sd 1), b = {2,4} (mean 3, sd sqrt 2):
+ *   se^2 = 1/3 + 1 = 4/3, df = (16/9) / ((1/9)/2 + 1) = 1.684 -> 1,
+ *   half = 12.706205 * 1.154701 = 14.671862 */
+START_TEST(test_welch)
+{
+    const double a[] = { 10, 12, 14, 16 }, b[] = { 1, 2, 3, 4 };
+    stats_summary sa, sb;
+    stats_ci ci;
+    stats_summarize(a, 4, &sa);
+    stats_summarize(b, 4, &sb);
+    stats_welch_ci(&sa, &sb, &ci);
+    ck_assert(ci.valid && ci.significant);
+    ck_assert_double_eq_tol(ci.mean, 10.5, 1e-12);
+    ck_assert_double_eq_tol(ci.half, 4.007454, 1e-5);
+    ck_assert_double_eq_tol(ci.lo, 6.492546, 1e-5);
+    const double c[] = { 1, 2, 3 }, d[] = { 2, 4 };
+    stats_summarize(c, 3, &sa);
+    stats_summarize(d, 2, &sb);
+    stats_welch_ci(&sa, &sb, &ci);
+    ck_assert(ci.valid && !ci.significant);
+    ck_assert_uint_eq(ci.n, 2);
+    ck_assert_double_eq_tol(ci.half, 14.671862, 1e-5);
+    ck_assert_double_eq_tol(ci.hi, 13.671862, 1e-5);
+    /* one side with a single value: no interval */
+    stats_summarize(d, 1, &sb);
+    stats_welch_ci(&sa, &sb, &ci);
+    ck_assert(!ci.valid && !ci.significant);
+    ck_assert_double_eq_tol(ci.mean, 0.0, 1e-12);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("stats");
@@ -118,6 +153,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_ci_hand);
     tcase_add_test(tc, test_ci_small_n);
     tcase_add_test(tc, test_paired);
+    tcase_add_test(tc, test_welch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -102,7 +102,14 @@ void report_table_free(report_table *t)
     free(t->cells);
     free(t->excluded);
     db_strv_free(t->notes, t->nnotes);
+    db_strv_free(t->provenance, t->nprovenance);
     memset(t, 0, sizeof *t);
+}
+
+/* Whether a result is one of the table's: complete and dropbench's own. */
+static int counts(const report_result *r)
+{
+    return !r->framework && strcmp(r->status, "complete") == 0;
 }
 
 /* Which setting fields vary within one task. */
@@ -120,7 +127,7 @@ static unsigned varying_fields(const report_set *set, const char *task)
     unsigned v = 0;
     for (size_t i = 0; i < set->n; i++) {
         const report_result *r = &set->res[i];
-        if (strcmp(r->status, "complete") != 0 || strcmp(r->task, task) != 0)
+        if (!counts(r) || strcmp(r->task, task) != 0)
             continue;
         if (!first) {
             first = r;
@@ -191,6 +198,10 @@ static int collect_tasks(const report_set *set, report_table *t)
 {
     for (size_t i = 0; i < set->n; i++) {
         const report_result *r = &set->res[i];
+        if (r->framework) {
+            t->nforeign++;
+            continue;
+        }
         if (strcmp(r->status, "complete") != 0) {
             t->excluded[t->nexcluded++] = i;
             continue;
@@ -215,8 +226,7 @@ static int make_rows(const report_set *set, const char *baseline,
         unsigned v = varying_fields(set, t->tasks[k]);
         for (size_t i = 0; i < set->n; i++) {
             const report_result *r = &set->res[i];
-            if (strcmp(r->status, "complete") != 0 ||
-                strcmp(r->task, t->tasks[k]) != 0)
+            if (!counts(r) || strcmp(r->task, t->tasks[k]) != 0)
                 continue;
             if (!(setting[i] = setting_of(r, v)))
                 return -1;
@@ -259,7 +269,7 @@ static int fill_cell(const report_set *set, report_table *t, size_t ro,
                      size_t k, const long *rowof)
 {
     report_cell *c = report_cell_at(t, ro, k);
-    c->sec_epoch = c->overhead_pct = NAN;
+    c->sec_epoch = c->overhead_pct = c->eval_sec = NAN;
     size_t m = 0;
     for (size_t i = 0; i < set->n; i++)
         if (rowof[i] == (long)ro && strcmp(set->res[i].task, t->tasks[k]) == 0)
@@ -291,22 +301,31 @@ static int fill_cell(const report_set *set, report_table *t, size_t ro,
         c->idx[w++] = c->idx[j];
     }
     c->n = w;
-    double *v = malloc(c->n * sizeof *v);
+    double *v = malloc(2 * c->n * sizeof *v);
     if (!v)
         return -1;
-    double tsum = 0.0;
+    double *tv = v + c->n, esum = 0.0;
+    size_t neval = 0;
     for (size_t j = 0; j < c->n; j++) {
         const report_result *r = &set->res[c->idx[j]];
         v[j] = r->test_error;
-        if (isfinite(r->sec_epoch)) {
-            tsum += r->sec_epoch;
-            c->ntime++;
+        if (isfinite(r->train_sec_epoch))
+            tv[c->ntime++] = r->train_sec_epoch;
+        if (isfinite(r->eval_sec_epoch)) {
+            esum += r->eval_sec_epoch;
+            neval++;
         }
     }
     stats_summarize(v, c->n, &c->err);
+    if (c->ntime) {
+        stats_summary ts;
+        stats_summarize(tv, c->ntime, &ts);
+        c->sec_epoch = ts.mean;
+        c->sec_sd = ts.sd;
+    }
     free(v);
-    if (c->ntime)
-        c->sec_epoch = tsum / (double)c->ntime;
+    if (neval)
+        c->eval_sec = esum / (double)neval;
     return 0;
 }
 
@@ -343,6 +362,35 @@ static int compare_cell(const report_set *set, report_cell *c,
     stats_paired_ci(a, bb, np, d, &c->diff);
     free(a);
     return 0;
+}
+
+/* Step 5: the distinct origins of the counted results, with counts, in
+ * the order first met (files are read in name order).  -1 when out of
+ * memory. */
+static int collect_provenance(const report_set *set, report_table *t)
+{
+    size_t *count = calloc(set->n ? set->n : 1, sizeof *count);
+    const char **what = calloc(set->n ? set->n : 1, sizeof *what);
+    size_t nd = 0;
+    int rc = count && what ? 0 : -1;
+    for (size_t i = 0; i < set->n && rc == 0; i++) {
+        const report_result *r = &set->res[i];
+        if (!counts(r))
+            continue;
+        const char *p = r->provenance ? r->provenance : "origin not recorded";
+        size_t j = 0;
+        while (j < nd && strcmp(what[j], p) != 0)
+            j++;
+        if (j == nd)
+            what[nd++] = p;
+        count[j]++;
+    }
+    for (size_t j = 0; j < nd && rc == 0; j++)
+        rc = db_strv_push(&t->provenance, &t->nprovenance,
+                          db_asprintf("%s: %zu result(s)", what[j], count[j]));
+    free(count);
+    free(what);
+    return rc;
 }
 
 int report_aggregate(const report_set *set, const char *baseline,
@@ -385,6 +433,8 @@ int report_aggregate(const report_set *set, const char *baseline,
                              report_cell_at(t, (size_t)bro, k)) != 0)
                 goto oom;
     }
+    if (collect_provenance(set, t) != 0)
+        goto oom;
     for (size_t i = 0; i < set->n; i++)
         free(setting[i]);
     free(setting);

@@ -11,7 +11,10 @@
  * threads) that differ between results of the same task, e.g. "lr=0.1"; it
  * is empty when they agree, as in the suite.  Each cell: the mean and sample
  * std of final.test_error_pct over seeds, with n; only results with status
- * "complete" count.  A second table gives seconds per epoch and the overhead
+ * "complete" count, and only dropbench's own (a result with a "framework"
+ * other than dropbench is set beside them by crosscheck.h instead).  A
+ * second table gives training seconds per epoch (evaluation excluded) and
+ * the overhead
  * relative to the baseline; a third the paired differences against the
  * baseline (same task, seed and setting, baseline at its default rates),
  * with a 95% t-interval (stats.h), '*' when it excludes zero, and
@@ -33,7 +36,10 @@ typedef struct report_cell {
     size_t *idx;         /* n indices into set->res, ascending seed */
     stats_summary err;   /* final test error (%) */
     size_t ntime;
-    double sec_epoch;    /* mean over seeds that have timing; NAN if none */
+    double sec_epoch;    /* training time per epoch (evaluation excluded):
+                            mean over seeds that have it; NAN if none */
+    double sec_sd;       /* its sample std over those seeds (0 below 2) */
+    double eval_sec;     /* evaluation time per epoch, mean; NAN if none */
     double overhead_pct; /* sec_epoch / baseline's - 1, in %; NAN if n/a */
     int has_diff;        /* row is not the baseline and a baseline exists */
     stats_ci diff;       /* strategy minus baseline, pp, paired by seed */
@@ -59,6 +65,11 @@ typedef struct report_table {
     size_t nexcluded;
     char **notes;        /* e.g. duplicate seeds, newer file used */
     size_t nnotes;
+    char **provenance;   /* "code version V, commit C, ...: N result(s)",
+                            one per distinct origin of the counted results */
+    size_t nprovenance;
+    size_t nforeign;     /* results of another framework (crosscheck.h),
+                            not in the table */
     int any_setting;     /* some row has a non-empty setting */
 } report_table;
 

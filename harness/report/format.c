@@ -27,11 +27,21 @@ void report_cell_text(char *buf, size_t n, const report_table *t, size_t ro,
             snprintf(buf, n, "-");
         else {
             int prec = c->sec_epoch >= 100 ? 0 : c->sec_epoch >= 1 ? 1 : 3;
-            int m = snprintf(buf, n, "%.*f s", prec, c->sec_epoch);
+            int m = c->ntime >= 2
+                        ? snprintf(buf, n, "%.*f %s %.*f s", prec, c->sec_epoch, pm,
+                                   prec, c->sec_sd)
+                        : snprintf(buf, n, "%.*f s", prec, c->sec_epoch);
             if (isfinite(c->overhead_pct) && m > 0 && (size_t)m < n)
                 snprintf(buf + m, n - (size_t)m, " (%+.1f%s)",
                          c->overhead_pct, pct);
         }
+        break;
+    case REPORT_TAB_EVAL:
+        if (!isfinite(c->eval_sec))
+            snprintf(buf, n, "-");
+        else
+            snprintf(buf, n, "%.*f s", c->eval_sec >= 100 ? 0 : c->eval_sec >= 1 ? 1 : 3,
+                     c->eval_sec);
         break;
     case REPORT_TAB_DIFF:
         if (t->rows[ro].is_baseline)

@@ -14,16 +14,26 @@
 #include "report/aggregate.h"
 #include "report/results.h"
 
-enum report_table_kind { REPORT_TAB_ERROR, REPORT_TAB_TIME, REPORT_TAB_DIFF };
+enum report_table_kind { REPORT_TAB_ERROR, REPORT_TAB_TIME, REPORT_TAB_EVAL,
+                         REPORT_TAB_DIFF };
 
 typedef struct report_text_format {
-    /* the heading: file counts from set and t */
-    void (*heading)(FILE *f, const report_set *set, const report_table *t);
+    /* the heading: the title, then file counts from set and t */
+    void (*heading)(FILE *f, const char *title, const report_set *set,
+                    const report_table *t);
     /* one table of the kind's cell texts (report_cell_text) */
     void (*table)(FILE *f, const report_table *t, enum report_table_kind kind,
                   const char *title);
     /* a titled list; called only when n > 0 */
     void (*list)(FILE *f, const char *title, char *const *items, size_t n);
+    /* a titled table of texts: cells[(r + 1) * ncols + c] for row r, the
+     * column heads first; the first nleft columns are text, the others
+     * numbers.  Texts may hold the plus-minus sign as UTF-8. */
+    void (*grid)(FILE *f, const char *title, char *const *cells, size_t ncols,
+                 size_t nleft, size_t nrows);
+    /* titled images: prefix/NAME.svg for each name (prefix may be "") */
+    void (*images)(FILE *f, const char *title, const char *prefix,
+                   char *const *names, size_t n);
 } report_text_format;
 
 extern const report_text_format report_format_md;

@@ -30,7 +30,8 @@ static void csv_num(FILE *f, double v, const char *fmt)
 void report_csv_write(FILE *f, const report_table *t)
 {
     fputs("strategy,rates,setting,task,n,test_error_mean,test_error_sd,"
-          "seconds_per_epoch,time_overhead_pct,diff_n,diff_mean,diff_sd,"
+          "train_seconds_per_epoch,train_seconds_per_epoch_sd,time_overhead_pct,"
+          "eval_seconds_per_epoch,diff_n,diff_mean,diff_sd,"
           "diff_ci_low,diff_ci_high,diff_significant\n",
           f);
     for (size_t ro = 0; ro < t->nrows; ro++) {
@@ -50,7 +51,9 @@ void report_csv_write(FILE *f, const report_table *t)
             csv_num(f, c->err.mean, "%.4f");
             csv_num(f, c->n >= 2 ? c->err.sd : NAN, "%.4f");
             csv_num(f, c->sec_epoch, "%.6g");
+            csv_num(f, c->ntime >= 2 ? c->sec_sd : NAN, "%.6g");
             csv_num(f, c->overhead_pct, "%.3f");
+            csv_num(f, c->eval_sec, "%.6g");
             if (c->has_diff) {
                 fprintf(f, ",%zu", c->diff.n);
                 csv_num(f, c->diff.n ? c->diff.mean : NAN, "%.4f");

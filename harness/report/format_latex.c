@@ -22,13 +22,16 @@ static void put_latex(FILE *f, const char *s)
     }
 }
 
-static void latex_heading(FILE *f, const report_set *set,
+static void latex_heading(FILE *f, const char *title, const report_set *set,
                           const report_table *t)
 {
-    fprintf(f, "%% dropbench report: %zu result file(s), %zu complete, "
-               "%zu not complete, %zu unreadable.\n"
+    fputs("% ", f);
+    for (const char *s = title; *s; s++)
+        fputc(*s == '\n' ? ' ' : *s, f);
+    fprintf(f, ": %zu result file(s), %zu complete, "
+               "%zu not complete, %zu unreadable, %zu of another framework.\n"
                "%% needs \\usepackage{booktabs}\n\n",
-            set->nfiles, t->ncomplete, t->nexcluded, set->nproblems);
+            set->nfiles, t->ncomplete, t->nexcluded, set->nproblems, t->nforeign);
 }
 
 static void latex_table(FILE *f, const report_table *t,
@@ -70,5 +73,37 @@ static void latex_list(FILE *f, const char *title, char *const *items,
     fputc('\n', f);
 }
 
+static void latex_grid(FILE *f, const char *title, char *const *cells, size_t ncols,
+                       size_t nleft, size_t nrows)
+{
+    fputs("\\begin{table}[ht]\n\\centering\n\\caption{", f);
+    put_latex(f, title);
+    fputs("}\n\\begin{tabular}{", f);
+    for (size_t c = 0; c < ncols; c++)
+        fputc(c < nleft ? 'l' : 'r', f);
+    fputs("}\n\\toprule\n", f);
+    for (size_t r = 0; r <= nrows; r++) {
+        for (size_t c = 0; c < ncols; c++) {
+            if (c)
+                fputs(" & ", f);
+            put_latex(f, cells[r * ncols + c]);
+        }
+        fputs(r == 0 ? " \\\\\n\\midrule\n" : " \\\\\n", f);
+    }
+    fputs("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n", f);
+}
+
+/* LaTeX does not include SVG without a converter: the plots are listed as
+ * a comment. */
+static void latex_images(FILE *f, const char *title, const char *prefix,
+                         char *const *names, size_t n)
+{
+    fprintf(f, "%% %s:\n", title);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%%   %s%s%s.svg\n", prefix, *prefix ? "/" : "", names[i]);
+    fputc('\n', f);
+}
+
 const report_text_format report_format_latex = { latex_heading, latex_table,
-                                                  latex_list };
+                                                  latex_list, latex_grid,
+                                                  latex_images };

@@ -57,6 +57,7 @@ typedef struct plot_ctx {
     char **outputs;    /* final names of files gnuplot writes */
     size_t noutputs;
     size_t nplots;
+    char **names;      /* the plots' names, nplots of them */
 } plot_ctx;
 
 /* Starts a plot: the script draws it twice, SVG then PNG, into *.tmp files
@@ -72,6 +73,9 @@ static int plot_begin(plot_ctx *p, const char *name)
           "set border 3\nset tics nomirror\n", g);
     if (db_strv_push(&p->outputs, &p->noutputs, db_asprintf("%s.svg", name)) ||
         db_strv_push(&p->outputs, &p->noutputs, db_asprintf("%s.png", name)))
+        return -1;
+    size_t nn = p->nplots;
+    if (db_strv_push(&p->names, &nn, db_strdup(name)))
         return -1;
     p->nplots++;
     return 0;
@@ -362,7 +366,7 @@ static int plot_overhead(plot_ctx *p, const report_table *t, db_err *e)
     fputs("set title ", g);
     char title[300];
     snprintf(title, sizeof title,
-             "time per epoch relative to %s (overhead, %%)", t->baseline);
+             "training time per epoch relative to %s (overhead, %%)", t->baseline);
     put_gp(g, title);
     fprintf(g, " noenhanced\nset ylabel 'overhead (%%)'\n"
                "set style data histogram\n"
@@ -416,14 +420,16 @@ static int run_gnuplot(const char *outdir, db_err *e)
 }
 
 int report_plots(const report_set *set, const report_table *t,
-                 const char *outdir, size_t *nplots, db_err *e)
+                 const char *outdir, size_t *nplots, char ***names, db_err *e)
 {
     *nplots = 0;
+    if (names)
+        *names = NULL;
     if (db_mkdirs(outdir, e) != 0)
         return -1;
     char *script = NULL;
     size_t slen = 0;
-    plot_ctx p = { outdir, open_memstream(&script, &slen), NULL, 0, 0 };
+    plot_ctx p = { outdir, open_memstream(&script, &slen), NULL, 0, 0, NULL };
     if (!p.gp)
         return db_fail(e, "out of memory");
     fputs("# written by dropbench report --plots; run: gnuplot plots.gp\n",
@@ -501,5 +507,9 @@ int report_plots(const report_set *set, const report_table *t,
     free(script);
     if (rc == 0)
         *nplots = p.nplots;
+    if (rc == 0 && names)
+        *names = p.names;
+    else
+        db_strv_free(p.names, p.nplots);
     return rc;
 }

@@ -17,9 +17,10 @@
  * std over seeds, default rates), curves-TASK-STRATEGY (one per rate when a
  * strategy was run at several), rates-TASK (error against rate per
  * placement, when some placement has two or more rates) and overhead (time
- * per epoch relative to the baseline).  *nplots receives the number of
- * plots made. */
+ * per epoch relative to the baseline, training only).  *nplots receives the
+ * number of plots made; names (may be NULL) their names in order, without
+ * extension (free with db_strv_free(*names, *nplots)). */
 int report_plots(const report_set *set, const report_table *t,
-                 const char *outdir, size_t *nplots, db_err *e);
+                 const char *outdir, size_t *nplots, char ***names, db_err *e);
 
 #endif

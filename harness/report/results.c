@@ -11,6 +11,7 @@
 
 #include <cJSON.h>
 
+#include "util/fs.h"
 #include "util/str.h"
 
 #define REPORT_MAX_FILE (64u << 20) /* a result file is a few KiB */
@@ -19,51 +20,6 @@ static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-/* Reads a whole file, NUL-terminated; NULL with errno set on failure. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            if (cap >= REPORT_MAX_FILE) {
-                free(buf);
-                buf = NULL;
-                errno = EFBIG;
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - 1 - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                free(buf);
-                buf = NULL;
-                errno = EIO;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        if (len)
-            *len = n;
-    }
-    return buf;
 }
 
 static void result_free(report_result *r)
@@ -76,6 +32,8 @@ static void result_free(report_result *r)
     free(r->status);
     free(r->error);
     free(r->curve);
+    free(r->framework);
+    free(r->provenance);
 }
 
 void report_set_free(report_set *set)
@@ -102,6 +60,26 @@ static double opt_num(const cJSON *obj, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* r->provenance from a dropbench result's code_version and environment;
+ * -1 when out of memory. */
+static int provenance_of(report_result *r, const cJSON *root)
+{
+    const cJSON *cv = cJSON_GetObjectItemCaseSensitive(root, "code_version");
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(root, "environment");
+    const cJSON *commit = cJSON_GetObjectItemCaseSensitive(env, "git_commit");
+    const cJSON *dirty = cJSON_GetObjectItemCaseSensitive(env, "git_dirty");
+    const cJSON *core = cJSON_GetObjectItemCaseSensitive(env, "blas_core");
+    if (!cJSON_IsString(cv) && !cJSON_IsString(commit))
+        return 0;
+    r->provenance = db_asprintf(
+        "code version %s, commit %.12s%s, OpenBLAS core %s",
+        cJSON_IsString(cv) ? cv->valuestring : "?",
+        cJSON_IsString(commit) ? commit->valuestring : "?",
+        cJSON_IsTrue(dirty) ? " (uncommitted changes)" : "",
+        cJSON_IsString(core) ? core->valuestring : "?");
+    return r->provenance ? 0 : -1;
 }
 
 /* Fills r from a parsed result; on a missing/invalid required field returns
@@ -173,6 +151,20 @@ static int result_from_json(report_result *r, const cJSON *root,
     r->sec_epoch =
         opt_num(cJSON_GetObjectItemCaseSensitive(root, "timing"),
                 "seconds_per_epoch");
+
+    const cJSON *timing = cJSON_GetObjectItemCaseSensitive(root, "timing");
+    r->train_sec_epoch = opt_num(timing, "train_seconds_per_epoch");
+    r->eval_sec_epoch = NAN;
+    double ev = opt_num(timing, "eval_seconds");
+    long done = opt_long(fin, "epochs_completed");
+    if (isfinite(ev) && done > 0)
+        r->eval_sec_epoch = ev / (double)done;
+    const cJSON *fw = cJSON_GetObjectItemCaseSensitive(root, "framework");
+    if (cJSON_IsString(fw) && strcmp(fw->valuestring, "dropbench") != 0 &&
+        !(r->framework = db_strdup(fw->valuestring)))
+        return *why = "out of memory", -1;
+    if (!r->framework && provenance_of(r, root) != 0)
+        return *why = "out of memory", -1;
 
     r->site_rate = NAN;
     const cJSON *sites = cJSON_GetObjectItemCaseSensitive(cfg, "dropout_sites");
@@ -250,13 +242,17 @@ int report_load(report_set *set, const char *dir, db_err *e)
         char whybuf[256];
         size_t len = 0;
         struct stat sb;
-        char *text = stat(path, &sb) == 0 && S_ISREG(sb.st_mode)
-                         ? slurp(path, &len)
-                         : NULL;
+        db_err re = { "" };
+        char *text = stat(path, &sb) == 0 ? db_read_file(path, &len, REPORT_MAX_FILE, &re)
+                                           : NULL;
         cJSON *root = NULL;
         if (!text) {
-            snprintf(whybuf, sizeof whybuf, "cannot read: %s",
-                     errno ? strerror(errno) : "not a regular file");
+            const char *msg = re.msg;
+            if (stat(path, &sb) != 0)
+                msg = strerror(errno);
+            else if (!strncmp(msg, path, strlen(path)) && msg[strlen(path)] == ':')
+                msg += strlen(path) + 2; /* the reason without the path */
+            snprintf(whybuf, sizeof whybuf, "cannot read: %s", msg);
             why = whybuf;
         } else if (!(root = cJSON_ParseWithLength(text, len))) {
             why = "not valid JSON";

@@ -26,6 +26,15 @@ typedef struct report_result {
     long epochs, batch, limit_train, val, threads;
     double test_error;   /* final.test_error_pct (complete results) */
     double sec_epoch;    /* timing.seconds_per_epoch, NAN when absent */
+    double train_sec_epoch; /* timing.train_seconds_per_epoch (training
+                               only, evaluation excluded), NAN when absent */
+    double eval_sec_epoch;  /* timing.eval_seconds / epochs completed, NAN
+                               when absent */
+    char *framework;     /* NULL for dropbench's own results; else the
+                            result's "framework" ("pytorch" for
+                            scripts/crosscheck-pytorch) */
+    char *provenance;    /* "code version V, commit C[, dirty tree], OpenBLAS
+                            core K" from the result; NULL when it has none */
     double site_rate;    /* the rate shared by every dropout site; 0 with no
                             sites; NAN when the sites differ or are absent */
     size_t ncurve;

@@ -1,6 +1,7 @@
 #include "report/stats.h"
 
 #include <math.h>
+#include <string.h>
 
 /* t_{0.975, df} for df = 1..30. */
 static const double t95_table[30] = {
@@ -68,4 +69,30 @@ void stats_paired_ci(const double *a, const double *b, size_t n, double *d,
     for (size_t i = 0; i < n; i++)
         d[i] = a[i] - b[i];
     stats_mean_ci(d, n, ci);
+}
+
+void stats_welch_ci(const stats_summary *a, const stats_summary *b, stats_ci *ci)
+{
+    memset(ci, 0, sizeof *ci);
+    ci->n = a->n < b->n ? a->n : b->n;
+    ci->mean = a->mean - b->mean;
+    if (a->n < 2 || b->n < 2)
+        return;
+    double va = a->sd * a->sd / (double)a->n, vb = b->sd * b->sd / (double)b->n;
+    double se2 = va + vb;
+    ci->valid = 1;
+    ci->sd = sqrt(se2);
+    if (se2 == 0.0) {
+        ci->significant = ci->mean != 0.0;
+        ci->lo = ci->hi = ci->mean;
+        return;
+    }
+    /* Welch-Satterthwaite degrees of freedom, rounded down (a wider,
+     * conservative interval) and at least 1. */
+    double df = se2 * se2 / (va * va / (double)(a->n - 1) + vb * vb / (double)(b->n - 1));
+    size_t dfi = df < 1.0 ? 1 : (size_t)floor(df);
+    ci->half = stats_t95(dfi) * sqrt(se2);
+    ci->lo = ci->mean - ci->half;
+    ci->hi = ci->mean + ci->half;
+    ci->significant = ci->lo > 0.0 || ci->hi < 0.0;
 }

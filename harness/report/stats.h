@@ -38,4 +38,10 @@ void stats_mean_ci(const double *x, size_t n, stats_ci *ci);
 void stats_paired_ci(const double *a, const double *b, size_t n, double *d,
                      stats_ci *ci);
 
+/* 95% interval for the difference of two independent means, a minus b,
+ * from their summaries (Welch: unequal variances, Welch-Satterthwaite
+ * degrees of freedom rounded down).  ci->n is the smaller n; valid only
+ * when both n >= 2; sd is the standard error of the difference. */
+void stats_welch_ci(const stats_summary *a, const stats_summary *b, stats_ci *ci);
+
 #endif

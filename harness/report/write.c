@@ -36,9 +36,55 @@ static void write_list(FILE *f, const report_text_format *tf,
         tf->list(f, title, items, n);
 }
 
-int report_write(FILE *f, const report_set *set, const report_table *t,
-                 enum report_format fmt, db_err *e)
+/* The cross-check table: one row per (task, strategy, framework). */
+static int write_crosscheck(FILE *f, const report_text_format *tf,
+                            const report_table *t, const report_crosscheck *x)
 {
+    enum { NC = 8 };
+    char **cells = calloc((x->n + 1) * NC, sizeof *cells);
+    if (!cells)
+        return -1;
+    static const char *const head[NC] = {
+        "task", "strategy", "framework", "dropbench", "other",
+        "dropbench - other (pp)", "95% interval (Welch)", "within seed noise",
+    };
+    int oom = 0;
+    for (size_t c = 0; c < NC; c++)
+        oom |= !(cells[c] = db_strdup(head[c]));
+    for (size_t i = 0; i < x->n && !oom; i++) {
+        const report_xrow *r = &x->rows[i];
+        char **row = cells + (i + 1) * NC;
+        row[0] = db_strdup(r->task);
+        row[1] = db_strdup(t->rows[r->row].strategy);
+        row[2] = db_strdup(r->framework);
+        row[3] = db_asprintf("%.2f ± %.2f (n=%zu)", r->db.mean, r->db.sd, r->db.n);
+        row[4] = db_asprintf("%.2f ± %.2f (n=%zu)", r->other.mean, r->other.sd,
+                             r->other.n);
+        row[5] = db_asprintf("%+.2f", r->diff.mean);
+        row[6] = r->diff.valid ? db_asprintf("[%+.2f, %+.2f]", r->diff.lo, r->diff.hi)
+                               : db_strdup("-");
+        row[7] = db_strdup(!r->diff.valid      ? "n too small"
+                           : r->diff.significant ? "no"
+                                                 : "yes");
+        for (size_t c = 0; c < NC; c++)
+            oom |= !row[c];
+    }
+    if (!oom)
+        tf->grid(f, "dropbench beside another framework (final test error %, "
+                    "mean ± std over seeds)",
+                 cells, NC, 3, x->n);
+    for (size_t i = 0; i < (x->n + 1) * NC; i++)
+        free(cells[i]);
+    free(cells);
+    return oom ? -1 : 0;
+}
+
+int report_write(FILE *f, const report_set *set, const report_table *t,
+                 enum report_format fmt, const report_doc *doc, db_err *e)
+{
+    static const report_doc none;
+    if (!doc)
+        doc = &none;
     if (fmt == REPORT_CSV) {
         report_csv_write(f, t);
         return ferror(f) ? db_fail(e, "report: write error") : 0;
@@ -71,16 +117,26 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
 
     const report_text_format *tf = text_format(fmt);
     char title[256];
-    tf->heading(f, set, t);
+    tf->heading(f, doc->title ? doc->title : "dropbench report", set, t);
     tf->table(f, t, REPORT_TAB_ERROR,
               "Final test error (%), mean ± std over seeds");
-    snprintf(title, sizeof title,
-             "Time per epoch (s) and overhead relative to %s", t->baseline);
-    tf->table(f, t, REPORT_TAB_TIME, title);
     snprintf(title, sizeof title,
              "Paired difference in test error against %s (percentage points)",
              t->baseline);
     tf->table(f, t, REPORT_TAB_DIFF, title);
+    snprintf(title, sizeof title,
+             "Training time per epoch (s, evaluation excluded), mean ± std over "
+             "seeds, and overhead relative to %s", t->baseline);
+    tf->table(f, t, REPORT_TAB_TIME, title);
+    tf->table(f, t, REPORT_TAB_EVAL,
+              "Evaluation time per epoch (s, the full test set), mean over seeds");
+    if (doc->xc && doc->xc->n > 0 && write_crosscheck(f, tf, t, doc->xc) != 0) {
+        db_strv_free(excl, nexcl);
+        return db_fail(e, "report: out of memory");
+    }
+    if (doc->nplots > 0)
+        tf->images(f, "Plots", doc->plot_prefix ? doc->plot_prefix : "", doc->plots,
+                   doc->nplots);
 
     char **notes = NULL;
     size_t nnotes = 0;
@@ -92,10 +148,19 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
         "that excludes zero.",
         t->baseline, t->baseline));
     oom |= db_strv_push(&notes, &nnotes, db_strdup(
-        "Time per epoch is the wall time measured inside each run; workers "
-        "running side by side (sweep --jobs) or other load on the machine "
-        "inflate it, so compare overheads of runs made under the same "
-        "conditions."));
+        "Training time per epoch is the wall time of the training passes "
+        "measured inside each run (evaluation excluded); workers running side "
+        "by side (sweep --jobs) or other load on the machine inflate it, so "
+        "compare overheads of runs made under the same conditions."));
+    if (doc->xc && doc->xc->n > 0)
+        oom |= db_strv_push(&notes, &nnotes, db_strdup(
+            "Cross-check: each side draws its own initial weights, data order "
+            "and masks from the seed, so the sides are compared as samples: "
+            "the difference of the means with a Welch 95% interval; 'within "
+            "seed noise' when the interval contains zero."));
+    if (doc->xc)
+        for (size_t i = 0; i < doc->xc->nnotes; i++)
+            oom |= db_strv_push(&notes, &nnotes, db_strdup(doc->xc->notes[i]));
     if (missing_base)
         oom |= db_strv_push(&notes, &nnotes, db_asprintf(
             "There are no complete results of the baseline '%s' at default "
@@ -118,10 +183,14 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
         return db_fail(e, "report: out of memory");
     }
     write_list(f, tf, "Notes", notes, nnotes);
+    write_list(f, tf, "Provenance (code and BLAS kernels of the results in the tables)",
+               t->provenance, t->nprovenance);
     write_list(f, tf, "Excluded (not complete)", excl, nexcl);
     write_list(f, tf, "Unreadable files (skipped)", set->problems,
                set->nproblems);
     db_strv_free(excl, nexcl);
     db_strv_free(notes, nnotes);
+    if (doc->append_len)
+        fwrite(doc->append, 1, doc->append_len, f);
     return ferror(f) ? db_fail(e, "report: write error") : 0;
 }

@@ -12,6 +12,7 @@
 
 #include "dberr.h"
 #include "report/aggregate.h"
+#include "report/crosscheck.h"
 #include "report/results.h"
 
 enum report_format { REPORT_MD = 0, REPORT_CSV, REPORT_LATEX };
@@ -19,8 +20,23 @@ enum report_format { REPORT_MD = 0, REPORT_CSV, REPORT_LATEX };
 /* Parses "md"/"markdown", "csv", "latex"/"tex". */
 int report_parse_format(const char *s, enum report_format *f, db_err *e);
 
-/* Writes the tables (and excluded list, notes) to f. */
+/* What a document holds beyond the tables of t (all optional: zero it). */
+typedef struct report_doc {
+    const char *title;              /* NULL: "dropbench report" */
+    const report_crosscheck *xc;    /* dropbench beside another framework */
+    const char *plot_prefix;        /* the plots' folder as seen from the
+                                       output file's folder ("" or NULL:
+                                       the same folder) */
+    char *const *plots;             /* plot names (report_plots) */
+    size_t nplots;
+    const char *append;             /* text written verbatim at the end */
+    size_t append_len;
+} report_doc;
+
+/* Writes the document (tables, cross-check, plots, notes, provenance,
+ * excluded and unreadable files, then doc->append) to f; CSV: the cells
+ * alone.  doc may be NULL. */
 int report_write(FILE *f, const report_set *set, const report_table *t,
-                 enum report_format fmt, db_err *e);
+                 enum report_format fmt, const report_doc *doc, db_err *e);
 
 #endif

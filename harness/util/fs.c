@@ -1,11 +1,15 @@
 #include "util/fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/str.h"
 
 int db_mkdirs(const char *path, db_err *e)
 {
@@ -68,4 +72,101 @@ int db_write_atomic(const char *path, const char *data, size_t n, db_err *e)
         return db_fail(e, "%s: rename failed: %s", path, strerror(err));
     }
     return 0;
+}
+
+char *db_read_file(const char *path, size_t *len, size_t max, db_err *e)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        db_fail(e, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        db_fail(e, "%s: not a regular file", path);
+        return NULL;
+    }
+    if ((uintmax_t)st.st_size > (uintmax_t)max) {
+        close(fd);
+        db_fail(e, "%s: larger than %zu bytes", path, max);
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        close(fd);
+        db_fail(e, "%s: out of memory", path);
+        return NULL;
+    }
+    for (;;) {
+        ssize_t got = read(fd, buf + n, cap + 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int err = errno;
+            free(buf);
+            close(fd);
+            db_fail(e, "%s: read error: %s", path, strerror(err));
+            return NULL;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+        if (n > cap) {
+            free(buf);
+            close(fd);
+            db_fail(e, "%s: grew while being read", path);
+            return NULL;
+        }
+    }
+    close(fd);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+char *db_relative_dir(const char *from, const char *dir)
+{
+    char *f = db_strdup(from), *a = NULL, *b = NULL, *out = NULL;
+    if (!f)
+        return NULL;
+    char *slash = strrchr(f, '/');
+    if (slash)
+        *slash = '\0';
+    a = realpath(slash ? (f[0] ? f : "/") : ".", NULL);
+    b = realpath(dir, NULL);
+    if (!a || !b) {
+        out = db_strdup(dir);
+        goto done;
+    }
+    /* common leading components */
+    size_t i = 0, common = 0;
+    while (a[i] && a[i] == b[i]) {
+        if (a[i] == '/')
+            common = i;
+        i++;
+    }
+    if (!a[i] && (!b[i] || b[i] == '/'))
+        common = i;
+    else if (!b[i] && a[i] == '/')
+        common = i;
+    size_t ups = 0;
+    for (const char *p = a + common; *p && strcmp(a, "/") != 0; p++)
+        ups += *p == '/';
+    const char *rest = b + common + (b[common] == '/');
+    size_t need = 3 * ups + strlen(rest) + 1;
+    out = malloc(need);
+    if (!out)
+        goto done;
+    out[0] = '\0';
+    for (size_t k = 0; k < ups; k++)
+        strcat(out, k + 1 < ups || *rest ? "../" : "..");
+    strcat(out, rest);
+done:
+    free(f);
+    free(a);
+    free(b);
+    return out;
 }

@@ -14,4 +14,15 @@ int db_mkdirs(const char *path, db_err *e);
  * removed on any failure. */
 int db_write_atomic(const char *path, const char *data, size_t n, db_err *e);
 
+/* The whole of a regular file, NUL-terminated (malloc'd; *len its length
+ * without the NUL; len may be NULL); NULL with the reason in e ("PATH:
+ * ...") when it cannot be opened or read, is not a regular file, or is
+ * larger than max bytes. */
+char *db_read_file(const char *path, size_t *len, size_t max, db_err *e);
+
+/* The folder dir as a relative path from the folder that holds the file
+ * `from` ("" when they are the same folder; dir itself when either cannot
+ * be resolved), malloc'd; NULL when out of memory.  Both must exist. */
+char *db_relative_dir(const char *from, const char *dir);
+
 #endif

@@ -1,6 +1,7 @@
 /* fuzz_result.c - result files as `report` and sweeps read them: the input,
  * split at NUL bytes into up to four files of one results directory, goes
- * through report_load, report_aggregate (baseline "none") and report_write
+ * through report_load, report_aggregate (baseline "none"),
+ * report_crosscheck_make and report_write
  * in every format; each file also through run_result_complete (the sweep's
  * "is this run done" check). */
 #include "fuzz_common.h"
@@ -46,11 +47,20 @@ int fuzz_result_one(const uint8_t *data, size_t size)
             FILE *null = fopen("/dev/null", "w");
             if (!null)
                 abort();
+            report_crosscheck xc;
+            db_err e4 = { "" };
+            int rx = report_crosscheck_make(&set, &t, &xc, &e4);
+            FUZZ_REQUIRE_MSG(rx, e4);
+            report_doc doc;
+            memset(&doc, 0, sizeof doc);
+            doc.xc = rx == 0 ? &xc : NULL;
             for (int f = REPORT_MD; f <= REPORT_LATEX; f++) {
                 db_err e3 = { "" };
-                int rw = report_write(null, &set, &t, (enum report_format)f, &e3);
+                int rw = report_write(null, &set, &t, (enum report_format)f, &doc, &e3);
                 FUZZ_REQUIRE_MSG(rw, e3);
             }
+            if (rx == 0)
+                report_crosscheck_free(&xc);
             fclose(null);
         }
         report_table_free(&t);
