@@ -212,6 +212,16 @@ bench:
 	$(MAKE) dropbench
 	scripts/bench
 
+# The HTML report of the fixture rendered by headless Chromium (skipped with a
+# message where chromium is absent; scripts/deps browser installs it).
+$(BUILD)/tools/pngstat: tests/browser/pngstat.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+.PHONY: test-browser
+test-browser: $(BUILD)/dropbench $(BUILD)/tools/pngstat
+	DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench PNGSTAT=$(CURDIR)/$(BUILD)/tools/pngstat \
+	  tests/browser/run-browser-test $(BROWSER_OUT)
+
 # results/RESULTS.md from the committed result files (results/suite-v1,
 # results/crosscheck) and results/DISCUSSION.md; results-check regenerates
 # it in a temporary folder and fails unless it is the committed file, byte

@@ -152,7 +152,7 @@ static int scenario_report(db_err *e)
     memset(&t, 0, sizeof t);
     if (!rc)
         rc = report_aggregate(&set, "none", &t, e);
-    for (int fmt = REPORT_MD; !rc && fmt <= REPORT_LATEX; fmt++) {
+    for (int fmt = REPORT_MD; !rc && fmt <= REPORT_HTML; fmt++) {
         char *buf = NULL;
         size_t len = 0;
         FILE *m = open_memstream(&buf, &len);

@@ -320,8 +320,24 @@ START_TEST(test_formats)
     enum report_format f;
     ck_assert_int_eq(report_parse_format("latex", &f, &e), 0);
     ck_assert_int_eq(f, REPORT_LATEX);
-    ck_assert_int_eq(report_parse_format("html", &f, &e), -1);
+    ck_assert_int_eq(report_parse_format("html", &f, &e), 0);
+    ck_assert_int_eq(f, REPORT_HTML);
+    ck_assert_int_eq(report_parse_format("pdf", &f, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.msg, "pdf"));
     ck_assert_ptr_nonnull(strstr(e.msg, "html"));
+
+    /* HTML: one self-contained page with the tables, a forest plot per
+     * task and nothing fetched */
+    char *html = render(&set, &t, REPORT_HTML);
+    ck_assert_ptr_nonnull(strstr(html, "<!DOCTYPE html>"));
+    ck_assert_ptr_nonnull(strstr(html, "</html>"));
+    ck_assert_ptr_nonnull(strstr(html, "12.0 ± 0.0 s (+20.0%)"));
+    ck_assert_ptr_nonnull(strstr(html, "mnist-mlp: paired difference in final test error"));
+    ck_assert_ptr_nonnull(strstr(html, "cifar-cnn: paired difference in final test error"));
+    ck_assert_ptr_null(strstr(html, "http:"));
+    ck_assert_ptr_null(strstr(html, "https:"));
+    ck_assert_ptr_null(strstr(html, " src="));
+    free(html);
 
     report_table_free(&t);
     report_set_free(&set);
@@ -560,14 +576,15 @@ START_TEST(test_plots)
     } else {
         ck_assert_msg(report_plots(&set, &t, out, &np, NULL, &e) == 0, "%s", e.msg);
         /* curves x2 tasks, curves per rate for dense and input on mlp,
-         * rates for mlp, overhead */
-        ck_assert_uint_eq(np, 6);
+         * rates for mlp, forest x2 tasks, overhead */
+        ck_assert_uint_eq(np, 8);
         const char *files[] = {
             "curves-mnist-mlp.svg", "curves-mnist-mlp.png",
             "curves-cifar-cnn.svg", "curves-mnist-mlp-input.png",
             "curves-mnist-mlp-dense.svg", "rates-mnist-mlp.svg",
             "rates-mnist-mlp.png", "overhead.svg", "overhead.png",
-            "plots.gp", "curves-mnist-mlp.dat",
+            "plots.gp", "curves-mnist-mlp.dat", "forest-mnist-mlp.svg",
+            "forest-cifar-cnn.png", "forest-mnist-mlp.dat",
         };
         for (size_t i = 0; i < sizeof files / sizeof *files; i++)
             ck_assert_msg(file_size(out, files[i]) > 100, "%s missing",

@@ -16,7 +16,7 @@
 
 static void report_usage(FILE *f)
 {
-    fputs("usage: dropbench report DIR... [--format md|csv|latex] "
+    fputs("usage: dropbench report DIR... [--format md|csv|latex|html] "
           "[--baseline STRATEGY]\n"
           "                        [--output FILE] [--plots OUTDIR]\n"
           "                        [--title TEXT] [--append FILE]\n"

@@ -45,10 +45,11 @@ static long match_row(const report_set *set, const report_table *t,
 static int cmp_xrow(const void *a, const void *b)
 {
     const report_xrow *x = a, *y = b;
+    if (x->taskno != y->taskno)
+        return x->taskno < y->taskno ? -1 : 1;
     if (x->row != y->row)
         return x->row < y->row ? -1 : 1;
-    int c = strcmp(x->task, y->task);
-    return c ? c : strcmp(x->framework, y->framework);
+    return strcmp(x->framework, y->framework);
 }
 
 /* The final errors of the other framework's results in cell (ro, k), one per
@@ -112,6 +113,7 @@ int report_crosscheck_make(const report_set *set, const report_table *t,
         memset(xr, 0, sizeof *xr);
         xr->framework = r->framework;
         xr->task = t->tasks[k];
+        xr->taskno = k;
         xr->row = (size_t)ro;
         const report_cell *c = report_cell_at(t, (size_t)ro, k);
         xr->db = c->err;

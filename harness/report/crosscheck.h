@@ -20,6 +20,7 @@
 typedef struct report_xrow {
     const char *framework;  /* the other side's name */
     const char *task;
+    size_t taskno;          /* the task's column in the table */
     size_t row;             /* the dropbench table's row */
     stats_summary db, other; /* final test error (%) over seeds */
     stats_ci diff;          /* dropbench minus other (Welch) */
@@ -34,7 +35,7 @@ typedef struct report_crosscheck {
 
 /* Pairs every complete foreign result of set with the dropbench cell of the
  * same task, strategy and rates whose results have the same epochs, lr,
- * batch, limit_train and val.  Rows in the table's row order, then task
+ * batch, limit_train and val.  Rows in the table's task order, then row
  * order, then framework name.  -1 only when out of memory. */
 int report_crosscheck_make(const report_set *set, const report_table *t,
                            report_crosscheck *x, db_err *e);

@@ -34,10 +34,17 @@ typedef struct report_text_format {
     /* titled images: prefix/NAME.svg for each name (prefix may be "") */
     void (*images)(FILE *f, const char *title, const char *prefix,
                    char *const *names, size_t n);
+    /* Optional (NULL in formats without them): figures the format draws
+     * itself, after the tables; the appended text (default: verbatim);
+     * the document's end. */
+    void (*figures)(FILE *f, const report_set *set, const report_table *t);
+    void (*appendix)(FILE *f, const char *text, size_t n);
+    void (*footer)(FILE *f);
 } report_text_format;
 
 extern const report_text_format report_format_md;
 extern const report_text_format report_format_latex;
+extern const report_text_format report_format_html;
 
 /* Every cell of t's rows and tasks, one CSV line each, with a header. */
 void report_csv_write(FILE *f, const report_table *t);

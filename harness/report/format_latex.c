@@ -106,4 +106,4 @@ static void latex_images(FILE *f, const char *title, const char *prefix,
 
 const report_text_format report_format_latex = { latex_heading, latex_table,
                                                   latex_list, latex_grid,
-                                                  latex_images };
+                                                  latex_images, NULL, NULL, NULL };

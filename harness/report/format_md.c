@@ -86,4 +86,4 @@ static void md_images(FILE *f, const char *title, const char *prefix,
 }
 
 const report_text_format report_format_md = { md_heading, md_table, md_list, md_grid,
-                                              md_images };
+                                              md_images, NULL, NULL, NULL };

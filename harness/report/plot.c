@@ -306,6 +306,63 @@ out:
     return rc;
 }
 
+/* The forest plot of one task: each row's paired difference against the
+ * baseline, the mean as a point and the 95% interval as a bar (a point
+ * alone where there are too few seeds), a line at zero. */
+static int plot_forest(plot_ctx *p, const report_table *t, size_t k, db_err *e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *d = open_memstream(&buf, &len);
+    if (!d)
+        return db_fail(e, "out of memory");
+    size_t n = 0;
+    for (size_t ro = t->nrows; ro-- > 0;) { /* bottom to top: first row on top */
+        const report_cell *c = report_cell_at(t, ro, k);
+        if (!c->has_diff || c->diff.n == 0)
+            continue;
+        char label[256];
+        row_label(label, sizeof label, &t->rows[ro], 1);
+        fprintf(d, "%zu %.6g %.6g %.6g \"", n, c->diff.mean,
+                c->diff.valid ? c->diff.lo : c->diff.mean,
+                c->diff.valid ? c->diff.hi : c->diff.mean);
+        for (const char *s = label; *s; s++)
+            fputc(*s == '"' ? '\'' : *s, d);
+        fputs("\"\n", d);
+        n++;
+    }
+    fclose(d);
+    int rc = 0;
+    if (n == 0)
+        goto out;
+    char part[200], name[256], dat[300];
+    file_part(part, sizeof part, t->tasks[k]);
+    snprintf(name, sizeof name, "forest-%s", part);
+    snprintf(dat, sizeof dat, "%s.dat", name);
+    if ((rc = write_data(p, dat, buf, len, e)) != 0)
+        goto out;
+    if (plot_begin(p, name) != 0) {
+        rc = db_fail(e, "out of memory");
+        goto out;
+    }
+    FILE *g = p->gp;
+    char title[300];
+    snprintf(title, sizeof title, "%s: paired difference in final test error against %s "
+             "(mean, 95%% interval)", t->tasks[k], t->baseline);
+    fputs("set title ", g);
+    put_gp(g, title);
+    fprintf(g, " noenhanced\nset xlabel 'strategy minus %s (percentage points)'\n"
+               "set ytics noenhanced\nset yrange [-0.7:%zu.3]\nset offsets graph 0.05, "
+               "graph 0.05, 0, 0\nset arrow from 0, graph 0 to 0, graph 1 nohead dt 2 "
+               "lc rgb '#888888'\nplot '%s' using 2:1:3:4:ytic(5) with xerrorbars pt 7 "
+               "ps 1 lw 2 lc rgb '#1f77b4' notitle\n",
+            t->baseline, n - 1, dat);
+    plot_end(p, name);
+out:
+    free(buf);
+    return rc;
+}
+
 /* Seconds per epoch overhead against the baseline: clustered bars, one
  * cluster per row at default rates (all rows when none is at default), one
  * bar per task. */
@@ -316,14 +373,25 @@ static int plot_overhead(plot_ctx *p, const report_table *t, db_err *e)
         if (!t->rows[ro].is_baseline &&
             strcmp(t->rows[ro].rates, "default") == 0)
             any_default = 1;
+    /* only the tasks with some overhead (gnuplot refuses a column of
+     * NaN): col[k] */
+    int col[256] = { 0 };
+    size_t ncols = 0;
+    for (size_t k = 0; k < t->ntasks && k < 256; k++)
+        for (size_t ro = 0; ro < t->nrows && !col[k]; ro++)
+            if (!t->rows[ro].is_baseline &&
+                (!any_default || strcmp(t->rows[ro].rates, "default") == 0) &&
+                isfinite(report_cell_at(t, ro, k)->overhead_pct))
+                col[k] = 1, ncols++;
     char *buf = NULL;
     size_t len = 0;
     FILE *d = open_memstream(&buf, &len);
     if (!d)
         return db_fail(e, "out of memory");
     fputs("row", d);
-    for (size_t k = 0; k < t->ntasks; k++)
-        fprintf(d, " \"%s\"", t->tasks[k]);
+    for (size_t k = 0; k < t->ntasks && k < 256; k++)
+        if (col[k])
+            fprintf(d, " \"%s\"", t->tasks[k]);
     fputc('\n', d);
     for (size_t ro = 0; ro < t->nrows; ro++) {
         const report_row *row = &t->rows[ro];
@@ -342,7 +410,9 @@ static int plot_overhead(plot_ctx *p, const report_table *t, db_err *e)
         for (const char *s = label; *s; s++)
             fputc(*s == '"' ? '\'' : *s, d);
         fputc('"', d);
-        for (size_t k = 0; k < t->ntasks; k++) {
+        for (size_t k = 0; k < t->ntasks && k < 256; k++) {
+            if (!col[k])
+                continue;
             double v = report_cell_at(t, ro, k)->overhead_pct;
             if (isfinite(v))
                 fprintf(d, " %.4g", v);
@@ -377,7 +447,7 @@ static int plot_overhead(plot_ctx *p, const report_table *t, db_err *e)
                "set key noenhanced autotitle columnhead\n"
                "plot for [c=2:%zu] 'overhead.dat' using c:xtic(1) title "
                "columnhead(c)\n",
-            t->ntasks + 1);
+            ncols + 1);
     plot_end(p, "overhead");
 out:
     free(buf);
@@ -476,6 +546,8 @@ int report_plots(const report_set *set, const report_table *t,
         }
         if (rc == 0)
             rc = plot_rates(&p, t, k, e);
+        if (rc == 0)
+            rc = plot_forest(&p, t, k, e);
     }
     if (rc == 0)
         rc = plot_overhead(&p, t, e);

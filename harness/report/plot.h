@@ -16,7 +16,9 @@
  * into place: curves-TASK (test error against epoch, mean and a band of one
  * std over seeds, default rates), curves-TASK-STRATEGY (one per rate when a
  * strategy was run at several), rates-TASK (error against rate per
- * placement, when some placement has two or more rates) and overhead (time
+ * placement, when some placement has two or more rates), forest-TASK (each
+ * strategy's paired difference against the baseline with its 95% interval)
+ * and overhead (time
  * per epoch relative to the baseline, training only).  *nplots receives the
  * number of plots made; names (may be NULL) their names in order, without
  * extension (free with db_strv_free(*names, *nplots)). */

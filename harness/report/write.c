@@ -18,15 +18,19 @@ int report_parse_format(const char *s, enum report_format *f, db_err *e)
         *f = REPORT_CSV;
     else if (strcmp(s, "latex") == 0 || strcmp(s, "tex") == 0)
         *f = REPORT_LATEX;
+    else if (strcmp(s, "html") == 0)
+        *f = REPORT_HTML;
     else
-        return db_fail(e, "unknown format '%s' (md, csv or latex)", s);
+        return db_fail(e, "unknown format '%s' (md, csv, latex or html)", s);
     return 0;
 }
 
 /* The text format that prints fmt's document (not CSV). */
 static const report_text_format *text_format(enum report_format fmt)
 {
-    return fmt == REPORT_LATEX ? &report_format_latex : &report_format_md;
+    return fmt == REPORT_LATEX ? &report_format_latex
+           : fmt == REPORT_HTML ? &report_format_html
+                                : &report_format_md;
 }
 
 static void write_list(FILE *f, const report_text_format *tf,
@@ -134,6 +138,8 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
         db_strv_free(excl, nexcl);
         return db_fail(e, "report: out of memory");
     }
+    if (tf->figures)
+        tf->figures(f, set, t);
     if (doc->nplots > 0)
         tf->images(f, "Plots", doc->plot_prefix ? doc->plot_prefix : "", doc->plots,
                    doc->nplots);
@@ -190,7 +196,13 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
                set->nproblems);
     db_strv_free(excl, nexcl);
     db_strv_free(notes, nnotes);
-    if (doc->append_len)
-        fwrite(doc->append, 1, doc->append_len, f);
+    if (doc->append_len) {
+        if (tf->appendix)
+            tf->appendix(f, doc->append, doc->append_len);
+        else
+            fwrite(doc->append, 1, doc->append_len, f);
+    }
+    if (tf->footer)
+        tf->footer(f);
     return ferror(f) ? db_fail(e, "report: write error") : 0;
 }

@@ -15,9 +15,9 @@
 #include "report/crosscheck.h"
 #include "report/results.h"
 
-enum report_format { REPORT_MD = 0, REPORT_CSV, REPORT_LATEX };
+enum report_format { REPORT_MD = 0, REPORT_CSV, REPORT_LATEX, REPORT_HTML };
 
-/* Parses "md"/"markdown", "csv", "latex"/"tex". */
+/* Parses "md"/"markdown", "csv", "latex"/"tex", "html". */
 int report_parse_format(const char *s, enum report_format *f, db_err *e);
 
 /* What a document holds beyond the tables of t (all optional: zero it). */

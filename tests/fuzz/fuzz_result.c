@@ -54,7 +54,7 @@ int fuzz_result_one(const uint8_t *data, size_t size)
             report_doc doc;
             memset(&doc, 0, sizeof doc);
             doc.xc = rx == 0 ? &xc : NULL;
-            for (int f = REPORT_MD; f <= REPORT_LATEX; f++) {
+            for (int f = REPORT_MD; f <= REPORT_HTML; f++) {
                 db_err e3 = { "" };
                 int rw = report_write(null, &set, &t, (enum report_format)f, &doc, &e3);
                 FUZZ_REQUIRE_MSG(rw, e3);
