@@ -235,8 +235,11 @@ int main(int argc, char **argv)
         if (read_list(dict, l))
             return 1;
 
-    /* Steps 1-2: dedup per language, then drop words seen in >1 language. */
-    qsort(words, nwords, sizeof *words, cmp_word_lang);
+    /* Steps 1-2: dedup per language, then drop words seen in >1 language.
+     * (No word may have survived the filters: words is NULL then, which
+     * qsort must not be given.) */
+    if (nwords > 1)
+        qsort(words, nwords, sizeof *words, cmp_word_lang);
     size_t m = 0;
     for (size_t i = 0; i < nwords;) {
         size_t j = i + 1;
@@ -253,7 +256,8 @@ int main(int argc, char **argv)
     nwords = m;
 
     /* Step 3. */
-    qsort(words, nwords, sizeof *words, cmp_lang_hash);
+    if (nwords > 1)
+        qsort(words, nwords, sizeof *words, cmp_lang_hash);
     size_t first[NLANG], end[NLANG];
     size_t i = 0;
     for (int l = 0; l < NLANG; l++) {

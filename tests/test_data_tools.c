@@ -181,6 +181,39 @@ START_TEST(wordlang_build_rules)
 }
 END_TEST
 
+/* Lists in which no word survives the filters (issue 19: wordlang_build
+ * called qsort(NULL, 0, ...), which UBSan aborts on): a clean failure
+ * naming a list, no output. */
+START_TEST(wordlang_build_no_word_survives)
+{
+    if (!tools()) {
+        printf("SKIP wordlang_build_no_word_survives: DROPBENCH_TOOLS not set\n");
+        return;
+    }
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/dict", tmpdir);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    for (int l = 0; l < 10; l++) {
+        char p[700];
+        snprintf(p, sizeof p, "%s/%s", dir, LISTS[l]);
+        write_file(p, "Capital\nab\nit's\n", 17);
+    }
+    ck_assert_int_eq(mkdir(in_tmp("out"), 0755), 0);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s/wordlang_build' --train 2 --test 1 '%s/dict' '%s/out' 2>%s/err",
+             tools(), tmpdir, tmpdir, tmpdir);
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    char got[4096];
+    long n = read_file(in_tmp("err"), got, sizeof got - 1);
+    ck_assert(n > 0);
+    got[n] = '\0';
+    ck_assert_msg(strstr(got, "american-english: only 0 usable words") != NULL, "%s", got);
+    ck_assert_ptr_null(strstr(got, "runtime error"));
+    ck_assert_int_eq(read_file(in_tmp("out/train.tsv"), got, sizeof got), -1);
+}
+END_TEST
+
 START_TEST(wordlang_build_too_few)
 {
     if (!tools()) {
@@ -303,6 +336,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(t, empty_tmpdir, NULL);
     tcase_add_test(t, wordlang_build_rules);
     tcase_add_test(t, wordlang_build_too_few);
+    tcase_add_test(t, wordlang_build_no_word_survives);
     tcase_add_test(t, cifar_png2bin_converts);
     suite_add_tcase(s, t);
     return s;
