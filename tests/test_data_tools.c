@@ -13,6 +13,7 @@
 
 #include "check_main.h"
 #include "test_util.h"
+#include "data/png_cifar.h"
 #include "data/data.h"
 
 static char tmpdir[256];
@@ -278,7 +279,7 @@ START_TEST(cifar_png2bin_converts)
     write_png(in_tmp("strip.png"), 1024, 3);
     write_file(in_tmp("labels.json"), "[1, 2, 3, 4, 5]", 15);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s/cifar_png2bin' '%s' '%s' 1 '%s'", tools(),
+    snprintf(cmd, sizeof cmd, "'%s/cifar_png2bin' '%s' '%s' 1 3 '%s'", tools(),
              in_tmp("strip.png"), in_tmp("labels.json"), in_tmp("out.bin"));
     ck_assert_int_eq(run(cmd), 0);
     static char got[4 * 3073];
@@ -293,21 +294,23 @@ START_TEST(cifar_png2bin_converts)
 
     /* failures leave no output behind */
     static const struct {
-        const char *labels, *first;
+        const char *labels, *first, *count;
         size_t width;
     } BAD[] = {
-        {"[1, 12, 3, 4]", "0", 1024},   /* label out of range */
-        {"[1, 2.5, 3, 4]", "0", 1024},  /* not an integer */
-        {"{\"a\": 1}", "0", 1024},      /* not an array */
-        {"[1, 2, 3, 4]", "2", 1024},    /* too few labels left */
-        {"[1, 2, 3, 4]", "x", 1024},    /* bad FIRST */
-        {"[1, 2, 3, 4]", "0", 1000},    /* wrong width */
+        {"[1, 12, 3, 4]", "0", "3", 1024},   /* label out of range */
+        {"[1, 2.5, 3, 4]", "0", "3", 1024},  /* not an integer */
+        {"{\"a\": 1}", "0", "3", 1024},      /* not an array */
+        {"[1, 2, 3, 4]", "2", "3", 1024},    /* too few labels left */
+        {"[1, 2, 3, 4]", "x", "3", 1024},    /* bad FIRST */
+        {"[1, 2, 3, 4]", "0", "3", 1000},    /* wrong width */
+        {"[1, 2, 3, 4]", "0", "4", 1024},    /* not the expected image count */
+        {"[1, 2, 3, 4]", "0", "0", 1024},    /* bad COUNT */
     };
     for (size_t k = 0; k < sizeof BAD / sizeof BAD[0]; k++) {
         write_png(in_tmp("bad.png"), BAD[k].width, 3);
         write_file(in_tmp("bad.json"), BAD[k].labels, strlen(BAD[k].labels));
-        snprintf(cmd, sizeof cmd, "'%s/cifar_png2bin' '%s' '%s' %s '%s'", tools(),
-                 in_tmp("bad.png"), in_tmp("bad.json"), BAD[k].first,
+        snprintf(cmd, sizeof cmd, "'%s/cifar_png2bin' '%s' '%s' %s %s '%s'", tools(),
+                 in_tmp("bad.png"), in_tmp("bad.json"), BAD[k].first, BAD[k].count,
                  in_tmp("bad.bin"));
         ck_assert_msg(run(cmd) == 1, "case %zu converted", k);
         ck_assert_int_eq(read_file(in_tmp("bad.bin"), got, sizeof got), -1);
@@ -316,7 +319,7 @@ START_TEST(cifar_png2bin_converts)
     /* not a PNG; a PNG cut short */
     write_file(in_tmp("bad.png"), "hello", 5);
     write_file(in_tmp("bad.json"), "[1, 2, 3]", 9);
-    snprintf(cmd, sizeof cmd, "'%s/cifar_png2bin' '%s' '%s' 0 '%s'", tools(),
+    snprintf(cmd, sizeof cmd, "'%s/cifar_png2bin' '%s' '%s' 0 3 '%s'", tools(),
              in_tmp("bad.png"), in_tmp("bad.json"), in_tmp("bad.bin"));
     ck_assert_int_eq(run(cmd), 1);
     long n = read_file(in_tmp("strip.png"), got, sizeof got);
@@ -325,6 +328,19 @@ START_TEST(cifar_png2bin_converts)
     ck_assert_int_eq(run(cmd), 1);
     ck_assert_int_eq(read_file(in_tmp("bad.bin"), got, sizeof got), -1);
     ck_assert_int_eq(read_file(in_tmp("bad.bin.tmp"), got, sizeof got), -1);
+
+    /* the messages say what was found: the image count, and a PNG's bit
+     * depth, colour type and width */
+    char msg[1024];
+    db_err e = {{0}};
+    ck_assert_int_eq(db_png_cifar_file(in_tmp("strip.png"), in_tmp("labels.json"), 0, 10000,
+                                       in_tmp("bad.bin"), &e), -1);
+    ck_assert_msg(strstr(e.msg, "3 images (PNG rows), expected 10000") != NULL, "%s", e.msg);
+    write_png(in_tmp("bad.png"), 1000, 3);
+    ck_assert_int_eq(db_png_cifar_file(in_tmp("bad.png"), in_tmp("labels.json"), 0, 3,
+                                       in_tmp("bad.bin"), &e), -1);
+    snprintf(msg, sizeof msg, "%s", e.msg);
+    ck_assert_msg(strstr(msg, "found 8-bit RGB, 1000 pixels wide") != NULL, "%s", msg);
 }
 END_TEST
 

@@ -91,9 +91,22 @@ static void png_warning_fn(png_structp png, png_const_charp msg)
     (void)msg;   /* warnings do not stop the conversion; library code is silent */
 }
 
+/* libpng's colour type as a word for messages. */
+static const char *color_name(int t)
+{
+    switch (t) {
+    case PNG_COLOR_TYPE_GRAY: return "grey";
+    case PNG_COLOR_TYPE_PALETTE: return "palette";
+    case PNG_COLOR_TYPE_RGB: return "RGB";
+    case PNG_COLOR_TYPE_RGB_ALPHA: return "RGBA";
+    case PNG_COLOR_TYPE_GRAY_ALPHA: return "grey+alpha";
+    default: return "unknown colour type";
+    }
+}
+
 static int convert(struct conv *c, FILE *in, const char *inpath, FILE *out,
                    const char *outpath, const unsigned char *lab, size_t nlab,
-                   size_t first, size_t *rows, db_err *e)
+                   size_t first, size_t expect, size_t *rows, db_err *e)
 {
     const size_t PIX = DB_PNG_CIFAR_PIX, REC = DB_PNG_CIFAR_REC;
     unsigned char sig[8];
@@ -111,13 +124,19 @@ static int convert(struct conv *c, FILE *in, const char *inpath, FILE *out,
     png_read_info(c->png, c->info);
     png_uint_32 w = png_get_image_width(c->png, c->info);
     png_uint_32 h = png_get_image_height(c->png, c->info);
-    if (w != PIX || png_get_bit_depth(c->png, c->info) != 8 ||
-        png_get_color_type(c->png, c->info) != PNG_COLOR_TYPE_RGB ||
-        png_get_interlace_type(c->png, c->info) != PNG_INTERLACE_NONE)
-        return db_fail(e, "%s: expected a non-interlaced 8-bit RGB PNG 1024 "
-                       "pixels wide", inpath);
+    int depth = png_get_bit_depth(c->png, c->info);
+    int ctype = png_get_color_type(c->png, c->info);
+    int inter = png_get_interlace_type(c->png, c->info);
+    if (w != PIX || depth != 8 || ctype != PNG_COLOR_TYPE_RGB || inter != PNG_INTERLACE_NONE)
+        return db_fail(e, "%s: expected a non-interlaced 8-bit RGB PNG 1024 pixels wide, "
+                          "found %s%d-bit %s, %lu pixels wide",
+                       inpath, inter != PNG_INTERLACE_NONE ? "interlaced " : "", depth,
+                       color_name(ctype), (unsigned long)w);
     if (h == 0 || h > DB_PNG_CIFAR_MAX_ROWS)
         return db_fail(e, "%s: image count (height) out of range", inpath);
+    if (expect && h != expect)
+        return db_fail(e, "%s: %lu images (PNG rows), expected %zu", inpath,
+                       (unsigned long)h, expect);
     if (first > nlab || nlab - first < h)
         return db_fail(e, "%s: more rows than labels left in the label file",
                        inpath);
@@ -146,14 +165,15 @@ static int convert(struct conv *c, FILE *in, const char *inpath, FILE *out,
 
 int db_png_cifar_convert(FILE *in, const char *inpath, FILE *out,
                          const char *outpath, const unsigned char *lab,
-                         size_t nlab, size_t first, size_t *rows, db_err *e)
+                         size_t nlab, size_t first, size_t expect, size_t *rows,
+                         db_err *e)
 {
     if (rows)
         *rows = 0;
     struct conv *c = calloc(1, sizeof *c);
     if (!c)
         return db_fail(e, "%s: out of memory", inpath);
-    int rc = convert(c, in, inpath, out, outpath, lab, nlab, first, rows, e);
+    int rc = convert(c, in, inpath, out, outpath, lab, nlab, first, expect, rows, e);
     if (c->png)
         png_destroy_read_struct(&c->png, c->info ? &c->info : NULL, NULL);
     free(c->row);
@@ -162,7 +182,7 @@ int db_png_cifar_convert(FILE *in, const char *inpath, FILE *out,
     return rc;
 }
 
-int db_png_cifar_file(const char *png, const char *labels, size_t first,
+int db_png_cifar_file(const char *png, const char *labels, size_t first, size_t count,
                       const char *out, db_err *e)
 {
     char tmp[4200];
@@ -183,7 +203,7 @@ int db_png_cifar_file(const char *png, const char *labels, size_t first,
         free(lab);
         return db_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
     }
-    int rc = db_png_cifar_convert(in, png, o, tmp, lab, nlab, first, NULL, e);
+    int rc = db_png_cifar_convert(in, png, o, tmp, lab, nlab, first, count, NULL, e);
     fclose(in);
     free(lab);
     if (fflush(o) != 0 && rc == 0)

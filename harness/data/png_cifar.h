@@ -31,18 +31,21 @@ int db_cifar_labels_load(unsigned char **lab, size_t *n, const char *path,
 
 /* Reads a PNG strip from in (at its start) and writes one record per row to
  * out, labelled lab[first + row].  Requires a non-interlaced 8-bit RGB PNG
- * 1024 pixels wide, 1..DB_PNG_CIFAR_MAX_ROWS rows, and enough labels.
+ * 1024 pixels wide, 1..DB_PNG_CIFAR_MAX_ROWS rows (exactly expect rows
+ * when expect > 0: a batch of the data set has a known size), and enough
+ * labels.
  * *rows (may be NULL) receives the records written.  inpath and outpath name
  * the streams in messages.  On failure part of the output may have been
  * written: callers write to a temporary file (db_png_cifar_file does). */
 int db_png_cifar_convert(FILE *in, const char *inpath, FILE *out,
                          const char *outpath, const unsigned char *lab,
-                         size_t nlab, size_t first, size_t *rows, db_err *e);
+                         size_t nlab, size_t first, size_t expect, size_t *rows,
+                         db_err *e);
 
 /* The tool: converts png (labels from the JSON file labels, starting at
- * first) into out through out.tmp and a rename, so a failure never leaves
- * out or out.tmp behind. */
-int db_png_cifar_file(const char *png, const char *labels, size_t first,
+ * first; exactly count rows) into out through out.tmp and a rename, so a
+ * failure never leaves out or out.tmp behind. */
+int db_png_cifar_file(const char *png, const char *labels, size_t first, size_t count,
                       const char *out, db_err *e);
 
 #endif

@@ -35,7 +35,7 @@ int fuzz_png_one(const uint8_t *data, size_t size)
     if (!f || !out)
         abort();
     size_t rows = 0;
-    rc = db_png_cifar_convert(f, in, out, "/dev/null", lab, sizeof lab, 0, &rows, &e);
+    rc = db_png_cifar_convert(f, in, out, "/dev/null", lab, sizeof lab, 0, 0, &rows, &e);
     FUZZ_REQUIRE_MSG(rc, e);
     if (rc == 0)
         FUZZ_CHECK(rows >= 1 && rows <= DB_PNG_CIFAR_MAX_ROWS);
