@@ -447,6 +447,14 @@ START_TEST(idx_malformed)
     remove(path_in(set, mnist_name(gz, 3)));
     expect_fail(set, mnist_name(gz, 3), "cannot open");
 
+    /* a FIFO where a file should be: refused at once, never read (it would
+     * block until some writer opened it) */
+    make_idx_set(gz);
+    ck_assert_int_eq(remove(path_in(set, mnist_name(gz, 1))), 0);
+    ck_assert_int_eq(mkfifo(path_in(set, mnist_name(gz, 1)), 0644), 0);
+    expect_fail(set, mnist_name(gz, 1), "not a regular file");
+    remove(path_in(set, mnist_name(gz, 1)));
+
     /* a directory where a file should be */
     make_idx_set(gz);
     ck_assert_int_eq(remove(path_in(set, mnist_name(gz, 2))), 0);
@@ -478,6 +486,15 @@ START_TEST(gzip_damaged)
     c[n - 8] ^= 0x5a;                   /* CRC damaged */
     write_file(p, c, n);
     expect_fail("fashion", ti, "corrupt gzip data");
+    {   /* the file is named once, not again inside zlib's text */
+        db_dataset d;
+        db_err e = {{0}};
+        ck_assert_int_eq(db_dataset_load(&d, "fashion", tmpdir, &e), -1);
+        const char *first = strstr(e.msg, ti);
+        ck_assert_ptr_nonnull(first);
+        ck_assert_msg(strstr(first + 1, ti) == NULL && strstr(e.msg, "<fd:") == NULL,
+                      "%s", e.msg);
+    }
     memcpy(c, z, n);
     for (size_t k = 12; k < 20; k++)    /* deflate data damaged */
         c[k] ^= 0xff;
@@ -648,7 +665,7 @@ static const struct {
     {"0\tdon't\n", 0, "outside the spec"},
     {"0\tab c\n", 0, "outside the spec"},
     {"0\tabc\r\n", 0, "byte 0x0d"},
-    {"0\tab\0c\n", 7, "byte 0x00"},
+    {"0\tab\0c\n", 7, "not a word list (a text file): NUL byte at offset 11"},
     {"0\tabcdefghijklmnopq\n", 0, "word of 17 bytes (must be 3..16)"},
     {"0\tab\n", 0, "word of 2 bytes"},
     {"0\t\n", 0, "word of 0 bytes"},
@@ -684,6 +701,9 @@ START_TEST(wordlang_empty_or_missing)
     put_str("wordlang", "train.tsv", TRAIN_TSV);
     remove(path_in("wordlang", "test.tsv"));
     expect_fail("wordlang", "test.tsv", "cannot open");
+    ck_assert_int_eq(mkfifo(path_in("wordlang", "test.tsv"), 0644), 0);
+    expect_fail("wordlang", "test.tsv", "not a regular file");
+    remove(path_in("wordlang", "test.tsv"));
 }
 END_TEST
 
@@ -709,6 +729,13 @@ START_TEST(cmd_data_status)
     ck_assert_int_eq(run_cmd(4, named), 1);        /* named but absent */
     char *unknown[] = {"data", "--root", tmpdir, "imagenet"};
     ck_assert_int_eq(run_cmd(4, unknown), 2);
+    /* a data folder that does not exist is an error, not an empty listing */
+    char missing[700];
+    snprintf(missing, sizeof missing, "%s/no-such-folder", tmpdir);
+    char *nofolder[] = {"data", "--data", missing};
+    ck_assert_int_eq(run_cmd(3, nofolder), 1);
+    char *alias[] = {"data", "--data", tmpdir};
+    ck_assert_int_eq(run_cmd(3, alias), 0);
     char *badopt[] = {"data", "--frobnicate"};
     ck_assert_int_eq(run_cmd(2, badopt), 2);
     char *noroot[] = {"data", "--root"};

@@ -1,5 +1,6 @@
 /* cmd_data.c - `dropbench data`: what data is here, and can it be trusted. */
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,14 +10,15 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: dropbench data [--root DIR] [SET...]\n"
+    fprintf(f, "usage: dropbench data [--data DIR] [SET...]\n"
                "  Lists each data set (default: all of mnist fashion cifar10 "
                "wordlang)\n"
                "  with its location, size, counts per split and per class, "
                "and whether\n"
-               "  every file matches its sha256.  DIR defaults to "
-               "$DROPBENCH_DATA or ./data.\n"
-               "  Fetch missing sets with scripts/fetch-data SET.\n");
+               "  every file matches its sha256 (docs/DATA.md).  DIR (also "
+               "--root) defaults\n"
+               "  to $DROPBENCH_DATA or ./data.  Fetch missing sets with "
+               "scripts/fetch-data SET.\n");
 }
 
 static void print_split(const char *what, const db_split *s, size_t classes)
@@ -97,9 +99,9 @@ int cmd_data(int argc, char **argv)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--root")) {
+        } else if (!strcmp(argv[i], "--data") || !strcmp(argv[i], "--root")) {
             if (++i >= argc) {
-                fprintf(stderr, "dropbench data: --root needs a directory\n");
+                fprintf(stderr, "dropbench data: %s needs a directory\n", argv[i - 1]);
                 return 2;
             }
             root = argv[i];
@@ -125,6 +127,12 @@ int cmd_data(int argc, char **argv)
     }
     if (!root)
         root = db_data_root();
+    struct stat rst;
+    if (stat(root, &rst) != 0 || !S_ISDIR(rst.st_mode)) {
+        fprintf(stderr, "dropbench data: %s: %s (scripts/fetch-data fills the data folder)\n",
+                root, stat(root, &rst) != 0 ? strerror(errno) : "not a folder");
+        return 1;
+    }
     printf("data root: %s\n", root);
     int bad = 0;
     if (nwant) {

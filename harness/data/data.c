@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include "util/fs.h"
 
 #define CIFAR_PIX 1024                  /* pixels per channel */
 #define CIFAR_REC (1 + 3 * CIFAR_PIX)   /* bytes per record */
@@ -109,26 +112,17 @@ static int join(char *out, size_t cap, const char *a, const char *b,
     return 0;
 }
 
-/* Opens a regular file and reports its size. */
+/* Opens a regular file and reports its size (never blocks on a FIFO). */
 static FILE *open_regular(const char *path, size_t *size, db_err *e)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = db_open_regular(path, size, e);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
         db_fail(e, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+        close(fd);
     }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        db_fail(e, "%s: cannot stat: %s", path, strerror(errno));
-        fclose(f);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        db_fail(e, "%s: not a regular file", path);
-        fclose(f);
-        return NULL;
-    }
-    *size = (size_t)st.st_size;
     return f;
 }
 
@@ -168,6 +162,15 @@ static uint32_t be32(const uint8_t *p)
 }
 
 /* ---- IDX ----------------------------------------------------------------- */
+
+/* zlib's error text without the name it prefixes ("<fd:N>: " for a stream
+ * opened with gzdopen, or the path): the caller names the file once. */
+static const char *gz_message(gzFile g, int *code)
+{
+    const char *msg = gzerror(g, code);
+    const char *colon = strstr(msg, ": ");
+    return colon ? colon + 2 : msg;
+}
 
 /* Header checks shared by plain and gzip: magic, dims, and the payload size
  * (product of dims, at most DB_DATA_MAX_BYTES). */
@@ -234,13 +237,13 @@ static int gz_read(gzFile g, void *p, size_t n, size_t *got, const char *path,
         int r = gzread(g, (uint8_t *)p + *got, (unsigned)want);
         if (r < 0) {
             int code;
-            const char *msg = gzerror(g, &code);
+            const char *msg = gz_message(g, &code);
             return db_fail(e, "%s: corrupt gzip data: %s", path, msg);
         }
         if (r == 0) {
             /* zlib reports a stream cut short as a soft error */
             int code;
-            const char *msg = gzerror(g, &code);
+            const char *msg = gz_message(g, &code);
             if (code != Z_OK)
                 return db_fail(e, "%s: truncated or corrupt gzip data: %s",
                                path, msg);
@@ -259,9 +262,14 @@ static int idx_load_gz(db_idx *x, size_t size, size_t ndim, const char *path,
                        size);
     if (db_sha256_file(path, x->sha256, e))
         return -1;
-    gzFile g = gzopen(path, "rb");
-    if (!g)
-        return db_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    int fd = db_open_regular(path, NULL, e);
+    if (fd < 0)
+        return -1;
+    gzFile g = gzdopen(fd, "rb");
+    if (!g) {
+        close(fd);
+        return db_fail(e, "%s: cannot open: out of memory", path);
+    }
     uint8_t hdr[16];
     size_t hlen = 4 + 4 * ndim, got;
     int rc = -1;
@@ -579,6 +587,12 @@ static int load_tsv_split(db_dataset *d, const set_spec *s, db_split *sp,
     record_file(d, s, fi, hex);
 
     int rc = -1;
+    const uint8_t *nul = memchr(buf, '\0', size);
+    if (nul) {
+        db_fail(e, "%s: not a word list (a text file): NUL byte at offset %zu", path,
+                (size_t)(nul - buf));
+        goto out;
+    }
     if (buf[size - 1] != '\n') {
         db_fail(e, "%s: truncated: the last line has no newline", path);
         goto out;

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
+#include "util/fs.h"
 #include "util/jsonio.h"
 
 int db_cifar_labels_parse(unsigned char **lab, size_t *n, const char *text,
@@ -52,18 +54,10 @@ int db_cifar_labels_load(unsigned char **lab, size_t *n, const char *path,
 {
     *lab = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return db_fail(e, "%s: cannot open: %s", path, strerror(errno));
-    char *text = malloc(DB_JSON_MAX_BYTES + 1);
-    size_t len = text ? fread(text, 1, DB_JSON_MAX_BYTES + 1, f) : 0;
-    int bad = ferror(f);
-    fclose(f);
-    if (!text || bad || len > DB_JSON_MAX_BYTES) {
-        free(text);
-        return db_fail(e, "%s: %s", path, !text ? "out of memory" : bad ? "read error"
-                                                  : "larger than 16 MiB");
-    }
+    size_t len;
+    char *text = db_read_file(path, &len, DB_JSON_MAX_BYTES, e);
+    if (!text)
+        return -1;
     int rc = db_cifar_labels_parse(lab, n, text, len, path, e);
     free(text);
     return rc;
@@ -192,10 +186,15 @@ int db_png_cifar_file(const char *png, const char *labels, size_t first, size_t 
     size_t nlab = 0;
     if (db_cifar_labels_load(&lab, &nlab, labels, e))
         return -1;
-    FILE *in = fopen(png, "rb");
+    int fd = db_open_regular(png, NULL, e);
+    FILE *in = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!in) {
         free(lab);
-        return db_fail(e, "%s: cannot open: %s", png, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            return db_fail(e, "%s: cannot open: %s", png, strerror(errno));
+        }
+        return -1;
     }
     FILE *o = fopen(tmp, "wb");
     if (!o) {

@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "util/fs.h"
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
@@ -103,9 +106,14 @@ void db_sha256_hex(const uint8_t digest[32], char hex[65])
 
 int db_sha256_file(const char *path, char hex[65], db_err *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = db_open_regular(path, NULL, e);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
         return db_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    }
     db_sha256 s;
     db_sha256_init(&s);
     uint8_t buf[65536];

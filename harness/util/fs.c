@@ -74,25 +74,43 @@ int db_write_atomic(const char *path, const char *data, size_t n, db_err *e)
     return 0;
 }
 
-char *db_read_file(const char *path, size_t *len, size_t max, db_err *e)
+int db_open_regular(const char *path, size_t *size, db_err *e)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        db_fail(e, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
+    if (fd < 0)
+        return db_fail(e, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
         close(fd);
-        db_fail(e, "%s: not a regular file", path);
-        return NULL;
+        return db_fail(e, "%s: cannot stat: %s", path, strerror(err));
     }
-    if ((uintmax_t)st.st_size > (uintmax_t)max) {
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return db_fail(e, "%s: not a regular file", path);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int err = errno;
+        close(fd);
+        return db_fail(e, "%s: cannot open: %s", path, strerror(err));
+    }
+    if (size)
+        *size = (size_t)st.st_size;
+    return fd;
+}
+
+char *db_read_file(const char *path, size_t *len, size_t max, db_err *e)
+{
+    size_t cap, n = 0;
+    int fd = db_open_regular(path, &cap, e);
+    if (fd < 0)
+        return NULL;
+    if (cap > max) {
         close(fd);
         db_fail(e, "%s: larger than %zu bytes", path, max);
         return NULL;
     }
-    size_t cap = (size_t)st.st_size, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
         close(fd);

@@ -14,6 +14,13 @@ int db_mkdirs(const char *path, db_err *e);
  * removed on any failure. */
 int db_write_atomic(const char *path, const char *data, size_t n, db_err *e);
 
+/* Opens path for reading only if it is a regular file, without blocking on
+ * a FIFO or device on the way (O_NONBLOCK for the open, cleared after the
+ * check).  Returns the descriptor (close-on-exec) and its size in *size
+ * (may be NULL), or -1 with "PATH: cannot open: ..." or "PATH: not a
+ * regular file" in e. */
+int db_open_regular(const char *path, size_t *size, db_err *e);
+
 /* The whole of a regular file, NUL-terminated (malloc'd; *len its length
  * without the NUL; len may be NULL); NULL with the reason in e ("PATH:
  * ...") when it cannot be opened or read, is not a regular file, or is
