@@ -186,6 +186,10 @@ valgrind: $(BUILD)/dropbench $(BUILD)/tests/gen-data $(BUILD)/tests/test_fuzz_re
 	echo "== valgrind: dropbench run (tiny GRU, token dropout, validation split)"; \
 	$(VALGRIND) $(BUILD)/dropbench run --task tiny-gru --strategy token --epochs 2 \
 	  --val 20 --data $$d/data --results $$d/run --quiet; \
+	echo "== valgrind: dropbench run (tiny GRU stack: locked, recurrent, interlayer dropout)"; \
+	$(VALGRIND) $(BUILD)/dropbench run --task tiny-gru2 \
+	  --strategy variational+recurrent+interlayer --epochs 1 --data $$d/data \
+	  --results $$d/run4 --quiet; \
 	echo "== valgrind: dropbench run (tiny CNN, 2 threads: the training team)"; \
 	$(VALGRIND) $(BUILD)/dropbench run --task tiny-cnn --strategy srivastava --epochs 1 \
 	  --threads 2 --data $$d/data --results $$d/run2 --quiet; \

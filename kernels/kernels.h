@@ -365,7 +365,11 @@ void gru_backward_ex(float *dx /* (B, T, D) or NULL */, float *dwx /* (3H, D) */
  * rate is the DROP probability (retention p = 1 - rate).  rate 0 and
  * training == 0 are exact identities (out = in bit for bit, mask all 1, no
  * random numbers consumed). */
-enum dropout_mode { DROPOUT_ELEMENT = 0, DROPOUT_CHANNEL = 1, DROPOUT_POSITION = 2 };
+enum dropout_mode { DROPOUT_ELEMENT = 0, DROPOUT_CHANNEL = 1, DROPOUT_POSITION = 2,
+                    /* the sequence modes of docs/PLACEMENTS.md: locked over
+                     * time (dropout_locked_*), and recurrent, on a GRU's
+                     * state inside the recurrence (gru_forward_ex's rmask) */
+                    DROPOUT_LOCKED = 3, DROPOUT_RECURRENT = 4 };
 
 /* 0 if 0 <= rate < 1 (and not NaN), else -1 naming the value. */
 int dropout_check_rate(double rate, db_err *e);

@@ -124,6 +124,65 @@ class ChannelDropout(nn.Module):
         return x * keep / (1.0 - self.rate)
 
 
+class LockedDropout(nn.Module):
+    """dropbench's "locked" mode on (B, T, D): one draw per (example,
+    feature), the same at every step (Gal & Ghahramani 2016)."""
+
+    def __init__(self, rate):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x):
+        if not self.training or self.rate == 0:
+            return x
+        keep = (torch.rand(x.shape[0], 1, x.shape[2]) >= self.rate).to(x.dtype)
+        return x * keep / (1.0 - self.rate)
+
+
+def group_gru_stacks(spec):
+    """dropbench writes a stack of L GRU layers as L "gru" layers, all but
+    the top one with "sequence": true, and the interlayer site as a dropout
+    layer between two of them.  PyTorch's nn.GRU(num_layers=L, dropout=p)
+    puts element-wise dropout p on the output sequence of every layer but
+    the last: the same placement.  Returns the spec with each such stack
+    replaced by one "gru" entry with "num_layers" and "interlayer_rate".
+    Stacks with other modes between the layers (locked), or with recurrent
+    dropout, have no nn.GRU counterpart: an error."""
+    out, i = [], 0
+    while i < len(spec):
+        L = spec[i]
+        if L["type"] != "gru" or not L.get("sequence"):
+            if L["type"] == "dropout" and L.get("mode") == "recurrent":
+                raise SystemExit("dbtorch: recurrent dropout has no nn.GRU counterpart")
+            out.append(L)
+            i += 1
+            continue
+        n, rates, j = 1, [], i + 1
+        while True:
+            gap = []
+            while j < len(spec) and spec[j]["type"] == "dropout":
+                gap.append(spec[j])
+                j += 1
+            if j >= len(spec) or spec[j]["type"] != "gru":
+                raise SystemExit("dbtorch: a sequence GRU must feed another GRU")
+            if len(gap) > 1 or any(d.get("mode", "element") != "element" for d in gap):
+                raise SystemExit("dbtorch: between stacked GRU layers only one element-wise "
+                                 "dropout maps to nn.GRU(dropout=p); got %r" % gap)
+            rates.append(gap[0]["rate"] if gap else 0.0)
+            n += 1
+            if spec[j]["hidden"] != L["hidden"]:
+                raise SystemExit("dbtorch: nn.GRU stacks need one hidden size")
+            top = spec[j]
+            j += 1
+            if not top.get("sequence"):
+                break
+        if len(set(rates)) != 1:
+            raise SystemExit("dbtorch: nn.GRU(dropout=p) has one rate for all gaps: %r" % rates)
+        out.append(dict(type="gru", hidden=L["hidden"], num_layers=n, interlayer_rate=rates[0]))
+        i = j
+    return out
+
+
 class Net(nn.Module):
     """The layers of a dropbench spec in order.  Image nets flatten before
     their first dense layer; text nets run embedding -> (dropout) -> GRU over
@@ -136,7 +195,7 @@ class Net(nn.Module):
         self.layers = nn.ModuleList()
         self.kinds = []
         shape = tuple(in_shape)  # (C, H, W) or (T,) tokens
-        for L in spec:
+        for L in group_gru_stacks(spec):
             t = L["type"]
             if t == "dense":
                 n_in = int(np.prod(shape))
@@ -189,6 +248,8 @@ class Net(nn.Module):
                     m = ChannelDropout(r)
                 elif mode == "position":
                     m = PositionDropout(r)
+                elif mode == "locked" and len(shape) == 2:
+                    m = LockedDropout(r)
                 else:
                     raise SystemExit("dbtorch: dropout mode %r has no PyTorch counterpart here" % mode)
                 self.kinds.append("plain")

@@ -11,9 +11,11 @@ static const char *const type_names[DB_LAYER_NTYPES] = {
 
 static const char *const site_names[DB_SITE_NKINDS] = {
     "none", "input", "conv", "pool", "dense", "embedding", "output", "user",
+    "interlayer", "recurrent",
 };
 
-static const char *const mode_names[] = { "element", "channel", "position" };
+static const char *const mode_names[] = { "element", "channel", "position", "locked",
+                                          "recurrent" };
 
 const char *db_layer_type_name(int type)
 {
@@ -27,7 +29,7 @@ const char *db_site_name(int site)
 
 const char *db_dropout_mode_name(int mode)
 {
-    return mode >= 0 && mode <= DROPOUT_POSITION ? mode_names[mode] : "?";
+    return mode >= 0 && mode <= DROPOUT_RECURRENT ? mode_names[mode] : "?";
 }
 
 int db_arch_push(db_arch *a, const db_layer *l, db_err *e)
@@ -45,7 +47,7 @@ static const char *const allowed_keys[DB_LAYER_NTYPES][5] = {
     [DB_LAYER_MAXPOOL] = { "kernel", "stride", "pad", NULL },
     [DB_LAYER_DENSE] = { "units", NULL },
     [DB_LAYER_EMBEDDING] = { "vocab", "dim", NULL },
-    [DB_LAYER_GRU] = { "hidden", NULL },
+    [DB_LAYER_GRU] = { "hidden", "num_layers", "sequence", NULL },
     [DB_LAYER_DROPOUT] = { "rate", "mode", "site", NULL },
 };
 
@@ -128,9 +130,26 @@ int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
             rc = get_size(&l.vocab, o, "vocab", -1, 1, what, idx, e);
             rc = rc ? rc : get_size(&l.units, o, "dim", -1, 1, what, idx, e);
             break;
-        case DB_LAYER_GRU:
+        case DB_LAYER_GRU: {
+            size_t nl = 1;
             rc = get_size(&l.units, o, "hidden", -1, 1, what, idx, e);
+            rc = rc ? rc : get_size(&nl, o, "num_layers", 1, 1, what, idx, e);
+            if (rc)
+                break;
+            if (nl > 16)
+                return db_fail(e, "%s: model[%zu].num_layers: at most 16", what, idx);
+            const cJSON *sq = cJSON_GetObjectItemCaseSensitive(o, "sequence");
+            if (sq && !cJSON_IsBool(sq))
+                return db_fail(e, "%s: model[%zu].sequence: expected true or false", what,
+                               idx);
+            /* a stack: every layer but the top one hands its sequence up */
+            l.seq = 1;
+            for (size_t k = 1; k < nl; k++)
+                if (db_arch_push(a, &l, e))
+                    return db_prefix(e, "%s", what);
+            l.seq = sq && cJSON_IsTrue(sq);
             break;
+        }
         case DB_LAYER_DROPOUT: {
             const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rate");
             if (!cJSON_IsNumber(r))
@@ -143,12 +162,13 @@ int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mode");
             if (m) {
                 l.mode = -1;
-                for (int i = 0; cJSON_IsString(m) && i <= DROPOUT_POSITION; i++)
+                for (int i = 0; cJSON_IsString(m) && i <= DROPOUT_RECURRENT; i++)
                     if (strcmp(m->valuestring, mode_names[i]) == 0)
                         l.mode = i;
                 if (l.mode < 0)
                     return db_fail(e, "%s: model[%zu].mode: expected \"element\", "
-                                   "\"channel\" or \"position\"", what, idx);
+                                   "\"channel\", \"position\", \"locked\" or "
+                                   "\"recurrent\"", what, idx);
             }
             l.site = DB_SITE_USER;
             const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "site");
@@ -211,6 +231,8 @@ cJSON *db_arch_to_json(const db_arch *a)
             break;
         case DB_LAYER_GRU:
             ok &= cJSON_AddNumberToObject(o, "hidden", (double)l->units) != NULL;
+            if (l->seq) /* absent when false: the configs before stacks keep their ids */
+                ok &= cJSON_AddBoolToObject(o, "sequence", 1) != NULL;
             break;
         case DB_LAYER_DROPOUT:
             ok &= cJSON_AddNumberToObject(o, "rate", (double)l->rate) != NULL;

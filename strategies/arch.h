@@ -21,7 +21,9 @@ enum db_layer_type {
     DB_LAYER_MAXPOOL,     /* kernel, stride, pad */
     DB_LAYER_DENSE,       /* units */
     DB_LAYER_EMBEDDING,   /* units = dimension, vocab */
-    DB_LAYER_GRU,         /* units = hidden size; outputs the final state */
+    DB_LAYER_GRU,         /* units = hidden size; outputs the final state,
+                           * or with seq the whole state sequence (a layer
+                           * of a stack, docs/PLACEMENTS.md) */
     DB_LAYER_DROPOUT,     /* mode, rate, site */
     DB_LAYER_NTYPES
 };
@@ -36,6 +38,10 @@ enum db_site {
     DB_SITE_EMBEDDING, /* on the embedding outputs */
     DB_SITE_OUTPUT,    /* on the final recurrent state */
     DB_SITE_USER,      /* written into a config by hand */
+    DB_SITE_INTERLAYER, /* between two GRU layers of a stack, on the lower
+                           one's output sequence (nn.GRU's dropout=) */
+    DB_SITE_RECURRENT, /* on a GRU's state inside its recurrence: a dropout
+                          layer of mode recurrent right after the GRU */
     DB_SITE_NKINDS
 };
 
@@ -47,6 +53,8 @@ typedef struct db_layer {
     int mode;          /* dropout: enum dropout_mode (kernels.h) */
     double rate;       /* dropout: drop probability, [0, 1) */
     int site;          /* dropout: enum db_site that placed it */
+    int seq;           /* gru: outputs its state sequence (B, T, H), zero
+                          rows past each length, instead of the final state */
 } db_layer;
 
 typedef struct db_arch {
@@ -62,7 +70,9 @@ const char *db_dropout_mode_name(int mode);
  *   [{"type": "conv", "filters": 32, "kernel": 5, "pad": 2}, {"type": "relu"},
  *    {"type": "maxpool", "kernel": 2, "stride": 2}, {"type": "dense", "units": 10}]
  * Unknown types and unknown keys are errors naming the layer index and key
- * (what = file name, for messages). */
+ * (what = file name, for messages).  A gru with "num_layers": L > 1 becomes
+ * L gru layers, all but the last with "sequence": true (their output
+ * sequence feeds the next); the canonical form lists them one by one. */
 int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
                       db_err *e);
 /* The canonical JSON form (every field of every layer, fixed key order). */

@@ -39,6 +39,21 @@ static const db_strategy table[] = {
       { { DB_SITE_EMBEDDING, DROPOUT_POSITION, 0.1, 0, 0 } } },
     { "output", "on the final recurrent state, before the output dense layer, 0.5",
       "dropout at the end of a block", 1, { { DB_SITE_OUTPUT, EL, 0.5, 0, 0 } } },
+    /* issue 16, docs/PLACEMENTS.md (rates and why) */
+    { "spatial-pool", "after each max-pool, one draw per (example, channel), 0.1",
+      "Tompson et al. 2015 at the pool: the same function as spatial, cheaper", 1,
+      { { DB_SITE_POOL, DROPOUT_CHANNEL, 0.1, 0, 0 } } },
+    { "interlayer", "between stacked GRU layers, on the lower one's outputs, element-wise, "
+      "0.25", "nn.GRU(num_layers, dropout=p)", 1,
+      { { DB_SITE_INTERLAYER, EL, 0.25, 0, 0 } } },
+    { "variational",
+      "locked over time (one mask per sequence) on the embedding outputs and between "
+      "stacked GRU layers, 0.25", "Gal & Ghahramani 2016 (inputs); Merity et al. 2018",
+      2, { { DB_SITE_EMBEDDING, DROPOUT_LOCKED, 0.25, 0, 0 },
+           { DB_SITE_INTERLAYER, DROPOUT_LOCKED, 0.25, 0, 0 } } },
+    { "recurrent", "on each GRU's state inside the recurrence, one mask per sequence, 0.25",
+      "Gal & Ghahramani 2016 (recurrent connections)", 1,
+      { { DB_SITE_RECURRENT, DROPOUT_RECURRENT, 0.25, 0, 0 } } },
 };
 
 const db_strategy *db_strategies(size_t *n)
@@ -94,8 +109,8 @@ static int site_after(const db_arch *in, long i)
         return DB_SITE_POOL;
     case DB_LAYER_EMBEDDING:
         return DB_SITE_EMBEDDING;
-    case DB_LAYER_GRU:
-        return DB_SITE_OUTPUT;
+    case DB_LAYER_GRU: /* a stack's lower layers hand their sequence up */
+        return l->seq ? DB_SITE_INTERLAYER : DB_SITE_OUTPUT;
     case DB_LAYER_RELU: {
         /* the activation of the nearest preceding non-dropout layer */
         long j = i - 1;
@@ -150,26 +165,35 @@ int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
     for (long i = -1; i < (long)in->n; i++) {
         if (i >= 0 && db_arch_push(out, &in->layers[i], e))
             return -1;
-        int site = site_after(in, i);
-        if (site == DB_SITE_NONE)
-            continue;
-        for (size_t p = 0; p < nparts; p++) {
-            for (size_t r = 0; r < parts[p]->nrules; r++) {
-                const db_rule *rule = &parts[p]->rules[r];
-                if (rule->site != site)
-                    continue;
-                seen[p][r]++;
-                db_layer d;
-                memset(&d, 0, sizeof d);
-                d.type = DB_LAYER_DROPOUT;
-                d.mode = rule->mode;
-                d.site = site;
-                d.rate = rule->nth > 0 && seen[p][r] >= (size_t)rule->nth ? rule->nth_rate
-                                                                          : rule->rate;
-                if (db_arch_push(out, &d, e))
-                    return -1;
-                placed[p]++;
-                nsites++;
+        /* A GRU has two sites: its recurrence (a recurrent-mode dropout
+         * layer right after it, which the model hands to the GRU), then its
+         * output. */
+        int kinds[2] = { DB_SITE_NONE, site_after(in, i) };
+        if (i >= 0 && in->layers[i].type == DB_LAYER_GRU)
+            kinds[0] = DB_SITE_RECURRENT;
+        for (int kk = 0; kk < 2; kk++) {
+            int site = kinds[kk];
+            if (site == DB_SITE_NONE)
+                continue;
+            for (size_t p = 0; p < nparts; p++) {
+                for (size_t r = 0; r < parts[p]->nrules; r++) {
+                    const db_rule *rule = &parts[p]->rules[r];
+                    if (rule->site != site)
+                        continue;
+                    seen[p][r]++;
+                    db_layer d;
+                    memset(&d, 0, sizeof d);
+                    d.type = DB_LAYER_DROPOUT;
+                    d.mode = rule->mode;
+                    d.site = site;
+                    d.rate = rule->nth > 0 && seen[p][r] >= (size_t)rule->nth
+                                 ? rule->nth_rate
+                                 : rule->rate;
+                    if (db_arch_push(out, &d, e))
+                        return -1;
+                    placed[p]++;
+                    nsites++;
+                }
             }
         }
     }

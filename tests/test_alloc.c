@@ -25,6 +25,8 @@
 #include "report/aggregate.h"
 #include "report/results.h"
 #include "report/write.h"
+#include "strategy.h"
+#include "train/model.h"
 #include "train/run.h"
 #include "train/train.h"
 #include "util/jsonio.h"
@@ -57,7 +59,8 @@ static void *hook_malloc(size_t n) { return __wrap_malloc(n); }
 
 /* ---- fixtures ------------------------------------------------------------- */
 
-static char g_dir[256], g_data[300], g_cfg[300], g_res[300], g_rep[300];
+static char g_dir[256], g_data[300], g_cfg[300], g_res[300], g_rep[300], g_cfg2[300];
+static const char *g_train_cfg = g_cfg; /* what scenario_train runs */
 static cJSON *g_schema;
 
 static int count_entries(const char *dir)
@@ -84,6 +87,18 @@ static void setup(void)
     snprintf(g_res, sizeof g_res, "%s/res", g_dir);
     snprintf(g_rep, sizeof g_rep, "%s/rep", g_dir);
     ck_assert_int_eq(gen_idx_set(g_data, "mnist", 24, 8, 0, 3), 0);
+    ck_assert_int_eq(gen_wordlang(g_data, 24, 8, 3), 0);
+    /* a tiny GRU stack with locked, recurrent and interlayer dropout */
+    snprintf(g_cfg2, sizeof g_cfg2, "%s/tiny-gru2.json", g_dir);
+    FILE *f2 = fopen(g_cfg2, "w");
+    ck_assert_ptr_nonnull(f2);
+    fputs("{\"task\": \"tiny-gru2\", \"data\": \"wordlang\", \"model\": ["
+          "{\"type\": \"embedding\", \"vocab\": 256, \"dim\": 6},"
+          "{\"type\": \"gru\", \"hidden\": 8, \"num_layers\": 2},"
+          "{\"type\": \"dense\", \"units\": 10}],"
+          "\"strategy\": \"variational+recurrent+interlayer\","
+          "\"train\": {\"batch\": 8, \"epochs\": 2, \"lr\": 0.1, \"clip_norm\": 5}}\n", f2);
+    ck_assert_int_eq(fclose(f2), 0);
     /* a tiny conv net with dropout at three kinds of site */
     FILE *f = fopen(g_cfg, "w");
     ck_assert_ptr_nonnull(f);
@@ -118,7 +133,7 @@ static int scenario_train(db_err *e)
 {
     run_request rq;
     run_request_init(&rq);
-    rq.config_path = g_cfg;
+    rq.config_path = g_train_cfg;
     rq.val = 4;
     cJSON *cfg = NULL;
     char id[17];
@@ -185,6 +200,7 @@ static int run_failing(int (*scenario)(db_err *), long n, long *count, db_err *e
 
 START_TEST(every_allocation_of_a_training_run)
 {
+    g_train_cfg = _i ? g_cfg2 : g_cfg;
     db_err e;
     long total;
     ck_assert_msg(run_failing(scenario_train, 0, &total, &e) == 0, "%s", e.msg);
@@ -221,6 +237,58 @@ START_TEST(every_allocation_of_a_training_run)
         }
     }
     printf("training run: %ld clean errors, %ld absorbed\n", clean, total - clean);
+}
+END_TEST
+
+/* The training loop of a stacked GRU with every sequence mode (locked on
+ * the embedding and between the layers, recurrent in both, element-wise on
+ * the output) allocates nothing: forward, backward, update and evaluation,
+ * on 1 and 2 threads, counted through the wrapped allocator. */
+START_TEST(gru_stack_training_loop_allocates_nothing)
+{
+    const char *js = "[{\"type\":\"embedding\",\"vocab\":256,\"dim\":16},"
+                     "{\"type\":\"gru\",\"hidden\":24,\"num_layers\":2},"
+                     "{\"type\":\"dense\",\"units\":10}]";
+    const char *strategies[] = { "variational+recurrent+output",
+                                 "embedding+interlayer+recurrent", "token+recurrent" };
+    for (size_t si = 0; si < 3; si++)
+        for (size_t threads = 1; threads <= 2; threads++) {
+            db_arch base, a;
+            db_err e;
+            cJSON *j = cJSON_Parse(js);
+            ck_assert_int_eq(db_arch_from_json(&base, j, "t", &e), 0);
+            cJSON_Delete(j);
+            ck_assert_msg(db_strategy_apply(&a, &base, strategies[si], NULL, 0, &e) == 0, "%s",
+                          e.msg);
+            db_model m;
+            db_model_input in = { .text = 1, .T = 16, .vocab = 256, .classes = 10 };
+            ck_assert_msg(db_model_build(&m, &a, &in, 32, &e) == 0, "%s", e.msg);
+            ck_assert_int_eq(db_model_set_threads(&m, threads, &e), 0);
+            db_model_init(&m, 1);
+            uint8_t labels[32];
+            for (size_t b = 0; b < 32; b++) {
+                labels[b] = (uint8_t)(b % 10);
+                m.len[b] = (uint32_t)(1 + b % 16);
+                for (size_t t = 0; t < 16; t++)
+                    m.tok[b * 16 + t] = (uint8_t)('a' + (b * 7 + t * 3) % 26);
+            }
+            db_optim o = { .lr = 0.1, .momentum = 0.9, .clip_norm = 5.0 };
+            g_count = 0;
+            g_fail_at = 0;
+            g_armed = 1;
+            for (int step = 0; step < 3; step++) {
+                size_t correct = 0;
+                const size_t B = step == 2 ? 17 : 32; /* a short last batch too */
+                db_model_forward(&m, B, labels, 1, &correct);
+                db_model_backward(&m, B, labels);
+                db_model_update(&m, &o);
+                db_model_forward(&m, B, labels, 0, &correct);
+            }
+            g_armed = 0;
+            ck_assert_msg(g_count == 0, "%s on %zu threads: %ld allocations in the loop",
+                          strategies[si], threads, g_count);
+            db_model_free(&m);
+        }
 }
 END_TEST
 
@@ -266,8 +334,9 @@ static Suite *make_suite(void)
     TCase *t = tcase_create("alloc");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 600);
-    tcase_add_test(t, every_allocation_of_a_training_run);
+    tcase_add_loop_test(t, every_allocation_of_a_training_run, 0, 2); /* conv net, GRU stack */
     tcase_add_test(t, every_allocation_of_a_report);
+    tcase_add_test(t, gru_stack_training_loop_allocates_nothing);
     suite_add_tcase(s, t);
     (void)gen_all;
     return s;

@@ -41,6 +41,11 @@ static const preset presets[] = {
         NULL } },
     /* 256*32 + 3*(32*128 + 128*128 + 2*128) + 128*10+10 */
     { "wordlang-gru", "71690", { "embedding 16x32", "gru 128", "dense 10", NULL } },
+    /* not in suite v1 (issue 16, docs/PLACEMENTS.md): wordlang-gru with two
+     * GRU layers of 128.  256*32 + 3*(32*128 + 128*128 + 2*128) +
+     * 3*(128*128 + 128*128 + 2*128) + 128*10+10 */
+    { "wordlang-gru2", "170762",
+      { "embedding 16x32", "gru 16x128", "gru 128", "dense 10", NULL } },
 };
 
 /* `dropbench show --task T [extra]` into buf; returns the exit status. */
@@ -135,6 +140,26 @@ START_TEST(show_json_is_the_resolved_run)
 }
 END_TEST
 
+/* The issue's "must show": two GRU layers and both sites. */
+START_TEST(show_gru2_embedding_interlayer)
+{
+    static char out[16384];
+    ck_assert_int_eq(show_x("wordlang-gru2", "--strategy embedding+interlayer", out,
+                            sizeof out), 0);
+    const char *rows[] = { "embedding  256 x 32", "dropout    rate 0.25 element, site embedding (#0)",
+                           "gru        hidden 128, state sequence",
+                           "dropout    rate 0.25 element, site interlayer (#1)",
+                           "gru        hidden 128, final state", "dense      10 units" };
+    const char *at = out;
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+        const char *f = strstr(at, rows[k]);
+        ck_assert_msg(f != NULL, "no \"%s\" (in order) in:\n%s", rows[k], out);
+        at = f + strlen(rows[k]);
+    }
+    ck_assert_ptr_nonnull(strstr(out, "parameters: 170762; dropout sites: 2"));
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("presets");
@@ -142,6 +167,7 @@ static Suite *make_suite(void)
     tcase_add_loop_test(tc, suite_presets_match_the_suite, 0,
                         (int)(sizeof presets / sizeof presets[0]));
     tcase_add_test(tc, show_json_is_the_resolved_run);
+    tcase_add_test(tc, show_gru2_embedding_interlayer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -111,8 +111,10 @@ START_TEST(every_task_one_epoch)
 {
     const char *tasks[][2] = { { "mnist-mlp", "hinton" }, { "mnist-lenet", "srivastava" },
                                { "fashion-lenet", "spatial" }, { "cifar-cnn", "srivastava" },
-                               { "wordlang-gru", "embedding+output" } };
-    for (size_t i = 0; i < 5; i++) {
+                               { "wordlang-gru", "embedding+output" },
+                               { "wordlang-gru2", "embedding+interlayer" },
+                               { "cifar-cnn", "spatial-pool" } };
+    for (size_t i = 0; i < 7; i++) {
         int st;
         cJSON *r = run(tasks[i][0], tasks[i][1], NULL, 0, 1, 0, &st);
         ck_assert_int_eq(st, 0);
@@ -150,8 +152,9 @@ static void strip_timing(cJSON *r)
 START_TEST(bit_identical_reruns)
 {
     const char *tasks[][2] = { { "mnist-mlp", "hinton" }, { "mnist-lenet", "spatial" },
-                               { "wordlang-gru", "token" } };
-    for (size_t i = 0; i < 3; i++) {
+                               { "wordlang-gru", "token" },
+                               { "wordlang-gru2", "variational+recurrent+output" } };
+    for (size_t i = 0; i < 4; i++) {
         cJSON *a = run(tasks[i][0], tasks[i][1], NULL, 3, 2, 300, NULL);
         cJSON *b = run(tasks[i][0], tasks[i][1], NULL, 3, 2, 300, NULL);
         strip_timing(a);
@@ -186,8 +189,9 @@ static double epoch_num(const cJSON *r, const char *k)
 START_TEST(threaded_runs)
 {
     const char *tasks[][2] = { { "mnist-lenet", "srivastava" }, { "cifar-cnn", "srivastava" },
-                               { "mnist-mlp", "hinton" }, { "wordlang-gru", "token" } };
-    for (size_t i = 0; i < 4; i++) {
+                               { "mnist-mlp", "hinton" }, { "wordlang-gru", "token" },
+                               { "wordlang-gru2", "variational+recurrent+interlayer" } };
+    for (size_t i = 0; i < 5; i++) {
         run_threads = 2;
         cJSON *a = run(tasks[i][0], tasks[i][1], NULL, 5, 1, 257, NULL);
         cJSON *b = run(tasks[i][0], tasks[i][1], NULL, 5, 1, 257, NULL);
@@ -199,7 +203,7 @@ START_TEST(threaded_runs)
         /* the batch is split by the team, except in the GRU model, whose
          * OpenBLAS products take the threads */
         const cJSON *env = cJSON_GetObjectItem(a, "environment");
-        int gru = i == 3;
+        int gru = i >= 3;
         ck_assert_int_eq(cJSON_GetObjectItem(env, "team_threads")->valueint, gru ? 1 : 2);
         ck_assert_int_eq(cJSON_GetObjectItem(env, "blas_threads")->valueint, gru ? 2 : 1);
         strip_timing(a);
@@ -241,6 +245,41 @@ START_TEST(strategies_share_init_and_order)
     ck_assert_str_eq(fingerprint(a, "data_order"), fingerprint(b, "data_order"));
     cJSON_Delete(a);
     cJSON_Delete(b);
+}
+END_TEST
+
+/* spatial and spatial-pool are one function (docs/PLACEMENTS.md): the same
+ * masks, the same forward; only the rounding of the gradients differs (the
+ * pool site lets the conv run grouped with its pool).  Two epochs end
+ * within rounding noise of each other. */
+START_TEST(spatial_and_spatial_pool_runs_agree)
+{
+    const char *tasks[] = { "mnist-lenet", "cifar-cnn" };
+    for (size_t i = 0; i < 2; i++) {
+        cJSON *a = run(tasks[i], "spatial", NULL, 2, 2, 300, NULL);
+        cJSON *b = run(tasks[i], "spatial-pool", NULL, 2, 2, 300, NULL);
+        /* element-wise at the same sites and rate: another function */
+        cJSON *c = run(tasks[i], "pool", "0.1", 2, 2, 300, NULL);
+        for (int ep = 0; ep < 2; ep++) {
+            const cJSON *ea = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "epochs"), ep);
+            const cJSON *eb = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "epochs"), ep);
+            const cJSON *ec = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "epochs"), ep);
+            const char *keys[] = { "train_loss", "test_loss" };
+            for (int k = 0; k < 2; k++) {
+                double va = cJSON_GetObjectItem(ea, keys[k])->valuedouble;
+                double vb = cJSON_GetObjectItem(eb, keys[k])->valuedouble;
+                double vc = cJSON_GetObjectItem(ec, keys[k])->valuedouble;
+                ck_assert_msg(fabs(va - vb) <= 1e-6 * fabs(va), "%s epoch %d %s: %.9g "
+                              "(spatial) vs %.9g (spatial-pool)", tasks[i], ep + 1, keys[k],
+                              va, vb);
+                ck_assert_msg(fabs(va - vc) > 1e-5 * fabs(va), "%s: pool agrees with spatial",
+                              tasks[i]);
+            }
+        }
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+        cJSON_Delete(c);
+    }
 }
 END_TEST
 
@@ -403,6 +442,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, bit_identical_reruns);
     tcase_add_test(tc, threaded_runs);
     tcase_add_test(tc, strategies_share_init_and_order);
+    tcase_add_test(tc, spatial_and_spatial_pool_runs_agree);
     tcase_add_test(tc, divergence_is_recorded);
     tcase_add_test(tc, cli_errors_leave_nothing);
     tcase_add_test(tc, cli_run_task_and_config);

@@ -1,6 +1,7 @@
 /* Strategy registry: the rewrite places exactly the sites docs/SUITE.md names. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -27,6 +28,10 @@ static const char *CIFAR =
     "{\"type\":\"dense\",\"units\":512},{\"type\":\"relu\"},{\"type\":\"dense\",\"units\":10}]";
 static const char *GRU = "[{\"type\":\"embedding\",\"vocab\":256,\"dim\":32},"
                          "{\"type\":\"gru\",\"hidden\":128},{\"type\":\"dense\",\"units\":10}]";
+
+static const char *GRU2 = "[{\"type\":\"embedding\",\"vocab\":256,\"dim\":32},"
+                          "{\"type\":\"gru\",\"hidden\":128,\"num_layers\":2},"
+                          "{\"type\":\"dense\",\"units\":10}]";
 
 static db_arch base, out;
 static db_err err;
@@ -71,7 +76,8 @@ static int apply(const char *spec, const char *rates)
 START_TEST(suite_strategies_exist)
 {
     const char *names[] = { "none", "input", "dense", "conv", "pool", "spatial", "hinton",
-                            "srivastava", "embedding", "token", "output" };
+                            "srivastava", "embedding", "token", "output", "spatial-pool",
+                            "interlayer", "variational", "recurrent" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_msg(db_strategy_find(names[i]) != NULL, "missing %s", names[i]);
     ck_assert_ptr_null(db_strategy_find("dropconnect"));
@@ -142,6 +148,60 @@ START_TEST(text_strategies_on_gru)
 }
 END_TEST
 
+/* Issue 16: a stack expands to GRU layers; the interlayer site sits
+ * between them (never after the top one), the recurrent site right after
+ * each GRU, before its output site. */
+START_TEST(stack_strategies_on_gru2)
+{
+    load(GRU2);
+    ck_assert_uint_eq(base.n, 4);
+    ck_assert_int_eq(base.layers[1].type, DB_LAYER_GRU);
+    ck_assert_int_eq(base.layers[2].type, DB_LAYER_GRU);
+    ck_assert_int_eq(base.layers[1].seq, 1);
+    ck_assert_int_eq(base.layers[2].seq, 0);
+    ck_assert_int_eq(apply("interlayer", NULL), 0);
+    ck_assert_str_eq(sites(), "interlayer:element:0.25@2");
+    ck_assert_int_eq(apply("embedding+interlayer", NULL), 0);
+    ck_assert_str_eq(sites(), "embedding:element:0.25@1 interlayer:element:0.25@3");
+    ck_assert_int_eq(apply("output", NULL), 0);
+    ck_assert_str_eq(sites(), "output:element:0.5@3");
+    ck_assert_int_eq(apply("variational", NULL), 0);
+    ck_assert_str_eq(sites(), "embedding:locked:0.25@1 interlayer:locked:0.25@3");
+    ck_assert_int_eq(apply("recurrent", NULL), 0);
+    ck_assert_str_eq(sites(), "recurrent:recurrent:0.25@2 recurrent:recurrent:0.25@4");
+    ck_assert_int_eq(apply("variational+recurrent+output", "0.1,0.2,0.3,0.4,0.5"), 0);
+    ck_assert_str_eq(sites(), "embedding:locked:0.1@1 recurrent:recurrent:0.2@3 "
+                              "interlayer:locked:0.3@4 recurrent:recurrent:0.4@6 "
+                              "output:element:0.5@7");
+    /* a single GRU: no interlayer site */
+    load(GRU);
+    ck_assert_int_eq(apply("interlayer", NULL), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no interlayer site"));
+    ck_assert_int_eq(apply("variational", NULL), 0); /* its embedding part places */
+    ck_assert_str_eq(sites(), "embedding:locked:0.25@1");
+    ck_assert_int_eq(apply("recurrent", NULL), 0);
+    ck_assert_str_eq(sites(), "recurrent:recurrent:0.25@2");
+    /* num_layers 3: two interlayer sites */
+    load("[{\"type\":\"embedding\",\"vocab\":256,\"dim\":8},"
+         "{\"type\":\"gru\",\"hidden\":16,\"num_layers\":3},{\"type\":\"dense\",\"units\":10}]");
+    ck_assert_int_eq(apply("interlayer", NULL), 0);
+    ck_assert_str_eq(sites(), "interlayer:element:0.25@2 interlayer:element:0.25@4");
+}
+END_TEST
+
+/* spatial-pool: the channel-wise dropout of spatial, at the pool sites */
+START_TEST(spatial_pool_on_lenet)
+{
+    load(LENET);
+    ck_assert_int_eq(apply("spatial-pool", NULL), 0);
+    ck_assert_str_eq(sites(), "pool:channel:0.1@3 pool:channel:0.1@7");
+    ck_assert_int_eq(apply("spatial", NULL), 0);
+    ck_assert_str_eq(sites(), "conv:channel:0.1@2 conv:channel:0.1@6");
+    load(MLP);
+    ck_assert_int_eq(apply("spatial-pool", NULL), -1);
+}
+END_TEST
+
 START_TEST(mismatch_is_an_error)
 {
     load(MLP);
@@ -205,6 +265,11 @@ START_TEST(arch_parse_errors)
         "[{\"type\":\"dropout\",\"rate\":1}]", "[{\"type\":\"dropout\",\"rate\":0.1,"
                                                "\"mode\":\"pixel\"}]",
         "[3]",
+        "[{\"type\":\"gru\",\"hidden\":8,\"num_layers\":0}]",
+        "[{\"type\":\"gru\",\"hidden\":8,\"num_layers\":17}]",
+        "[{\"type\":\"gru\",\"hidden\":8,\"sequence\":1}]",
+        "[{\"type\":\"dropout\",\"rate\":0.1,\"mode\":\"variational\"}]",
+        "[{\"type\":\"dropout\",\"rate\":0.1,\"site\":\"between\"}]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cJSON *j = cJSON_Parse(bad[i]);
@@ -228,6 +293,21 @@ START_TEST(arch_json_round_trip)
     cJSON_Delete(j);
     ck_assert_uint_eq(back.n, out.n);
     ck_assert_int_eq(memcmp(&back, &out, sizeof back), 0);
+    /* a stack with every new site and mode; "sequence" only where true, so
+     * a single GRU's canonical form is what it was */
+    load(GRU2);
+    ck_assert_int_eq(apply("variational+recurrent+interlayer+output", NULL), 0);
+    j = db_arch_to_json(&out);
+    ck_assert_ptr_nonnull(j);
+    char *txt = cJSON_PrintUnformatted(j);
+    ck_assert_ptr_nonnull(strstr(txt, "{\"type\":\"gru\",\"hidden\":128,\"sequence\":true}"));
+    ck_assert_ptr_nonnull(strstr(txt, "{\"type\":\"gru\",\"hidden\":128},"));
+    ck_assert_ptr_null(strstr(txt, "num_layers"));
+    free(txt);
+    ck_assert_int_eq(db_arch_from_json(&back, j, "rt", &err), 0);
+    cJSON_Delete(j);
+    ck_assert_uint_eq(back.n, out.n);
+    ck_assert_int_eq(memcmp(back.layers, out.layers, out.n * sizeof out.layers[0]), 0);
 }
 END_TEST
 
@@ -240,6 +320,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, conv_strategies_on_lenet);
     tcase_add_test(tc, srivastava_on_cifar_matches_paper_retention);
     tcase_add_test(tc, text_strategies_on_gru);
+    tcase_add_test(tc, stack_strategies_on_gru2);
+    tcase_add_test(tc, spatial_pool_on_lenet);
     tcase_add_test(tc, mismatch_is_an_error);
     tcase_add_test(tc, bad_names);
     tcase_add_test(tc, rate_overrides);

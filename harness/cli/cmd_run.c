@@ -260,6 +260,7 @@ int cmd_show(int argc, char **argv)
     else
         printf("input: %zu x %zu x %zu\n", in.c, in.h, in.w);
     printf("%3s  %-10s %-40s %-16s %10s\n", "#", "layer", "settings", "output", "params");
+    size_t nrec = 0;
     for (size_t i = 0; i < m.nl; i++) {
         const db_mlayer *L = &m.L[i];
         const db_layer *s = &L->spec;
@@ -280,11 +281,13 @@ int cmd_show(int argc, char **argv)
             snprintf(set, sizeof set, "%zu x %zu", s->vocab, s->units);
             break;
         case DB_LAYER_GRU:
-            snprintf(set, sizeof set, "hidden %zu, final state", s->units);
+            snprintf(set, sizeof set, "hidden %zu, %s", s->units,
+                     s->seq ? "state sequence" : "final state");
             break;
         case DB_LAYER_DROPOUT:
             snprintf(set, sizeof set, "rate %.3g %s, site %s (#%d)", s->rate,
                      db_dropout_mode_name(s->mode), db_site_name(s->site), L->site_index);
+            nrec += s->mode == DROPOUT_RECURRENT;
             break;
         default:
             break;
@@ -299,6 +302,9 @@ int cmd_show(int argc, char **argv)
         printf("%3zu  %-10s %-40s %-16s %10zu\n", i, db_layer_type_name(s->type), set, shape,
                np);
     }
+    if (nrec)
+        printf("(recurrent mode: the mask is on the state h inside the recurrence of the "
+               "gru listed just above)\n");
     printf("parameters: %zu; dropout sites: %zu\n", m.nparams, m.ndropout);
     printf("optimizer: SGD lr %g momentum %g weight decay %g max-norm %g clip %g; batch %zu, "
            "epochs %zu, seed %llu, threads %d\n", r->opt.lr, r->opt.momentum,
@@ -319,7 +325,7 @@ int cmd_strategies(int argc, char **argv)
     }
     size_t n;
     const db_strategy *s = db_strategies(&n);
-    printf("%-11s %-40s %s\n", "strategy", "sites (mode, default rate)", "after");
+    printf("%-12s %-40s %s\n", "strategy", "sites (mode, default rate)", "after");
     for (size_t i = 0; i < n; i++) {
         char sites[128] = "";
         size_t used = 0;
@@ -334,8 +340,8 @@ int cmd_strategies(int argc, char **argv)
             if (used >= sizeof sites)
                 used = sizeof sites - 1;
         }
-        printf("%-11s %-40s %s\n", s[i].name, s[i].nrules ? sites : "-", s[i].origin);
-        printf("%-11s   %s\n", "", s[i].description);
+        printf("%-12s %-40s %s\n", s[i].name, s[i].nrules ? sites : "-", s[i].origin);
+        printf("%-12s   %s\n", "", s[i].description);
     }
     printf("\nCombine with '+' (e.g. conv+pool); --rate overrides every site's rate.\n");
     return 0;

@@ -38,6 +38,25 @@ static void *xcalloc(size_t n, size_t size, size_t *total)
     return calloc(n ? n : 1, size);
 }
 
+/* A dropout layer of recurrent mode: it acts inside the GRU right below. */
+static int is_recurrent_drop(const db_mlayer *L)
+{
+    return L->spec.type == DB_LAYER_DROPOUT && L->spec.mode == DROPOUT_RECURRENT;
+}
+
+/* The recurrent-dropout mask and rate of GRU layer i: its layer above, when
+ * that is a recurrent dropout with a rate > 0 and the pass trains; else
+ * NULL and 0 (the plain recurrence). */
+static const uint8_t *gru_rmask(const db_model *m, size_t i, int training, float *rate)
+{
+    *rate = 0.0f;
+    if (!training || i + 1 >= m->nl || !is_recurrent_drop(&m->L[i + 1]) ||
+        (float)m->L[i + 1].spec.rate <= 0.0f)
+        return NULL;
+    *rate = (float)m->L[i + 1].spec.rate;
+    return m->L[i + 1].mask;
+}
+
 void db_model_free(db_model *m)
 {
     for (size_t i = 0; i < m->nl; i++) {
@@ -141,12 +160,33 @@ static int plan_layer(db_model *m, db_mlayer *L, size_t i, int *kind, size_t *c,
         L->w2_n = mul(3 * s->units, s->units, &ovf);
         L->b_n = 3 * s->units;
         L->b2_n = 3 * s->units;
+        if (s->seq) { /* a stack's lower layer: (T, H) per example */
+            *w = s->units;
+            break;
+        }
         *kind = DB_SHAPE_FLAT;
         *c = s->units;
         *h = *w = 1;
         break;
     case DB_LAYER_DROPOUT:
-        if (s->mode == DROPOUT_CHANNEL) {
+        if (s->mode == DROPOUT_RECURRENT) {
+            /* on the state of the GRU right below, inside its recurrence
+             * (gru_forward_ex's rmask, one (B, H) mask per batch); the
+             * layer itself passes the GRU's output on unchanged */
+            if (i == 0 || m->L[i - 1].spec.type != DB_LAYER_GRU)
+                return db_fail(e, "layer %zu (dropout, recurrent mode): must come right "
+                               "after a gru layer", i);
+            if (gru_shape_set_rdrop(&m->L[i - 1].gru, 1, e))
+                return db_prefix(e, "layer %zu (dropout, recurrent mode)", i);
+            L->drop_g = m->L[i - 1].spec.units;
+            L->drop_s = 1;
+        } else if (s->mode == DROPOUT_LOCKED) {
+            if (*kind != DB_SHAPE_SEQ)
+                return db_fail(e, "layer %zu (dropout, locked mode): input is not a "
+                               "sequence", i);
+            L->drop_g = *w; /* one draw per (example, feature) */
+            L->drop_s = *h; /* used at each of the T steps */
+        } else if (s->mode == DROPOUT_CHANNEL) {
             if (*kind != DB_SHAPE_IMAGE)
                 return db_fail(e, "layer %zu (dropout, channel mode): input is not an "
                                "image", i);
@@ -237,6 +277,8 @@ static int plan_layers(db_model *m, const db_arch *a, const db_model_input *in,
         }
         else if (L->spec.type == DB_LAYER_GRU)
             wk = gru_work_floats(&L->gru);
+        else if (L->spec.type == DB_LAYER_DROPOUT && L->spec.mode == DROPOUT_RECURRENT)
+            wk = gru_work_floats(&m->L[i - 1].gru); /* grown by its rmask */
         if (wk > nwork)
             nwork = wk;
         size_t big = (L->out_size > L->in_size ? L->out_size : L->in_size);
@@ -299,6 +341,11 @@ static void plan_fusion(db_model *m, size_t bmax, size_t *npair_out,
      * below keeps its undropped output, whatever its backward needs. */
     for (size_t i = 0; i < m->nl; i++)
         m->L[i].out_alias = m->L[i].relu_fused;
+    /* ...but recurrent dropout changes no value of its GRU's output: it
+     * passes that buffer on */
+    for (size_t i = 1; i < m->nl; i++)
+        if (is_recurrent_drop(&m->L[i]))
+            m->L[i].out_alias = 1;
     *npair_out = npair;
     *nprep_out = nprep;
 }
@@ -391,6 +438,9 @@ static int allocate(db_model *m, size_t bmax, size_t np, size_t nwork,
     for (size_t i = 0; i + 1 < m->nl; i++)
         if (m->L[i].relu_fused)
             m->L[i].out = m->L[i + 1].out;
+    for (size_t i = 1; i < m->nl; i++)
+        if (is_recurrent_drop(&m->L[i]))
+            m->L[i].out = m->L[i - 1].out;
     return 0;
 }
 
@@ -552,6 +602,16 @@ static void slice_member(void *arg, size_t t, size_t n)
     case DB_LAYER_DROPOUT: {
         const size_t G = L->drop_g;
         const float rate = (float)L->spec.rate;
+        if (L->spec.mode == DROPOUT_LOCKED && (j->backward || (j->training && rate > 0.0f))) {
+            /* (B, T, D) with one (B, D) mask; the identity as below */
+            if (j->backward)
+                dropout_locked_backward_inplace(j->din + lo * os, L->mask + lo * G, nb,
+                                                L->drop_s, G, rate);
+            else
+                dropout_locked_apply(L->out + lo * os, L->mask + lo * G, x, nb, L->drop_s,
+                                     G, rate);
+            return;
+        }
         if (j->backward)
             dropout_backward_inplace(j->din + lo * os, L->mask + lo * G, nb, G, L->drop_s,
                                      rate);
@@ -758,17 +818,32 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
         case DB_LAYER_EMBEDDING:
             embedding_forward(L->out, m->tok, m->len, W, B, m->in_h, L->spec.units);
             break;
-        case DB_LAYER_GRU:
+        case DB_LAYER_GRU: {
             L->gru.B = B;
-            gru_forward(L->out, L->cache, x, m->len, W, m->params + L->w2_off, b,
-                        m->params + L->b2_off, &L->gru);
+            float rr;
+            const uint8_t *rm = gru_rmask(m, i, training, &rr);
+            if (rm && !m->L[i + 1].mask_fixed) {
+                double d0 = db_now();
+                dropout_draw_mask(m->L[i + 1].mask, B * m->L[i + 1].drop_g, rr,
+                                  &m->L[i + 1].rng);
+                m->t.dropout += db_now() - d0;
+            }
+            /* gru_forward when there is no stack and no recurrent dropout
+             * (the same bits); a stack's lower layer writes its sequence,
+             * its final state goes to scratch (unused) */
+            gru_forward_ex(L->spec.seq ? m->work : L->out, L->spec.seq ? L->out : NULL,
+                           L->cache, x, m->len, rm, rr, W, m->params + L->w2_off, b,
+                           m->params + L->b2_off, &L->gru);
             break;
+        }
         case DB_LAYER_DROPOUT: {
+            if (is_recurrent_drop(L))
+                break; /* done inside the GRU below */
             double d0 = db_now();
             /* The mask comes from the site's one stream, drawn here in order
              * whatever the thread count; the team applies it.  The rate was
              * validated when the model was built. */
-            if (training && (float)L->spec.rate > 0.0f)
+            if (training && (float)L->spec.rate > 0.0f && !L->mask_fixed)
                 dropout_draw_mask(L->mask, B * L->drop_g, (float)L->spec.rate, &L->rng);
             run_sliced(m, L, B, x, NULL, NULL, 0, training);
             m->t.dropout += db_now() - d0;
@@ -836,14 +911,21 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
         case DB_LAYER_EMBEDDING:
             embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
             break;
-        case DB_LAYER_GRU:
+        case DB_LAYER_GRU: {
             if (din)
                 memset(din, 0, B * L->in_size * sizeof(float));
-            gru_backward(din, dW, m->grads + L->w2_off, db, m->grads + L->b2_off, d,
-                         L->cache, x, m->len, W, m->params + L->w2_off, &L->gru,
-                         m->work);
+            float rr;
+            const uint8_t *rm = gru_rmask(m, i, 1, &rr);
+            gru_backward_ex(din, dW, m->grads + L->w2_off, db, m->grads + L->b2_off,
+                            L->spec.seq ? NULL : d, L->spec.seq ? d : NULL, L->cache, x,
+                            m->len, rm, rr, W, m->params + L->w2_off, &L->gru, m->work);
             break;
+        }
         case DB_LAYER_DROPOUT: {
+            if (is_recurrent_drop(L)) { /* its gradient went into the GRU's */
+                din = d;
+                break;
+            }
             double d0 = db_now();
             run_sliced(m, L, B, x, d, d, 1, 1);
             m->t.dropout += db_now() - d0;

@@ -54,6 +54,9 @@ typedef struct db_mlayer {
     float *cache;              /* GRU: gru_cache_floats */
     size_t drop_g, drop_s;     /* dropout grouping per example */
     int site_index;            /* dropout: site number (rng stream index) */
+    int mask_fixed;            /* dropout: training uses `mask` as it is, no
+                                  draw (tests that pin another framework's
+                                  semantics with its mask); 0 normally */
     db_rng rng;                /* dropout: this site's mask stream */
 } db_mlayer;
 
