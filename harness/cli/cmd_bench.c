@@ -113,7 +113,7 @@ static int parse_bench(bench_opts *b, int argc, char **argv)
     b->sgemm = 0;
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 't': b->rq.task = optarg; break;

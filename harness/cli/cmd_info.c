@@ -1,5 +1,6 @@
 /* cmd_info.c - `dropbench info`: the BLAS kernel set and its speed. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -8,7 +9,12 @@
 
 int cmd_info(int argc, char **argv)
 {
-    (void)argv;
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: dropbench info\n  The BLAS library, its kernel set and how it was "
+               "chosen, the threads,\n  the convolution kernels, an sgemm check against a "
+               "naive product and\n  the sgemm speed with 1 and 2 threads.\n");
+        return 0;
+    }
     if (argc > 1) {
         fprintf(stderr, "usage: dropbench info\n");
         return EXIT_USAGE;

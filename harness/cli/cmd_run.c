@@ -72,7 +72,7 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
     optind = 1;
     int ch;
     long v;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 't': c->rq.task = optarg; break;
         case 'c': c->rq.config_path = optarg; break;
@@ -318,7 +318,11 @@ int cmd_show(int argc, char **argv)
 
 int cmd_strategies(int argc, char **argv)
 {
-    (void)argv;
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: dropbench strategies\n  Lists the dropout placement strategies: "
+               "their sites, modes and default\n  rates, and where each comes from.\n");
+        return 0;
+    }
     if (argc > 1) {
         fprintf(stderr, "usage: dropbench strategies\n");
         return EXIT_USAGE;

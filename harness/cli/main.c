@@ -11,7 +11,10 @@
 #include "convdirect.h" /* the conv_direct_* passes wrapped below */
 #include "kernels.h"
 #include "util/blas.h"
+#include "train/runcfg.h" /* DB_CODE_VERSION */
 #include "util/gemmtime.h"
+#include "util/str.h"
+#include "util/version.h"
 
 static void usage(FILE *f)
 {
@@ -26,8 +29,12 @@ static void usage(FILE *f)
             "  report     aggregate result files into comparison tables and plots\n"
             "  data       list the data sets, their sizes and whether they are verified\n"
             "  info       BLAS kernel set, threads and measured sgemm speed\n"
+            "  bench      training and evaluation throughput of one task (make bench)\n"
             "\n"
-            "`dropbench COMMAND --help` describes a command's options.\n");
+            "`dropbench COMMAND --help` describes a command's options;\n"
+            "`dropbench --version` names the code that built this binary.\n"
+            "Exit status: 0 success, 1 failure (bad input, a failed run), 2 usage\n"
+            "error, 3 a diverged run, 130 interrupted.\n");
 }
 
 /* The Makefile links this binary with -Wl,--wrap=cblas_sgemm (and the
@@ -198,27 +205,32 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     argc--;
     argv++;
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc, argv);
-    if (strcmp(cmd, "show") == 0)
-        return cmd_show(argc, argv);
-    if (strcmp(cmd, "strategies") == 0)
-        return cmd_strategies(argc, argv);
-    if (strcmp(cmd, "info") == 0)
-        return cmd_info(argc, argv);
-    if (strcmp(cmd, "data") == 0)
-        return cmd_data(argc, argv);
-    if (strcmp(cmd, "sweep") == 0)
-        return cmd_sweep(argc, argv);
-    if (strcmp(cmd, "report") == 0)
-        return cmd_report(argc, argv);
-    if (strcmp(cmd, "bench") == 0)
-        return cmd_bench(argc, argv);
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        { "run", cmd_run },       { "show", cmd_show },     { "strategies", cmd_strategies },
+        { "sweep", cmd_sweep },   { "report", cmd_report }, { "data", cmd_data },
+        { "info", cmd_info },     { "bench", cmd_bench },
+    };
+    const char *names[sizeof cmds / sizeof cmds[0]];
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(cmd, cmds[i].name) == 0)
+            return cmds[i].fn(argc, argv);
+        names[i] = cmds[i].name;
+    }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "dropbench: unknown command \"%s\"\n", cmd);
-    usage(stderr);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("dropbench code version %s, commit %s%s, compiler %s\n", DB_CODE_VERSION,
+               db_git_commit, db_git_dirty ? " (uncommitted changes)" : "", db_compiler);
+        return 0;
+    }
+    const char *near = db_closest(cmd, names, sizeof names / sizeof names[0]);
+    fprintf(stderr, "dropbench: %s: unknown command%s%s%s (commands: bench data info "
+                    "report run show strategies sweep)\n",
+            cmd, near ? "; did you mean \"" : "", near ? near : "", near ? "\"?" : "");
     return EXIT_USAGE;
 }
