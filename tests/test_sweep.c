@@ -351,7 +351,7 @@ START_TEST(test_expand_errors)
     sweep_plan p;
     db_err e = { "" };
     ck_assert_int_eq(sweep_plan_load(&p, path, &o, &e), -1);
-    ck_assert_msg(strstr(e.msg, "invalid JSON near line") != NULL, "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "line 3, column 1: unexpected '}'") != NULL, "%s", e.msg);
     remove_tree();
 }
 END_TEST

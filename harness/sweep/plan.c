@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "report/results.h"
+#include "util/jsonio.h"
 #include "util/str.h"
 
 const sweep_backend sweep_backend_default = {
@@ -505,43 +506,9 @@ int sweep_plan_load(sweep_plan *plan, const char *path,
                     const sweep_options *o, db_err *e)
 {
     memset(plan, 0, sizeof *plan);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return db_fail(e, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = cap <= (16u << 20) ? realloc(buf, cap) : NULL;
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return db_fail(e, "%s: too large or out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return db_fail(e, "%s: read error", path);
-    }
-    cJSON *root = cJSON_ParseWithLength(buf, len);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t line = 1;
-        for (const char *p = buf; at && p < at && p < buf + len; p++)
-            line += *p == '\n';
-        free(buf);
-        return db_fail(e, "%s: invalid JSON near line %zu", path, line);
-    }
-    free(buf);
+    cJSON *root = NULL;
+    if (db_json_load(&root, path, e))
+        return -1;
     int rc = sweep_plan_from_json(plan, root, path, o, e);
     cJSON_Delete(root);
     return rc;

@@ -12,7 +12,14 @@
 /* Largest JSON file we read (configs, sweeps, results). */
 #define DB_JSON_MAX_BYTES ((size_t)16 << 20)
 
-/* Parses a file; errors name the file and the line of a syntax error. */
+/* Deepest nesting of objects and arrays accepted (a config is 4 deep). */
+#define DB_JSON_MAX_DEPTH 64
+
+/* Parses a file.  Errors name the file and say what is wrong: an empty
+ * file; nesting deeper than DB_JSON_MAX_DEPTH; a syntax error with its line,
+ * column, what was found and what was expected; a key that appears twice in
+ * one object, with both lines (JSON readers disagree on which one counts,
+ * so dropbench accepts neither). */
 int db_json_load(cJSON **out, const char *path, db_err *e);
 /* cJSON_Print + db_write_atomic, with a trailing newline. */
 int db_json_save(const char *path, const cJSON *j, db_err *e);
@@ -26,5 +33,9 @@ int db_json_string(const char **out, const cJSON *o, const char *key, int requir
 /* Fails naming the first key of o that is not in allowed (NULL-terminated). */
 int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *what,
                       db_err *e);
+
+/* The checks of db_json_load on a text in memory (what names it in
+ * messages): parses text[0..n) into *out. */
+int db_json_parse(cJSON **out, const char *text, size_t n, const char *what, db_err *e);
 
 #endif
