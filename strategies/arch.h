@@ -23,6 +23,7 @@ enum db_layer_type {
     DB_LAYER_EMBEDDING,   /* units = dimension, vocab */
     DB_LAYER_GRU,         /* units = hidden size; outputs the final state */
     DB_LAYER_DROPOUT,     /* mode, rate, site */
+    DB_LAYER_SIGMOID,     /* logistic units: 1 / (1 + exp(-x)) */
     DB_LAYER_NTYPES
 };
 
