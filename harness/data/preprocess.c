@@ -93,7 +93,7 @@ int db_zca_finish(db_zca_fit *f, double eps, double *mean, double *W, db_err *e)
             double c = A[i * D + j] / N - mean[i] * mean[j];
             A[i * D + j] = A[j * D + i] = c;
         }
-    double *lam = malloc(D * sizeof(double)), wq = 0;
+    double *lam = calloc(D, sizeof(double)), wq = 0;
     int iq = 0, lwork = -1, liwork = -1, info = 0;
     dsyevd_("V", "U", &n, A, &n, lam, &wq, &lwork, &iq, &liwork, &info, 1, 1);
     lwork = (int)wq + 1;
@@ -215,8 +215,8 @@ static int fit(const db_dataset *d, double gcn_bias, double eps, double *mean, f
     db_zca_fit zf;
     if (db_zca_begin(&zf, D, e))
         return -1;
-    double *X = malloc(CHUNK * D * sizeof(double));
-    double *W = malloc(D * D * sizeof(double));
+    double *X = calloc(CHUNK * D, sizeof(double));
+    double *W = calloc(D * D, sizeof(double));
     if (!X || !W) {
         free(X);
         free(W);
@@ -243,7 +243,7 @@ static int apply(db_split *s, const db_dataset *d, double gcn_bias, const double
                  const float *Wf, db_err *e)
 {
     const size_t hw = d->H * d->W, D = d->C * hw;
-    double *g = malloc(D * sizeof(double));
+    double *g = calloc(D, sizeof(double));
     float *A = malloc(CHUNK * D * sizeof(float));
     s->xf = malloc((s->n ? s->n : 1) * D * sizeof(float));
     if (!g || !A || !s->xf) {
@@ -297,8 +297,8 @@ int db_preprocess_gcn_zca(db_dataset *d, double gcn_bias, double zca_eps,
         snprintf(dir, sizeof dir, "%s/cache", root ? root : db_data_root());
     snprintf(info->cache_path, sizeof info->cache_path, "%s/gcn-zca-%016llx.bin", dir,
              (unsigned long long)fnv1a(0xcbf29ce484222325ULL, key, strlen(key)));
-    double *mean = malloc(D * sizeof(double));
-    float *Wf = malloc(D * D * sizeof(float));
+    double *mean = calloc(D, sizeof(double));
+    float *Wf = calloc(D * D, sizeof(float));
     if (!mean || !Wf) {
         free(mean);
         free(Wf);
