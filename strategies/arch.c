@@ -6,7 +6,7 @@
 #include "kernels.h"
 
 static const char *const type_names[DB_LAYER_NTYPES] = {
-    "conv", "relu", "maxpool", "dense", "embedding", "gru", "dropout",
+    "conv", "relu", "maxpool", "dense", "embedding", "gru", "dropout", "sigmoid",
 };
 
 static const char *const site_names[DB_SITE_NKINDS] = {
@@ -49,6 +49,7 @@ static const char *const allowed_keys[DB_LAYER_NTYPES][5] = {
     [DB_LAYER_EMBEDDING] = { "vocab", "dim", NULL },
     [DB_LAYER_GRU] = { "hidden", "num_layers", "sequence", NULL },
     [DB_LAYER_DROPOUT] = { "rate", "mode", "site", NULL },
+    [DB_LAYER_SIGMOID] = { NULL },
 };
 
 static int key_allowed(int type, const char *key)
@@ -102,7 +103,7 @@ int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
                 l.type = i;
         if (l.type < 0)
             return db_fail(e, "%s: model[%zu]: unknown layer type \"%s\" (known: conv, "
-                           "relu, maxpool, dense, embedding, gru, dropout)",
+                           "relu, maxpool, dense, embedding, gru, dropout, sigmoid)",
                            what, idx, t->valuestring);
         const cJSON *k;
         cJSON_ArrayForEach(k, o) {

@@ -25,6 +25,7 @@ enum db_layer_type {
                            * or with seq the whole state sequence (a layer
                            * of a stack, docs/PLACEMENTS.md) */
     DB_LAYER_DROPOUT,     /* mode, rate, site */
+    DB_LAYER_SIGMOID,     /* logistic units: 1 / (1 + exp(-x)) */
     DB_LAYER_NTYPES
 };
 

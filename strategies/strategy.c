@@ -111,7 +111,8 @@ static int site_after(const db_arch *in, long i)
         return DB_SITE_EMBEDDING;
     case DB_LAYER_GRU: /* a stack's lower layers hand their sequence up */
         return l->seq ? DB_SITE_INTERLAYER : DB_SITE_OUTPUT;
-    case DB_LAYER_RELU: {
+    case DB_LAYER_RELU:
+    case DB_LAYER_SIGMOID: {
         /* the activation of the nearest preceding non-dropout layer */
         long j = i - 1;
         while (j >= 0 && in->layers[j].type == DB_LAYER_DROPOUT)

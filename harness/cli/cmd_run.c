@@ -227,6 +227,86 @@ static int show_json(cJSON *cfg, const char *id, db_model *m, run_config *r)
     return txt ? 0 : EXIT_FAILURE;
 }
 
+/* 1 when the config uses any field of the reproduction recipes. */
+static int has_recipe(const run_config *r)
+{
+    const run_recipe *x = &r->rx;
+    return r->opt.update != DB_UPDATE_PYTORCH || r->opt.max_norm_layers != DB_MAXNORM_ALL ||
+           x->mom_schedule != DB_MOM_CONSTANT || r->schedule == DB_SCHED_INV ||
+           x->init.type != DB_INIT_DEFAULT || x->preprocess[0] || x->retain[0] ||
+           x->has_paper || x->note[0];
+}
+
+/* The training recipe, one line per part (docs/REPRO.md). */
+static void print_recipe(const run_config *r)
+{
+    const run_recipe *x = &r->rx;
+    printf("recipe:\n");
+    if (r->opt.update == DB_UPDATE_HINTON)
+        printf("  update: dw = m*dw - (1-m)*lr*g; w += dw (Hinton et al. 2012)\n");
+    else
+        printf("  update: v = m*v + g; w -= lr*v (PyTorch)\n");
+    switch (x->mom_schedule) {
+    case DB_MOM_LINEAR:
+        printf("  momentum: %g at epoch 1, rising linearly to %g at epoch %zu, then %g\n",
+               x->mom_start, x->mom_end, x->mom_epochs + 1, x->mom_end);
+        break;
+    case DB_MOM_EXP_STEP:
+        printf("  momentum: per step, %g - (%g - %g) * exp(-step / %zu)\n", x->mom_end,
+               x->mom_end, x->mom_start, x->mom_steps);
+        break;
+    default:
+        printf("  momentum: %g, constant\n", r->opt.momentum);
+    }
+    switch (r->schedule) {
+    case DB_SCHED_EXP:
+        printf("  learning rate: %g * %g^(epoch - 1): %g at epoch %zu\n", r->opt.lr,
+               r->sched_gamma, run_config_lr(r, r->epochs), r->epochs);
+        break;
+    case DB_SCHED_STEP:
+        printf("  learning rate: %g, times %g every %zu epochs\n", r->opt.lr, r->sched_gamma,
+               r->sched_every);
+        break;
+    case DB_SCHED_INV:
+        printf("  learning rate: per step, %g / (1 + step / %zu)\n", r->opt.lr,
+               x->sched_steps);
+        break;
+    default:
+        printf("  learning rate: %g, constant\n", r->opt.lr);
+    }
+    if (r->opt.max_norm > 0)
+        printf("  max-norm: after each update, each unit's incoming weight vector scaled to "
+               "L2 norm <= %g, %s\n", r->opt.max_norm,
+               r->opt.max_norm_layers == DB_MAXNORM_HIDDEN
+                   ? "hidden dense/conv layers (not the output layer)"
+                   : "every dense and conv layer (output included)");
+    else
+        printf("  max-norm: off\n");
+    if (x->init.type == DB_INIT_NORMAL) {
+        printf("  init: dense/conv weights N(0, std^2), std ");
+        if (x->init.std_fan_in)
+            printf("1/sqrt(fan_in)");
+        for (size_t i = 0; i < x->init.nstd; i++)
+            printf("%s%g", i ? ", " : "", x->init.std[i]);
+        printf("; biases %g\n", x->init.bias);
+    } else {
+        printf("  init: U(-1/sqrt(fan_in), +1/sqrt(fan_in)) weights and biases (PyTorch)\n");
+    }
+    if (x->preprocess[0])
+        printf("  preprocessing: %s (GCN per colour channel, bias %g; ZCA from the training "
+               "set, epsilon %g)\n", x->preprocess, x->gcn_bias, x->zca_epsilon);
+    if (x->retain[0])
+        printf("  retention p given: %s (drop rates %s)\n", x->retain, r->rate);
+    if (x->has_paper) {
+        printf("  paper: %s, %g%% test error", x->paper_source, x->paper_pct);
+        if (x->paper_errors >= 0)
+            printf(" (%.0f errors)", x->paper_errors);
+        printf("\n");
+    }
+    if (x->note[0])
+        printf("  note: %s\n", x->note);
+}
+
 int cmd_show(int argc, char **argv)
 {
     run_cli c;
@@ -310,6 +390,8 @@ int cmd_show(int argc, char **argv)
            "epochs %zu, seed %llu, threads %d\n", r->opt.lr, r->opt.momentum,
            r->opt.weight_decay, r->opt.max_norm, r->opt.clip_norm, r->batch, r->epochs,
            (unsigned long long)r->seed, r->threads);
+    if (has_recipe(r))
+        print_recipe(r);
     db_model_free(&m);
     free(r);
     cJSON_Delete(cfg);

@@ -708,6 +708,7 @@ static void free_split(db_split *s)
     free(s->x);
     free(s->len);
     free(s->y);
+    free(s->xf);
     memset(s, 0, sizeof *s);
 }
 
@@ -731,6 +732,11 @@ void db_batch_images(float *out, const db_dataset *d, const db_split *s,
                      const uint32_t *idx, size_t n)
 {
     const size_t hw = d->H * d->W, chw = d->C * hw;
+    if (s->xf) { /* preprocessed (GCN + ZCA): already floats */
+        for (size_t i = 0; i < n; i++)
+            memcpy(out + i * chw, s->xf + (size_t)idx[i] * chw, chw * sizeof(float));
+        return;
+    }
     float lut[3][256];   /* C <= 3 for every image set */
     for (size_t c = 0; c < d->C && c < 3; c++)
         for (int v = 0; v < 256; v++)

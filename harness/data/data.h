@@ -20,6 +20,8 @@ typedef struct db_split {
                        text: n * T bytes, zero past each word's length */
     uint32_t *len;  /* text: bytes per word (1..T); NULL for images */
     uint8_t *y;     /* n labels, each < classes */
+    float *xf;      /* images after a preprocessing (data/preprocess.h),
+                       n * C*H*W floats, used as they are; NULL: none */
 } db_split;
 
 #define DB_DATA_MAX_FILES 8
@@ -72,7 +74,8 @@ void db_dataset_free(db_dataset *d);
 int db_dataset_verified(const db_dataset *d);
 
 /* Converts examples idx[0..n) of split s to floats with the set's
- * normalisation: out is (n, C, H, W). */
+ * normalisation (or copies them from s->xf when preprocessed): out is
+ * (n, C, H, W). */
 void db_batch_images(float *out, const db_dataset *d, const db_split *s,
                      const uint32_t *idx, size_t n);
 /* Text: copies tokens (n, T) and lengths (n). */

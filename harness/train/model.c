@@ -116,6 +116,7 @@ static int plan_layer(db_model *m, db_mlayer *L, size_t i, int *kind, size_t *c,
         *w = L->conv.OW;
         break;
     case DB_LAYER_RELU:
+    case DB_LAYER_SIGMOID:
         break;
     case DB_LAYER_MAXPOOL:
         if (*kind != DB_SHAPE_IMAGE)
@@ -375,7 +376,7 @@ static void plan_grad_buffers(db_model *m, size_t bmax)
             L = &m->L[i];
         }
         if (i == first || L->spec.type == DB_LAYER_RELU ||
-            L->spec.type == DB_LAYER_DROPOUT)
+            L->spec.type == DB_LAYER_DROPOUT || L->spec.type == DB_LAYER_SIGMOID)
             continue;
         cur ^= 1;
         if (bmax * L->in_size > dsz[cur])
@@ -529,6 +530,13 @@ static void fill_uniform(float *x, size_t n, double bound, db_rng *r)
 
 void db_model_init(db_model *m, uint64_t seed)
 {
+    db_model_init_with(m, seed, NULL);
+}
+
+void db_model_init_with(db_model *m, uint64_t seed, const db_init *init)
+{
+    const int normal = init && init->type == DB_INIT_NORMAL;
+    size_t k_dense = 0; /* dense/conv layers so far: index into init->std */
     memset(m->velocity, 0, m->nparams * sizeof(float));
     memset(m->grads, 0, m->nparams * sizeof(float));
     memset(&m->t, 0, sizeof m->t);
@@ -556,6 +564,16 @@ void db_model_init(db_model *m, uint64_t seed)
         }
         default: { /* dense, conv: fan_in = inputs per output unit */
             double bound = 1.0 / sqrt((double)(L->w_n / L->w_rows));
+            if (normal) {
+                double sd = init->std_fan_in ? bound
+                          : init->std[init->nstd > 1 ? k_dense : 0];
+                for (size_t k = 0; k < L->w_n; k++)
+                    w[k] = (float)(sd * db_rng_normal(&r));
+                for (size_t k = 0; k < L->b_n; k++)
+                    m->params[L->b_off + k] = (float)init->bias;
+                k_dense++;
+                break;
+            }
             fill_uniform(w, L->w_n, bound, &r);
             fill_uniform(m->params + L->b_off, L->b_n, bound, &r);
             break;
@@ -818,6 +836,9 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
         case DB_LAYER_EMBEDDING:
             embedding_forward(L->out, m->tok, m->len, W, B, m->in_h, L->spec.units);
             break;
+        case DB_LAYER_SIGMOID:
+            sigmoid_forward(L->out, x, B * L->out_size);
+            break;
         case DB_LAYER_GRU: {
             L->gru.B = B;
             float rr;
@@ -911,6 +932,10 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
         case DB_LAYER_EMBEDDING:
             embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
             break;
+        case DB_LAYER_SIGMOID: /* in place, from its output */
+            sigmoid_backward_inplace(d, L->out, B * L->out_size);
+            din = d;
+            break;
         case DB_LAYER_GRU: {
             if (din)
                 memset(din, 0, B * L->in_size * sizeof(float));
@@ -960,8 +985,13 @@ static void update_part(db_model *m, size_t off, size_t n, size_t t, size_t nt,
     db_pool_slice(n / row, t, nt, &lo, &hi);
     lo *= row;
     hi *= row;
-    sgd_momentum_step(m->params + off + lo, m->velocity + off + lo, m->grads + off + lo,
-                      hi - lo, (float)o->lr, (float)o->momentum, wd);
+    if (o->update == DB_UPDATE_HINTON)
+        sgd_hinton_step(m->params + off + lo, m->velocity + off + lo, m->grads + off + lo,
+                        hi - lo, (float)o->lr, (float)o->momentum, wd);
+    else
+        sgd_momentum_step(m->params + off + lo, m->velocity + off + lo,
+                          m->grads + off + lo, hi - lo, (float)o->lr, (float)o->momentum,
+                          wd);
 }
 
 static void update_member(void *arg, size_t t, size_t nt)
@@ -983,7 +1013,8 @@ static void update_member(void *arg, size_t t, size_t nt)
         if (L->b2_n)
             update_part(m, L->b2_off, L->b2_n, t, nt, 1, o, 0.0f);
         if (o->max_norm > 0 &&
-            (L->spec.type == DB_LAYER_DENSE || L->spec.type == DB_LAYER_CONV)) {
+            (L->spec.type == DB_LAYER_DENSE || L->spec.type == DB_LAYER_CONV) &&
+            !(o->max_norm_layers == DB_MAXNORM_HIDDEN && i + 1 == m->nl)) {
             size_t lo, hi;
             db_pool_slice(L->w_rows, t, nt, &lo, &hi);
             maxnorm_apply(m->params + L->w_off + lo * cols, hi - lo, cols,

@@ -131,6 +131,23 @@ size_t db_model_bytes(const db_model *m);
  * dropout site's stream seeded from (seed, DROPOUT, site index). */
 void db_model_init(db_model *m, uint64_t seed);
 
+/* Weight initialisation of a reproduction recipe (docs/REPRO.md). */
+enum db_init_type { DB_INIT_DEFAULT = 0, DB_INIT_NORMAL };
+typedef struct db_init {
+    int type;                /* enum db_init_type */
+    int std_fan_in;          /* normal: std = 1/sqrt(fan_in) of each layer */
+    size_t nstd;             /* normal, !std_fan_in: 1 = one std for every
+                                dense and conv layer, else one per such
+                                layer, from input to output */
+    double std[DB_ARCH_MAX];
+    double bias;             /* normal: every dense and conv bias */
+} db_init;
+/* db_model_init, except that with init->type DB_INIT_NORMAL every dense and
+ * conv weight is drawn from N(0, std^2) (from the same per-layer stream)
+ * and its biases set to init->bias.  init NULL or DB_INIT_DEFAULT: exactly
+ * db_model_init. */
+void db_model_init_with(db_model *m, uint64_t seed, const db_init *init);
+
 /* Forward pass on B examples already in m->input (or m->tok/m->len). Returns
  * the mean loss and adds the number of correct predictions to *correct.
  * training = 0 switches every dropout site off. */
@@ -141,11 +158,21 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
  * and ReLU/dropout gradients are computed in place. */
 void db_model_backward(db_model *m, size_t B, const uint8_t *labels);
 
+/* The update form (docs/REPRO.md): PyTorch's v = mu v + g; w -= lr v, or
+ * the papers' dw = mu dw - (1 - mu) lr g; w += dw (kernels' sgd_hinton_step;
+ * the velocity block holds dw). */
+enum db_update { DB_UPDATE_PYTORCH = 0, DB_UPDATE_HINTON };
+/* Which layers max-norm constrains: every dense and conv layer, or all of
+ * them but the output layer (the papers' "hidden units"). */
+enum db_maxnorm_layers { DB_MAXNORM_ALL = 0, DB_MAXNORM_HIDDEN };
+
 typedef struct db_optim {
     double lr, momentum, weight_decay, max_norm, clip_norm; /* as configured */
+    int update;              /* enum db_update */
+    int max_norm_layers;     /* enum db_maxnorm_layers */
 } db_optim;
-/* Clipping (global norm), SGD with momentum, then max-norm on dense and conv
- * weights.  Returns the gradient norm before clipping when clipping is on,
+/* Clipping (global norm), SGD with momentum (the update form of o->update),
+ * then max-norm on dense and conv weights (o->max_norm_layers).  Returns the gradient norm before clipping when clipping is on,
  * 0 when it is off (the norm is then not computed: a full pass over the
  * gradients that nothing uses). */
 double db_model_update(db_model *m, const db_optim *o);

@@ -79,10 +79,12 @@ static void known_tasks(char *buf, size_t n)
 
 static const char *const file_keys[] = { "task", "description", "data", "model",
                                          "strategy", "rate", "train", "seed",
-                                         "threads", NULL };
+                                         "threads", "retain", "init", "preprocess",
+                                         "paper", "note", NULL };
 static const char *const train_keys[] = { "batch", "epochs", "lr", "momentum",
                                           "weight_decay", "max_norm", "clip_norm",
-                                          "schedule", NULL };
+                                          "schedule", "update", "momentum_schedule",
+                                          "max_norm_layers", NULL };
 
 static int check_range(double v, double lo, double hi, int integer, const char *what,
                        const char *key, db_err *e)
@@ -90,6 +92,280 @@ static int check_range(double v, double lo, double hi, int integer, const char *
     if (!isfinite(v) || v < lo || v > hi || (integer && v != floor(v)))
         return db_fail(e, "%s: \"%s\" = %g is out of range (%s in [%g, %g])", what, key, v,
                        integer ? "an integer" : "a number", lo, hi);
+    return 0;
+}
+
+/* train.update, train.max_norm_layers and train.momentum_schedule
+ * (docs/REPRO.md); absent: the suite's defaults. */
+static int parse_recipe_train(run_config *rc, const cJSON *t, const char *tw,
+                              int momentum_given, db_err *e)
+{
+    const char *s = NULL;
+    if (db_json_string(&s, t, "update", 0, tw, e))
+        return -1;
+    if (s && strcmp(s, "hinton") == 0)
+        rc->opt.update = DB_UPDATE_HINTON;
+    else if (s && strcmp(s, "pytorch") != 0)
+        return db_fail(e, "%s: \"update\" must be \"pytorch\" or \"hinton\"", tw);
+    s = NULL;
+    if (db_json_string(&s, t, "max_norm_layers", 0, tw, e))
+        return -1;
+    if (s && strcmp(s, "hidden") == 0)
+        rc->opt.max_norm_layers = DB_MAXNORM_HIDDEN;
+    else if (s && strcmp(s, "all") != 0)
+        return db_fail(e, "%s: \"max_norm_layers\" must be \"all\" or \"hidden\"", tw);
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(t, "momentum_schedule");
+    if (!ms)
+        return 0;
+    static const char *const mk[] = { "type", "start", "end", "epochs", "steps", NULL };
+    char mw[700];
+    snprintf(mw, sizeof mw, "%s.momentum_schedule", tw);
+    if (!cJSON_IsObject(ms))
+        return db_fail(e, "%s: must be an object", mw);
+    if (db_json_only_keys(ms, mk, mw, e))
+        return -1;
+    if (momentum_given)
+        return db_fail(e, "%s: give \"momentum\" or \"momentum_schedule\", not both", tw);
+    run_recipe *x = &rc->rx;
+    double a = 0, b = 0, n = 0;
+    if (db_json_string(&s, ms, "type", 1, mw, e) ||
+        db_json_number(&a, ms, "start", 1, mw, e) ||
+        check_range(a, 0, 0.999999, 0, mw, "start", e) ||
+        db_json_number(&b, ms, "end", 1, mw, e) ||
+        check_range(b, 0, 0.999999, 0, mw, "end", e))
+        return -1;
+    if (strcmp(s, "linear") == 0) {
+        if (cJSON_GetObjectItemCaseSensitive(ms, "steps"))
+            return db_fail(e, "%s: \"steps\" belongs to \"exp-step\" (linear takes "
+                           "\"epochs\")", mw);
+        if (db_json_number(&n, ms, "epochs", 1, mw, e) ||
+            check_range(n, 1, 1e6, 1, mw, "epochs", e))
+            return -1;
+        x->mom_schedule = DB_MOM_LINEAR;
+        x->mom_epochs = (size_t)n;
+    } else if (strcmp(s, "exp-step") == 0) {
+        if (cJSON_GetObjectItemCaseSensitive(ms, "epochs"))
+            return db_fail(e, "%s: \"epochs\" belongs to \"linear\" (exp-step takes "
+                           "\"steps\")", mw);
+        if (db_json_number(&n, ms, "steps", 1, mw, e) ||
+            check_range(n, 1, 1e12, 1, mw, "steps", e))
+            return -1;
+        x->mom_schedule = DB_MOM_EXP_STEP;
+        x->mom_steps = (size_t)n;
+    } else {
+        return db_fail(e, "%s: \"type\" must be \"linear\" or \"exp-step\"", mw);
+    }
+    x->mom_start = a;
+    x->mom_end = b;
+    rc->opt.momentum = a;
+    return 0;
+}
+
+/* "retain": retention probabilities p as the papers state them (a number or
+ * a comma list), recorded as drop rates 1 - p in ratebuf. */
+static int parse_retain(run_config *rc, const cJSON *r, const char *path, char *ratebuf,
+                        size_t ratebuf_n, db_err *e)
+{
+    char given[128];
+    if (cJSON_IsNumber(r))
+        snprintf(given, sizeof given, "%.17g", r->valuedouble);
+    else if (cJSON_IsString(r) && strlen(r->valuestring) < sizeof given)
+        snprintf(given, sizeof given, "%s", r->valuestring);
+    else
+        return db_fail(e, "%s: \"retain\" must be a number or a string like \"0.8,0.5\" "
+                       "(at most %zu characters)", path, sizeof given - 1);
+    size_t used = 0;
+    ratebuf[0] = '\0';
+    const char *p = given;
+    for (int k = 0;; k++) {
+        char *end = NULL;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || !isfinite(v) || !(v > 0.0 && v <= 1.0))
+            return db_fail(e, "%s: \"retain\": item %d of \"%s\" is not a retention "
+                           "probability in (0, 1]", path, k + 1, given);
+        while (*end == ' ')
+            end++;
+        /* 12 digits: 1 - 0.8 is recorded as 0.2, not 0.19999999999999996 */
+        used += (size_t)snprintf(ratebuf + used, used < ratebuf_n ? ratebuf_n - used : 0,
+                                 "%s%.12g", k ? "," : "", 1.0 - v);
+        if (used >= ratebuf_n)
+            return db_fail(e, "%s: \"retain\": list too long", path);
+        if (*end == '\0')
+            break;
+        if (*end != ',')
+            return db_fail(e, "%s: \"retain\": expected ',' after item %d of \"%s\"",
+                           path, k + 1, given);
+        p = end + 1;
+    }
+    snprintf(rc->rx.retain, sizeof rc->rx.retain, "%s", given);
+    return 0;
+}
+
+/* "init": {"type": "default"} or {"type": "normal", "std": S, "bias": B}
+ * with S a number, "1/sqrt(fan_in)" or one number per dense/conv layer. */
+static int parse_init(run_config *rc, const cJSON *in, const char *path, db_err *e)
+{
+    static const char *const ik[] = { "type", "std", "bias", NULL };
+    char iw[600];
+    snprintf(iw, sizeof iw, "%s: init", path);
+    if (!cJSON_IsObject(in))
+        return db_fail(e, "%s: must be an object", iw);
+    if (db_json_only_keys(in, ik, iw, e))
+        return -1;
+    const char *s = NULL;
+    if (db_json_string(&s, in, "type", 1, iw, e))
+        return -1;
+    if (strcmp(s, "default") == 0) {
+        if (cJSON_GetArraySize(in) != 1)
+            return db_fail(e, "%s: \"default\" takes no other key", iw);
+        return 0;
+    }
+    if (strcmp(s, "normal") != 0)
+        return db_fail(e, "%s: \"type\" must be \"default\" or \"normal\"", iw);
+    db_init *x = &rc->rx.init;
+    x->type = DB_INIT_NORMAL;
+    size_t nlayers = 0;
+    for (size_t i = 0; i < rc->base.n; i++)
+        nlayers += rc->base.layers[i].type == DB_LAYER_DENSE ||
+                   rc->base.layers[i].type == DB_LAYER_CONV;
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(in, "std");
+    if (cJSON_IsString(sd) && strcmp(sd->valuestring, "1/sqrt(fan_in)") == 0) {
+        x->std_fan_in = 1;
+    } else if (cJSON_IsNumber(sd)) {
+        if (check_range(sd->valuedouble, 1e-12, 1e3, 0, iw, "std", e))
+            return -1;
+        x->nstd = 1;
+        x->std[0] = sd->valuedouble;
+    } else if (cJSON_IsArray(sd)) {
+        if ((size_t)cJSON_GetArraySize(sd) != nlayers || nlayers < 2)
+            return db_fail(e, "%s: \"std\" has %d values; the model has %zu dense and conv "
+                           "layers (give one number for all of them, or one per layer)",
+                           iw, cJSON_GetArraySize(sd), nlayers);
+        const cJSON *v;
+        cJSON_ArrayForEach(v, sd) {
+            if (!cJSON_IsNumber(v) ||
+                check_range(v->valuedouble, 1e-12, 1e3, 0, iw, "std", e))
+                return cJSON_IsNumber(v) ? -1
+                                         : db_fail(e, "%s: \"std\" must hold numbers", iw);
+            x->std[x->nstd++] = v->valuedouble;
+        }
+    } else {
+        return db_fail(e, "%s: \"std\" must be a number, \"1/sqrt(fan_in)\" or an array "
+                       "with one number per dense and conv layer", iw);
+    }
+    x->bias = 0;
+    if (db_json_number(&x->bias, in, "bias", 0, iw, e) ||
+        check_range(x->bias, -1e3, 1e3, 0, iw, "bias", e))
+        return -1;
+    return 0;
+}
+
+/* "preprocess": {"type": "gcn-zca", "gcn_bias": b, "zca_epsilon": eps} on
+ * CIFAR-10 (docs/REPRO.md); the parameters have defaults. */
+static int parse_preprocess(run_config *rc, const cJSON *pp, const char *path, db_err *e)
+{
+    static const char *const pk[] = { "type", "gcn_bias", "zca_epsilon", NULL };
+    char pw[600];
+    snprintf(pw, sizeof pw, "%s: preprocess", path);
+    if (!cJSON_IsObject(pp))
+        return db_fail(e, "%s: must be an object", pw);
+    if (db_json_only_keys(pp, pk, pw, e))
+        return -1;
+    const char *s = NULL;
+    if (db_json_string(&s, pp, "type", 1, pw, e))
+        return -1;
+    if (strcmp(s, "standard") == 0) {
+        if (cJSON_GetArraySize(pp) != 1)
+            return db_fail(e, "%s: \"standard\" takes no other key", pw);
+        return 0;
+    }
+    if (strcmp(s, "gcn-zca") != 0)
+        return db_fail(e, "%s: \"type\" must be \"standard\" or \"gcn-zca\"", pw);
+    if (strcmp(rc->data, "cifar10") != 0)
+        return db_fail(e, "%s: \"gcn-zca\" is for cifar10, not %s", pw, rc->data);
+    run_recipe *x = &rc->rx;
+    snprintf(x->preprocess, sizeof x->preprocess, "gcn-zca");
+    x->gcn_bias = DB_GCN_BIAS_DEFAULT;
+    x->zca_epsilon = DB_ZCA_EPSILON_DEFAULT;
+    if (db_json_number(&x->gcn_bias, pp, "gcn_bias", 0, pw, e) ||
+        check_range(x->gcn_bias, 0, 1e3, 0, pw, "gcn_bias", e) ||
+        db_json_number(&x->zca_epsilon, pp, "zca_epsilon", 0, pw, e) ||
+        check_range(x->zca_epsilon, 1e-12, 1e6, 0, pw, "zca_epsilon", e))
+        return -1;
+    return 0;
+}
+
+/* "paper": the paper's figure to compare with, one object for every
+ * strategy or an array of them each naming its "strategy"; the entry of
+ * the resolved strategy (if any) goes into the canonical config. */
+static int parse_paper(run_config *rc, const cJSON *pa, const char *path,
+                       const char *strategy, db_err *e)
+{
+    static const char *const pk[] = { "strategy", "source", "test_error_pct",
+                                      "test_errors", NULL };
+    char pw[600];
+    snprintf(pw, sizeof pw, "%s: paper", path);
+    if (!cJSON_IsArray(pa) && !cJSON_IsObject(pa))
+        return db_fail(e, "%s: must be an object or an array of objects", pw);
+    const cJSON *one = cJSON_IsObject(pa) ? pa : pa->child;
+    int idx = 0;
+    for (; one; one = cJSON_IsObject(pa) ? NULL : one->next, idx++) {
+        char ew[640];
+        snprintf(ew, sizeof ew, cJSON_IsArray(pa) ? "%s[%d]" : "%s", pw, idx);
+        if (!cJSON_IsObject(one))
+            return db_fail(e, "%s: expected an object", ew);
+        if (db_json_only_keys(one, pk, ew, e))
+            return -1;
+        const char *st = NULL, *src = NULL;
+        double pct = 0;
+        if (db_json_string(&st, one, "strategy", cJSON_IsArray(pa), ew, e) ||
+            db_json_string(&src, one, "source", 1, ew, e) ||
+            db_json_number(&pct, one, "test_error_pct", 1, ew, e) ||
+            check_range(pct, 0, 100, 0, ew, "test_error_pct", e))
+            return -1;
+        if (strlen(src) >= sizeof rc->rx.paper_source)
+            return db_fail(e, "%s: \"source\" is longer than %zu characters", ew,
+                           sizeof rc->rx.paper_source - 1);
+        const cJSON *te = cJSON_GetObjectItemCaseSensitive(one, "test_errors");
+        double errs = -1;
+        if (cJSON_IsNumber(te)) {
+            if (check_range(te->valuedouble, 0, 1e9, 1, ew, "test_errors", e))
+                return -1;
+            errs = te->valuedouble;
+        } else if (te && !cJSON_IsNull(te)) {
+            return db_fail(e, "%s: \"test_errors\" must be an integer or null", ew);
+        }
+        if (st && strcmp(st, strategy) != 0)
+            continue;
+        if (rc->rx.has_paper)
+            return db_fail(e, "%s: two entries for strategy \"%s\"", pw, strategy);
+        rc->rx.has_paper = 1;
+        snprintf(rc->rx.paper_source, sizeof rc->rx.paper_source, "%s", src);
+        rc->rx.paper_pct = pct;
+        rc->rx.paper_errors = errs;
+    }
+    return 0;
+}
+
+/* The recipe's top-level keys: init, preprocess, note ("retain" and
+ * "paper" need the rate and the strategy, see run_resolve). */
+static int parse_recipe_top(run_config *rc, const cJSON *j, const char *path, db_err *e)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "init");
+    if (in && parse_init(rc, in, path, e))
+        return -1;
+    const cJSON *pp = cJSON_GetObjectItemCaseSensitive(j, "preprocess");
+    if (pp && parse_preprocess(rc, pp, path, e))
+        return -1;
+    const char *note = NULL;
+    if (db_json_string(&note, j, "note", 0, path, e))
+        return -1;
+    if (note && (strlen(note) >= sizeof rc->rx.note || strchr(note, '\n')))
+        return db_fail(e, "%s: \"note\" must be one line of at most %zu characters", path,
+                       sizeof rc->rx.note - 1);
+    if (note)
+        snprintf(rc->rx.note, sizeof rc->rx.note, "%s", note);
     return 0;
 }
 
@@ -131,6 +407,14 @@ static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
         return db_fail(e, "%s: \"rate\" must be a number, a string like \"0.1,0.5\" or null",
                        path);
     }
+    const cJSON *ret = cJSON_GetObjectItemCaseSensitive(j, "retain");
+    if (ret && r && !cJSON_IsNull(r))
+        return db_fail(e, "%s: give \"rate\" or \"retain\", not both", path);
+    if (ret) {
+        if (parse_retain(rc, ret, path, ratebuf, ratebuf_n, e))
+            return -1;
+        *rate = ratebuf;
+    }
     double v = 0;
     if (db_json_number(&v, j, "seed", 0, path, e) ||
         check_range(v, 0, 9007199254740991.0, 1, path, "seed", e))
@@ -163,12 +447,16 @@ static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
         db_json_number(&mn, t, "max_norm", 0, tw, e) ||
         check_range(mn, 0, 1e12, 0, tw, "max_norm", e) ||
         db_json_number(&cn, t, "clip_norm", 0, tw, e) ||
-        check_range(cn, 0, 1e12, 0, tw, "clip_norm", e))
+        check_range(cn, 0, 1e12, 0, tw, "clip_norm", e) ||
+        parse_recipe_train(rc, t, tw, cJSON_GetObjectItemCaseSensitive(t, "momentum") != NULL,
+                           e) ||
+        parse_recipe_top(rc, j, path, e))
         return -1;
     rc->batch = (size_t)batch;
     rc->epochs = (size_t)epochs;
     rc->opt.lr = lr;
-    rc->opt.momentum = mu;
+    if (rc->rx.mom_schedule == DB_MOM_CONSTANT)
+        rc->opt.momentum = mu;
     rc->opt.weight_decay = wd;
     rc->opt.max_norm = mn;
     rc->opt.clip_norm = cn;
@@ -177,7 +465,7 @@ static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
     rc->sched_gamma = 1;
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(t, "schedule");
     if (sc) {
-        static const char *const sk[] = { "type", "every", "gamma", NULL };
+        static const char *const sk[] = { "type", "every", "gamma", "steps", NULL };
         char sw[640];
         snprintf(sw, sizeof sw, "%s.schedule", tw);
         if (!cJSON_IsObject(sc) || db_json_only_keys(sc, sk, sw, e))
@@ -203,9 +491,19 @@ static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
                 return -1;
             rc->schedule = DB_SCHED_EXP;
             rc->sched_gamma = g;
+        } else if (strcmp(s, "inv") == 0) {
+            double steps = 0;
+            if (db_json_number(&steps, sc, "steps", 1, sw, e) ||
+                check_range(steps, 1, 1e9, 1, sw, "steps", e))
+                return -1;
+            rc->schedule = DB_SCHED_INV;
+            rc->rx.sched_steps = (size_t)steps;
         } else {
-            return db_fail(e, "%s: \"type\" must be \"constant\", \"step\" or \"exp\"", sw);
+            return db_fail(e, "%s: \"type\" must be \"constant\", \"step\", \"exp\" or "
+                           "\"inv\"", sw);
         }
+        if (rc->schedule != DB_SCHED_INV && cJSON_GetObjectItemCaseSensitive(sc, "steps"))
+            return db_fail(e, "%s: \"steps\" belongs to the \"inv\" schedule", sw);
     }
     return 0;
 }
@@ -223,7 +521,11 @@ int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
             return db_fail(e, "unknown task \"%s\" (known: %s)", rq->task, known);
         }
         snprintf(path, sizeof path, "%s/%s.json", db_config_dir(), rq->task);
+        /* the reproduction presets (docs/REPRO.md) live in configs/repro/ */
+        if (access(path, F_OK) != 0)
+            snprintf(path, sizeof path, "%s/repro/%s.json", db_config_dir(), rq->task);
         if (access(path, F_OK) != 0) {
+            snprintf(path, sizeof path, "%s/%s.json", db_config_dir(), rq->task);
             known_tasks(known, sizeof known);
             return db_fail(e, "unknown task \"%s\": no preset %s (known: %s)", rq->task,
                            path, known);
@@ -249,10 +551,15 @@ int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
     /* command-line overrides */
     if (rq->strategy)
         strategy = rq->strategy;
-    if (rq->rate)
+    if (rq->rate) {
         rate = rq->rate;
+        rc->rx.retain[0] = '\0'; /* the command line's drop rates replace it */
+    }
     if (!strategy)
         strategy = "none";
+    const cJSON *paper = cJSON_GetObjectItemCaseSensitive(file, "paper");
+    if (rcode == 0 && paper && parse_paper(rc, paper, path, strategy, e))
+        rcode = -1;
     if (rcode == 0) {
         snprintf(rc->strategy, sizeof rc->strategy, "%s", strategy);
         snprintf(rc->rate, sizeof rc->rate, "%s", rate ? rate : "");

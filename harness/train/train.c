@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "data/data.h"
+#include "data/preprocess.h"
 #include "train/model.h"
 #include "train/run.h"
 #include "train/runcfg.h"
@@ -30,6 +31,7 @@
 typedef struct epoch_stats {
     double train_loss, train_err, test_loss, test_err, val_loss, val_err;
     double seconds, examples_per_sec, lr;
+    double momentum;           /* at the epoch's first step */
 } epoch_stats;
 
 /* FNV-1a over bytes, continuing from h: a fingerprint of the initial weights
@@ -173,6 +175,8 @@ typedef struct run_state {
     uint64_t init_fp, order_fp;
     size_t done_epochs, diverged_epoch;
     double t_data, train_seconds, eval_seconds;
+    size_t step;               /* updates so far: per-step schedules */
+    db_preprocess_info pre;    /* config "preprocess" (GCN + ZCA) */
 } run_state;
 
 /* Step 1: the config, the result file's path (its directory created) and
@@ -212,6 +216,13 @@ static int load_data(run_state *rs, db_model_input *in, const run_options *opt,
                        rc->data);
     if (in->text)
         in->T = d->T;
+    if (rc->rx.preprocess[0]) { /* docs/REPRO.md: GCN + ZCA, cached */
+        double t_pre = db_now();
+        if (db_preprocess_gcn_zca(&rs->data, rc->rx.gcn_bias, rc->rx.zca_epsilon,
+                                  opt->data_root, &rs->pre, e))
+            return -1;
+        rs->pre.seconds = db_now() - t_pre;
+    }
     return 0;
 }
 
@@ -256,7 +267,7 @@ static int build_model(run_state *rs, const db_model_input *in, db_err *e)
     if (db_model_build(&rs->m, &rc->arch, in, rc->batch, e) ||
         db_model_set_threads(&rs->m, (size_t)rc->threads, e))
         return -1;
-    db_model_init(&rs->m, rc->seed);
+    db_model_init_with(&rs->m, rc->seed, &rc->rx.init);
     rs->init_fp = fnv1a(0xcbf29ce484222325ULL, rs->m.params,
                         rs->m.nparams * sizeof(float));
     rs->order_fp = 0xcbf29ce484222325ULL;
@@ -276,6 +287,13 @@ static int train_epoch(run_state *rs, db_rng *order, size_t epoch, int tty,
     double t0 = db_now();
     db_optim o = rc->opt;
     o.lr = run_config_lr(rc, epoch);
+    /* the recipes' schedules (docs/REPRO.md); none: the constant momentum */
+    const int per_step = run_config_per_step(rc);
+    if (rc->rx.mom_schedule != DB_MOM_CONSTANT)
+        o.momentum = run_config_momentum_at(rc, epoch, rs->step);
+    if (per_step)
+        o.lr = run_config_lr_at(rc, epoch, rs->step);
+    const double lr_first = o.lr, mom_first = o.momentum;
     db_rng_shuffle(order, rs->train_idx, ntrain);
     rs->order_fp = fnv1a(rs->order_fp, rs->train_idx, ntrain * sizeof *rs->train_idx);
     double total_loss = 0;
@@ -293,7 +311,12 @@ static int train_epoch(run_state *rs, db_rng *order, size_t epoch, int tty,
         }
         total_loss += loss * (double)B;
         db_model_backward(m, B, rs->labels);
+        if (per_step) {
+            o.lr = run_config_lr_at(rc, epoch, rs->step);
+            o.momentum = run_config_momentum_at(rc, epoch, rs->step);
+        }
         db_model_update(m, &o);
+        rs->step++;
         if ((b & 15) == 0 || b + 1 == nb) {
             double el = db_now() - t0, eps = (double)(off + B) / (el > 0 ? el : 1e-9);
             double remain = (double)(ntrain - off - B) +
@@ -305,7 +328,8 @@ static int train_epoch(run_state *rs, db_rng *order, size_t epoch, int tty,
     double t1 = db_now();
     rs->train_seconds += t1 - t0;
     epoch_stats *s = &rs->ep[epoch - 1];
-    s->lr = o.lr;
+    s->lr = lr_first;
+    s->momentum = mom_first;
     s->train_loss = total_loss / (double)ntrain;
     s->train_err = 100.0 * (double)(ntrain - correct) / (double)ntrain;
     s->examples_per_sec = (double)ntrain / (t1 - t0);
@@ -384,6 +408,15 @@ static int add_data_json(cJSON *res, const run_state *rs)
         all_verified &= d->files[i].verified != 0;
     }
     ADD(cJSON_AddBoolToObject(dj, "verified", all_verified));
+    if (rs->rc->rx.preprocess[0]) {
+        cJSON *pj = cJSON_AddObjectToObject(dj, "preprocess");
+        if (!pj)
+            return -1;
+        ADD(cJSON_AddStringToObject(pj, "type", rs->rc->rx.preprocess));
+        ADD(cJSON_AddStringToObject(pj, "cache", rs->pre.cache_path));
+        ADD(cJSON_AddBoolToObject(pj, "cache_hit", rs->pre.cache_hit));
+        ADD(cJSON_AddNumberToObject(pj, "seconds", rs->pre.seconds));
+    }
     return 0;
 }
 
@@ -405,6 +438,8 @@ static int add_epochs_json(cJSON *res, const run_state *rs)
         }
         ADD(cJSON_AddNumberToObject(o, "epoch", (double)(i + 1)));
         ADD(cJSON_AddNumberToObject(o, "lr", s->lr));
+        if (rs->rc->rx.mom_schedule != DB_MOM_CONSTANT) /* only then: suite results unchanged */
+            ADD(cJSON_AddNumberToObject(o, "momentum", s->momentum));
         ADD(cJSON_AddNumberToObject(o, "train_loss", s->train_loss));
         ADD(cJSON_AddNumberToObject(o, "train_error_pct", s->train_err));
         ADD(cJSON_AddNumberToObject(o, "test_loss", s->test_loss));

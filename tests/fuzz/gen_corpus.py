@@ -78,6 +78,9 @@ put("fuzz_png", "labels_bad", "[1, 2.5, 12]")
 # configs: the presets and variants
 for p in sorted(glob.glob(os.path.join(root, "configs", "*.json"))):
     put("fuzz_config", os.path.basename(p), open(p, "rb").read())
+# the reproduction presets (docs/REPRO.md): every recipe field
+for p in sorted(glob.glob(os.path.join(root, "configs", "repro", "*.json"))):
+    put("fuzz_config", "repro-" + os.path.basename(p), open(p, "rb").read())
 base = json.load(open(os.path.join(root, "configs", "mnist-mlp.json")))
 v = dict(base, strategy="hinton", rate="0.1,0.3")
 put("fuzz_config", "mlp_rates", json.dumps(v))
