@@ -2,72 +2,393 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
 
-#define EL DROPOUT_ELEMENT
-
 /* The registry.  Rates are drop probabilities (SUITE.md, placement suite v1);
- * Srivastava's paper states retention probabilities p = 1 - rate. */
-static const db_strategy table[] = {
-    { "none", "no dropout anywhere (baseline)", "baseline", 0, { { 0 } } },
-    { "input", "element-wise dropout on the input pixels, 0.2",
-      "Hinton et al. 2012; Srivastava et al. 2014 input dropout", 1,
-      { { DB_SITE_INPUT, EL, 0.2, 0, 0 } } },
-    { "dense", "after each hidden dense layer's ReLU, 0.5 (never the logits)",
-      "Hinton et al. 2012", 1, { { DB_SITE_DENSE, EL, 0.5, 0, 0 } } },
-    { "conv", "after each conv layer's ReLU, before pooling, element-wise, 0.1",
-      "CONV -> RELU -> DROP practice", 1, { { DB_SITE_CONV, EL, 0.1, 0, 0 } } },
-    { "pool", "after each max-pool, element-wise, 0.25", "dropout after pooling", 1,
-      { { DB_SITE_POOL, EL, 0.25, 0, 0 } } },
-    { "spatial", "after each conv layer's ReLU, one draw per (example, channel), 0.1",
-      "Tompson et al. 2015 (SpatialDropout)", 1,
-      { { DB_SITE_CONV, DROPOUT_CHANNEL, 0.1, 0, 0 } } },
-    { "hinton", "input 0.2 + after each hidden dense ReLU 0.5", "Hinton et al. 2012 MNIST",
-      2, { { DB_SITE_INPUT, EL, 0.2, 0, 0 }, { DB_SITE_DENSE, EL, 0.5, 0, 0 } } },
-    { "srivastava",
-      "input 0.1; after each max-pool 0.25 (0.5 from the third pool on); dense 0.5",
-      "Srivastava et al. 2014, retention (0.9, 0.75, 0.75, 0.5, 0.5, 0.5)", 3,
-      { { DB_SITE_INPUT, EL, 0.1, 0, 0 }, { DB_SITE_POOL, EL, 0.25, 3, 0.5 },
-        { DB_SITE_DENSE, EL, 0.5, 0, 0 } } },
-    { "embedding", "on the embedding outputs, element-wise, 0.25",
-      "nn.Embedding -> Dropout practice", 1, { { DB_SITE_EMBEDDING, EL, 0.25, 0, 0 } } },
-    { "token", "on the embedding outputs, one draw per (example, position), 0.1",
-      "word/character dropout (whole token vectors)", 1,
-      { { DB_SITE_EMBEDDING, DROPOUT_POSITION, 0.1, 0, 0 } } },
-    { "output", "on the final recurrent state, before the output dense layer, 0.5",
-      "dropout at the end of a block", 1, { { DB_SITE_OUTPUT, EL, 0.5, 0, 0 } } },
-    /* issue 16, docs/PLACEMENTS.md (rates and why) */
-    { "spatial-pool", "after each max-pool, one draw per (example, channel), 0.1",
-      "Tompson et al. 2015 at the pool: the same function as spatial, cheaper", 1,
-      { { DB_SITE_POOL, DROPOUT_CHANNEL, 0.1, 0, 0 } } },
-    { "interlayer", "between stacked GRU layers, on the lower one's outputs, element-wise, "
-      "0.25", "nn.GRU(num_layers, dropout=p)", 1,
-      { { DB_SITE_INTERLAYER, EL, 0.25, 0, 0 } } },
-    { "variational",
-      "locked over time (one mask per sequence) on the embedding outputs and between "
-      "stacked GRU layers, 0.25", "Gal & Ghahramani 2016 (inputs); Merity et al. 2018",
-      2, { { DB_SITE_EMBEDDING, DROPOUT_LOCKED, 0.25, 0, 0 },
-           { DB_SITE_INTERLAYER, DROPOUT_LOCKED, 0.25, 0, 0 } } },
-    { "recurrent", "on each GRU's state inside the recurrence, one mask per sequence, 0.25",
-      "Gal & Ghahramani 2016 (recurrent connections)", 1,
-      { { DB_SITE_RECURRENT, DROPOUT_RECURRENT, 0.25, 0, 0 } } },
-};
+ * Srivastava's paper states retention probabilities p = 1 - rate.  The
+ * built-in strategies are this JSON text, read by db_strategy_define like a
+ * user's file (docs/STRATEGIES.md); issue 16's are in docs/PLACEMENTS.md. */
+const char db_strategy_builtin_json[] =
+    "{\"strategies\": [\n"
+    "{\"name\": \"none\", \"description\": \"no dropout anywhere (baseline)\",\n"
+    " \"origin\": \"baseline\", \"rules\": []},\n"
+    "{\"name\": \"input\", \"description\": \"element-wise dropout on the input pixels, 0.2\",\n"
+    " \"origin\": \"Hinton et al. 2012; Srivastava et al. 2014 input dropout\",\n"
+    " \"rules\": [{\"site\": \"input\", \"mode\": \"element\", \"rate\": 0.2}]},\n"
+    "{\"name\": \"dense\",\n"
+    " \"description\": \"after each hidden dense layer's ReLU, 0.5 (never the logits)\",\n"
+    " \"origin\": \"Hinton et al. 2012\",\n"
+    " \"rules\": [{\"site\": \"dense\", \"mode\": \"element\", \"rate\": 0.5}]},\n"
+    "{\"name\": \"conv\",\n"
+    " \"description\": \"after each conv layer's ReLU, before pooling, element-wise, 0.1\",\n"
+    " \"origin\": \"CONV -> RELU -> DROP practice\",\n"
+    " \"rules\": [{\"site\": \"conv\", \"mode\": \"element\", \"rate\": 0.1}]},\n"
+    "{\"name\": \"pool\", \"description\": \"after each max-pool, element-wise, 0.25\",\n"
+    " \"origin\": \"dropout after pooling\",\n"
+    " \"rules\": [{\"site\": \"pool\", \"mode\": \"element\", \"rate\": 0.25}]},\n"
+    "{\"name\": \"spatial\",\n"
+    " \"description\": \"after each conv layer's ReLU, one draw per (example, channel), 0.1\",\n"
+    " \"origin\": \"Tompson et al. 2015 (SpatialDropout)\",\n"
+    " \"rules\": [{\"site\": \"conv\", \"mode\": \"channel\", \"rate\": 0.1}]},\n"
+    "{\"name\": \"hinton\", \"description\": \"input 0.2 + after each hidden dense ReLU 0.5\",\n"
+    " \"origin\": \"Hinton et al. 2012 MNIST\",\n"
+    " \"rules\": [{\"site\": \"input\", \"mode\": \"element\", \"rate\": 0.2},\n"
+    "           {\"site\": \"dense\", \"mode\": \"element\", \"rate\": 0.5}]},\n"
+    "{\"name\": \"srivastava\",\n"
+    " \"description\": \"input 0.1; after each max-pool 0.25 (0.5 from the third pool on); "
+    "dense 0.5\",\n"
+    " \"origin\": \"Srivastava et al. 2014, retention (0.9, 0.75, 0.75, 0.5, 0.5, 0.5)\",\n"
+    " \"rules\": [{\"site\": \"input\", \"mode\": \"element\", \"rate\": 0.1},\n"
+    "           {\"site\": \"pool\", \"mode\": \"element\", \"rate\": 0.25, \"at\": [1, 2]},\n"
+    "           {\"site\": \"pool\", \"mode\": \"element\", \"rate\": 0.5, \"from\": 3},\n"
+    "           {\"site\": \"dense\", \"mode\": \"element\", \"rate\": 0.5}]},\n"
+    "{\"name\": \"embedding\", \"description\": \"on the embedding outputs, element-wise, 0.25\",\n"
+    " \"origin\": \"nn.Embedding -> Dropout practice\",\n"
+    " \"rules\": [{\"site\": \"embedding\", \"mode\": \"element\", \"rate\": 0.25}]},\n"
+    "{\"name\": \"token\",\n"
+    " \"description\": \"on the embedding outputs, one draw per (example, position), 0.1\",\n"
+    " \"origin\": \"word/character dropout (whole token vectors)\",\n"
+    " \"rules\": [{\"site\": \"embedding\", \"mode\": \"position\", \"rate\": 0.1}]},\n"
+    "{\"name\": \"output\",\n"
+    " \"description\": \"on the final recurrent state, before the output dense layer, 0.5\",\n"
+    " \"origin\": \"dropout at the end of a block\",\n"
+    " \"rules\": [{\"site\": \"output\", \"mode\": \"element\", \"rate\": 0.5}]},\n"
+    "{\"name\": \"spatial-pool\",\n"
+    " \"description\": \"after each max-pool, one draw per (example, channel), 0.1\",\n"
+    " \"origin\": \"Tompson et al. 2015 at the pool: the same function as spatial, cheaper\",\n"
+    " \"rules\": [{\"site\": \"pool\", \"mode\": \"channel\", \"rate\": 0.1}]},\n"
+    "{\"name\": \"interlayer\",\n"
+    " \"description\": \"between stacked GRU layers, on the lower one's outputs, "
+    "element-wise, 0.25\",\n"
+    " \"origin\": \"nn.GRU(num_layers, dropout=p)\",\n"
+    " \"rules\": [{\"site\": \"interlayer\", \"mode\": \"element\", \"rate\": 0.25}]},\n"
+    "{\"name\": \"variational\",\n"
+    " \"description\": \"locked over time (one mask per sequence) on the embedding outputs "
+    "and between stacked GRU layers, 0.25\",\n"
+    " \"origin\": \"Gal & Ghahramani 2016 (inputs); Merity et al. 2018\",\n"
+    " \"rules\": [{\"site\": \"embedding\", \"mode\": \"locked\", \"rate\": 0.25},\n"
+    "           {\"site\": \"interlayer\", \"mode\": \"locked\", \"rate\": 0.25}]},\n"
+    "{\"name\": \"recurrent\",\n"
+    " \"description\": \"on each GRU's state inside the recurrence, one mask per sequence, "
+    "0.25\",\n"
+    " \"origin\": \"Gal & Ghahramani 2016 (recurrent connections)\",\n"
+    " \"rules\": [{\"site\": \"recurrent\", \"mode\": \"recurrent\", \"rate\": 0.25}]}\n"
+    "]}\n";
+
+static db_strategy table[DB_STRATEGY_MAX];
+static size_t ntable;
+static int loaded;
+
+static void registry_load(void)
+{
+    if (loaded)
+        return;
+    loaded = 1;
+    cJSON *j = cJSON_Parse(db_strategy_builtin_json);
+    db_err e;
+    /* the text is part of the program; test_strategy checks it loads */
+    if (!j || db_strategy_define(j, "built-in", &e))
+        abort();
+    cJSON_Delete(j);
+}
 
 const db_strategy *db_strategies(size_t *n)
 {
-    *n = sizeof table / sizeof table[0];
+    registry_load();
+    *n = ntable;
     return table;
 }
 
 const db_strategy *db_strategy_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+    registry_load();
+    for (size_t i = 0; i < ntable; i++)
         if (strcmp(table[i].name, name) == 0)
             return &table[i];
     return NULL;
+}
+
+void db_rule_text(char *buf, size_t n, const db_rule *r)
+{
+    int k = snprintf(buf, n, "%s %s %.2g", db_site_name(r->site),
+                     db_dropout_mode_name(r->mode), r->rate);
+    size_t used = k > 0 ? (size_t)k : 0;
+    if (used >= n)
+        return;
+    if (r->at == DB_AT_FIRST)
+        snprintf(buf + used, n - used, " first");
+    else if (r->at == DB_AT_LAST)
+        snprintf(buf + used, n - used, " last");
+    else if (r->at == DB_AT_FROM)
+        snprintf(buf + used, n - used, " from #%zu", r->from);
+    else if (r->at == DB_AT_LIST)
+        for (size_t i = 0; i < r->nlist && used < n; i++) {
+            k = snprintf(buf + used, n - used, "%s%zu", i ? "," : " #", r->list[i]);
+            used += k > 0 ? (size_t)k : 0;
+        }
+}
+
+/* Name lookups for the JSON format: site kinds a strategy can place (not
+ * none, not user), and modes. */
+static int site_index(const char *s)
+{
+    for (int i = 1; i < DB_SITE_NKINDS; i++)
+        if (i != DB_SITE_USER && strcmp(db_site_name(i), s) == 0)
+            return i;
+    return -1;
+}
+
+static int mode_index(const char *s)
+{
+    for (int i = 0; i <= DROPOUT_RECURRENT; i++)
+        if (strcmp(db_dropout_mode_name(i), s) == 0)
+            return i;
+    return -1;
+}
+
+static int valid_strategy_name(const char *t)
+{
+    if (!*t || strlen(t) > 40)
+        return 0;
+    for (const char *c = t; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+              *c == '_'))
+            return 0;
+    return 1;
+}
+
+static int opt_string(const char **out, const cJSON *o, const char *key,
+                      const char *where, db_err *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    *out = "";
+    if (!v)
+        return 0;
+    if (!cJSON_IsString(v))
+        return db_fail(e, "%s: \"%s\" must be a string", where, key);
+    *out = v->valuestring;
+    return 0;
+}
+
+static int parse_rule(db_rule *r, const cJSON *o, const char *where, db_err *e)
+{
+    static const char *const keys[] = { "site", "mode", "rate", "at", "from" };
+    memset(r, 0, sizeof *r);
+    if (!cJSON_IsObject(o))
+        return db_fail(e, "%s: a rule is an object", where);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o) {
+        int ok = 0;
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            ok |= strcmp(it->string, keys[k]) == 0;
+        if (!ok)
+            return db_fail(e, "%s: unknown key \"%s\" (site, mode, rate, at, from)",
+                           where, it->string);
+    }
+    const cJSON *site = cJSON_GetObjectItemCaseSensitive(o, "site");
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(o, "rate");
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(o, "at");
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(o, "from");
+    if (!cJSON_IsString(site) || (r->site = site_index(site->valuestring)) < 0)
+        return db_fail(e, "%s: \"site\" must be one of input, conv, pool, dense, "
+                       "embedding, output, interlayer, recurrent", where);
+    r->mode = DROPOUT_ELEMENT;
+    if (mode && (!cJSON_IsString(mode) || (r->mode = mode_index(mode->valuestring)) < 0))
+        return db_fail(e, "%s: \"mode\" must be one of element, channel, position, "
+                       "locked, recurrent", where);
+    if ((r->site == DB_SITE_RECURRENT) != (r->mode == DROPOUT_RECURRENT))
+        return db_fail(e, "%s: mode \"recurrent\" goes with site \"recurrent\" and "
+                       "only there", where);
+    if (!cJSON_IsNumber(rate))
+        return db_fail(e, "%s: \"rate\" (a drop probability) is required", where);
+    r->rate = rate->valuedouble;
+    if (dropout_check_rate(r->rate, e))
+        return db_prefix(e, "%s", where);
+    if (at && from)
+        return db_fail(e, "%s: give \"at\" or \"from\", not both", where);
+    r->at = DB_AT_ALL;
+    if (cJSON_IsString(at)) {
+        if (strcmp(at->valuestring, "all") == 0)
+            r->at = DB_AT_ALL;
+        else if (strcmp(at->valuestring, "first") == 0)
+            r->at = DB_AT_FIRST;
+        else if (strcmp(at->valuestring, "last") == 0)
+            r->at = DB_AT_LAST;
+        else
+            return db_fail(e, "%s: \"at\" must be \"all\", \"first\", \"last\" or a "
+                           "list of positions [1, 2, ...]", where);
+    } else if (cJSON_IsArray(at)) {
+        r->at = DB_AT_LIST;
+        int n = cJSON_GetArraySize(at);
+        if (n < 1 || n > DB_RULE_MAX_AT)
+            return db_fail(e, "%s: \"at\" lists 1 to %d positions", where, DB_RULE_MAX_AT);
+        cJSON_ArrayForEach(it, at) {
+            if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 1000 ||
+                it->valuedouble != floor(it->valuedouble))
+                return db_fail(e, "%s: \"at\" positions are integers >= 1 (the first "
+                               "site of its kind is 1)", where);
+            size_t v = (size_t)it->valuedouble;
+            for (size_t i = 0; i < r->nlist; i++)
+                if (r->list[i] == v)
+                    return db_fail(e, "%s: \"at\" lists %zu twice", where, v);
+            r->list[r->nlist++] = v;
+        }
+    } else if (at) {
+        return db_fail(e, "%s: \"at\" must be \"all\", \"first\", \"last\" or a list of "
+                       "positions [1, 2, ...]", where);
+    }
+    if (from) {
+        if (!cJSON_IsNumber(from) || from->valuedouble < 1 || from->valuedouble > 1000 ||
+            from->valuedouble != floor(from->valuedouble))
+            return db_fail(e, "%s: \"from\" must be an integer >= 1 (the first site of "
+                           "its kind is 1)", where);
+        r->at = DB_AT_FROM;
+        r->from = (size_t)from->valuedouble;
+    }
+    return 0;
+}
+
+static int parse_strategy(db_strategy *s, const cJSON *o, const char *where, db_err *e)
+{
+    static const char *const keys[] = { "name", "description", "origin", "rules" };
+    memset(s, 0, sizeof *s);
+    if (!cJSON_IsObject(o))
+        return db_fail(e, "%s: a strategy is an object", where);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o) {
+        int ok = 0;
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            ok |= strcmp(it->string, keys[k]) == 0;
+        if (!ok)
+            return db_fail(e, "%s: unknown key \"%s\" (name, description, origin, rules)",
+                           where, it->string);
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (!cJSON_IsString(name) || !valid_strategy_name(name->valuestring))
+        return db_fail(e, "%s: \"name\" must be a name of lower-case letters, digits, "
+                       "'-' and '_' (at most 40)", where);
+    s->name = name->valuestring;
+    if (opt_string(&s->description, o, "description", where, e) ||
+        opt_string(&s->origin, o, "origin", where, e))
+        return -1;
+    const cJSON *rules = cJSON_GetObjectItemCaseSensitive(o, "rules");
+    if (!cJSON_IsArray(rules))
+        return db_fail(e, "%s (%s): \"rules\" must be an array ([] places nothing)", where,
+                       s->name);
+    if (cJSON_GetArraySize(rules) > DB_STRATEGY_MAX_RULES)
+        return db_fail(e, "%s (%s): at most %d rules", where, s->name,
+                       DB_STRATEGY_MAX_RULES);
+    size_t k = 0;
+    cJSON_ArrayForEach(it, rules) {
+        char w[160];
+        snprintf(w, sizeof w, "%s (%s): rules[%zu]", where, s->name, k);
+        if (parse_rule(&s->rules[k], it, w, e))
+            return -1;
+        k++;
+    }
+    s->nrules = k;
+    return 0;
+}
+
+static int same_strategy(const db_strategy *a, const db_strategy *b)
+{
+    if (strcmp(a->name, b->name) || strcmp(a->description, b->description) ||
+        strcmp(a->origin, b->origin) || a->nrules != b->nrules)
+        return 0;
+    for (size_t r = 0; r < a->nrules; r++) {
+        const db_rule *x = &a->rules[r], *y = &b->rules[r];
+        if (x->site != y->site || x->mode != y->mode || x->rate != y->rate ||
+            x->at != y->at || x->from != y->from || x->nlist != y->nlist ||
+            memcmp(x->list, y->list, x->nlist * sizeof x->list[0]))
+            return 0;
+    }
+    return 1;
+}
+
+static const db_strategy *db_strategy_find_defined(const char *name)
+{
+    for (size_t i = 0; i < ntable; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+static char *dup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+int db_strategy_define(const cJSON *j, const char *source, db_err *e)
+{
+    if (strcmp(source, "built-in") != 0)
+        registry_load();
+    const cJSON *list = j;
+    if (cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "strategies")) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, j) if (strcmp(it->string, "strategies") != 0)
+            return db_fail(e, "%s: unknown key \"%s\" (a strategy file holds "
+                           "\"strategies\": [...])", source, it->string);
+        list = cJSON_GetObjectItemCaseSensitive(j, "strategies");
+        if (!cJSON_IsArray(list))
+            return db_fail(e, "%s: \"strategies\" must be an array", source);
+    }
+    db_strategy parsed[DB_STRATEGY_MAX];
+    size_t np = 0;
+    const cJSON *one = cJSON_IsObject(list) ? list : NULL;
+    const cJSON *it = one ? one : (cJSON_IsArray(list) ? list->child : NULL);
+    if (!one && !cJSON_IsArray(list))
+        return db_fail(e, "%s: expected a strategy object or an array of them", source);
+    for (; it; it = one ? NULL : it->next) {
+        char where[128];
+        snprintf(where, sizeof where, "%s: strategy %zu", source, np + 1);
+        if (np == DB_STRATEGY_MAX)
+            return db_fail(e, "%s: more than %d strategies", source, DB_STRATEGY_MAX);
+        if (parse_strategy(&parsed[np], it, where, e))
+            return -1;
+        for (size_t i = 0; i < np; i++)
+            if (strcmp(parsed[i].name, parsed[np].name) == 0)
+                return db_fail(e, "%s: \"%s\" is defined twice", source, parsed[np].name);
+        np++;
+    }
+    /* check everything before defining anything */
+    size_t nnew = 0;
+    for (size_t p = 0; p < np; p++) {
+        int known = 0;
+        for (size_t i = 0; i < ntable; i++) {
+            if (strcmp(table[i].name, parsed[p].name) != 0)
+                continue;
+            if (!same_strategy(&table[i], &parsed[p]))
+                return db_fail(e, "%s: strategy \"%s\" is already defined differently "
+                               "(%s)", source, parsed[p].name, table[i].source);
+            known = 1;
+        }
+        nnew += !known;
+    }
+    if (ntable + nnew > DB_STRATEGY_MAX)
+        return db_fail(e, "%s: more than %d strategies in all", source, DB_STRATEGY_MAX);
+    for (size_t p = 0; p < np; p++) {
+        if (db_strategy_find_defined(parsed[p].name))
+            continue;
+        db_strategy s = parsed[p];
+        char *name = dup(s.name), *d = dup(s.description), *o = dup(s.origin),
+             *src = dup(source);
+        if (!name || !d || !o || !src) {
+            free(name), free(d), free(o), free(src);
+            return db_fail(e, "out of memory");
+        }
+        s.name = name, s.description = d, s.origin = o, s.source = src;
+        table[ntable++] = s;
+    }
+    return 0;
 }
 
 int db_parse_rates(const char *s, double *rates, size_t max, db_err *e)
@@ -128,6 +449,37 @@ static int site_after(const db_arch *in, long i)
     }
 }
 
+/* The site kinds at position i (-1: the input) in placement order.  A GRU
+ * has two: its recurrence (a recurrent-mode dropout layer right after it,
+ * which the model hands to the GRU), then its output. */
+static void sites_at(int kinds[2], const db_arch *in, long i)
+{
+    kinds[0] = i >= 0 && in->layers[i].type == DB_LAYER_GRU ? DB_SITE_RECURRENT
+                                                             : DB_SITE_NONE;
+    kinds[1] = site_after(in, i);
+}
+
+/* Whether a rule places dropout at the k-th (1-based) of total sites of its
+ * kind. */
+static int rule_selects(const db_rule *r, size_t k, size_t total)
+{
+    switch (r->at) {
+    case DB_AT_FIRST:
+        return k == 1;
+    case DB_AT_LAST:
+        return k == total;
+    case DB_AT_FROM:
+        return k >= r->from;
+    case DB_AT_LIST:
+        for (size_t i = 0; i < r->nlist; i++)
+            if (r->list[i] == k)
+                return 1;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
 #define MAX_PARTS 8
 
 int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
@@ -159,37 +511,38 @@ int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
             if (parts[i]->nrules == 0)
                 return db_fail(e, "strategy \"%s\": \"none\" cannot be combined", spec);
 
+    /* how many sites of each kind the architecture has (for "last") */
+    size_t total[DB_SITE_NKINDS] = { 0 }, seen[DB_SITE_NKINDS] = { 0 };
+    for (long i = -1; i < (long)in->n; i++) {
+        int kinds[2];
+        sites_at(kinds, in, i);
+        for (int kk = 0; kk < 2; kk++)
+            total[kinds[kk]]++;
+    }
     size_t placed[MAX_PARTS] = { 0 };
-    size_t seen[MAX_PARTS][DB_STRATEGY_MAX_RULES] = { { 0 } };
     size_t nsites = 0;
     out->n = 0;
     for (long i = -1; i < (long)in->n; i++) {
         if (i >= 0 && db_arch_push(out, &in->layers[i], e))
             return -1;
-        /* A GRU has two sites: its recurrence (a recurrent-mode dropout
-         * layer right after it, which the model hands to the GRU), then its
-         * output. */
-        int kinds[2] = { DB_SITE_NONE, site_after(in, i) };
-        if (i >= 0 && in->layers[i].type == DB_LAYER_GRU)
-            kinds[0] = DB_SITE_RECURRENT;
+        int kinds[2];
+        sites_at(kinds, in, i);
         for (int kk = 0; kk < 2; kk++) {
             int site = kinds[kk];
             if (site == DB_SITE_NONE)
                 continue;
+            size_t k = ++seen[site];
             for (size_t p = 0; p < nparts; p++) {
                 for (size_t r = 0; r < parts[p]->nrules; r++) {
                     const db_rule *rule = &parts[p]->rules[r];
-                    if (rule->site != site)
+                    if (rule->site != site || !rule_selects(rule, k, total[site]))
                         continue;
-                    seen[p][r]++;
                     db_layer d;
                     memset(&d, 0, sizeof d);
                     d.type = DB_LAYER_DROPOUT;
                     d.mode = rule->mode;
                     d.site = site;
-                    d.rate = rule->nth > 0 && seen[p][r] >= (size_t)rule->nth
-                                 ? rule->nth_rate
-                                 : rule->rate;
+                    d.rate = rule->rate;
                     if (db_arch_push(out, &d, e))
                         return -1;
                     placed[p]++;

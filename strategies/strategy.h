@@ -13,30 +13,53 @@
 #include "arch.h"
 #include "dberr.h"
 
-#define DB_STRATEGY_MAX_RULES 4
+#define DB_STRATEGY_MAX_RULES 8
+#define DB_RULE_MAX_AT 8
+#define DB_STRATEGY_MAX 64
 
-/* One kind of site a strategy places, with its default rate.  When nth > 0,
- * the nth site of this kind and every later one get nth_rate instead
- * (Srivastava's 0.5 after the third pool). */
+/* Which occurrences of its site kind a rule places dropout at, counted
+ * 1, 2, ... from the input in layer order. */
+enum db_rule_at { DB_AT_ALL = 0, DB_AT_FIRST, DB_AT_LAST, DB_AT_LIST, DB_AT_FROM };
+
+/* One kind of site a strategy places, with its mode and default rate.
+ * Srivastava's "pool 0.25, but 0.5 from the third pool on" is two rules:
+ * pool at [1, 2] 0.25 and pool from 3 0.5. */
 typedef struct db_rule {
     int site;        /* enum db_site */
     int mode;        /* enum dropout_mode */
     double rate;
-    int nth;
-    double nth_rate;
+    int at;          /* enum db_rule_at */
+    size_t nlist;    /* DB_AT_LIST: list[0..nlist), 1-based */
+    size_t list[DB_RULE_MAX_AT];
+    size_t from;     /* DB_AT_FROM: the from-th and every later one */
 } db_rule;
 
 typedef struct db_strategy {
     const char *name;
     const char *description;
     const char *origin;      /* the paper or practice it comes from */
+    const char *source;      /* where it was defined: "built-in" or a file */
     size_t nrules;
     db_rule rules[DB_STRATEGY_MAX_RULES];
 } db_strategy;
 
-/* The table, in display order; *n receives its length. */
+/* The registry, in display order (built-in first, then those defined since,
+ * in order); *n receives its length.  The built-in strategies are a JSON
+ * text compiled into the program (db_strategy_builtin_json) read by the same
+ * db_strategy_define as user files. */
 const db_strategy *db_strategies(size_t *n);
 const db_strategy *db_strategy_find(const char *name);
+extern const char db_strategy_builtin_json[];
+
+/* Defines strategies from JSON (docs/STRATEGIES.md): one strategy object,
+ * an array of them, or {"strategies": [...]}.  source names where they come
+ * from (for `dropbench strategies` and messages).  A name already defined is
+ * an error unless the definition is the same (so a file can be loaded
+ * twice).  Nothing is defined when any entry is bad. */
+int db_strategy_define(const cJSON *j, const char *source, db_err *e);
+/* The rule as JSON text of the format read ("pool element 0.25 at [1,2]"),
+ * for listings. */
+void db_rule_text(char *buf, size_t n, const db_rule *r);
 
 /* Parses "0.3" or "0.1,0.25,0.5" into rates[] (at most max); each in [0,1).
  * Returns the count, or -1 with a message. */

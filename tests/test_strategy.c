@@ -311,6 +311,99 @@ START_TEST(arch_json_round_trip)
 }
 END_TEST
 
+
+/* The built-in registry is the JSON text read by db_strategy_define: every
+ * entry came from it, and reading it again defines nothing new. */
+START_TEST(builtin_is_json)
+{
+    size_t n = 0;
+    const db_strategy *tab = db_strategies(&n);
+    ck_assert_uint_eq(n, 15);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_str_eq(tab[i].source, "built-in");
+    cJSON *j = cJSON_Parse(db_strategy_builtin_json);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(db_strategy_define(j, "built-in", &err), 0);
+    cJSON_Delete(j);
+    size_t n2 = 0;
+    db_strategies(&n2);
+    ck_assert_uint_eq(n2, n);
+    const db_strategy *sv = db_strategy_find("srivastava");
+    ck_assert_uint_eq(sv->nrules, 4);
+    ck_assert_int_eq(sv->rules[1].at, DB_AT_LIST);
+    ck_assert_int_eq(sv->rules[2].at, DB_AT_FROM);
+    ck_assert_uint_eq(sv->rules[2].from, 3);
+}
+END_TEST
+
+static void define_text(const char *text, const char *source, int want)
+{
+    cJSON *j = cJSON_Parse(text);
+    ck_assert_ptr_nonnull(j);
+    int rc = db_strategy_define(j, source, &err);
+    cJSON_Delete(j);
+    ck_assert_msg(rc == want, "define %s: rc %d (%s)", text, rc, err.msg);
+}
+
+/* docs/examples/strategies.json (the example docs/STRATEGIES.md shows):
+ * first, last, from and index lists, on CIFAR's three pools. */
+START_TEST(example_file_strategies)
+{
+    const char *src = getenv("DROPBENCH_SRC");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/docs/examples/strategies.json", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "open %s", path);
+    char text[8192];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    define_text(text, path, 0);
+    define_text(text, path, 0); /* the same again: fine */
+    ck_assert_str_eq(db_strategy_find("late-pool")->source, path);
+    load(CIFAR);
+    ck_assert_int_eq(apply("late-pool", NULL), 0);
+    ck_assert_str_eq(sites(), "pool:element:0.3@9");
+    ck_assert_int_eq(apply("pool-1-3", NULL), 0);
+    ck_assert_str_eq(sites(), "pool:channel:0.2@3 pool:channel:0.2@10");
+    ck_assert_int_eq(apply("first-dense-channelish", NULL), 0);
+    ck_assert_str_eq(sites(), "input:element:0.1@0 dense:element:0.4@14");
+    /* combined with a built-in, in the usual order */
+    ck_assert_int_eq(apply("conv+late-pool", NULL), 0);
+    ck_assert_str_eq(sites(),
+                     "conv:element:0.1@2 conv:element:0.1@6 conv:element:0.1@10 "
+                     "pool:element:0.3@12");
+    load(MLP);
+    ck_assert_int_eq(apply("late-pool", NULL), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "places no dropout"));
+}
+END_TEST
+
+START_TEST(define_errors)
+{
+    struct { const char *text, *msg; } bad[] = {
+        { "{\"name\": \"x1\", \"rules\": [{\"site\": \"pol\", \"rate\": 0.1}]}", "\"site\" must be" },
+        { "{\"name\": \"x1\", \"rules\": [{\"site\": \"pool\", \"rate\": 1.5}]}", "rate" },
+        { "{\"name\": \"x1\", \"rules\": [{\"site\": \"pool\"}]}", "\"rate\"" },
+        { "{\"name\": \"x1\", \"rules\": [{\"site\": \"pool\", \"rate\": 0.1, \"at\": \"middle\"}]}", "\"at\"" },
+        { "{\"name\": \"x1\", \"rules\": [{\"site\": \"pool\", \"rate\": 0.1, \"at\": [0]}]}", ">= 1" },
+        { "{\"name\": \"x1\", \"rules\": [{\"site\": \"pool\", \"rate\": 0.1, \"at\": [1], \"from\": 2}]}", "not both" },
+        { "{\"name\": \"x1\", \"rules\": [{\"site\": \"pool\", \"rate\": 0.1, \"mode\": \"recurrent\"}]}", "recurrent" },
+        { "{\"name\": \"x1\", \"rules\": [{\"site\": \"pool\", \"rate\": 0.1, \"sight\": 1}]}", "unknown key \"sight\"" },
+        { "{\"name\": \"Bad Name\", \"rules\": []}", "\"name\"" },
+        { "{\"name\": \"x1\"}", "\"rules\"" },
+        { "{\"name\": \"pool\", \"rules\": [{\"site\": \"pool\", \"rate\": 0.3}]}", "already defined differently (built-in)" },
+        { "[{\"name\": \"x2\", \"rules\": []}, {\"name\": \"x2\", \"rules\": []}]", "defined twice" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        define_text(bad[i].text, "t.json", -1);
+        ck_assert_msg(strstr(err.msg, bad[i].msg) != NULL, "case %zu: %s", i, err.msg);
+    }
+    ck_assert_ptr_null(db_strategy_find("x1"));
+    ck_assert_ptr_null(db_strategy_find("x2"));
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("strategy");
@@ -328,6 +421,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, user_dropout_kept);
     tcase_add_test(tc, arch_parse_errors);
     tcase_add_test(tc, arch_json_round_trip);
+    tcase_add_test(tc, builtin_is_json);
+    tcase_add_test(tc, example_file_strategies);
+    tcase_add_test(tc, define_errors);
     suite_add_tcase(s, tc);
     return s;
 }

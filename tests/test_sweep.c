@@ -21,6 +21,7 @@
 #include <cJSON.h>
 
 #include "check_main.h"
+#include "util/jsonio.h"
 #include "gen_data.h"
 #include "cli/commands.h"
 #include "report/aggregate.h"
@@ -822,6 +823,79 @@ START_TEST(test_real_runs)
 }
 END_TEST
 
+
+/* docs/examples/sweep-custom.json: a custom config file named by path
+ * (relative to the sweep file) and strategies from a JSON file and an
+ * inline block, run for real and reported against "none". */
+START_TEST(test_custom_config_and_strategies)
+{
+    make_dir();
+    const char *src = getenv("DROPBENCH_SRC");
+    char sweepf[512], data[400], results[400];
+    snprintf(sweepf, sizeof sweepf, "%s/docs/examples/sweep-custom.json", src ? src : ".");
+    snprintf(data, sizeof data, "%s/data", g_dir);
+    ck_assert_int_eq(gen_idx_set(data, "mnist", 256, 128, 0, 7), 0);
+    snprintf(results, sizeof results, "%s/results", g_dir);
+    char *argv[] = { "sweep", sweepf, "--jobs", "2", "--data", data,
+                     "--results", results, "--quiet", NULL };
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        _exit(cmd_sweep(9, argv));
+    }
+    int st = wait_status(pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sweep status %d", st);
+
+    report_set set;
+    memset(&set, 0, sizeof set);
+    ck_assert_int_eq(report_load(&set, results, NULL), 0);
+    ck_assert_uint_eq(set.n, 6);
+    ck_assert_uint_eq(set.nproblems, 0);
+    report_table t;
+    db_err e = { "" };
+    ck_assert_msg(report_aggregate(&set, "none", &t, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(t.ncomplete, 6);
+    ck_assert_uint_eq(t.nrows, 3);
+    for (size_t r = 0; r < 3; r++) {
+        const char *name = t.rows[r].strategy;
+        if (strcmp(name, "none") == 0)
+            continue;
+        ck_assert_msg(strcmp(name, "last-dense") == 0 ||
+                      strcmp(name, "first-dense-channelish") == 0, "row %s", name);
+        ck_assert(report_cell_at(&t, r, 0)->has_diff);
+        ck_assert_uint_eq(report_cell_at(&t, r, 0)->diff.n, 2);
+    }
+    report_table_free(&t);
+    /* the results record the rewritten model: last-dense has one site */
+    size_t found = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        ck_assert_str_eq(set.res[i].task, "custom-mlp");
+        if (strcmp(set.res[i].strategy, "last-dense") != 0)
+            continue;
+        cJSON *j = NULL;
+        ck_assert_int_eq(db_json_load(&j, set.res[i].path, NULL), 0);
+        const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
+        const cJSON *model = cJSON_GetObjectItemCaseSensitive(cfg, "model");
+        size_t ndrop = 0, at = 0, k = 0;
+        const cJSON *l;
+        cJSON_ArrayForEach(l, model) {
+            if (!strcmp(cJSON_GetObjectItemCaseSensitive(l, "type")->valuestring, "dropout"))
+                ndrop++, at = k;
+            k++;
+        }
+        ck_assert_uint_eq(ndrop, 1);
+        ck_assert_uint_eq(at, 4); /* dense relu dense relu DROP dense */
+        cJSON_Delete(j);
+        found++;
+    }
+    ck_assert_uint_eq(found, 2);
+    report_set_free(&set);
+    remove_tree();
+}
+END_TEST
+
 /* kill -9 in the middle of real training; the rerun completes every run
  * and leaves the results finished before the kill untouched. */
 START_TEST(test_real_kill9)
@@ -928,6 +1002,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_concurrent_sweeps);
     tcase_add_test(tc, test_sigterm);
     tcase_add_test(tc, test_real_runs);
+    tcase_add_test(tc, test_custom_config_and_strategies);
     tcase_add_test(tc, test_real_kill9);
     suite_add_tcase(s, tc);
     return s;

@@ -413,21 +413,17 @@ int cmd_strategies(int argc, char **argv)
     const db_strategy *s = db_strategies(&n);
     printf("%-12s %-40s %s\n", "strategy", "sites (mode, default rate)", "after");
     for (size_t i = 0; i < n; i++) {
-        char sites[128] = "";
+        char sites[160] = "";
         size_t used = 0;
-        for (size_t r = 0; r < s[i].nrules; r++) {
-            const db_rule *u = &s[i].rules[r];
-            used += (size_t)snprintf(sites + used, sizeof sites - used, "%s%s %s %.2g",
-                                     r ? "; " : "", db_site_name(u->site),
-                                     db_dropout_mode_name(u->mode), u->rate);
-            if (u->nth && used < sizeof sites)
-                used += (size_t)snprintf(sites + used, sizeof sites - used, " (%.2g from #%d)",
-                                         u->nth_rate, u->nth);
-            if (used >= sizeof sites)
-                used = sizeof sites - 1;
+        for (size_t r = 0; r < s[i].nrules && used < sizeof sites; r++) {
+            char rule[96];
+            db_rule_text(rule, sizeof rule, &s[i].rules[r]);
+            used += (size_t)snprintf(sites + used, sizeof sites - used, "%s%s",
+                                     r ? "; " : "", rule);
         }
         printf("%-12s %-40s %s\n", s[i].name, s[i].nrules ? sites : "-", s[i].origin);
         printf("%-12s   %s\n", "", s[i].description);
+        printf("%-12s   defined in: %s\n", "", s[i].source);
     }
     printf("\nCombine with '+' (e.g. conv+pool); --rate overrides every site's rate.\n");
     return 0;

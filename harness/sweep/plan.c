@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "report/results.h"
+#include "strategy.h"
 #include "util/jsonio.h"
 #include "util/str.h"
 
@@ -65,7 +66,7 @@ static int field_check(int f, const cJSON *v, const char *what,
 }
 
 static const char *const top_keys[] = { "name", "description", "results",
-                                        "grid" };
+                                        "grid", "strategy_files" };
 static const char *const block_keys[] = { "tasks", "strategies", "seeds",
                                           "rates", "overrides", "epochs",
                                           "lr", "limit_train", "val",
@@ -190,7 +191,8 @@ static int plan_add(sweep_plan *plan, const run_request *rq,
     memset(&r, 0, sizeof r);
     r.seed = rq->seed;
     char label[512];
-    snprintf(label, sizeof label, "%s %s rates=%s seed=%ld%s%s", rq->task,
+    const char *task = rq->task ? rq->task : rq->config_path;
+    snprintf(label, sizeof label, "%s %s rates=%s seed=%ld%s%s", task,
              rq->strategy, rq->rate ? rq->rate : "default", rq->seed,
              overrides[0] ? " " : "", overrides);
     if (b->resolve(rq, &r.config, r.id, e) != 0)
@@ -207,7 +209,7 @@ static int plan_add(sweep_plan *plan, const run_request *rq,
             plan->nduplicates++;
             return 0;
         }
-    r.task = db_strdup(rq->task);
+    r.task = db_strdup(task);
     r.strategy = db_strdup(rq->strategy);
     r.rate = rq->rate ? db_strdup(rq->rate) : NULL;
     r.overrides = db_strdup(overrides);
@@ -259,8 +261,17 @@ static int block_check(block_lists *l, const cJSON *block, const cJSON *top,
         return -1;
     cJSON_ArrayForEach(it, tasks) if (!cJSON_IsString(it) || !it->valuestring[0])
         return db_fail(e, "%s: \"tasks\" must hold names", where);
-    cJSON_ArrayForEach(it, strats) if (!cJSON_IsString(it) || !it->valuestring[0])
-        return db_fail(e, "%s: \"strategies\" must hold names", where);
+    cJSON_ArrayForEach(it, strats) {
+        if (cJSON_IsObject(it)) {
+            /* an inline definition (docs/STRATEGIES.md), used by its name */
+            if (db_strategy_define(it, where, e))
+                return -1;
+            continue;
+        }
+        if (!cJSON_IsString(it) || !it->valuestring[0])
+            return db_fail(e, "%s: \"strategies\" must hold names or strategy "
+                              "objects", where);
+    }
     cJSON_ArrayForEach(it, seeds) if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
                                       it->valuedouble != floor(it->valuedouble) ||
                                       it->valuedouble > 2e9)
@@ -324,6 +335,17 @@ static void rate_text(char *buf, size_t n, double rate)
     }
 }
 
+/* path as written in the sweep file `what`: relative to the sweep file's
+ * folder unless absolute. */
+static void sweep_relative(char *buf, size_t n, const char *what, const char *path)
+{
+    const char *slash = strrchr(what, '/');
+    if (path[0] == '/' || !slash)
+        snprintf(buf, n, "%s", path);
+    else
+        snprintf(buf, n, "%.*s/%s", (int)(slash - what), what, path);
+}
+
 /* Step 3 of a block: the runs of one task, strategy and rate, over every
  * combination of the override axes (an odometer, the last axis fastest)
  * and every seed. */
@@ -334,10 +356,16 @@ static int add_axis_runs(sweep_plan *plan, const char *task, const char *strateg
                          const char *what, db_err *e)
 {
     int pos[F_N] = { 0 };
+    char cfgpath[4096];
+    int is_path = strchr(task, '/') != NULL ||
+                  (strlen(task) > 5 && strcmp(task + strlen(task) - 5, ".json") == 0);
+    if (is_path)
+        sweep_relative(cfgpath, sizeof cfgpath, what, task);
     for (;;) {
         run_request rq;
         run_request_init(&rq);
-        rq.task = task;
+        rq.task = is_path ? NULL : task;
+        rq.config_path = is_path ? cfgpath : NULL;
         rq.strategy = strategy;
         rq.rate = rate;
         rq.data_root = o ? o->data_root : NULL;
@@ -420,7 +448,10 @@ static int expand_block(sweep_plan *plan, const cJSON *block,
             rate_text(ratebuf, sizeof ratebuf, rv->valuedouble);
             rate = ratebuf;
         }
-        if (add_axis_runs(plan, task->valuestring, st->valuestring, rate,
+        const cJSON *sname = cJSON_IsObject(st)
+                                 ? cJSON_GetObjectItemCaseSensitive(st, "name")
+                                 : st;
+        if (add_axis_runs(plan, task->valuestring, sname->valuestring, rate,
                           scalar, axis, l.seeds, o, b, what, e) != 0)
             return -1;
     }
@@ -455,6 +486,25 @@ int sweep_plan_from_json(sweep_plan *plan, const cJSON *root, const char *what,
     if (grid && (!cJSON_IsArray(grid) || cJSON_GetArraySize(grid) == 0))
         return db_fail(e, "%s: \"grid\" must be a non-empty array of objects",
                        what);
+
+    const cJSON *sfiles = cJSON_GetObjectItemCaseSensitive(root, "strategy_files");
+    if (sfiles && !cJSON_IsArray(sfiles))
+        return db_fail(e, "%s: \"strategy_files\" must be an array of file names",
+                       what);
+    cJSON_ArrayForEach(it, sfiles) {
+        char sp[4096];
+        cJSON *sj = NULL;
+        if (!cJSON_IsString(it) || !it->valuestring[0])
+            return db_fail(e, "%s: \"strategy_files\" must be an array of file names",
+                           what);
+        sweep_relative(sp, sizeof sp, what, it->valuestring);
+        if (db_json_load(&sj, sp, e))
+            return db_prefix(e, "%s", what);
+        int src = db_strategy_define(sj, sp, e);
+        cJSON_Delete(sj);
+        if (src)
+            return -1;
+    }
 
     char dirbuf[4096];
     if (o && o->results_dir)

@@ -10,13 +10,19 @@
  *                                      (relative to the working directory)
  *     "grid": [ BLOCK, ... ],          optional; without it the top level
  *                                      itself is the only block
+ *     "strategy_files": ["s.json"],    optional; strategy files
+ *                                      (docs/STRATEGIES.md), relative to
+ *                                      the sweep file, defined first
  *     ...any BLOCK key...              defaults for every block of "grid"
  *   }
  *
  *   BLOCK keys (a block's own key replaces the top-level default; the
  *   three marked required must be given in the block or at the top level):
- *     "tasks":      ["mnist-mlp", ...]        required, preset names
- *     "strategies": ["none", "conv+pool", ...] required
+ *     "tasks":      ["mnist-mlp", ...]        required, preset names, or
+ *                   config files (an entry with '/' or ending in .json,
+ *                   relative to the sweep file)
+ *     "strategies": ["none", "conv+pool", ...] required; an entry may be a
+ *                   strategy object (docs/STRATEGIES.md), defined and used
  *     "seeds":      [0, 1, 2]                 required, integers >= 0
  *     "rates":      [null, 0.3, "0.1,0.25"]   optional, default [null]:
  *                   null = the strategy's default rates, a number = that
