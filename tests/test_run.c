@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -404,6 +405,18 @@ START_TEST(cli_errors_leave_nothing)
         ck_assert_msg(strstr(err, files[i][1]) && strstr(err, files[i][0]), "stderr: %s", err);
         ck_assert_int_eq(dir_entries(tmp), 0);
     }
+    /* a run that fails after making its results folder leaves no empty
+     * folder behind (issue 19): here the validation split asks for more
+     * examples than there are, found after the folder was made */
+    fresh_tmp();
+    char fresh[700];
+    snprintf(fresh, sizeof fresh, "%s/new/results", tmp);
+    snprintf(args, sizeof args, "run --task mnist-mlp --epochs 1 --val 999999 --results '%s'",
+             fresh);
+    ck_assert_int_ne(cli(args, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "val: 999999 examples requested") != NULL, "stderr: %s", err);
+    struct stat st;
+    ck_assert_msg(stat(fresh, &st) != 0, "%s was left behind", fresh);
 }
 END_TEST
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/data.h"
@@ -176,6 +177,7 @@ typedef struct run_state {
     size_t done_epochs, diverged_epoch;
     double t_data, train_seconds, eval_seconds;
     size_t step;               /* updates so far: per-step schedules */
+    int made_dir;              /* prepare created the results folder */
     db_preprocess_info pre;    /* config "preprocess" (GCN + ZCA) */
 } run_state;
 
@@ -188,11 +190,23 @@ static int prepare(run_state *rs, const cJSON *config, const char *id,
     if (run_config_from_canonical(rs->rc, config, e) ||
         run_result_name(name, sizeof name, config, id, e))
         return -1;
+    struct stat st;
+    rs->made_dir = stat(opt->results_dir, &st) != 0;
     if (db_mkdirs(opt->results_dir, e))
         return -1;
     if ((size_t)snprintf(opt->result_path, sizeof opt->result_path, "%s/%s",
                          opt->results_dir, name) >= sizeof opt->result_path)
         return db_fail(e, "%s: results path too long", opt->results_dir);
+    /* a folder the result cannot be written to is found now, not after
+     * hours of training */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.write-check-XXXXXX", opt->results_dir);
+    int fd = mkstemp(probe);
+    if (fd < 0)
+        return db_fail(e, "%s: cannot write results there: %s", opt->results_dir,
+                       strerror(errno));
+    close(fd);
+    unlink(probe);
     db_blas_set_threads(rs->rc->threads);
     return 0;
 }
@@ -256,6 +270,10 @@ static int make_splits(run_state *rs, db_err *e)
     }
     if (rc->limit_train && rc->limit_train < rs->ntrain)
         rs->ntrain = rc->limit_train;
+    else if (rc->limit_train > rs->ntrain)
+        fprintf(stderr, "dropbench: note: limit_train %zu is more than the %zu training "
+                        "examples there are: all %zu are used\n",
+                rc->limit_train, rs->ntrain, rs->ntrain);
     return 0;
 }
 
@@ -573,8 +591,11 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
         goto out;
     ret = rs.diverged_epoch ? 1 : 0;
 out:
-    if (ret < 0)
+    if (ret < 0) {
         opt->result_path[0] = '\0';
+        if (rs.made_dir)
+            rmdir(opt->results_dir); /* only if the run left it empty */
+    }
     cJSON_Delete(res);
     free(rs.ep);
     free(rs.train_idx);
