@@ -3,6 +3,8 @@
  * and docs/REPRO.md. */
 #include "data/preprocess.h"
 
+#include "util/hash.h"
+
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
@@ -135,16 +137,6 @@ int db_zca_finish(db_zca_fit *f, double eps, double *mean, double *W, db_err *e)
     return 0;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 /* The cache: magic, key text (CACHE_KEY_BYTES, NUL-padded), D (uint64),
  * mean (D doubles), W (D x D floats), FNV-1a of everything before. */
 static size_t cache_bytes(size_t D)
@@ -171,7 +163,7 @@ static int cache_read(const char *path, const char *key, size_t D, double *mean,
         memcpy(&d, buf + 8 + CACHE_KEY_BYTES, 8);
         memcpy(&sum, buf + n - 8, 8);
         ok = memcmp(buf + 8, k, CACHE_KEY_BYTES) == 0 && d == D &&
-             sum == fnv1a(0xcbf29ce484222325ULL, buf, n - 8);
+             sum == db_fnv1a(DB_FNV1A_BASIS, buf, n - 8);
     }
     if (ok) {
         const char *p = buf + 8 + CACHE_KEY_BYTES + 8;
@@ -200,7 +192,7 @@ static int cache_write(const char *path, const char *key, size_t D, const double
     char *p = buf + 8 + CACHE_KEY_BYTES + 8;
     memcpy(p, mean, D * 8);
     memcpy(p + D * 8, Wf, D * D * 4);
-    uint64_t sum = fnv1a(0xcbf29ce484222325ULL, buf, n - 8);
+    uint64_t sum = db_fnv1a(DB_FNV1A_BASIS, buf, n - 8);
     memcpy(buf + n - 8, &sum, 8);
     int rc = db_write_atomic(path, buf, n, e);
     free(buf);
@@ -296,7 +288,7 @@ int db_preprocess_gcn_zca(db_dataset *d, double gcn_bias, double zca_eps,
     else
         snprintf(dir, sizeof dir, "%s/cache", root ? root : db_data_root());
     snprintf(info->cache_path, sizeof info->cache_path, "%s/gcn-zca-%016llx.bin", dir,
-             (unsigned long long)fnv1a(0xcbf29ce484222325ULL, key, strlen(key)));
+             (unsigned long long)db_fnv1a(DB_FNV1A_BASIS, key, strlen(key)));
     double *mean = calloc(D, sizeof(double));
     float *Wf = calloc(D * D, sizeof(float));
     if (!mean || !Wf) {

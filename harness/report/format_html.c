@@ -8,19 +8,6 @@
 
 #include "report/svg.h"
 
-static void put_html(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
 static const char style[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;"
     "max-width:1100px;color:#222;background:#fff;padding:0 16px}\n"
@@ -70,9 +57,9 @@ static void html_heading(FILE *f, const char *title, const report_set *set,
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
           f);
-    put_html(f, title);
+    svg_put_text(f, title);
     fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>", style);
-    put_html(f, title);
+    svg_put_text(f, title);
     fprintf(f, "</h1>\n<p>%zu result file(s): %zu complete, %zu not complete, %zu unreadable",
             set->nfiles, t->ncomplete, t->nexcluded, set->nproblems);
     if (t->nforeign)
@@ -84,7 +71,7 @@ static void html_table(FILE *f, const report_table *t, enum report_table_kind ki
                        const char *title)
 {
     fputs("<h2>", f);
-    put_html(f, title);
+    svg_put_text(f, title);
     fputs("</h2>\n<table class=\"sortable\">\n<thead><tr><th class=\"l\">strategy</th>"
           "<th class=\"l\">rates</th>",
           f);
@@ -92,7 +79,7 @@ static void html_table(FILE *f, const report_table *t, enum report_table_kind ki
         fputs("<th class=\"l\">setting</th>", f);
     for (size_t k = 0; k < t->ntasks; k++) {
         fputs("<th>", f);
-        put_html(f, t->tasks[k]);
+        svg_put_text(f, t->tasks[k]);
         fputs("</th>", f);
     }
     fputs("</tr></thead>\n<tbody>\n", f);
@@ -101,19 +88,19 @@ static void html_table(FILE *f, const report_table *t, enum report_table_kind ki
     for (size_t ro = 0; ro < t->nrows; ro++) {
         const report_row *row = &t->rows[ro];
         fputs("<tr><td class=\"l\">", f);
-        put_html(f, row->strategy);
+        svg_put_text(f, row->strategy);
         fputs("</td><td class=\"l\">", f);
-        put_html(f, row->rates);
+        svg_put_text(f, row->rates);
         if (t->any_setting) {
             fputs("</td><td class=\"l\">", f);
-            put_html(f, row->setting[0] ? row->setting : "-");
+            svg_put_text(f, row->setting[0] ? row->setting : "-");
         }
         fputs("</td>", f);
         for (size_t k = 0; k < t->ntasks; k++) {
             char buf[160];
             report_cell_text(buf, sizeof buf, t, ro, k, kind, "±", "%");
             fputs("<td>", f);
-            put_html(f, buf);
+            svg_put_text(f, buf);
             fputs("</td>", f);
         }
         fputs("</tr>\n", f);
@@ -124,11 +111,11 @@ static void html_table(FILE *f, const report_table *t, enum report_table_kind ki
 static void html_list(FILE *f, const char *title, char *const *items, size_t n)
 {
     fputs("<h2>", f);
-    put_html(f, title);
+    svg_put_text(f, title);
     fputs("</h2>\n<ul>\n", f);
     for (size_t i = 0; i < n; i++) {
         fputs("<li>", f);
-        put_html(f, items[i]);
+        svg_put_text(f, items[i]);
         fputs("</li>\n", f);
     }
     fputs("</ul>\n", f);
@@ -138,11 +125,11 @@ static void html_grid(FILE *f, const char *title, char *const *cells, size_t nco
                       size_t nleft, size_t nrows)
 {
     fputs("<h2>", f);
-    put_html(f, title);
+    svg_put_text(f, title);
     fputs("</h2>\n<table class=\"sortable\">\n<thead><tr>", f);
     for (size_t c = 0; c < ncols; c++) {
         fputs(c < nleft ? "<th class=\"l\">" : "<th>", f);
-        put_html(f, cells[c]);
+        svg_put_text(f, cells[c]);
         fputs("</th>", f);
     }
     fputs("</tr></thead>\n<tbody>\n", f);
@@ -150,7 +137,7 @@ static void html_grid(FILE *f, const char *title, char *const *cells, size_t nco
         fputs("<tr>", f);
         for (size_t c = 0; c < ncols; c++) {
             fputs(c < nleft ? "<td class=\"l\">" : "<td>", f);
-            put_html(f, cells[r * ncols + c]);
+            svg_put_text(f, cells[r * ncols + c]);
             fputs("</td>", f);
         }
         fputs("</tr>\n", f);
@@ -176,7 +163,7 @@ static void html_figures(FILE *f, const report_set *set, const report_table *t)
           f);
     for (size_t k = 0; k < t->ntasks; k++) {
         fputs("<h3>", f);
-        put_html(f, t->tasks[k]);
+        svg_put_text(f, t->tasks[k]);
         fputs("</h3>\n<div class=\"figs\">\n", f);
         svg_forest(f, t, k);
         svg_errors(f, set, t, k);
@@ -193,7 +180,7 @@ static void html_appendix(FILE *f, const char *text, size_t n)
         char s[2] = { text[i], '\0' };
         if (s[0] == '\0')
             continue;
-        put_html(f, s);
+        svg_put_text(f, s);
     }
     fputs("</pre>\n", f);
 }

@@ -89,7 +89,7 @@ static void plot_end(plot_ctx *p, const char *name)
             name);
 }
 
-static int write_data(const plot_ctx *p, const char *name, char *buf,
+static int write_data(const plot_ctx *p, const char *name, const char *buf,
                       size_t len, db_err *e)
 {
     char path[4096];
@@ -181,6 +181,22 @@ out:
     return rc;
 }
 
+/* A per-task plot's start: its data (buf) written to PREFIX-TASK.dat and
+ * the plot begun; name and dat receive the names (256 and 300 bytes). */
+static int task_plot_begin(plot_ctx *p, const char *prefix, const char *task,
+                           const char *buf, size_t len, char *name, char *dat, db_err *e)
+{
+    char part[200];
+    file_part(part, sizeof part, task);
+    snprintf(name, 256, "%s-%s", prefix, part);
+    snprintf(dat, 300, "%s.dat", name);
+    if (write_data(p, dat, buf, len, e) != 0)
+        return -1;
+    if (plot_begin(p, name) != 0)
+        return db_fail(e, "out of memory");
+    return 0;
+}
+
 /* Test error against rate, one line per (strategy, setting) with at least
  * two distinct numeric rates; the baseline as a dashed line. */
 static int plot_rates(plot_ctx *p, const report_table *t, size_t k,
@@ -269,16 +285,9 @@ static int plot_rates(plot_ctx *p, const report_table *t, size_t k,
     int rc = 0;
     if (nblocks == 0)
         goto out;
-    char part[200], name[256], dat[300];
-    file_part(part, sizeof part, t->tasks[k]);
-    snprintf(name, sizeof name, "rates-%s", part);
-    snprintf(dat, sizeof dat, "%s.dat", name);
-    if ((rc = write_data(p, dat, buf, len, e)) != 0)
+    char name[256], dat[300];
+    if ((rc = task_plot_begin(p, "rates", t->tasks[k], buf, len, name, dat, e)) != 0)
         goto out;
-    if (plot_begin(p, name) != 0) {
-        rc = db_fail(e, "out of memory");
-        goto out;
-    }
     FILE *g = p->gp;
     fputs("set title ", g);
     char title[300];
@@ -335,16 +344,9 @@ static int plot_forest(plot_ctx *p, const report_table *t, size_t k, db_err *e)
     int rc = 0;
     if (n == 0)
         goto out;
-    char part[200], name[256], dat[300];
-    file_part(part, sizeof part, t->tasks[k]);
-    snprintf(name, sizeof name, "forest-%s", part);
-    snprintf(dat, sizeof dat, "%s.dat", name);
-    if ((rc = write_data(p, dat, buf, len, e)) != 0)
+    char name[256], dat[300];
+    if ((rc = task_plot_begin(p, "forest", t->tasks[k], buf, len, name, dat, e)) != 0)
         goto out;
-    if (plot_begin(p, name) != 0) {
-        rc = db_fail(e, "out of memory");
-        goto out;
-    }
     FILE *g = p->gp;
     char title[300];
     snprintf(title, sizeof title, "%s: paired difference in final test error against %s "

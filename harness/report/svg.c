@@ -19,8 +19,7 @@ static const char *const palette[] = {
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 };
 
-/* XML text: & < > " escaped. */
-static void put_xml(FILE *f, const char *s)
+void svg_put_text(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -36,15 +35,15 @@ static void put_xml(FILE *f, const char *s)
 /* A row's label: strategy, then rates and setting when not the default. */
 static void put_label(FILE *f, const report_row *row)
 {
-    put_xml(f, row->strategy);
+    svg_put_text(f, row->strategy);
     if (strcmp(row->rates, "default") != 0) {
         fputs(" (", f);
-        put_xml(f, row->rates);
+        svg_put_text(f, row->rates);
         fputc(')', f);
     }
     if (row->setting[0]) {
         fputc(' ', f);
-        put_xml(f, row->setting);
+        svg_put_text(f, row->setting);
     }
 }
 
@@ -81,9 +80,9 @@ static void open_svg(FILE *f, double h, const char *title, const char *task)
                "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
             W, h, W, h);
     fputs("<text class=\"ttl\" x=\"8\" y=\"20\">", f);
-    put_xml(f, task);
+    svg_put_text(f, task);
     fputs(": ", f);
-    put_xml(f, title);
+    svg_put_text(f, title);
     fputs("</text>\n", f);
 }
 
@@ -106,7 +105,7 @@ static void x_axis(FILE *f, const axis *a, double y0, double y1, const char *fmt
                 buf);
     }
     fprintf(f, "<text class=\"axt\" x=\"%.1f\" y=\"%.1f\">", x0 + w / 2, y1 + 32);
-    put_xml(f, name);
+    svg_put_text(f, name);
     fputs("</text>\n", f);
 }
 

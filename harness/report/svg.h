@@ -22,6 +22,9 @@
 #include "report/aggregate.h"
 #include "report/results.h"
 
+/* s as XML/HTML text: & < > " escaped (the HTML page uses it too). */
+void svg_put_text(FILE *f, const char *s);
+
 /* Each writes one <svg> element (nothing when the task has nothing to
  * draw: returns 0 then, 1 when it drew). */
 int svg_forest(FILE *f, const report_table *t, size_t task);

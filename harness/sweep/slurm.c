@@ -12,6 +12,7 @@
 
 #include "sweep/lock.h"
 #include "train/run.h"
+#include "util/hash.h"
 #include "util/clock.h"
 
 /* ------------------------------------------------------------ small parts */
@@ -40,11 +41,10 @@ int slurm_task_runs(size_t index, size_t runs_per_task, size_t nruns,
 
 void slurm_plan_hash(char out[17], const sweep_plan *plan)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = DB_FNV1A_BASIS;
     for (size_t i = 0; i < plan->n; i++) {
-        for (const char *p = plan->runs[i].name; *p; p++)
-            h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-        h = (h ^ '\n') * 0x100000001b3ULL;
+        h = db_fnv1a(h, plan->runs[i].name, strlen(plan->runs[i].name));
+        h = db_fnv1a(h, "\n", 1);
     }
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

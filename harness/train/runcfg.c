@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
 #include "util/jsonio.h"
 
 int run_data_input(db_model_input *in, const char *data, db_err *e)
@@ -447,13 +448,10 @@ int run_config_id(char id[17], const cJSON *canonical, db_err *e)
     char *txt = cJSON_PrintUnformatted(canonical);
     if (!txt)
         return db_fail(e, "out of memory hashing the config");
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = DB_FNV1A_BASIS;
     const char *parts[3] = { DB_CODE_VERSION, "\n", txt };
     for (int p = 0; p < 3; p++)
-        for (const unsigned char *c = (const unsigned char *)parts[p]; *c; c++) {
-            h ^= *c;
-            h *= 0x100000001b3ULL;
-        }
+        h = db_fnv1a(h, parts[p], strlen(parts[p]));
     cJSON_free(txt);
     snprintf(id, 17, "%016llx", (unsigned long long)h);
     return 0;

@@ -19,6 +19,7 @@
 #include "train/train.h"
 #include "util/blas.h"
 #include "util/clock.h"
+#include "util/hash.h"
 #include "util/fs.h"
 #include "util/jsonio.h"
 #include "util/version.h"
@@ -35,20 +36,9 @@ typedef struct epoch_stats {
     double momentum;           /* at the epoch's first step */
 } epoch_stats;
 
-/* FNV-1a over bytes, continuing from h: a fingerprint of the initial weights
- * and of the data order, so results can prove that two strategies under one
- * seed started from the same weights and saw the same examples in the same
- * order. */
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
+/* Fingerprints (util/hash.h) of the initial weights and of the data order
+ * let results prove that two strategies under one seed started from the
+ * same weights and saw the same examples in the same order. */
 /* Copies examples idx[0..n) of split s into the model's input buffers. */
 static void load_batch(db_model *m, uint8_t *labels, const db_dataset *d,
                        const db_split *s, const uint32_t *idx, size_t n)
@@ -286,9 +276,9 @@ static int build_model(run_state *rs, const db_model_input *in, db_err *e)
         db_model_set_threads(&rs->m, (size_t)rc->threads, e))
         return -1;
     db_model_init_with(&rs->m, rc->seed, &rc->rx.init);
-    rs->init_fp = fnv1a(0xcbf29ce484222325ULL, rs->m.params,
+    rs->init_fp = db_fnv1a(DB_FNV1A_BASIS, rs->m.params,
                         rs->m.nparams * sizeof(float));
-    rs->order_fp = 0xcbf29ce484222325ULL;
+    rs->order_fp = DB_FNV1A_BASIS;
     return 0;
 }
 
@@ -313,7 +303,7 @@ static int train_epoch(run_state *rs, db_rng *order, size_t epoch, int tty,
         o.lr = run_config_lr_at(rc, epoch, rs->step);
     const double lr_first = o.lr, mom_first = o.momentum;
     db_rng_shuffle(order, rs->train_idx, ntrain);
-    rs->order_fp = fnv1a(rs->order_fp, rs->train_idx, ntrain * sizeof *rs->train_idx);
+    rs->order_fp = db_fnv1a(rs->order_fp, rs->train_idx, ntrain * sizeof *rs->train_idx);
     double total_loss = 0;
     size_t correct = 0;
     for (size_t b = 0; b < nb; b++) {
