@@ -42,7 +42,7 @@ $(BUILD)/%.o: %.c $(wildcard kernels/*.h strategies/*.h) $(HARNESS_HDR)
 $(BUILD)/gen/version.c: FORCE
 	@mkdir -p $(dir $@)
 	@c=$$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown); \
-	d=$$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo 1 || echo 0); \
+	d=$$(git status --porcelain --untracked-files=no -- . ':!results' 2>/dev/null | grep -q . && echo 1 || echo 0); \
 	printf '#include "util/version.h"\nconst char db_git_commit[] = "%s";\nconst int db_git_dirty = %s;\nconst char db_compiler[] = __VERSION__;\n' "$$c" "$$d" > $@.new; \
 	if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
