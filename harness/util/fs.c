@@ -102,7 +102,7 @@ int db_open_regular(const char *path, size_t *size, db_err *e)
 
 char *db_read_file(const char *path, size_t *len, size_t max, db_err *e)
 {
-    size_t cap, n = 0;
+    size_t cap = 0, n = 0;
     int fd = db_open_regular(path, &cap, e);
     if (fd < 0)
         return NULL;
