@@ -256,3 +256,14 @@ lint:
 	rc=$$?; grep -E 'warning:|error:' build-lint.log || true; rm -f build-lint.log; \
 	if [ $$rc -ne 0 ]; then echo "make lint: clang-tidy FAILED"; exit 1; fi
 	@echo "make lint: clean"
+
+# ---- checkpoints (issue 19): `make soak` ------------------------------------
+#
+# A sweep of short runs whose workers and sweep process are SIGKILLed at
+# random moments for SOAK_SECONDS, resumed each time; every result must end
+# up once, complete and identical to an uninterrupted sweep's, with no stray
+# temporary, lock or checkpoint file (scripts/soak, docs/CHECKPOINTS.md).
+SOAK_SECONDS ?= 60
+.PHONY: soak
+soak: $(BUILD)/dropbench $(BUILD)/tests/gen-data
+	SOAK_SECONDS=$(SOAK_SECONDS) scripts/soak $(BUILD)

@@ -190,6 +190,7 @@ int cmd_run(int argc, char **argv)
     o.results_dir = dir;
     o.data_root = c.rq.data_root;
     o.quiet = c.quiet;
+    o.notes = stderr;
     rc = run_execute(cfg, id, &o, &e);
     cJSON_Delete(cfg);
     if (rc < 0) {
