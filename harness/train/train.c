@@ -221,6 +221,36 @@ static int load_data(run_state *rs, db_model_input *in, const run_options *opt,
     return 0;
 }
 
+/* Step 2b: data whose sha256 does not match docs/DATA.md is refused unless
+ * the config allows it ("allow_unverified_data", part of the run id); then
+ * a warning says so (opt->notes) and the result records the hashes. */
+static int check_verified(const run_state *rs, const char *id, const run_options *opt,
+                          db_err *e)
+{
+    const db_dataset *d = &rs->data;
+    if (db_dataset_verified(d))
+        return 0;
+    const char *bad = d->nfiles ? d->files[0].name : "(no files)";
+    const char *sha = d->nfiles ? d->files[0].sha256 : "";
+    for (size_t i = 0; i < d->nfiles; i++)
+        if (!d->files[i].verified) {
+            bad = d->files[i].name;
+            sha = d->files[i].sha256;
+            break;
+        }
+    if (!rs->rc->allow_unverified)
+        return db_fail(e, "data set %s is not verified: %s has sha256 %.16s..., not the "
+                       "value docs/DATA.md lists (see `dropbench data`); refusing to train "
+                       "on it (--allow-unverified trains anyway, under a run id of its own)",
+                       d->name, bad, sha);
+    if (opt->notes)
+        fprintf(opt->notes, "dropbench: WARNING: data set %s is not verified (%s has sha256 "
+                "%.16s...); training anyway (--allow-unverified): run %s is not a run on "
+                "the real data, its result records the files' hashes\n",
+                d->name, bad, sha, id);
+    return 0;
+}
+
 /* Step 3: the splits.  The validation examples are a seeded random subset
  * of the training set; --limit-train keeps the first N of what remains. */
 static int make_splits(run_state *rs, db_err *e)
@@ -639,7 +669,7 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
     db_model_input in;
     rs.id = id;
     if (prepare(&rs, config, id, opt, e) || load_data(&rs, &in, opt, e) ||
-        make_splits(&rs, e) || build_model(&rs, &in, e) || ckpt_prepare(&rs, opt, e) ||
+        check_verified(&rs, id, opt, e) || make_splits(&rs, e) || build_model(&rs, &in, e) || ckpt_prepare(&rs, opt, e) ||
         train_epochs(&rs, opt, e))
         goto out;
     if (result_json(&res, &rs, config, id, start, t_start) != 0) {
