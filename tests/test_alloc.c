@@ -70,8 +70,13 @@ static int count_entries(const char *dir)
         return 0;
     int n = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL)
-        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    /* a checkpoint (.ckpt) is not a result: a run that fails after an
+     * epoch keeps it on purpose, for the rerun to continue from */
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+             !(l > 5 && strcmp(de->d_name + l - 5, ".ckpt") == 0);
+    }
     closedir(d);
     return n;
 }

@@ -15,6 +15,7 @@
 
 #include "check_main.h"
 
+#include "fuzz/fuzz_checkpoint.c"
 #include "fuzz/fuzz_cifar.c"
 #include "fuzz/fuzz_config.c"
 #include "fuzz/fuzz_idx.c"
@@ -91,6 +92,28 @@ START_TEST(replay_sweep) { replay("fuzz_sweep", fuzz_sweep_one); }
 END_TEST
 START_TEST(replay_result) { replay("fuzz_result", fuzz_result_one); }
 END_TEST
+START_TEST(replay_checkpoint) { replay("fuzz_checkpoint", fuzz_checkpoint_one); }
+END_TEST
+
+/* The seed checkpoints named valid_* are accepted, the others refused: the
+ * corpus exercises both sides of the reader. */
+START_TEST(checkpoint_seeds_accepted_and_refused)
+{
+    const char *names[] = { "valid_epoch1", "valid_epoch2", "done_all", "other_run",
+                            "old_code", "order_out_of_range", "flipped_bit" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[1024];
+        snprintf(p, sizeof p, "%s/tests/fuzz/corpus/fuzz_checkpoint/%s", fuzz_src(),
+                 names[i]);
+        FILE *f = fopen(p, "rb");
+        ck_assert_msg(f != NULL, "%s", p);
+        static uint8_t buf[4096];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        ck_assert_int_eq(fuzz_checkpoint_one(buf, n), i < 2 ? 0 : -1);
+    }
+}
+END_TEST
 
 static Suite *make_suite(void)
 {
@@ -105,6 +128,8 @@ static Suite *make_suite(void)
     tcase_add_test(t, replay_config);
     tcase_add_test(t, replay_sweep);
     tcase_add_test(t, replay_result);
+    tcase_add_test(t, replay_checkpoint);
+    tcase_add_test(t, checkpoint_seeds_accepted_and_refused);
     suite_add_tcase(s, t);
     return s;
 }

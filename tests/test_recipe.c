@@ -508,8 +508,15 @@ START_TEST(suite_runs_unchanged)
         cJSON *cfg = NULL;
         char id[17];
         db_err e;
+        /* the id of the run on the real (verified) data is pinned; the
+         * generated data here needs allow_unverified, which gives the run
+         * an id of its own (issue 19) and changes nothing else */
+        rq.allow_unverified = 0;
         ck_assert(run_resolve(&rq, &cfg, id, &e) == 0);
         ck_assert_str_eq(id, pin[i].id);
+        cJSON_Delete(cfg);
+        rq.allow_unverified = 1;
+        ck_assert(run_resolve(&rq, &cfg, id, &e) == 0);
         cJSON *r = execute(cfg, id);
         const cJSON *env = cJSON_GetObjectItem(r, "environment");
         const char *core = cJSON_GetObjectItem(env, "blas_core")->valuestring;

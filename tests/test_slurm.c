@@ -223,6 +223,8 @@ START_TEST(test_script_text)
         "\n#SBATCH --job-name=dropbench-demo\n",
         "\n#SBATCH --array=0-5%2\n",
         "\n#SBATCH --ntasks=1\n",
+        /* the warning before a time limit: runs keep their checkpoints */
+        "\n#SBATCH --signal=B:TERM@120\n",
         "\n#SBATCH --cpus-per-task=2\n",
         "\n#SBATCH --chdir=/home/me/work\n",
         "\n#SBATCH --output=/shared/results/demo/slurm/%A_%a.out\n",

@@ -17,6 +17,7 @@ int cli_long(const char *s, long lo, long hi, long *out);
     { "results", required_argument, NULL, 'r' },    \
     { "data", required_argument, NULL, 'd' },       \
     { "quiet", no_argument, NULL, 'q' },            \
+    { "allow-unverified", no_argument, NULL, 'U' }, \
     { "help", no_argument, NULL, 'h' }
 
 #endif

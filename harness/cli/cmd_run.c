@@ -28,6 +28,9 @@ static void run_usage(FILE *f, const char *cmd)
             "  --data DIR       data root (default $DROPBENCH_DATA or ./data)\n"
             "  --results DIR    where the result JSON goes (default results/<task>)\n"
             "  --quiet          no progress output\n"
+            "  --allow-unverified  train on data whose sha256 does not match\n"
+            "                   docs/DATA.md (refused otherwise): a warning, and a\n"
+            "                   run id of its own ($DROPBENCH_ALLOW_UNVERIFIED=1 too)\n"
             "%s",
             cmd, strcmp(cmd, "show") == 0
                      ? "  --json           print the resolved run (run id, parameters, config\n"
@@ -65,7 +68,8 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
         { "limit-train", required_argument, 0, 'L' }, { "val", required_argument, 0, 'v' },
         { "data", required_argument, 0, 'd' },   { "results", required_argument, 0, 'o' },
         { "quiet", no_argument, 0, 'q' },        { "help", no_argument, 0, 'h' },
-        { "json", no_argument, 0, 'j' },         { 0, 0, 0, 0 },
+        { "json", no_argument, 0, 'j' },
+        { "allow-unverified", no_argument, 0, 'U' }, { 0, 0, 0, 0 },
     };
     memset(c, 0, sizeof *c);
     run_request_init(&c->rq);
@@ -81,6 +85,7 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
         case 'd': c->rq.data_root = optarg; break;
         case 'o': c->results = optarg; break;
         case 'q': c->quiet = 1; break;
+        case 'U': c->rq.allow_unverified = 1; break;
         case 'j':
             if (strcmp(cmd, "show") != 0) {
                 fprintf(stderr, "dropbench %s: --json is an option of show only\n", cmd);
@@ -190,6 +195,7 @@ int cmd_run(int argc, char **argv)
     o.results_dir = dir;
     o.data_root = c.rq.data_root;
     o.quiet = c.quiet;
+    o.notes = stderr;
     rc = run_execute(cfg, id, &o, &e);
     cJSON_Delete(cfg);
     if (rc < 0) {

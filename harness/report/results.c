@@ -142,6 +142,9 @@ static int result_from_json(report_result *r, const cJSON *root,
         return *why = "out of memory", -1;
     r->seed = (long)seed->valuedouble;
     r->test_error = terr;
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "data"), "verified");
+    r->unverified = cJSON_IsFalse(dv);
     r->epochs = opt_long(cfg, "epochs");
     r->batch = opt_long(cfg, "batch");
     r->limit_train = opt_long(cfg, "limit_train");

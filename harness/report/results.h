@@ -40,6 +40,8 @@ typedef struct report_result {
     size_t ncurve;
     double *curve;       /* test_error_pct per epoch, ncurve values */
     double mtime;        /* file modification time, seconds */
+    int unverified;      /* data.verified is false: trained on data whose
+                            sha256 does not match docs/DATA.md */
 } report_result;
 
 typedef struct report_set {

@@ -183,15 +183,25 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
             "4.30): a difference that is not marked may still be real."));
     for (size_t i = 0; i < t->nnotes; i++)
         oom |= db_strv_push(&notes, &nnotes, db_strdup(t->notes[i]));
+    /* results on data that is not verified (--allow-unverified) are marked */
+    char **unv = NULL;
+    size_t nunv = 0;
+    for (size_t i = 0; i < set->n && !oom; i++)
+        if (set->res[i].unverified)
+            oom |= db_strv_push(&unv, &nunv, db_strdup(set->res[i].file));
     if (oom) {
         db_strv_free(excl, nexcl);
         db_strv_free(notes, nnotes);
+        db_strv_free(unv, nunv);
         return db_fail(e, "report: out of memory");
     }
     write_list(f, tf, "Notes", notes, nnotes);
     write_list(f, tf, "Provenance (code and BLAS kernels of the results in the tables)",
                t->provenance, t->nprovenance);
     write_list(f, tf, "Excluded (not complete)", excl, nexcl);
+    write_list(f, tf, "Trained on data that is not verified (a file's sha256 differs "
+               "from docs/DATA.md)", unv, nunv);
+    db_strv_free(unv, nunv);
     write_list(f, tf, "Unreadable files (skipped)", set->problems,
                set->nproblems);
     db_strv_free(excl, nexcl);

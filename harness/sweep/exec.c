@@ -175,6 +175,7 @@ static void worker(const sweep_plan *plan, const sweep_run *r,
     ro.results_dir = plan->results_dir;
     ro.data_root = o->data_root;
     ro.quiet = 1;
+    ro.notes = o->progress; /* a resumed or ignored checkpoint is said */
     db_err e = { "" };
     int rc = b->execute(r->config, r->id, &ro, &e);
     if (rc != 0 && rc != 1) {

@@ -3,6 +3,9 @@
  * See slurm.h. */
 #include "sweep/slurm.h"
 
+/* How long before its time limit Slurm is asked to signal a job. */
+#define DB_SLURM_SIGNAL_SECONDS 120
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -230,6 +233,14 @@ int slurm_script_text(char **out, const slurm_script *s, db_err *e)
         sb_add(&b, "%%%d", s->max_parallel);
     sb_add(&b, "\n");
     sb_add(&b, "#SBATCH --ntasks=1\n");
+    /* Before a time limit (or a preemption), SIGTERM goes to the batch
+     * shell, which is dropbench itself (exec below): its handler stops each
+     * run after the current batch, keeping the checkpoint of the last whole
+     * epoch, so that a resubmission continues the run from there
+     * (docs/CHECKPOINTS.md). */
+    sb_add(&b, "# SIGTERM %d s before the time limit: runs stop and keep their "
+               "checkpoints;\n# resubmitting continues them.\n", DB_SLURM_SIGNAL_SECONDS);
+    sb_add(&b, "#SBATCH --signal=B:TERM@%d\n", DB_SLURM_SIGNAL_SECONDS);
     sb_add(&b, "#SBATCH --cpus-per-task=%d\n", s->cpus_per_task);
     sb_add(&b, "#SBATCH --chdir=%s\n", s->chdir);
     sb_add(&b, "#SBATCH --output=%s/slurm/%%A_%%a.out\n", s->results_dir);

@@ -19,6 +19,8 @@ void run_request_init(run_request *rq)
 {
     memset(rq, 0, sizeof *rq);
     rq->seed = -1;
+    const char *u = getenv("DROPBENCH_ALLOW_UNVERIFIED");
+    rq->allow_unverified = u && *u && strcmp(u, "0") != 0;
 }
 
 const char *db_config_dir(void)
@@ -605,6 +607,10 @@ int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
         free(rc);
         return -1;
     }
+    /* part of the identity: a run allowed to train on unverified data never
+     * shares an id with the run on verified data (the key is absent
+     * otherwise, so the ids of runs on verified data are unchanged) */
+    rc->allow_unverified = rq->allow_unverified != 0;
     cJSON *j = run_config_to_json(rc);
     free(rc);
     if (!j)

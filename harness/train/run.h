@@ -30,6 +30,12 @@ typedef struct run_request {
     long limit_train;        /* <= 0: all training examples */
     long val;                /* <= 0: no validation split */
     const char *data_root;   /* NULL: $DROPBENCH_DATA or "data" */
+    int allow_unverified;    /* train on data whose sha256 does not match
+                                docs/DATA.md: "allow_unverified_data": true
+                                goes into the config, so the run gets an id
+                                of its own.  run_request_init sets it from
+                                $DROPBENCH_ALLOW_UNVERIFIED (non-empty, not
+                                "0"); --allow-unverified sets it too. */
 } run_request;
 
 void run_request_init(run_request *rq);

@@ -122,6 +122,8 @@ cJSON *run_config_to_json(const run_config *rc)
     else
         ok &= !!cJSON_AddNullToObject(j, "rate");
     ok &= !!cJSON_AddNumberToObject(j, "seed", (double)rc->seed);
+    if (rc->allow_unverified) /* absent otherwise: verified runs keep their ids */
+        ok &= !!cJSON_AddTrueToObject(j, "allow_unverified_data");
     ok &= !!cJSON_AddNumberToObject(j, "threads", rc->threads);
     ok &= !!cJSON_AddNumberToObject(j, "batch", (double)rc->batch);
     ok &= !!cJSON_AddNumberToObject(j, "epochs", (double)rc->epochs);
@@ -353,6 +355,10 @@ int run_config_from_canonical(run_config *rc, const cJSON *j, db_err *e)
         return -1;
     rc->seed = seed;
     rc->threads = (int)threads;
+    const cJSON *au = cJSON_GetObjectItemCaseSensitive(j, "allow_unverified_data");
+    if (au && !cJSON_IsTrue(au))
+        return db_fail(e, "config: \"allow_unverified_data\" must be true when present");
+    rc->allow_unverified = au != NULL;
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "optimizer");
     if (!cJSON_IsObject(o))
         return db_fail(e, "config: missing object \"optimizer\"");

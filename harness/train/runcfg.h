@@ -70,6 +70,9 @@ typedef struct run_config {
     int threads;
     size_t limit_train, val;
     run_recipe rx;           /* reproduction recipe fields; zero: none */
+    int allow_unverified;    /* "allow_unverified_data": true (only then
+                                present): may train on data whose sha256
+                                does not match docs/DATA.md (run.h) */
 } run_config;
 
 cJSON *run_config_to_json(const run_config *rc);

@@ -3,6 +3,7 @@
  * One training step, top to bottom: gather a batch (bytes -> floats),
  * db_model_forward, db_model_backward, db_model_update.  Everything the loop
  * touches is allocated before the first step.  See train.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "data/data.h"
 #include "data/preprocess.h"
+#include "train/ckpt.h"
 #include "train/model.h"
 #include "train/run.h"
 #include "train/runcfg.h"
@@ -36,9 +38,6 @@ typedef struct epoch_stats {
     double momentum;           /* at the epoch's first step */
 } epoch_stats;
 
-/* Fingerprints (util/hash.h) of the initial weights and of the data order
- * let results prove that two strategies under one seed started from the
- * same weights and saw the same examples in the same order. */
 /* Copies examples idx[0..n) of split s into the model's input buffers. */
 static void load_batch(db_model *m, uint8_t *labels, const db_dataset *d,
                        const db_split *s, const uint32_t *idx, size_t n)
@@ -163,12 +162,19 @@ typedef struct run_state {
     const uint32_t *val_idx;   /* the tail of train_idx, nval long */
     uint8_t *labels;           /* one batch */
     size_t ntrain_all, ntrain, nval;
-    uint64_t init_fp, order_fp;
+    uint64_t init_fp, order_fp; /* FNV-1a (util/hash.h) of the initial weights
+                                   and of the data order: two strategies under
+                                   one seed start from the same weights and
+                                   see the same examples in the same order */
     size_t done_epochs, diverged_epoch;
     double t_data, train_seconds, eval_seconds;
     size_t step;               /* updates so far: per-step schedules */
     int made_dir;              /* prepare created the results folder */
     db_preprocess_info pre;    /* config "preprocess" (GCN + ZCA) */
+    const char *id;
+    unsigned char *ckbuf;      /* the checkpoint, allocated before training */
+    size_t ckcap;
+    char ckpath[4200];         /* "" when checkpoints are off */
 } run_state;
 
 /* Step 1: the config, the result file's path (its directory created) and
@@ -227,6 +233,36 @@ static int load_data(run_state *rs, db_model_input *in, const run_options *opt,
             return -1;
         rs->pre.seconds = db_now() - t_pre;
     }
+    return 0;
+}
+
+/* Step 2b: data whose sha256 does not match docs/DATA.md is refused unless
+ * the config allows it ("allow_unverified_data", part of the run id); then
+ * a warning says so (opt->notes) and the result records the hashes. */
+static int check_verified(const run_state *rs, const char *id, const run_options *opt,
+                          db_err *e)
+{
+    const db_dataset *d = &rs->data;
+    if (db_dataset_verified(d))
+        return 0;
+    const char *bad = d->nfiles ? d->files[0].name : "(no files)";
+    const char *sha = d->nfiles ? d->files[0].sha256 : "";
+    for (size_t i = 0; i < d->nfiles; i++)
+        if (!d->files[i].verified) {
+            bad = d->files[i].name;
+            sha = d->files[i].sha256;
+            break;
+        }
+    if (!rs->rc->allow_unverified)
+        return db_fail(e, "data set %s is not verified: %s has sha256 %.16s..., not the "
+                       "value docs/DATA.md lists (see `dropbench data`); refusing to train "
+                       "on it (--allow-unverified trains anyway, under a run id of its own)",
+                       d->name, bad, sha);
+    if (opt->notes)
+        fprintf(opt->notes, "dropbench: WARNING: data set %s is not verified (%s has sha256 "
+                "%.16s...); training anyway (--allow-unverified): run %s is not a run on "
+                "the real data, its result records the files' hashes\n",
+                d->name, bad, sha, id);
     return 0;
 }
 
@@ -362,17 +398,125 @@ static int train_epoch(run_state *rs, db_rng *order, size_t epoch, int tty,
     return 0;
 }
 
+/* ---- checkpoints (ckpt.h, docs/CHECKPOINTS.md) ---- */
+
+static db_ckpt_view ckpt_view(run_state *rs, db_rng *order, double *times)
+{
+    db_ckpt_view v = { rs->id, &rs->m, order, rs->train_idx, rs->ntrain_all,
+                       (double *)rs->ep, rs->rc->epochs,
+                       sizeof(epoch_stats) / sizeof(double), &rs->done_epochs,
+                       &rs->order_fp, times, 2 };
+    return v;
+}
+
+/* Step 4b: the checkpoint's path and buffer; stray temporary files of this
+ * result (a process killed while writing it or its checkpoint) removed. */
+static int ckpt_prepare(run_state *rs, const run_options *opt, db_err *e)
+{
+    if (opt->no_checkpoint || rs->rc->epochs < 2)
+        return 0;
+    if (db_ckpt_path(rs->ckpath, sizeof rs->ckpath, opt->result_path))
+        return db_fail(e, "%s: path too long", opt->result_path);
+    double times[2] = { 0, 0 };
+    db_rng order = { { 0, 0, 0, 0 } };   /* only sizes are read */
+    db_ckpt_view v = ckpt_view(rs, &order, times);
+    rs->ckcap = db_ckpt_size(&v);
+    rs->ckbuf = malloc(rs->ckcap);
+    if (!rs->ckbuf)
+        return db_fail(e, "out of memory");
+    const char *base = strrchr(opt->result_path, '/');
+    base = base ? base + 1 : opt->result_path;
+    size_t bl = strlen(base);
+    DIR *d = opendir(opt->results_dir);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > bl + 4 && strncmp(de->d_name, base, bl) == 0 && de->d_name[bl] == '.' &&
+            strcmp(de->d_name + l - 4, ".tmp") == 0) {
+            char p[8192];
+            snprintf(p, sizeof p, "%s/%s", opt->results_dir, de->d_name);
+            unlink(p);
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Continues from the checkpoint when there is a valid one of this run; a
+ * corrupt or mismatched one is reported (opt->notes) and ignored. */
+static void ckpt_resume(run_state *rs, db_rng *order, run_options *opt)
+{
+    if (!rs->ckbuf)
+        return;
+    db_err e;
+    size_t n = 0;
+    int fd = db_open_regular(rs->ckpath, &n, &e);
+    if (fd < 0) {
+        if (access(rs->ckpath, F_OK) == 0 && opt->notes)
+            fprintf(opt->notes, "dropbench: ignoring checkpoint %s\n", e.msg);
+        return;
+    }
+    size_t got = 0;
+    while (n <= rs->ckcap && got < n) {
+        ssize_t r = read(fd, rs->ckbuf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    double times[2] = { rs->train_seconds, rs->eval_seconds };
+    db_ckpt_view v = ckpt_view(rs, order, times);
+    const char *why = n > rs->ckcap ? "larger than this run's" : got < n ? "cannot be read" : NULL;
+    if (why ? db_fail(&e, "%s", why) : db_ckpt_decode(rs->ckbuf, n, &v, &e)) {
+        if (opt->notes)
+            fprintf(opt->notes, "dropbench: ignoring checkpoint %s: %s; starting over\n",
+                    rs->ckpath, e.msg);
+        unlink(rs->ckpath);
+        return;
+    }
+    rs->train_seconds = times[0];
+    rs->eval_seconds = times[1];
+    /* per-step schedules go on from the same step: every finished epoch
+     * ran all its batches */
+    rs->step = rs->done_epochs * ((rs->ntrain + rs->rc->batch - 1) / rs->rc->batch);
+    opt->resumed_epoch = rs->done_epochs;
+    if (opt->notes)
+        fprintf(opt->notes, "dropbench: run %s resumed from its checkpoint after epoch "
+                "%zu of %zu\n", rs->id, rs->done_epochs, rs->rc->epochs);
+}
+
+/* Writes the checkpoint after an epoch; a failure is reported, not fatal
+ * (the run goes on; the result write will say if the disk is full). */
+static void ckpt_save(run_state *rs, db_rng *order, const run_options *opt)
+{
+    if (!rs->ckbuf)
+        return;
+    double times[2] = { rs->train_seconds, rs->eval_seconds };
+    db_ckpt_view v = ckpt_view(rs, order, times);
+    size_t n = db_ckpt_encode(rs->ckbuf, rs->ckcap, &v);
+    db_err e;
+    if (db_write_atomic(rs->ckpath, (const char *)rs->ckbuf, n, &e) && opt->notes)
+        fprintf(opt->notes, "dropbench: checkpoint not written: %s\n", e.msg);
+}
+
 /* Step 5: every epoch, until the last or divergence. */
-static int train_epochs(run_state *rs, const run_options *opt, db_err *e)
+static int train_epochs(run_state *rs, run_options *opt, db_err *e)
 {
     db_rng order;
     db_rng_seed(&order, rs->rc->seed, DB_RNG_ORDER, 0);
     int tty = isatty(2);
-    for (size_t epoch = 1; epoch <= rs->rc->epochs; epoch++) {
+    ckpt_resume(rs, &order, opt);
+    for (size_t epoch = rs->done_epochs + 1; epoch <= rs->rc->epochs; epoch++) {
         if (train_epoch(rs, &order, epoch, tty, opt, e) != 0)
             return -1;
         if (rs->diverged_epoch)
             break;
+        if (epoch < rs->rc->epochs)
+            ckpt_save(rs, &order, opt);
     }
     if (rs->diverged_epoch && !opt->quiet) {
         if (tty)
@@ -569,8 +713,9 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
     db_utc_stamp(start, sizeof start);
     double t_start = db_now();
     db_model_input in;
+    rs.id = id;
     if (prepare(&rs, config, id, opt, e) || load_data(&rs, &in, opt, e) ||
-        make_splits(&rs, e) || build_model(&rs, &in, e) ||
+        check_verified(&rs, id, opt, e) || make_splits(&rs, e) || build_model(&rs, &in, e) || ckpt_prepare(&rs, opt, e) ||
         train_epochs(&rs, opt, e))
         goto out;
     if (result_json(&res, &rs, config, id, start, t_start) != 0) {
@@ -579,6 +724,8 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
     }
     if (db_json_save(opt->result_path, res, e))
         goto out;
+    if (rs.ckpath[0])
+        unlink(rs.ckpath);
     ret = rs.diverged_epoch ? 1 : 0;
 out:
     if (ret < 0) {
@@ -591,6 +738,7 @@ out:
     free(rs.train_idx);
     free(rs.test_idx);
     free(rs.labels);
+    free(rs.ckbuf);
     db_model_free(&rs.m);
     db_dataset_free(&rs.data);
     free(rs.rc);

@@ -9,6 +9,7 @@
 #define DB_TRAIN_H
 
 #include <signal.h>
+#include <stdio.h>
 
 #include <cJSON.h>
 
@@ -18,6 +19,10 @@ typedef struct run_options {
     const char *results_dir; /* where the JSON goes (created if missing) */
     const char *data_root;   /* NULL: $DROPBENCH_DATA or "data" */
     int quiet;               /* no progress output */
+    int no_checkpoint;       /* 1: no mid-run checkpoint (ckpt.h) */
+    FILE *notes;             /* where a resumed or ignored checkpoint is
+                                reported (NULL: nowhere) */
+    size_t resumed_epoch;    /* out: epochs taken from a checkpoint (0: none) */
     char result_path[4096];  /* out: the file written */
 } run_options;
 
