@@ -6,20 +6,8 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "test_numeric.h"
 #include "kernels.h"
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static void fill(float *x, size_t n, db_rng *r, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * db_rng_uniform(r);
-}
 
 /* Kept fraction within 4 sigma of 1 - rate over a million draws, and the
  * mean of a constant input preserved by the 1/(1-rate) scaling. */

@@ -9,20 +9,8 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "test_numeric.h"
 #include "kernels.h"
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static void fill(float *x, size_t n, db_rng *r, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * db_rng_uniform(r);
-}
 
 /* A float gradient against a double one: 1e-3 relative, plus a little of
  * the largest value (as test_kernels' check_close), and not trivially 0. */
@@ -350,14 +338,6 @@ static void numgrad(double *g, double *p, size_t n, double (*f)(void *), void *c
         p[i] = keep;
         g[i] = (fp - fm) / (2.0 * eps);
     }
-}
-
-static double *to_d(const float *f, size_t n)
-{
-    double *d = xcalloc(n, sizeof *d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = f[i];
-    return d;
 }
 
 START_TEST(test_dropconnect_backward)

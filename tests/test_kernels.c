@@ -13,45 +13,16 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "test_numeric.h"
 #include "kernels.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
 
 /* x[0..n) = v (NaN: a kernel that must overwrite its output shows it) */
 static void set_all(float *x, size_t n, float v)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = v;
-}
-
-static void fill(float *x, size_t n, db_rng *r, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * db_rng_uniform(r);
-}
-
-static double *to_d(const float *f, size_t n)
-{
-    double *d = xcalloc(n, sizeof *d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = f[i];
-    return d;
-}
-
-static double maxabs_d(const double *x, size_t n)
-{
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++)
-        if (fabs(x[i]) > m)
-            m = fabs(x[i]);
-    return m;
 }
 
 /* Float kernel result against a double reference, element-wise. */

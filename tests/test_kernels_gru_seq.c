@@ -11,28 +11,8 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "test_numeric.h"
 #include "kernels.h"
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static void fill(float *x, size_t n, db_rng *r, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * db_rng_uniform(r);
-}
-
-static double *to_d(const float *f, size_t n)
-{
-    double *d = xcalloc(n, sizeof *d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = f[i];
-    return d;
-}
 
 static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }
 
