@@ -321,32 +321,6 @@ END_TEST
 
 /* ------------------------------------------------------------ signals */
 
-static const char *bin(void)
-{
-    const char *b = getenv("DROPBENCH_BIN");
-    return b && *b ? b : NULL;
-}
-
-/* Starts argv (stdout+stderr to out); returns the pid. */
-static pid_t spawn(char *const argv[], const char *out)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        setpgid(0, 0);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 static int wait_exit(pid_t pid)
 {
     int st;

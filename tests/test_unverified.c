@@ -40,12 +40,6 @@ static void teardown(void)
     rm_tree(g_dir);
 }
 
-static const char *bin(void)
-{
-    const char *b = getenv("DROPBENCH_BIN");
-    return b && *b ? b : NULL;
-}
-
 /* Runs argv to completion, output into out; returns the exit status. */
 static int run_cmd(char *const argv[], char *out, size_t n)
 {
