@@ -18,6 +18,7 @@
 #endif
 
 #include "sweep/lock.h"
+#include "train/ckpt.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -389,6 +390,11 @@ static int check_run(sweep_exec *x, slot *sl, size_t pick, const char *path,
         }
         if (x->b->result_complete(path) == 1) {
             skip = 1;
+            /* a worker killed between writing its result and removing its
+             * checkpoint left the checkpoint behind: the run is done */
+            char ck[4200];
+            if (db_ckpt_path(ck, sizeof ck, path) == 0)
+                unlink(ck);
         } else {
             sweep_result_status(path, st, sizeof st);
             if (strcmp(st, "diverged") == 0)
