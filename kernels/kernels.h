@@ -483,8 +483,8 @@ void dropout_gauss_backward_inplace(float *d /* (B, G, S) */,
  * mask and lose the sgemm).  Each step still draws a fresh mask.
  *
  * Evaluation uses W itself: with the inverted scaling E[W'] = W, so W is the
- * mean-field approximation (the paper's Gaussian moment-matching inference is
- * not implemented).  The mask is drawn exactly as dropout_draw_mask(mask,
+ * mean-field approximation (dropbench does not offer the paper's Gaussian
+ * moment-matching inference).  The mask is drawn exactly as dropout_draw_mask(mask,
  * O*In, rate, rng) (the same stream positions). */
 /* Draws the mask and forms W' into wm.  rate 0 and training == 0 are exact
  * identities (wm = w bit for bit, mask all 1, no random numbers consumed).

@@ -174,21 +174,30 @@ static int opt_string(const char **out, const cJSON *o, const char *key,
     return 0;
 }
 
+/* Fails unless every key of object o is one of keys[0..n) (listed in
+ * names, for the message). */
+static int only_keys(const cJSON *o, const char *const *keys, size_t n, const char *names,
+                     const char *where, db_err *e)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o) {
+        int ok = 0;
+        for (size_t k = 0; k < n; k++)
+            ok |= strcmp(it->string, keys[k]) == 0;
+        if (!ok)
+            return db_fail(e, "%s: unknown key \"%s\" (%s)", where, it->string, names);
+    }
+    return 0;
+}
+
 static int parse_rule(db_rule *r, const cJSON *o, const char *where, db_err *e)
 {
     static const char *const keys[] = { "site", "mode", "rate", "at", "from" };
     memset(r, 0, sizeof *r);
     if (!cJSON_IsObject(o))
         return db_fail(e, "%s: a rule is an object", where);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, o) {
-        int ok = 0;
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            ok |= strcmp(it->string, keys[k]) == 0;
-        if (!ok)
-            return db_fail(e, "%s: unknown key \"%s\" (site, mode, rate, at, from)",
-                           where, it->string);
-    }
+    if (only_keys(o, keys, sizeof keys / sizeof keys[0], "site, mode, rate, at, from", where, e))
+        return -1;
     const cJSON *site = cJSON_GetObjectItemCaseSensitive(o, "site");
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
     const cJSON *rate = cJSON_GetObjectItemCaseSensitive(o, "rate");
@@ -227,6 +236,7 @@ static int parse_rule(db_rule *r, const cJSON *o, const char *where, db_err *e)
         int n = cJSON_GetArraySize(at);
         if (n < 1 || n > DB_RULE_MAX_AT)
             return db_fail(e, "%s: \"at\" lists 1 to %d positions", where, DB_RULE_MAX_AT);
+        const cJSON *it;
         cJSON_ArrayForEach(it, at) {
             if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 1000 ||
                 it->valuedouble != floor(it->valuedouble))
@@ -259,15 +269,9 @@ static int parse_strategy(db_strategy *s, const cJSON *o, const char *where, db_
     memset(s, 0, sizeof *s);
     if (!cJSON_IsObject(o))
         return db_fail(e, "%s: a strategy is an object", where);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, o) {
-        int ok = 0;
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            ok |= strcmp(it->string, keys[k]) == 0;
-        if (!ok)
-            return db_fail(e, "%s: unknown key \"%s\" (name, description, origin, rules)",
-                           where, it->string);
-    }
+    if (only_keys(o, keys, sizeof keys / sizeof keys[0], "name, description, origin, rules",
+                  where, e))
+        return -1;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     if (!cJSON_IsString(name) || !valid_strategy_name(name->valuestring))
         return db_fail(e, "%s: \"name\" must be a name of lower-case letters, digits, "
@@ -284,6 +288,7 @@ static int parse_strategy(db_strategy *s, const cJSON *o, const char *where, db_
         return db_fail(e, "%s (%s): at most %d rules", where, s->name,
                        DB_STRATEGY_MAX_RULES);
     size_t k = 0;
+    const cJSON *it;
     cJSON_ArrayForEach(it, rules) {
         char w[160];
         snprintf(w, sizeof w, "%s (%s): rules[%zu]", where, s->name, k);
