@@ -786,6 +786,96 @@ START_TEST(doc_links_exist)
 }
 END_TEST
 
+/* ------------------------------------------------------------ make demo */
+
+static size_t count_json(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        n += l > 5 && !strcmp(de->d_name + l - 5, ".json");
+    }
+    closedir(d);
+    return n;
+}
+
+static int sh(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `make demo` trains: scripts/demo (what its recipe runs once the build and
+ * the data are there) trains the sweep into its own folder although the
+ * reference folder holds results, leaves the reference untouched, prints
+ * both reports and the tables side by side, and a second call trains
+ * nothing.  Here on generated data, a tiny sweep and a committed fixture as
+ * the reference. */
+START_TEST(demo_trains_beside_the_reference)
+{
+    ck_assert_msg(bin() != NULL, "DROPBENCH_BIN not set (run through make test)");
+    char *mk = slurp("Makefile");
+    const char *rule = strstr(mk, "\ndemo:");
+    ck_assert_ptr_nonnull(rule);
+    const char *call = strstr(rule, "\tscripts/demo results/demo-local\n");
+    ck_assert_msg(call && call < strstr(rule + 1, "\n\n"),
+                  "the demo target no longer calls scripts/demo results/demo-local");
+    free(mk);
+    char *script = slurp("scripts/demo");
+    ck_assert_ptr_nonnull(strstr(script, "sweep=${DEMO_SWEEP:-configs/sweeps/demo.json}"));
+    ck_assert_ptr_nonnull(strstr(script, "ref=${DEMO_REFERENCE:-results/demo}"));
+    free(script);
+    if (sh("git rev-parse --git-dir >/dev/null 2>&1") == 0)
+        ck_assert_msg(sh("git check-ignore -q results/demo-local/x.json") == 0,
+                      "results/demo-local/ is not ignored by git");
+
+    const char *ref = "tests/fixtures/report/results";
+    size_t nref = count_json(ref);
+    ck_assert_uint_gt(nref, 0);
+    char root[] = "/tmp/db-docs-demo-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    char data[64], cmd[2048], path[128];
+    snprintf(data, sizeof data, "%s/data", root);
+    ck_assert_int_eq(gen_all(data, 200, 50), 0);
+    snprintf(path, sizeof path, "%s/sweep.json", root);
+    char sw[512]; /* its own "results" is where the demo must not write */
+    snprintf(sw, sizeof sw, "{\"name\": \"d\", \"results\": \"%s/not-here\", \"tasks\": "
+             "[\"tiny-cnn\"], \"strategies\": [\"none\", \"conv\"], \"seeds\": [0], "
+             "\"epochs\": 1}\n", root);
+    spit(path, sw, strlen(sw));
+    const char *src = getenv("DROPBENCH_SRC");
+    for (int round = 1; round <= 2; round++) {
+        snprintf(cmd, sizeof cmd,
+                 "DROPBENCH='%s' DROPBENCH_CONFIGS='%s/tests/configs' DROPBENCH_DATA='%s' "
+                 "DROPBENCH_ALLOW_UNVERIFIED=1 DEMO_SWEEP='%s' DEMO_REFERENCE='%s' DEMO_PLOTS=0 "
+                 "scripts/demo '%s/out' > '%s/log%d' 2>&1",
+                 bin(), src ? src : ".", data, path, ref, root, root, round);
+        ck_assert_msg(sh(cmd) == 0, "scripts/demo failed (round %d; log in %s)", round, root);
+        char log[128];
+        snprintf(log, sizeof log, "%s/log%d", root, round);
+        char *out = slurp(log);
+        ck_assert_msg(strstr(out, round == 1 ? "2 done, 0 skipped" : "0 done, 2 skipped"),
+                      "round %d did not %s:\n%s", round, round == 1 ? "train" : "skip", out);
+        ck_assert_ptr_nonnull(strstr(out, "# Your demo run"));
+        ck_assert_ptr_nonnull(strstr(out, "# Reference (tests/fixtures/report/results"));
+        ck_assert_ptr_nonnull(strstr(out, "side by side:\n| strategy | rates | tiny-cnn |"));
+        ck_assert_ptr_nonnull(strstr(out, "| none | default | "));
+        free(out);
+    }
+    snprintf(cmd, sizeof cmd, "%s/out", root);
+    ck_assert_uint_eq(count_json(cmd), 2);
+    ck_assert_uint_eq(count_json(ref), nref);
+    ck_assert_int_ne(access("tests/fixtures/report/results/sweep.log", F_OK), 0);
+    snprintf(cmd, sizeof cmd, "%s/not-here", root);
+    ck_assert_int_ne(access(cmd, F_OK), 0);
+    rm_tree(root);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("docs");
@@ -803,6 +893,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, readme_strategy_table_is_the_registry);
     tcase_add_test(tc, doc_commands_exist);
     tcase_add_test(tc, doc_links_exist);
+    tcase_add_test(tc, demo_trains_beside_the_reference);
     suite_add_tcase(s, tc);
     return s;
 }
