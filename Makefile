@@ -30,7 +30,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard scripts/*.c)
 TOOL_BIN := $(TOOL_SRC:scripts/%.c=$(BUILD)/tools/%)
 
-.PHONY: all test asan deps clean data tools demo
+.PHONY: all test asan deps clean data tools demo overhead
 all: dropbench tools
 
 $(BUILD)/%.o: %.c $(wildcard kernels/*.h strategies/*.h) $(HARNESS_HDR)
@@ -224,6 +224,12 @@ bench:
 	scripts/deps build bench
 	$(MAKE) dropbench
 	scripts/bench
+
+# Dropout's training-time overhead per suite strategy on a quiet machine
+# (refuses to run beside a sweep): results/overhead/table.md.
+overhead:
+	$(MAKE) dropbench
+	scripts/overhead
 
 # The HTML report of the fixture rendered by headless Chromium (skipped with a
 # message where chromium is absent; scripts/deps browser installs it).
