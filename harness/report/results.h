@@ -42,6 +42,13 @@ typedef struct report_result {
     double mtime;        /* file modification time, seconds */
     int unverified;      /* data.verified is false: trained on data whose
                             sha256 does not match docs/DATA.md */
+    long test_size;      /* data.test_size, -1 when absent */
+    /* config.paper (docs/REPRO.md): the published figure this run is
+     * compared with; paper_pct NAN and paper_errors -1 when absent */
+    double paper_pct;
+    long paper_errors;
+    char *paper_source;  /* NULL when absent */
+    char *note;          /* config.note: what was scaled and why, or NULL */
 } report_result;
 
 typedef struct report_set {
