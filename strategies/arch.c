@@ -1,6 +1,7 @@
 #include "arch.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -249,4 +250,24 @@ cJSON *db_arch_to_json(const db_arch *a)
         }
     }
     return arr;
+}
+
+int db_arch_base_json(cJSON **out, const cJSON *model, const char *what, db_err *e)
+{
+    *out = NULL;
+    db_arch *a = malloc(sizeof *a);
+    if (!a)
+        return db_fail(e, "%s: out of memory", what);
+    if (db_arch_from_json(a, model, what, e)) {
+        free(a);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->layers[i].type != DB_LAYER_DROPOUT)
+            a->layers[k++] = a->layers[i];
+    a->n = k;
+    *out = db_arch_to_json(a);
+    free(a);
+    return *out ? 0 : db_fail(e, "%s: out of memory", what);
 }

@@ -42,6 +42,12 @@ typedef struct report_result {
     double mtime;        /* file modification time, seconds */
     int unverified;      /* data.verified is false: trained on data whose
                             sha256 does not match docs/DATA.md */
+    char base_model[17]; /* fingerprint of the base model (the model
+                            without its dropout layers, arch.h
+                            db_arch_base_json): fingerprints.base_model, or
+                            computed from config.model for results written
+                            before it was recorded; "" when neither is
+                            there (such a result pairs with any) */
 } report_result;
 
 typedef struct report_set {

@@ -210,7 +210,10 @@ static int plan_add(sweep_plan *plan, const run_request *rq,
             return 0;
         }
     r.task = db_strdup(task);
-    r.strategy = db_strdup(rq->strategy);
+    /* the resolved label: "none" on a model with dropout of its own is
+     * "hand-placed" (run.h) */
+    const cJSON *label_j = cJSON_GetObjectItemCaseSensitive(r.config, "strategy");
+    r.strategy = db_strdup(cJSON_IsString(label_j) ? label_j->valuestring : rq->strategy);
     r.rate = rq->rate ? db_strdup(rq->rate) : NULL;
     r.overrides = db_strdup(overrides);
     r.epochs = (int)cfg_long(r.config, "epochs", rq->epochs > 0 ? rq->epochs : 1);

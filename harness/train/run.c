@@ -590,7 +590,22 @@ int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
         if (nrates < 0)
             rcode = -1;
     }
-    if (rcode == 0 && db_strategy_apply(&rc->arch, &rc->base, strategy,
+    /* Dropout layers written into the model by hand, with no strategy on
+     * top, are not the baseline: such a run is labelled "hand-placed" (and
+     * "hand-placed" asks for exactly that). */
+    size_t nuser = 0;
+    for (size_t i = 0; i < rc->base.n; i++)
+        nuser += rc->base.layers[i].type == DB_LAYER_DROPOUT;
+    const char *apply = strategy;
+    if (rcode == 0 && strcmp(strategy, DB_HAND_PLACED) == 0) {
+        if (nuser == 0)
+            rcode = db_fail(e, "%s: strategy \"%s\": the model has no dropout layers of "
+                            "its own (use \"none\" for the baseline)", path, DB_HAND_PLACED);
+        apply = "none";
+    }
+    if (rcode == 0 && strcmp(strategy, "none") == 0 && nuser > 0)
+        snprintf(rc->strategy, sizeof rc->strategy, "%s", DB_HAND_PLACED);
+    if (rcode == 0 && db_strategy_apply(&rc->arch, &rc->base, apply,
                                         nrates > 0 ? rates : NULL, (size_t)(nrates > 0 ? nrates : 0), e))
         rcode = db_prefix(e, "%s (task %s)", path, rc->task);
     if (rcode == 0) {

@@ -16,6 +16,11 @@
 
 #include "dberr.h"
 
+/* The strategy label of a run whose model has dropout layers of its own
+ * (written into the config by hand) and no strategy on top ("strategy":
+ * "none" or "hand-placed"): such a run is not the baseline. */
+#define DB_HAND_PLACED "hand-placed"
+
 /* What the user asked for.  Unset fields keep the config's value. */
 typedef struct run_request {
     const char *task;        /* preset name (configs/<task>.json), or NULL */

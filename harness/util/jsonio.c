@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/hash.h"
 
 int db_json_load(cJSON **out, const char *path, db_err *e)
 {
@@ -325,5 +326,16 @@ int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *wh
         if (!ok)
             return db_fail(e, "%s: unknown field \"%s\"", what, k->string ? k->string : "?");
     }
+    return 0;
+}
+
+int db_json_fingerprint(char out[17], const cJSON *j, db_err *e)
+{
+    char *txt = cJSON_PrintUnformatted(j);
+    if (!txt)
+        return db_fail(e, "out of memory fingerprinting JSON");
+    uint64_t h = db_fnv1a(DB_FNV1A_BASIS, txt, strlen(txt));
+    cJSON_free(txt);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
     return 0;
 }

@@ -34,6 +34,12 @@ int db_json_string(const char **out, const cJSON *o, const char *key, int requir
 int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *what,
                       db_err *e);
 
+/* The fingerprint of a JSON value: 64-bit FNV-1a (util/hash.h) of its
+ * unformatted text (cJSON_PrintUnformatted), as 16 lowercase hex digits +
+ * NUL.  Equal for equal canonical JSON (fixed key order, as the config and
+ * arch writers produce). */
+int db_json_fingerprint(char out[17], const cJSON *j, db_err *e);
+
 /* The checks of db_json_load on a text in memory (what names it in
  * messages): parses text[0..n) into *out. */
 int db_json_parse(cJSON **out, const char *text, size_t n, const char *what, db_err *e);
