@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "report/aggregate.h"
 #include "report/crosscheck.h"
@@ -85,7 +86,7 @@ int cmd_report(int argc, char **argv)
     db_err e = { "" };
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "f:b:o:p:t:a:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f:b:o:p:t:a:h", opts, "report", 1)) != -1) {
         switch (c) {
         case 'f':
             if (report_parse_format(optarg, &fmt, &e) != 0) {
@@ -99,11 +100,12 @@ int cmd_report(int argc, char **argv)
         case 't': title = optarg; break;
         case 'a': append = optarg; break;
         case 'h': report_usage(stdout); return 0;
-        default: report_usage(stderr); return 2;
+        default: return 2; /* cli_getopt said why */
         }
     }
     if (optind >= argc) {
-        report_usage(stderr);
+        fprintf(stderr, "dropbench report: give one or more results folders "
+                        "(`dropbench report --help`)\n");
         return 2;
     }
 

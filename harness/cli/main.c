@@ -13,7 +13,6 @@
 #include "util/blas.h"
 #include "train/runcfg.h" /* DB_CODE_VERSION */
 #include "util/gemmtime.h"
-#include "util/str.h"
 #include "util/version.h"
 
 static void usage(FILE *f)
@@ -228,9 +227,7 @@ int main(int argc, char **argv)
                db_git_commit, db_git_dirty ? " (uncommitted changes)" : "", db_compiler);
         return 0;
     }
-    const char *near = db_closest(cmd, names, sizeof names / sizeof names[0]);
-    fprintf(stderr, "dropbench: %s: unknown command%s%s%s (commands: bench data info "
-                    "report run show strategies sweep)\n",
-            cmd, near ? "; did you mean \"" : "", near ? near : "", near ? "\"?" : "");
+    db_fail_unknown(&e, NULL, "command", cmd, names, sizeof names / sizeof names[0]);
+    fprintf(stderr, "dropbench: %s\n", e.msg);
     return EXIT_USAGE;
 }

@@ -318,13 +318,16 @@ int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *wh
                       db_err *e)
 {
     const cJSON *k;
+    size_t n = 0;
+    while (allowed[n])
+        n++;
     cJSON_ArrayForEach(k, o) {
         int ok = 0;
-        for (size_t i = 0; allowed[i]; i++)
+        for (size_t i = 0; i < n; i++)
             if (k->string && strcmp(k->string, allowed[i]) == 0)
                 ok = 1;
         if (!ok)
-            return db_fail(e, "%s: unknown field \"%s\"", what, k->string ? k->string : "?");
+            return db_fail_unknown(e, what, "key", k->string ? k->string : "?", allowed, n);
     }
     return 0;
 }

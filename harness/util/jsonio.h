@@ -30,7 +30,8 @@ int db_json_number(double *out, const cJSON *o, const char *key, int required,
                    const char *what, db_err *e);
 int db_json_string(const char **out, const cJSON *o, const char *key, int required,
                    const char *what, db_err *e);
-/* Fails naming the first key of o that is not in allowed (NULL-terminated). */
+/* Fails naming the first key of o that is not in allowed (NULL-terminated),
+ * with the closest allowed key and the allowed keys (db_fail_unknown). */
 int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *what,
                       db_err *e);
 
