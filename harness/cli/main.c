@@ -32,8 +32,11 @@ static void usage(FILE *f)
             "\n"
             "`dropbench COMMAND --help` describes a command's options;\n"
             "`dropbench --version` names the code that built this binary.\n"
-            "Exit status: 0 success, 1 failure (bad input, a failed run), 2 usage\n"
-            "error, 3 a diverged run, 130 interrupted.\n");
+            "Exit status: 0 success, 1 input error or failure (a bad file or name, a\n"
+            "failed run), 2 usage error (the command line), 3 a diverged run, 130\n"
+            "interrupted.  Messages: `dropbench COMMAND: WHERE: PROBLEM` (docs/CLI.md).\n"
+            "$DROPBENCH_CONFIGS: folders (':'-separated) searched for --task before\n"
+            "the presets.\n");
 }
 
 /* The Makefile links this binary with -Wl,--wrap=cblas_sgemm (and the
