@@ -242,6 +242,9 @@ static const struct {
     { "sweep @T/badtask.json --dry-run", 1, "dropbench sweep: @T/badtask.json",
       "unknown task \"mnist-mpl\"; did you mean \"mnist-mlp\"?" },
     { "report @T/no-such-folder", 1, "dropbench report: @T/no-such-folder: ", NULL },
+    { "report --baseline nonee tests/fixtures/report/results", 1, "dropbench report: "
+      "--baseline: unknown baseline \"nonee\"; did you mean \"none\"? (known: dense, hinton, "
+      "none)", NULL },
     { "data imagnet", 1, "dropbench data: unknown data set \"imagnet\" (known: cifar10, "
       "fashion, mnist, wordlang)", NULL },
     { "data --data @T/no-such-folder", 1, "dropbench data: @T/no-such-folder: ", NULL },

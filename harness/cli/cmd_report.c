@@ -83,6 +83,7 @@ int cmd_report(int argc, char **argv)
     enum report_format fmt = REPORT_MD;
     const char *baseline = "none", *output = NULL, *plots = NULL;
     const char *title = NULL, *append = NULL;
+    int baseline_given = 0;
     db_err e = { "" };
     optind = 1;
     int c;
@@ -94,7 +95,7 @@ int cmd_report(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'b': baseline = optarg; break;
+        case 'b': baseline = optarg; baseline_given = 1; break;
         case 'o': output = optarg; break;
         case 'p': plots = optarg; break;
         case 't': title = optarg; break;
@@ -137,6 +138,30 @@ int cmd_report(int argc, char **argv)
             fprintf(stderr, "  %s: %s%s%s\n", set.res[i].file,
                     set.res[i].status, set.res[i].error ? ": " : "",
                     set.res[i].error ? set.res[i].error : "");
+        report_set_free(&set);
+        return 1;
+    }
+
+    /* an explicit --baseline must be one of the reported strategies (the
+     * default, none, may be absent: then nothing is compared) */
+    int found = 0;
+    for (size_t i = 0; i < t.nrows; i++)
+        found |= strcmp(t.rows[i].strategy, baseline) == 0;
+    if (!found && baseline_given) {
+        const char **names = malloc((t.nrows + 1) * sizeof *names);
+        size_t nn = 0;
+        for (size_t i = 0; names && i < t.nrows; i++) {
+            int dup = 0;
+            for (size_t j = 0; j < nn; j++)
+                dup |= strcmp(names[j], t.rows[i].strategy) == 0;
+            if (!dup)
+                names[nn++] = t.rows[i].strategy;
+        }
+        db_fail_unknown(&e, "--baseline", "baseline", baseline, names,
+                        nn);
+        fprintf(stderr, "dropbench report: %s\n", names ? e.msg : "out of memory");
+        free(names);
+        report_table_free(&t);
         report_set_free(&set);
         return 1;
     }
