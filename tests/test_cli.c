@@ -211,6 +211,8 @@ static const struct {
     { "sweep", 2, "dropbench sweep: give a sweep file", NULL },
     { "sweep --jbos 2 x.json", 2, "dropbench sweep: unknown option \"--jbos\"; did you mean "
       "\"--jobs\"?", NULL },
+    { "sweep --slurn x.json", 2, "dropbench sweep: unknown option \"--slurn\"; did you mean "
+      "\"--slurm\"?", NULL },
     { "sweep --jobs 0 x.json", 2, "dropbench sweep: --jobs: expected an integer", NULL },
     { "report", 2, "dropbench report: give one or more results folders", NULL },
     { "report --fromat md x", 2, "dropbench report: unknown option \"--fromat\"; did you mean "

@@ -39,6 +39,13 @@ void cli_unknown_option(const char *cmd, const char *arg, const struct option *o
 int cli_getopt(int argc, char **argv, const char *shorts, const struct option *opts,
                const char *cmd, int report)
 {
+    return cli_getopt_known(argc, argv, shorts, opts, opts, cmd, report);
+}
+
+int cli_getopt_known(int argc, char **argv, const char *shorts,
+                     const struct option *opts, const struct option *known,
+                     const char *cmd, int report)
+{
     char sh[64];
     snprintf(sh, sizeof sh, ":%s", shorts);
     int saved = opterr;
@@ -58,7 +65,7 @@ int cli_getopt(int argc, char **argv, const char *shorts, const struct option *o
         fprintf(stderr, "dropbench %s: -%c: unknown option (`dropbench %s --help` lists "
                         "them)\n", cmd, optopt, cmd);
     else if (report)
-        cli_unknown_option(cmd, arg, opts);
+        cli_unknown_option(cmd, arg, known);
     return '?';
 }
 

@@ -17,6 +17,11 @@ struct option;
  * status 2).  Otherwise as getopt_long (shorts without a leading ':'). */
 int cli_getopt(int argc, char **argv, const char *shorts, const struct option *opts,
                const char *cmd, int report);
+/* cli_getopt, comparing an unknown option with known (a larger table) in its
+ * message. */
+int cli_getopt_known(int argc, char **argv, const char *shorts,
+                     const struct option *opts, const struct option *known,
+                     const char *cmd, int report);
 /* The "unknown option" message for arg (an argument starting with '-')
  * against opts (terminated by a NULL name). */
 void cli_unknown_option(const char *cmd, const char *arg, const struct option *opts);

@@ -73,25 +73,28 @@ static int set_mode(slurm_cli *c, int mode)
     return 0;
 }
 
+/* Every option of `dropbench sweep`, the Slurm modes' included. */
+const struct option sweep_all_options[] = {
+    CLI_SWEEP_OPTIONS,
+    { "slurm", no_argument, NULL, O_SLURM },
+    { "partition", required_argument, NULL, O_PARTITION },
+    { "time", required_argument, NULL, O_TIME },
+    { "max-parallel", required_argument, NULL, O_MAXPAR },
+    { "cpus-per-task", required_argument, NULL, O_CPUS },
+    { "sbatch-arg", required_argument, NULL, O_SBATCH_ARG },
+    { "runs-per-task", required_argument, NULL, O_RPT },
+    { "no-submit", no_argument, NULL, O_NOSUBMIT },
+    { "index", required_argument, NULL, O_INDEX },
+    { "status", no_argument, NULL, O_STATUS },
+    { "missing-indices", no_argument, NULL, O_MISSING },
+    { "array", required_argument, NULL, O_ARRAY },
+    { "plan-hash", required_argument, NULL, O_PLANHASH },
+    { NULL, 0, NULL, 0 },
+};
+
 static void cli_parse(slurm_cli *c, int argc, char **argv, int report)
 {
-    static const struct option opts[] = {
-        CLI_SWEEP_OPTIONS,
-        { "slurm", no_argument, NULL, O_SLURM },
-        { "partition", required_argument, NULL, O_PARTITION },
-        { "time", required_argument, NULL, O_TIME },
-        { "max-parallel", required_argument, NULL, O_MAXPAR },
-        { "cpus-per-task", required_argument, NULL, O_CPUS },
-        { "sbatch-arg", required_argument, NULL, O_SBATCH_ARG },
-        { "runs-per-task", required_argument, NULL, O_RPT },
-        { "no-submit", no_argument, NULL, O_NOSUBMIT },
-        { "index", required_argument, NULL, O_INDEX },
-        { "status", no_argument, NULL, O_STATUS },
-        { "missing-indices", no_argument, NULL, O_MISSING },
-        { "array", required_argument, NULL, O_ARRAY },
-        { "plan-hash", required_argument, NULL, O_PLANHASH },
-        { NULL, 0, NULL, 0 },
-    };
+    const struct option *opts = sweep_all_options;
     optind = 0; /* a full rescan: cmd_sweep parses argv again */
     int ch;
     long v;

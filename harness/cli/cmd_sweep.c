@@ -66,7 +66,8 @@ int cmd_sweep(int argc, char **argv)
         return 1;
     optind = 1;
     int c;
-    while ((c = cli_getopt(argc, argv, "j:t:nf:r:d:qh", opts, "sweep", 1)) != -1) {
+    while ((c = cli_getopt_known(argc, argv, "j:t:nf:r:d:qh", opts, sweep_all_options,
+                                 "sweep", 1)) != -1) {
         switch (c) {
         case 'j':
             if (parse_count(optarg, &o.jobs) != 0) {

@@ -8,6 +8,7 @@
 #ifndef DB_COMMANDS_H
 #define DB_COMMANDS_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 enum { EXIT_USAGE = 2, EXIT_DIVERGED = 3, EXIT_INTERRUPTED = 130 };
@@ -54,6 +55,9 @@ int cmd_sweep(int argc, char **argv);
 int slurm_cmd_sweep(int argc, char **argv);
 /* The option help of the Slurm modes, for `dropbench sweep --help`. */
 void slurm_usage(FILE *f);
+/* Every option of `dropbench sweep` (getopt_long(3) table, NULL-terminated),
+ * the Slurm modes' included: what an unknown option is compared with. */
+extern const struct option sweep_all_options[];
 
 /* `dropbench report ...` (report/): 0 ok, 1 a folder that cannot be read,
  * nothing usable, or plotting failed, 2 usage error. */
