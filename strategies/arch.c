@@ -1,6 +1,8 @@
 #include "arch.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -101,15 +103,22 @@ int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
         for (int i = 0; i < DB_LAYER_NTYPES; i++)
             if (strcmp(t->valuestring, type_names[i]) == 0)
                 l.type = i;
+        char where[600];
+        snprintf(where, sizeof where, "%s: model[%zu]", what, idx);
         if (l.type < 0)
-            return db_fail(e, "%s: model[%zu]: unknown layer type \"%s\" (known: conv, "
-                           "relu, maxpool, dense, embedding, gru, dropout, sigmoid)",
-                           what, idx, t->valuestring);
+            return db_fail_unknown(e, where, "layer type", t->valuestring, type_names,
+                                   DB_LAYER_NTYPES);
         const cJSON *k;
         cJSON_ArrayForEach(k, o) {
-            if (!key_allowed(l.type, k->string))
-                return db_fail(e, "%s: model[%zu]: unknown key \"%s\" for a %s layer",
-                               what, idx, k->string, t->valuestring);
+            if (!key_allowed(l.type, k->string)) {
+                const char *keys[6] = { "type" };
+                size_t nk = 1;
+                while (allowed_keys[l.type][nk - 1])
+                    keys[nk] = allowed_keys[l.type][nk - 1], nk++;
+                snprintf(where, sizeof where, "%s: model[%zu] (a %s layer)", what, idx,
+                         t->valuestring);
+                return db_fail_unknown(e, where, "key", k->string, keys, nk);
+            }
         }
         int rc = 0;
         switch (l.type) {
@@ -249,4 +258,24 @@ cJSON *db_arch_to_json(const db_arch *a)
         }
     }
     return arr;
+}
+
+int db_arch_base_json(cJSON **out, const cJSON *model, const char *what, db_err *e)
+{
+    *out = NULL;
+    db_arch *a = malloc(sizeof *a);
+    if (!a)
+        return db_fail(e, "%s: out of memory", what);
+    if (db_arch_from_json(a, model, what, e)) {
+        free(a);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->layers[i].type != DB_LAYER_DROPOUT)
+            a->layers[k++] = a->layers[i];
+    a->n = k;
+    *out = db_arch_to_json(a);
+    free(a);
+    return *out ? 0 : db_fail(e, "%s: out of memory", what);
 }

@@ -78,6 +78,14 @@ int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
                       db_err *e);
 /* The canonical JSON form (every field of every layer, fixed key order). */
 cJSON *db_arch_to_json(const db_arch *a);
+/* The base model of a model array (a config's "model", a result's
+ * "config.base_model" or "config.model"): its layers without any dropout
+ * layer, in the canonical form of db_arch_to_json, into *out (caller frees).
+ * Two runs whose base models are equal differ only in where dropout goes;
+ * the report pairs runs against the baseline only then, comparing the
+ * fingerprint db_json_fingerprint (util/jsonio.h) of this JSON, which result
+ * files record as "fingerprints.base_model".  what names the file. */
+int db_arch_base_json(cJSON **out, const cJSON *model, const char *what, db_err *e);
 /* Appends a layer; error when full. */
 int db_arch_push(db_arch *a, const db_layer *l, db_err *e);
 

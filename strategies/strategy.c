@@ -174,10 +174,9 @@ static int opt_string(const char **out, const cJSON *o, const char *key,
     return 0;
 }
 
-/* Fails unless every key of object o is one of keys[0..n) (listed in
- * names, for the message). */
-static int only_keys(const cJSON *o, const char *const *keys, size_t n, const char *names,
-                     const char *where, db_err *e)
+/* Fails unless every key of object o is one of keys[0..n). */
+static int only_keys(const cJSON *o, const char *const *keys, size_t n, const char *where,
+                     db_err *e)
 {
     const cJSON *it;
     cJSON_ArrayForEach(it, o) {
@@ -185,7 +184,7 @@ static int only_keys(const cJSON *o, const char *const *keys, size_t n, const ch
         for (size_t k = 0; k < n; k++)
             ok |= strcmp(it->string, keys[k]) == 0;
         if (!ok)
-            return db_fail(e, "%s: unknown key \"%s\" (%s)", where, it->string, names);
+            return db_fail_unknown(e, where, "key", it->string, keys, n);
     }
     return 0;
 }
@@ -196,7 +195,7 @@ static int parse_rule(db_rule *r, const cJSON *o, const char *where, db_err *e)
     memset(r, 0, sizeof *r);
     if (!cJSON_IsObject(o))
         return db_fail(e, "%s: a rule is an object", where);
-    if (only_keys(o, keys, sizeof keys / sizeof keys[0], "site, mode, rate, at, from", where, e))
+    if (only_keys(o, keys, sizeof keys / sizeof keys[0], where, e))
         return -1;
     const cJSON *site = cJSON_GetObjectItemCaseSensitive(o, "site");
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
@@ -269,8 +268,7 @@ static int parse_strategy(db_strategy *s, const cJSON *o, const char *where, db_
     memset(s, 0, sizeof *s);
     if (!cJSON_IsObject(o))
         return db_fail(e, "%s: a strategy is an object", where);
-    if (only_keys(o, keys, sizeof keys / sizeof keys[0], "name, description, origin, rules",
-                  where, e))
+    if (only_keys(o, keys, sizeof keys / sizeof keys[0], where, e))
         return -1;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     if (!cJSON_IsString(name) || !valid_strategy_name(name->valuestring))
@@ -499,8 +497,12 @@ int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
     for (char *save = NULL, *tok = strtok_r(buf, "+", &save); tok;
          tok = strtok_r(NULL, "+", &save)) {
         const db_strategy *s = db_strategy_find(tok);
-        if (!s)
-            return db_fail(e, "unknown strategy \"%s\" (see `dropbench strategies`)", tok);
+        if (!s) {
+            const char *names[DB_STRATEGY_MAX];
+            for (size_t i = 0; i < ntable; i++)
+                names[i] = table[i].name;
+            return db_fail_unknown(e, NULL, "strategy", tok, names, ntable);
+        }
         for (size_t i = 0; i < nparts; i++)
             if (parts[i] == s)
                 return db_fail(e, "strategy \"%s\": \"%s\" appears twice", spec, tok);

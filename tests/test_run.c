@@ -396,7 +396,7 @@ START_TEST(cli_errors_leave_nothing)
         ck_assert_msg(dir_entries(tmp) == 0, "%s left files in %s", cases[i].args, tmp);
     }
     const char *files[][2] = { { badjson, "line 4, column 1: the text ends early" },
-                               { badkey, "unknown field \"momentun\"" },
+                               { badkey, "unknown key \"momentun\"; did you mean \"momentum\"?" },
                                { badtype, "model[0].units" } };
     for (int i = 0; i < 3; i++) {
         fresh_tmp();

@@ -313,7 +313,7 @@ START_TEST(test_expand_errors)
         { "{\"name\": \"x\", \"grid\": [{\"tasks\": [\"a\"], \"strategies\": [\"none\"], \"seeds\": [0], \"rate\": [0.1]}]}",
           "grid[0]: unknown key \"rate\"" },
         { "{\"name\": \"x\", \"tasks\": [\"a\"], \"strategies\": [\"none\"], \"seeds\": [0], \"overrides\": {\"momentum\": [0.5]}}",
-          "unknown key \"overrides.momentum\"" },
+          "overrides: unknown key \"momentum\"" },
         { "{\"name\": \"x\", \"tasks\": [\"a\"], \"strategies\": [\"none\"], \"seeds\": [0], \"epochs\": 2, \"overrides\": {\"epochs\": [1]}}",
           "both a value and an override axis" },
         { "{\"name\": \"x\", \"tasks\": [\"a\"], \"strategies\": [\"none\"]}",

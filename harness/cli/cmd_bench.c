@@ -8,6 +8,7 @@
 
 #include <cJSON.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "data/data.h"
 #include "train/model.h"
@@ -95,6 +96,23 @@ typedef struct bench_opts {
     int sgemm;
 } bench_opts;
 
+/* The values parse_bench read: 0, or -1 after saying which is wrong. */
+static int bench_check(const bench_opts *b, int argc, char **argv)
+{
+    const char *bad = optind < argc ? "unexpected argument (options start with --)"
+                      : b->rq.threads < 0 ? "--threads: must be >= 1"
+                      : !(b->seconds > 0) ? "--seconds: must be > 0"
+                      : !(b->eval_seconds >= 0) ? "--eval-seconds: must be >= 0"
+                      : b->warmup < 0 ? "--warmup: must be >= 0" : NULL;
+    if (!bad)
+        return 0;
+    if (optind < argc)
+        fprintf(stderr, "dropbench bench: \"%s\": %s\n", argv[optind], bad);
+    else
+        fprintf(stderr, "dropbench bench: %s\n", bad);
+    return -1;
+}
+
 /* Step 1: the options.  Returns -1 to go on, else the exit status. */
 static int parse_bench(bench_opts *b, int argc, char **argv)
 {
@@ -113,7 +131,7 @@ static int parse_bench(bench_opts *b, int argc, char **argv)
     b->sgemm = 0;
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = cli_getopt(argc, argv, "h", opts, "bench", 1)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 't': b->rq.task = optarg; break;
@@ -125,19 +143,24 @@ static int parse_bench(bench_opts *b, int argc, char **argv)
         case 'E': b->eval_seconds = strtod(optarg, &end); break;
         case 'w': b->warmup = strtol(optarg, &end, 10); break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return 2; /* cli_getopt said why */
         }
         if (end && (*end != '\0' || end == optarg)) {
-            fprintf(stderr, "dropbench bench: bad number \"%s\"\n", optarg);
+            const char *name = "?";
+            for (size_t i = 0; opts[i].name; i++)
+                if (opts[i].val == ch)
+                    name = opts[i].name;
+            fprintf(stderr, "dropbench bench: --%s: expected a number, got \"%s\"\n", name,
+                    optarg);
             return 2;
         }
     }
     if (b->sgemm)
-        return b->rq.threads < 0 || optind < argc ? (usage(stderr), 2)
-                                                 : bench_sgemm(b->rq.threads);
-    if (!b->rq.task || optind < argc || b->rq.threads < 0 || !(b->seconds > 0) ||
-        !(b->eval_seconds >= 0) || b->warmup < 0) {
-        usage(stderr);
+        return bench_check(b, argc, argv) ? 2 : bench_sgemm(b->rq.threads);
+    if (bench_check(b, argc, argv))
+        return 2;
+    if (!b->rq.task) {
+        fprintf(stderr, "dropbench bench: give --task T (or --sgemm)\n");
         return 2;
     }
     return -1;

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <getopt.h>
+
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "data/data.h"
 
@@ -101,25 +104,36 @@ int cmd_data(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--data") || !strcmp(argv[i], "--root")) {
             if (++i >= argc) {
-                fprintf(stderr, "dropbench data: %s needs a directory\n", argv[i - 1]);
+                fprintf(stderr, "dropbench data: %s: needs a value (a folder)\n", argv[i - 1]);
                 return 2;
             }
             root = argv[i];
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "dropbench data: unknown option %s\n", argv[i]);
-            usage(stderr);
+            static const struct option opts[] = {
+                { "data", required_argument, NULL, 'd' },
+                { "root", required_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+            };
+            cli_unknown_option("data", argv[i], opts);
             return 2;
         } else {
             size_t k = 0;
             while (db_data_set_name(k) && strcmp(db_data_set_name(k), argv[i]))
                 k++;
             if (!db_data_set_name(k)) {
-                fprintf(stderr, "dropbench data: unknown data set '%s' (known: "
-                        "mnist fashion cifar10 wordlang)\n", argv[i]);
-                return 2;
+                const char *sets[16];
+                size_t ns = 0;
+                while (ns < 16 && db_data_set_name(ns))
+                    sets[ns] = db_data_set_name(ns), ns++;
+                db_err e;
+                db_fail_unknown(&e, NULL, "data set", argv[i], sets, ns);
+                fprintf(stderr, "dropbench data: %s\n", e.msg);
+                return 1;
             }
             if (nwant == sizeof want / sizeof want[0]) {
-                fprintf(stderr, "dropbench data: too many sets named\n");
+                fprintf(stderr, "dropbench data: %s: too many sets named (at most %zu)\n",
+                        argv[i], sizeof want / sizeof want[0]);
                 return 2;
             }
             want[nwant++] = argv[i];

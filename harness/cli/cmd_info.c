@@ -3,22 +3,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "kernels.h"
 #include "util/blas.h"
 
+static void info_usage(FILE *f)
+{
+    fputs("usage: dropbench info\n  The BLAS library, its kernel set and how it was "
+          "chosen, the threads,\n  the convolution kernels, an sgemm check against a "
+          "naive product and\n  the sgemm speed with 1 and 2 threads.\n", f);
+}
+
 int cmd_info(int argc, char **argv)
 {
-    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        printf("usage: dropbench info\n  The BLAS library, its kernel set and how it was "
-               "chosen, the threads,\n  the convolution kernels, an sgemm check against a "
-               "naive product and\n  the sgemm speed with 1 and 2 threads.\n");
-        return 0;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "usage: dropbench info\n");
-        return EXIT_USAGE;
-    }
+    int rc = cli_no_args(argc, argv, "info", info_usage);
+    if (rc >= 0)
+        return rc;
     db_blas_info bi;
     db_blas_get_info(&bi);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "report/aggregate.h"
 #include "report/crosscheck.h"
@@ -86,10 +87,11 @@ int cmd_report(int argc, char **argv)
     enum report_format fmt = REPORT_MD;
     const char *baseline = "none", *output = NULL, *plots = NULL;
     const char *title = NULL, *append = NULL, *repro_dir = NULL;
+    int baseline_given = 0;
     db_err e = { "" };
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "f:b:o:p:t:a:r:h", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "f:b:o:p:t:a:r:h", opts, "report", 1)) != -1) {
         switch (c) {
         case 'f':
             if (report_parse_format(optarg, &fmt, &e) != 0) {
@@ -97,18 +99,19 @@ int cmd_report(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'b': baseline = optarg; break;
+        case 'b': baseline = optarg; baseline_given = 1; break;
         case 'o': output = optarg; break;
         case 'p': plots = optarg; break;
         case 't': title = optarg; break;
         case 'a': append = optarg; break;
         case 'r': repro_dir = optarg; break;
         case 'h': report_usage(stdout); return 0;
-        default: report_usage(stderr); return 2;
+        default: return 2; /* cli_getopt said why */
         }
     }
     if (optind >= argc) {
-        report_usage(stderr);
+        fprintf(stderr, "dropbench report: give one or more results folders "
+                        "(`dropbench report --help`)\n");
         return 2;
     }
 
@@ -140,6 +143,30 @@ int cmd_report(int argc, char **argv)
             fprintf(stderr, "  %s: %s%s%s\n", set.res[i].file,
                     set.res[i].status, set.res[i].error ? ": " : "",
                     set.res[i].error ? set.res[i].error : "");
+        report_set_free(&set);
+        return 1;
+    }
+
+    /* an explicit --baseline must be one of the reported strategies (the
+     * default, none, may be absent: then nothing is compared) */
+    int found = 0;
+    for (size_t i = 0; i < t.nrows; i++)
+        found |= strcmp(t.rows[i].strategy, baseline) == 0;
+    if (!found && baseline_given) {
+        const char **names = malloc((t.nrows + 1) * sizeof *names);
+        size_t nn = 0;
+        for (size_t i = 0; names && i < t.nrows; i++) {
+            int dup = 0;
+            for (size_t j = 0; j < nn; j++)
+                dup |= strcmp(names[j], t.rows[i].strategy) == 0;
+            if (!dup)
+                names[nn++] = t.rows[i].strategy;
+        }
+        db_fail_unknown(&e, "--baseline", "baseline", baseline, names,
+                        nn);
+        fprintf(stderr, "dropbench report: %s\n", names ? e.msg : "out of memory");
+        free(names);
+        report_table_free(&t);
         report_set_free(&set);
         return 1;
     }

@@ -14,36 +14,51 @@
 #include "train/runcfg.h"
 #include "train/train.h"
 
+/* The help of run or show (cmd): each lists only the options it takes. */
 static void run_usage(FILE *f, const char *cmd)
 {
+    int show = strcmp(cmd, "show") == 0;
     fprintf(f,
             "usage: dropbench %s (--task T | --config FILE) [options]\n"
+            "%s"
+            "  --task T         a preset (configs/T.json, or a folder of $DROPBENCH_CONFIGS)\n"
+            "  --config FILE    a config file\n"
             "  --strategy S     dropout placement (see `dropbench strategies`), e.g. conv+pool\n"
             "  --rate R         override every site's rate (0.3), or one per site in order\n"
             "                   from input to output (0.1,0.25,0.5)\n"
             "  --seed N         run seed: initialisation, data order, dropout masks\n"
             "  --epochs N  --lr X  --threads N\n"
             "  --limit-train N  train on the first N training examples only\n"
-            "  --val N          carve a validation split of N examples from training\n"
-            "  --data DIR       data root (default $DROPBENCH_DATA or ./data)\n"
-            "  --results DIR    where the result JSON goes (default results/<task>)\n"
-            "  --quiet          no progress output\n"
-            "  --allow-unverified  train on data whose sha256 does not match\n"
-            "                   docs/DATA.md (refused otherwise): a warning, and a\n"
-            "                   run id of its own ($DROPBENCH_ALLOW_UNVERIFIED=1 too)\n"
-            "%s",
-            cmd, strcmp(cmd, "show") == 0
-                     ? "  --json           print the resolved run (run id, parameters, config\n"
-                       "                   as a result file records it) as JSON\n"
-                     : "");
+            "  --val N          carve a validation split of N examples from training\n",
+            cmd,
+            show ? "  Prints the task's model after the strategy's rewrite, its run id and\n"
+                   "  its training recipe; trains nothing.\n"
+                 : "  Trains one run and writes its result JSON (its path on stdout).\n");
+    if (show)
+        fputs("  --allow-unverified  the run id of a run allowed to train on unverified\n"
+              "                   data ($DROPBENCH_ALLOW_UNVERIFIED=1 too)\n"
+              "  --json           print the resolved run (run id, parameters, config\n"
+              "                   as a result file records it) as JSON\n",
+              f);
+    else
+        fputs("  --data DIR       data root (default $DROPBENCH_DATA or ./data)\n"
+              "  --results DIR    where the result JSON goes (default results/<task>)\n"
+              "  --quiet          no progress output\n"
+              "  --allow-unverified  train on data whose sha256 does not match\n"
+              "                   docs/DATA.md (refused otherwise): a warning, and a\n"
+              "                   run id of its own ($DROPBENCH_ALLOW_UNVERIFIED=1 too)\n"
+              "Exit status: 0 complete, 1 failed (bad input, a failed run), 2 usage\n"
+              "error, 3 the run diverged, 130 interrupted (docs/CLI.md).\n",
+              f);
 }
 
-static int parse_long(long *out, const char *s, const char *opt, long lo, long hi)
+static int parse_long(long *out, const char *s, const char *cmd, const char *opt, long lo,
+                      long hi)
 {
     long v;
     if (cli_long(s, lo, hi, &v) != 0) {
-        fprintf(stderr, "dropbench: %s: expected an integer in [%ld, %ld], got \"%s\"\n",
-                opt, lo, hi, s);
+        fprintf(stderr, "dropbench %s: %s: expected an integer in [%ld, %ld], got \"%s\"\n",
+                cmd, opt, lo, hi, s);
         return -1;
     }
     *out = v;
@@ -60,23 +75,30 @@ typedef struct run_cli {
 /* Options shared by run and show. Returns 0, or an exit status. */
 static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
 {
-    static const struct option opts[] = {
-        { "task", required_argument, 0, 't' },   { "config", required_argument, 0, 'c' },
-        { "strategy", required_argument, 0, 's' }, { "rate", required_argument, 0, 'r' },
-        { "seed", required_argument, 0, 'S' },   { "epochs", required_argument, 0, 'e' },
-        { "lr", required_argument, 0, 'l' },     { "threads", required_argument, 0, 'T' },
-        { "limit-train", required_argument, 0, 'L' }, { "val", required_argument, 0, 'v' },
+#define RUN_COMMON_OPTIONS                                                          \
+    { "task", required_argument, 0, 't' },   { "config", required_argument, 0, 'c' },     \
+    { "strategy", required_argument, 0, 's' }, { "rate", required_argument, 0, 'r' },     \
+    { "seed", required_argument, 0, 'S' },   { "epochs", required_argument, 0, 'e' },     \
+    { "lr", required_argument, 0, 'l' },     { "threads", required_argument, 0, 'T' },    \
+    { "limit-train", required_argument, 0, 'L' }, { "val", required_argument, 0, 'v' },   \
+    { "allow-unverified", no_argument, 0, 'U' }, { "help", no_argument, 0, 'h' }
+    static const struct option run_opts[] = {
+        RUN_COMMON_OPTIONS,
         { "data", required_argument, 0, 'd' },   { "results", required_argument, 0, 'o' },
-        { "quiet", no_argument, 0, 'q' },        { "help", no_argument, 0, 'h' },
-        { "json", no_argument, 0, 'j' },
-        { "allow-unverified", no_argument, 0, 'U' }, { 0, 0, 0, 0 },
+        { "quiet", no_argument, 0, 'q' },        { 0, 0, 0, 0 },
     };
+    static const struct option show_opts[] = {
+        RUN_COMMON_OPTIONS,
+        { "json", no_argument, 0, 'j' },         { 0, 0, 0, 0 },
+    };
+#undef RUN_COMMON_OPTIONS
+    const struct option *opts = strcmp(cmd, "show") == 0 ? show_opts : run_opts;
     memset(c, 0, sizeof *c);
     run_request_init(&c->rq);
     optind = 1;
     int ch;
     long v;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = cli_getopt(argc, argv, "h", opts, cmd, 1)) != -1) {
         switch (ch) {
         case 't': c->rq.task = optarg; break;
         case 'c': c->rq.config_path = optarg; break;
@@ -86,35 +108,29 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
         case 'o': c->results = optarg; break;
         case 'q': c->quiet = 1; break;
         case 'U': c->rq.allow_unverified = 1; break;
-        case 'j':
-            if (strcmp(cmd, "show") != 0) {
-                fprintf(stderr, "dropbench %s: --json is an option of show only\n", cmd);
-                return EXIT_USAGE;
-            }
-            c->json = 1;
-            break;
+        case 'j': c->json = 1; break;
         case 'S':
-            if (parse_long(&v, optarg, "--seed", 0, 0x7fffffffffffffL))
+            if (parse_long(&v, optarg, cmd, "--seed", 0, 0x7fffffffffffffL))
                 return EXIT_USAGE;
             c->rq.seed = v;
             break;
         case 'e':
-            if (parse_long(&v, optarg, "--epochs", 1, 100000))
+            if (parse_long(&v, optarg, cmd, "--epochs", 1, 100000))
                 return EXIT_USAGE;
             c->rq.epochs = (int)v;
             break;
         case 'T':
-            if (parse_long(&v, optarg, "--threads", 1, 256))
+            if (parse_long(&v, optarg, cmd, "--threads", 1, 256))
                 return EXIT_USAGE;
             c->rq.threads = (int)v;
             break;
         case 'L':
-            if (parse_long(&v, optarg, "--limit-train", 1, 1000000000))
+            if (parse_long(&v, optarg, cmd, "--limit-train", 1, 1000000000))
                 return EXIT_USAGE;
             c->rq.limit_train = v;
             break;
         case 'v':
-            if (parse_long(&v, optarg, "--val", 1, 1000000000))
+            if (parse_long(&v, optarg, cmd, "--val", 1, 1000000000))
                 return EXIT_USAGE;
             c->rq.val = v;
             break;
@@ -122,8 +138,8 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
             char *end;
             c->rq.lr = strtod(optarg, &end);
             if (*optarg == '\0' || *end != '\0' || !(c->rq.lr > 0)) {
-                fprintf(stderr, "dropbench: --lr: expected a positive number, got \"%s\"\n",
-                        optarg);
+                fprintf(stderr, "dropbench %s: --lr: expected a positive number, got "
+                                "\"%s\"\n", cmd, optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -131,13 +147,13 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
         case 'h':
             run_usage(stdout, cmd);
             return -1;
-        default:
-            run_usage(stderr, cmd);
+        default: /* cli_getopt said why */
             return EXIT_USAGE;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "dropbench %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
+        fprintf(stderr, "dropbench %s: \"%s\": unexpected argument (options start with "
+                        "--; `dropbench %s --help` lists them)\n", cmd, argv[optind], cmd);
         return EXIT_USAGE;
     }
     if (!c->rq.task == !c->rq.config_path) {
@@ -404,17 +420,19 @@ int cmd_show(int argc, char **argv)
     return 0;
 }
 
+static void strategies_usage(FILE *f)
+{
+    fputs("usage: dropbench strategies\n  Lists the dropout placement strategies: their "
+          "sites, modes and default\n  rates, and where each comes from.  A config whose "
+          "model has dropout\n  layers of its own runs as \"hand-placed\" "
+          "(docs/STRATEGIES.md).\n", f);
+}
+
 int cmd_strategies(int argc, char **argv)
 {
-    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        printf("usage: dropbench strategies\n  Lists the dropout placement strategies: "
-               "their sites, modes and default\n  rates, and where each comes from.\n");
-        return 0;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "usage: dropbench strategies\n");
-        return EXIT_USAGE;
-    }
+    int rc = cli_no_args(argc, argv, "strategies", strategies_usage);
+    if (rc >= 0)
+        return rc;
     size_t n;
     const db_strategy *s = db_strategies(&n);
     printf("%-12s %-40s %s\n", "strategy", "sites (mode, default rate)", "after");

@@ -35,8 +35,8 @@ void slurm_usage(FILE *f)
           "    --no-submit         only write <results>/slurm/<name>.sbatch\n"
           "  --index I           run array index I's runs (what each array "
           "task does)\n"
-          "  --status            done / running / failed / missing, from the "
-          "results directory\n"
+          "  --status            (see above) counts array indices once the sweep "
+          "was submitted\n"
           "    --missing-indices   print the indices to resubmit, e.g. 1-3,7\n",
           f);
 }
@@ -73,44 +73,45 @@ static int set_mode(slurm_cli *c, int mode)
     return 0;
 }
 
+/* Every option of `dropbench sweep`, the Slurm modes' included. */
+const struct option sweep_all_options[] = {
+    CLI_SWEEP_OPTIONS,
+    { "slurm", no_argument, NULL, O_SLURM },
+    { "partition", required_argument, NULL, O_PARTITION },
+    { "time", required_argument, NULL, O_TIME },
+    { "max-parallel", required_argument, NULL, O_MAXPAR },
+    { "cpus-per-task", required_argument, NULL, O_CPUS },
+    { "sbatch-arg", required_argument, NULL, O_SBATCH_ARG },
+    { "runs-per-task", required_argument, NULL, O_RPT },
+    { "no-submit", no_argument, NULL, O_NOSUBMIT },
+    { "index", required_argument, NULL, O_INDEX },
+    { "status", no_argument, NULL, O_STATUS },
+    { "missing-indices", no_argument, NULL, O_MISSING },
+    { "array", required_argument, NULL, O_ARRAY },
+    { "plan-hash", required_argument, NULL, O_PLANHASH },
+    { NULL, 0, NULL, 0 },
+};
+
 static void cli_parse(slurm_cli *c, int argc, char **argv, int report)
 {
-    static const struct option opts[] = {
-        CLI_SWEEP_OPTIONS,
-        { "slurm", no_argument, NULL, O_SLURM },
-        { "partition", required_argument, NULL, O_PARTITION },
-        { "time", required_argument, NULL, O_TIME },
-        { "max-parallel", required_argument, NULL, O_MAXPAR },
-        { "cpus-per-task", required_argument, NULL, O_CPUS },
-        { "sbatch-arg", required_argument, NULL, O_SBATCH_ARG },
-        { "runs-per-task", required_argument, NULL, O_RPT },
-        { "no-submit", no_argument, NULL, O_NOSUBMIT },
-        { "index", required_argument, NULL, O_INDEX },
-        { "status", no_argument, NULL, O_STATUS },
-        { "missing-indices", no_argument, NULL, O_MISSING },
-        { "array", required_argument, NULL, O_ARRAY },
-        { "plan-hash", required_argument, NULL, O_PLANHASH },
-        { NULL, 0, NULL, 0 },
-    };
-    int saved_opterr = opterr;
-    opterr = report;
+    const struct option *opts = sweep_all_options;
     optind = 0; /* a full rescan: cmd_sweep parses argv again */
     int ch;
     long v;
-    while ((ch = getopt_long(argc, argv, "j:t:nf:r:d:qh", opts, NULL)) != -1) {
+    while ((ch = cli_getopt(argc, argv, "j:t:nf:r:d:qh", opts, "sweep", report)) != -1) {
         const char *bad = NULL;
         switch (ch) {
         case 'j':
             if (cli_long(optarg, 1, 4096, &v) == 0)
                 c->o.jobs = (int)v;
             else
-                bad = "--jobs wants a number >= 1";
+                bad = "--jobs: expected an integer in [1, 4096]";
             break;
         case 't':
             if (cli_long(optarg, 1, 4096, &v) == 0)
                 c->o.threads = (int)v;
             else
-                bad = "--threads wants a number >= 1";
+                bad = "--threads: expected an integer in [1, 4096]";
             break;
         case 'n': c->dry = 1; break;
         case 'f': c->filters[c->o.nfilters++] = optarg; break;
@@ -123,7 +124,7 @@ static void cli_parse(slurm_cli *c, int argc, char **argv, int report)
         case O_INDEX:
             set_mode(c, O_INDEX);
             if (cli_long(optarg, 0, 100000000, &c->index) != 0)
-                bad = "--index wants an array index >= 0";
+                bad = "--index: expected an array index >= 0";
             break;
         case O_STATUS: set_mode(c, O_STATUS); break;
         case O_MISSING:
@@ -144,19 +145,19 @@ static void cli_parse(slurm_cli *c, int argc, char **argv, int report)
             if (cli_long(optarg, 1, 1000000, &v) == 0)
                 c->max_parallel = (int)v;
             else
-                bad = "--max-parallel wants a number >= 1";
+                bad = "--max-parallel: expected an integer >= 1";
             break;
         case O_CPUS:
             c->slurm_only = 1;
             if (cli_long(optarg, 1, 4096, &v) == 0)
                 c->cpus = (int)v;
             else
-                bad = "--cpus-per-task wants a number >= 1";
+                bad = "--cpus-per-task: expected an integer >= 1";
             break;
         case O_RPT:
             c->slurm_only = 1;
             if (cli_long(optarg, 1, 1000000, &c->runs_per_task) != 0)
-                bad = "--runs-per-task wants a number >= 1";
+                bad = "--runs-per-task: expected an integer >= 1";
             break;
         default:
             if (c->bad == 0)
@@ -174,7 +175,6 @@ static void cli_parse(slurm_cli *c, int argc, char **argv, int report)
         c->sweep_file = argv[optind];
     else if (c->bad == 0)
         c->bad = 3;
-    opterr = saved_opterr;
 }
 
 /* An absolute version of path (which must exist). */
@@ -276,13 +276,13 @@ static int cmd_status(slurm_cli *c, const sweep_plan *plan)
     slurm_status st;
     if (slurm_status_compute(&st, plan, (size_t)rpt, &e) != 0) {
         fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-        return 2;
+        return 1;
     }
     char *missing = slurm_status_missing(&st);
     if (!missing) {
         slurm_status_free(&st);
         fprintf(stderr, "dropbench sweep: out of memory\n");
-        return 2;
+        return 1;
     }
     int rc = st.count[SLURM_DONE] + st.count[SLURM_DIVERGED] == st.n ? 0 : 1;
     if (c->missing_only) {
@@ -291,8 +291,14 @@ static int cmd_status(slurm_cli *c, const sweep_plan *plan)
         slurm_status_free(&st);
         return rc;
     }
-    printf("sweep %s: %zu runs in %zu array task(s) of %ld -> %s\n",
-           plan->name, plan->n, st.ntasks, rpt, plan->results_dir);
+    /* a sweep never submitted to Slurm (no job script) is spoken of in
+     * runs; one submitted, in array indices (--slurm, --index) */
+    int slurm = hash[0] != '\0';
+    if (slurm)
+        printf("sweep %s: %zu runs in %zu array task(s) of %ld -> %s\n",
+               plan->name, plan->n, st.ntasks, rpt, plan->results_dir);
+    else
+        printf("sweep %s: %zu runs -> %s\n", plan->name, plan->n, plan->results_dir);
     if (hash[0] && strcmp(hash, now) != 0)
         printf("note: the sweep's runs differ from the last submission "
                "(%s/slurm/%s.sbatch);\n      indices here are those of the "
@@ -307,17 +313,22 @@ static int cmd_status(slurm_cli *c, const sweep_plan *plan)
         if (rs->state == SLURM_DONE)
             continue;
         if (!any++)
-            printf("  %5s  %-8s  %s\n", "index", "state", "run");
+            printf("  %5s  %-8s  %s\n", slurm ? "index" : "run", "state", "run");
         char label[512];
         sweep_run_label(label, sizeof label, &plan->runs[i]);
-        printf("  %5zu  %-8s  %s%s%s\n", rs->index,
+        printf("  %5zu  %-8s  %s%s%s\n", slurm ? rs->index : i,
                slurm_state_name(rs->state), label, rs->note[0] ? ": " : "",
                rs->note);
     }
-    if (missing[0])
+    size_t todo = st.n - st.count[SLURM_DONE] - st.count[SLURM_DIVERGED] -
+                  st.count[SLURM_RUNNING];
+    if (missing[0] && slurm)
         printf("indices with runs to do: %s\n"
                "  resubmit them with: dropbench sweep %s --slurm [options]\n",
                missing, c->sweep_file);
+    else if (todo)
+        printf("runs to do: %zu\n  run them with: dropbench sweep %s [options]\n", todo,
+               c->sweep_file);
     free(missing);
     slurm_status_free(&st);
     return rc;
@@ -333,13 +344,13 @@ static int cmd_index(slurm_cli *c, const sweep_plan *plan)
                         "that were submitted (plan %s, submitted %s): the "
                         "sweep file, a preset or dropbench changed; submit "
                         "again\n", c->sweep_file, hash, c->plan_hash);
-        return 2;
+        return 1;
     }
     size_t rpt = c->runs_per_task > 0 ? (size_t)c->runs_per_task : 1;
     size_t first = 0, count = 0;
     if (slurm_task_runs((size_t)c->index, rpt, plan->n, &first, &count, &e)) {
-        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-        return 2;
+        fprintf(stderr, "dropbench sweep: --index: %s\n", e.msg);
+        return 2; /* the command line's value */
     }
     /* a view of this task's runs; owned by plan */
     sweep_plan sub = *plan;
@@ -373,7 +384,7 @@ static int cmd_index(slurm_cli *c, const sweep_plan *plan)
     sweep_summary s;
     if (sweep_execute(&sub, &o, &s, &e) != 0) {
         fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-        return 2;
+        return 1;
     }
     fflush(stderr);
     sweep_summary_print(stdout, &sub, &s);
@@ -400,7 +411,7 @@ static int cmd_submit(slurm_cli *c, const sweep_plan *plan)
         slurm_status st;
         if (slurm_status_compute(&st, plan, rpt, &e) != 0) {
             fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-            return 2;
+            return 1;
         }
         array = slurm_status_missing(&st);
         size_t todo = st.count[SLURM_MISSING] + st.count[SLURM_FAILED];
@@ -418,14 +429,14 @@ static int cmd_submit(slurm_cli *c, const sweep_plan *plan)
     }
     if (!array) {
         fprintf(stderr, "dropbench sweep: out of memory\n");
-        return 2;
+        return 1;
     }
 
     /* everything the script names, absolute */
     char self[4096], sweepf[4096], cwd[4096], results[4096], data[4096],
         configs[4096], slurmdir[4200], script[4300], hash[17];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    int rc = 2;
+    int rc = 1;
     char *text = NULL;
     if (sl <= 0) {
         fprintf(stderr, "dropbench sweep: cannot find the dropbench binary "
@@ -448,7 +459,24 @@ static int cmd_submit(slurm_cli *c, const sweep_plan *plan)
         fprintf(stderr, "dropbench sweep: %s\n", e.msg);
         goto out;
     }
-    int have_configs = absolute(configs, db_config_dir(), "configs", NULL) == 0;
+    /* the config search path (run.h db_config_path), folder by folder made
+     * absolute, for the array tasks' DROPBENCH_CONFIGS */
+    const char *cdirs[64];
+    size_t ncd = db_config_path(cdirs, 64), cused = 0;
+    configs[0] = '\0';
+    for (size_t i = 0; i < ncd; i++) {
+        char one[4096];
+        if (absolute(one, cdirs[i], "configs", NULL) != 0)
+            continue;
+        if (cused + strlen(one) + 2 > sizeof configs) {
+            fprintf(stderr, "dropbench sweep: DROPBENCH_CONFIGS: longer than %zu "
+                            "characters once made absolute\n", sizeof configs - 1);
+            goto out;
+        }
+        cused += (size_t)snprintf(configs + cused, sizeof configs - cused, "%s%s",
+                                  cused ? ":" : "", one);
+    }
+    int have_configs = cused > 0;
     slurm_plan_hash(hash, plan);
 
     int threads = 1;
@@ -463,7 +491,8 @@ static int cmd_submit(slurm_cli *c, const sweep_plan *plan)
         pass[np++] = c->filters[i];
     }
     if (c->o.nfilters > 64) {
-        fprintf(stderr, "dropbench sweep: at most 64 --filter with --slurm\n");
+        fprintf(stderr, "dropbench sweep: --filter: at most 64 with --slurm\n");
+        rc = 2;
         goto out;
     }
     const char *unv = getenv("DROPBENCH_ALLOW_UNVERIFIED");
@@ -501,8 +530,14 @@ static int cmd_submit(slurm_cli *c, const sweep_plan *plan)
         .nindex_args = np,
     };
     snprintf(script, sizeof script, "%s/slurm/%s.sbatch", results, plan->name);
-    if (slurm_script_text(&text, &s, &e) != 0 ||
-        db_write_atomic(script, text, strlen(text), &e) != 0) {
+    if (slurm_script_text(&text, &s, &e) != 0) {
+        /* a bad option value (--time, --array, ...: the message names it)
+         * is a usage error; a path it cannot write into the script, input */
+        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
+        rc = strncmp(e.msg, "--", 2) == 0 ? 2 : 1;
+        goto out;
+    }
+    if (db_write_atomic(script, text, strlen(text), &e) != 0) {
         fprintf(stderr, "dropbench sweep: %s\n", e.msg);
         goto out;
     }
@@ -543,7 +578,7 @@ int slurm_cmd_sweep(int argc, char **argv)
     if (!c.filters || !c.sbatch_args) {
         free(c.filters);
         free(c.sbatch_args);
-        return 2;
+        return 1;
     }
     /* first quietly: is this ours at all? */
     cli_parse(&c, argc, argv, 0);
@@ -566,13 +601,13 @@ int slurm_cmd_sweep(int argc, char **argv)
     c.filters = calloc((size_t)argc + 1, sizeof *c.filters);
     c.sbatch_args = calloc((size_t)argc + 1, sizeof *c.sbatch_args);
     if (!c.filters || !c.sbatch_args) {
-        rc = 2;
+        rc = 1;
         goto out;
     }
     cli_parse(&c, argc, argv, 1);
     rc = 2;
     if (c.bad == 3) {
-        fprintf(stderr, "dropbench sweep: give one sweep file\n");
+        fprintf(stderr, "dropbench sweep: give one sweep file (`dropbench sweep --help`)\n");
         goto out;
     }
     if (c.bad)
@@ -593,6 +628,7 @@ int slurm_cmd_sweep(int argc, char **argv)
     sweep_plan plan;
     if (sweep_plan_load(&plan, c.sweep_file, &c.o, &e) != 0) {
         fprintf(stderr, "dropbench sweep: %s\n", e.msg);
+        rc = 1; /* the sweep file: an input error */
         goto out;
     }
     if (sweep_plan_filter(&plan, c.o.filters, c.o.nfilters, &e) != 0) {

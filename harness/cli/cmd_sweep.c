@@ -18,13 +18,15 @@ static void sweep_usage(FILE *f)
           "[--dry-run]\n"
           "                       [--filter EXPR]... [--results DIR] "
           "[--data DIR] [--quiet]\n"
-          "                       [--allow-unverified]\n"
+          "                       [--allow-unverified] [--status]\n"
           "  Runs every run of the sweep's grid that has no complete result "
           "yet,\n"
           "  N at a time (default: one per core, one BLAS thread each).\n"
           "  --filter task=mnist-*,strategy=hinton,seed=0 (globs; repeat to "
           "OR)\n"
           "  --dry-run lists the runs with their state and estimated cost.\n"
+          "  --status says which runs are done, diverged, running, failed or\n"
+          "  missing, from the results folder alone (exit status 0: all done).\n"
           "  Each run's start and end is appended to <results>/sweep.log.\n"
           "  --allow-unverified trains on data whose sha256 does not match\n"
           "  docs/DATA.md (refused otherwise), under run ids of their own.\n"
@@ -61,21 +63,24 @@ int cmd_sweep(int argc, char **argv)
     int dry = 0;
     const char **filters = calloc((size_t)argc + 1, sizeof *filters);
     if (!filters)
-        return 2;
+        return 1;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "j:t:nf:r:d:qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt_known(argc, argv, "j:t:nf:r:d:qh", opts, sweep_all_options,
+                                 "sweep", 1)) != -1) {
         switch (c) {
         case 'j':
             if (parse_count(optarg, &o.jobs) != 0) {
-                fprintf(stderr, "dropbench sweep: --jobs wants a number >= 1\n");
+                fprintf(stderr, "dropbench sweep: --jobs: expected an integer in [1, 4096], "
+                                "got \"%s\"\n", optarg);
                 free(filters);
                 return 2;
             }
             break;
         case 't':
             if (parse_count(optarg, &o.threads) != 0) {
-                fprintf(stderr, "dropbench sweep: --threads wants a number >= 1\n");
+                fprintf(stderr, "dropbench sweep: --threads: expected an integer in [1, "
+                                "4096], got \"%s\"\n", optarg);
                 free(filters);
                 return 2;
             }
@@ -88,11 +93,16 @@ int cmd_sweep(int argc, char **argv)
         /* the plan's run requests read it (run_request_init) */
         case 'U': setenv("DROPBENCH_ALLOW_UNVERIFIED", "1", 1); break;
         case 'h': sweep_usage(stdout); free(filters); return 0;
-        default: sweep_usage(stderr); free(filters); return 2;
+        default: free(filters); return 2; /* cli_getopt said why */
         }
     }
     if (optind != argc - 1) {
-        sweep_usage(stderr);
+        if (optind < argc - 1)
+            fprintf(stderr, "dropbench sweep: \"%s\": unexpected argument (give one "
+                            "sweep file)\n", argv[optind + 1]);
+        else
+            fprintf(stderr, "dropbench sweep: give a sweep file (`dropbench sweep "
+                            "--help`)\n");
         free(filters);
         return 2;
     }
@@ -103,14 +113,14 @@ int cmd_sweep(int argc, char **argv)
     if (sweep_plan_load(&plan, argv[optind], &o, &e) != 0) {
         fprintf(stderr, "dropbench sweep: %s\n", e.msg);
         free(filters);
-        return 2;
+        return 1;
     }
     size_t before = plan.n;
     if (sweep_plan_filter(&plan, o.filters, o.nfilters, &e) != 0) {
         fprintf(stderr, "dropbench sweep: %s\n", e.msg);
         sweep_plan_free(&plan);
         free(filters);
-        return 2;
+        return 2; /* --filter is the command line's */
     }
     if (o.nfilters && o.progress)
         fprintf(o.progress, "dropbench sweep: --filter kept %zu of %zu runs\n",
@@ -126,7 +136,7 @@ int cmd_sweep(int argc, char **argv)
         sweep_summary s;
         if (sweep_execute(&plan, &o, &s, &e) != 0) {
             fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-            rc = 2;
+            rc = 1;
         } else {
             fflush(stderr);
             sweep_summary_print(stdout, &plan, &s);

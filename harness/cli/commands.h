@@ -1,11 +1,14 @@
 /* commands.h - the dropbench commands, one file each under cli/ (cmd_*.c),
  * called by main with the command's own argv (argv[0] is the command name).
- * Each returns the process's exit status: 0 success, EXIT_USAGE for a usage
- * error; the other statuses are documented per command.  Only cli/ prints
- * to stdout/stderr and turns errors into exit statuses. */
+ * Each returns the process's exit status, by one convention (docs/CLI.md):
+ * 0 success, 1 an input error or a failure, EXIT_USAGE (2) a usage error
+ * (the command line itself); the others are documented per command.  Every
+ * error is one line `dropbench <command>: <where>: <problem>` on stderr.
+ * Only cli/ prints to stdout/stderr and turns errors into exit statuses. */
 #ifndef DB_COMMANDS_H
 #define DB_COMMANDS_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 enum { EXIT_USAGE = 2, EXIT_DIVERGED = 3, EXIT_INTERRUPTED = 130 };
@@ -18,11 +21,11 @@ int cmd_show(int argc, char **argv);
 int cmd_strategies(int argc, char **argv);
 /* `dropbench info`: BLAS kernel set, threads, sgemm speed. */
 int cmd_info(int argc, char **argv);
-/* `dropbench data [--root DIR] [SET...]`: lists each set (all by default)
+/* `dropbench data [--data DIR] [SET...]`: lists each set (all by default)
  * with its location, size, counts per split and class, and whether every
  * file is verified.  0 when every listed set that is present loads and is
  * verified, 1 when one is malformed or unverified or a set named on the
- * command line is absent, 2 on usage errors. */
+ * command line is unknown or absent, 2 on usage errors. */
 int cmd_data(int argc, char **argv);
 
 /* `dropbench bench`: training and evaluation throughput of one task on the
@@ -43,8 +46,8 @@ int cmd_bench(int argc, char **argv);
 
 /* `dropbench sweep ...` (sweep/plan.h, sweep/exec.h); with --slurm,
  * --index or --status it is slurm_cmd_sweep's.  Returns 0 every run
- * complete (or skipped), 1 some run failed or was interrupted, 2 usage or
- * sweep file error, 128+N stopped by signal N. */
+ * complete (or skipped), 1 a sweep file error or some run failed or was
+ * interrupted, 2 usage error, 128+N stopped by signal N. */
 int cmd_sweep(int argc, char **argv);
 
 /* `dropbench sweep` with --slurm, --index or --status (sweep/slurm.h): the
@@ -52,9 +55,12 @@ int cmd_sweep(int argc, char **argv);
 int slurm_cmd_sweep(int argc, char **argv);
 /* The option help of the Slurm modes, for `dropbench sweep --help`. */
 void slurm_usage(FILE *f);
+/* Every option of `dropbench sweep` (getopt_long(3) table, NULL-terminated),
+ * the Slurm modes' included: what an unknown option is compared with. */
+extern const struct option sweep_all_options[];
 
-/* `dropbench report ...` (report/): 0 ok, 1 nothing usable or plotting
- * failed, 2 usage error. */
+/* `dropbench report ...` (report/): 0 ok, 1 a folder that cannot be read,
+ * nothing usable, or plotting failed, 2 usage error. */
 int cmd_report(int argc, char **argv);
 
 #endif

@@ -13,7 +13,6 @@
 #include "util/blas.h"
 #include "train/runcfg.h" /* DB_CODE_VERSION */
 #include "util/gemmtime.h"
-#include "util/str.h"
 #include "util/version.h"
 
 static void usage(FILE *f)
@@ -33,8 +32,11 @@ static void usage(FILE *f)
             "\n"
             "`dropbench COMMAND --help` describes a command's options;\n"
             "`dropbench --version` names the code that built this binary.\n"
-            "Exit status: 0 success, 1 failure (bad input, a failed run), 2 usage\n"
-            "error, 3 a diverged run, 130 interrupted.\n");
+            "Exit status: 0 success, 1 input error or failure (a bad file or name, a\n"
+            "failed run), 2 usage error (the command line), 3 a diverged run, 130\n"
+            "interrupted.  Messages: `dropbench COMMAND: WHERE: PROBLEM` (docs/CLI.md).\n"
+            "$DROPBENCH_CONFIGS: folders (':'-separated) searched for --task before\n"
+            "the presets.\n");
 }
 
 /* The Makefile links this binary with -Wl,--wrap=cblas_sgemm (and the
@@ -228,9 +230,7 @@ int main(int argc, char **argv)
                db_git_commit, db_git_dirty ? " (uncommitted changes)" : "", db_compiler);
         return 0;
     }
-    const char *near = db_closest(cmd, names, sizeof names / sizeof names[0]);
-    fprintf(stderr, "dropbench: %s: unknown command%s%s%s (commands: bench data info "
-                    "report run show strategies sweep)\n",
-            cmd, near ? "; did you mean \"" : "", near ? near : "", near ? "\"?" : "");
+    db_fail_unknown(&e, NULL, "command", cmd, names, sizeof names / sizeof names[0]);
+    fprintf(stderr, "dropbench: %s\n", e.msg);
     return EXIT_USAGE;
 }

@@ -329,14 +329,38 @@ static int fill_cell(const report_set *set, report_table *t, size_t ro,
     return 0;
 }
 
-/* Step 4, one cell against the baseline's cell b of the same task and
- * setting: time overhead, and the paired difference over the seeds both
- * have.  -1 when out of memory. */
-static int compare_cell(const report_set *set, report_cell *c,
-                        const report_cell *b)
+/* Whether two results have the same base model (results.h base_model);
+ * a result that records none pairs with any. */
+static int same_base(const report_result *x, const report_result *y)
 {
+    return !x->base_model[0] || !y->base_model[0] ||
+           strcmp(x->base_model, y->base_model) == 0;
+}
+
+/* Step 4, one cell (row ro, task k) against the baseline's cell b of the
+ * same task and setting: time overhead, and the paired difference over the
+ * seeds both have, when they have the same base model (a cell whose
+ * results share no base model with the baseline's is not compared, with a
+ * note).  -1 when out of memory. */
+static int compare_cell(const report_set *set, report_table *t, size_t ro,
+                        size_t k, const report_cell *b)
+{
+    report_cell *c = report_cell_at(t, ro, k);
     if (c->n == 0 || b->n == 0)
         return 0;
+    int comparable = 0;
+    for (size_t j = 0; j < c->n && !comparable; j++)
+        for (size_t l = 0; l < b->n && !comparable; l++)
+            comparable = same_base(&set->res[c->idx[j]], &set->res[b->idx[l]]);
+    if (!comparable)
+        return db_strv_push(&t->notes, &t->nnotes,
+                            db_asprintf("%s %s (%s) has another base model than %s "
+                                        "(model without dropout layers: fingerprint "
+                                        "%s, %s's %s): not compared",
+                                        t->tasks[k], t->rows[ro].strategy,
+                                        set->res[c->idx[0]].file, t->baseline,
+                                        set->res[c->idx[0]].base_model, t->baseline,
+                                        set->res[b->idx[0]].base_model));
     c->has_diff = 1;
     if (isfinite(c->sec_epoch) && isfinite(b->sec_epoch) && b->sec_epoch > 0)
         c->overhead_pct = 100.0 * (c->sec_epoch / b->sec_epoch - 1.0);
@@ -348,7 +372,10 @@ static int compare_cell(const report_set *set, report_cell *c,
     while (j < c->n && l < b->n) {
         const report_result *x = &set->res[c->idx[j]];
         const report_result *y = &set->res[b->idx[l]];
-        if (x->seed == y->seed) {
+        if (x->seed == y->seed && !same_base(x, y)) {
+            j++;
+            l++;
+        } else if (x->seed == y->seed) {
             a[np] = x->test_error;
             bb[np++] = y->test_error;
             j++;
@@ -429,8 +456,7 @@ int report_aggregate(const report_set *set, const char *baseline,
         if (bro < 0 || (size_t)bro == ro)
             continue;
         for (size_t k = 0; k < t->ntasks; k++)
-            if (compare_cell(set, report_cell_at(t, ro, k),
-                             report_cell_at(t, (size_t)bro, k)) != 0)
+            if (compare_cell(set, t, ro, k, report_cell_at(t, (size_t)bro, k)) != 0)
                 goto oom;
     }
     if (collect_provenance(set, t) != 0)

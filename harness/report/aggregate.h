@@ -16,7 +16,9 @@
  * second table gives training seconds per epoch (evaluation excluded) and
  * the overhead
  * relative to the baseline; a third the paired differences against the
- * baseline (same task, seed and setting, baseline at its default rates),
+ * baseline (same task, seed and setting, baseline at its default rates,
+ * same base model: results.h base_model; a cell whose base model differs
+ * from the baseline's is not compared, with a note),
  * with a 95% t-interval (stats.h), '*' when it excludes zero, and
  * "n too small" below two pairs.
  *

@@ -11,7 +11,9 @@
 
 #include <cJSON.h>
 
+#include "arch.h"
 #include "util/fs.h"
+#include "util/jsonio.h"
 #include "util/str.h"
 
 #define REPORT_MAX_FILE (64u << 20) /* a result file is a few KiB */
@@ -82,6 +84,39 @@ static int provenance_of(report_result *r, const cJSON *root)
         cJSON_IsTrue(dirty) ? " (uncommitted changes)" : "",
         cJSON_IsString(core) ? core->valuestring : "?");
     return r->provenance ? 0 : -1;
+}
+
+static int is_hex16(const char *s)
+{
+    size_t n = strspn(s, "0123456789abcdef");
+    return n == 16 && s[n] == '\0';
+}
+
+/* r->base_model: the recorded fingerprint, else the one of config.model
+ * (results written before it was recorded), else "".  -1 only when out of
+ * memory. */
+static int base_model_of(report_result *r, const cJSON *root, const cJSON *cfg)
+{
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "fingerprints"), "base_model");
+    r->base_model[0] = '\0';
+    if (cJSON_IsString(fp) && is_hex16(fp->valuestring)) {
+        memcpy(r->base_model, fp->valuestring, 17);
+        return 0;
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(cfg, "model");
+    if (!model)
+        return 0;
+    cJSON *base = NULL;
+    db_err e;
+    int rc = 0;
+    if (db_arch_base_json(&base, model, "config", &e) == 0 &&
+        db_json_fingerprint(r->base_model, base, &e) != 0)
+        rc = -1;
+    else if (!base && strstr(e.msg, "out of memory"))
+        rc = -1;
+    cJSON_Delete(base);
+    return rc;
 }
 
 /* Fills r from a parsed result; on a missing/invalid required field returns
@@ -185,6 +220,8 @@ static int result_from_json(report_result *r, const cJSON *root,
     }
     const cJSON *note = cJSON_GetObjectItemCaseSensitive(cfg, "note");
     if (cJSON_IsString(note) && !(r->note = db_strdup(note->valuestring)))
+        return *why = "out of memory", -1;
+    if (base_model_of(r, root, cfg) != 0)
         return *why = "out of memory", -1;
 
     r->site_rate = NAN;

@@ -49,6 +49,12 @@ typedef struct report_result {
     long paper_errors;
     char *paper_source;  /* NULL when absent */
     char *note;          /* config.note: what was scaled and why, or NULL */
+    char base_model[17]; /* fingerprint of the base model (the model
+                            without its dropout layers, arch.h
+                            db_arch_base_json): fingerprints.base_model, or
+                            computed from config.model for results written
+                            before it was recorded; "" when neither is
+                            there (such a result pairs with any) */
 } report_result;
 
 typedef struct report_set {

@@ -20,8 +20,10 @@ int report_parse_format(const char *s, enum report_format *f, db_err *e)
         *f = REPORT_LATEX;
     else if (strcmp(s, "html") == 0)
         *f = REPORT_HTML;
-    else
-        return db_fail(e, "unknown format '%s' (md, csv, latex or html)", s);
+    else {
+        static const char *const names[] = { "md", "csv", "latex", "tex", "html" };
+        return db_fail_unknown(e, "--format", "format", s, names, 5);
+    }
     return 0;
 }
 

@@ -71,6 +71,11 @@ static const char *const block_keys[] = { "tasks", "strategies", "seeds",
                                           "rates", "overrides", "epochs",
                                           "lr", "limit_train", "val",
                                           "threads" };
+/* the top level takes both */
+static const char *const all_keys[] = { "name", "description", "results", "grid",
+                                        "strategy_files", "tasks", "strategies",
+                                        "seeds", "rates", "overrides", "epochs",
+                                        "lr", "limit_train", "val", "threads" };
 
 static int in_list(const char *k, const char *const *list, size_t n)
 {
@@ -210,7 +215,10 @@ static int plan_add(sweep_plan *plan, const run_request *rq,
             return 0;
         }
     r.task = db_strdup(task);
-    r.strategy = db_strdup(rq->strategy);
+    /* the resolved label: "none" on a model with dropout of its own is
+     * "hand-placed" (run.h) */
+    const cJSON *label_j = cJSON_GetObjectItemCaseSensitive(r.config, "strategy");
+    r.strategy = db_strdup(cJSON_IsString(label_j) ? label_j->valuestring : rq->strategy);
     r.rate = rq->rate ? db_strdup(rq->rate) : NULL;
     r.overrides = db_strdup(overrides);
     r.epochs = (int)cfg_long(r.config, "epochs", rq->epochs > 0 ? rq->epochs : 1);
@@ -246,7 +254,10 @@ static int block_check(block_lists *l, const cJSON *block, const cJSON *top,
     cJSON_ArrayForEach(it, block) {
         if (!in_list(it->string, block_keys, NELEM(block_keys)) &&
             (block != top || !in_list(it->string, top_keys, NELEM(top_keys))))
-            return db_fail(e, "%s: unknown key \"%s\"", where, it->string);
+            return block == top ? db_fail_unknown(e, where, "key", it->string, all_keys,
+                                                  NELEM(all_keys))
+                                : db_fail_unknown(e, where, "key", it->string, block_keys,
+                                                  NELEM(block_keys));
     }
     const cJSON *tasks = l->tasks = block_get(block, top, "tasks");
     const cJSON *strats = l->strats = block_get(block, top, "strategies");
@@ -301,11 +312,11 @@ static int block_axes(const cJSON *scalar[F_N], const cJSON *axis[F_N],
             return db_fail(e, "%s: \"overrides\" must be an object", where);
         cJSON_ArrayForEach(it, ovr) {
             int f = field_index(it->string);
-            if (f < 0)
-                return db_fail(e, "%s: unknown key \"overrides.%s\" (one of "
-                                  "epochs, lr, limit_train, val, threads; "
-                                  "rates have their own \"rates\")",
-                               where, it->string);
+            if (f < 0) {
+                char ow[700];
+                snprintf(ow, sizeof ow, "%s: overrides", where);
+                return db_fail_unknown(e, ow, "key", it->string, field_name, F_N);
+            }
             snprintf(key, sizeof key, "overrides.%s", it->string);
             if (nonempty_array(it, where, key, e))
                 return -1;
@@ -469,7 +480,7 @@ int sweep_plan_from_json(sweep_plan *plan, const cJSON *root, const char *what,
     cJSON_ArrayForEach(it, root) {
         if (!in_list(it->string, top_keys, NELEM(top_keys)) &&
             !in_list(it->string, block_keys, NELEM(block_keys)))
-            return db_fail(e, "%s: unknown key \"%s\"", what, it->string);
+            return db_fail_unknown(e, what, "key", it->string, all_keys, NELEM(all_keys));
     }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
@@ -594,9 +605,11 @@ static int filter_cond(const sweep_run *r, const char *cond, db_err *e,
         val = seed;
     else if (strcmp(key, "name") == 0)
         val = r->name;
-    else
-        return db_fail(e, "--filter: unknown key '%s' (task, strategy, "
-                          "rates, seed or name)", key);
+    else {
+        static const char *const keys[] = { "task", "strategy", "rates", "rate",
+                                            "seed", "name" };
+        return db_fail_unknown(e, "--filter", "key", key, keys, NELEM(keys));
+    }
     *match = fnmatch(pat, val, 0) == 0;
     return 0;
 }

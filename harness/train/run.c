@@ -14,6 +14,7 @@
 #include "train/model.h"
 #include "train/runcfg.h"
 #include "util/jsonio.h"
+#include "util/str.h"
 
 void run_request_init(run_request *rq)
 {
@@ -23,12 +24,9 @@ void run_request_init(run_request *rq)
     rq->allow_unverified = u && *u && strcmp(u, "0") != 0;
 }
 
-const char *db_config_dir(void)
+const char *db_preset_dir(void)
 {
     static char dir[PATH_MAX];
-    const char *env = getenv("DROPBENCH_CONFIGS");
-    if (env && *env)
-        return env;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
@@ -49,6 +47,24 @@ const char *db_config_dir(void)
     return "configs";
 }
 
+size_t db_config_path(const char **dirs, size_t max)
+{
+    static char env[8192];
+    size_t n = 0;
+    const char *v = getenv("DROPBENCH_CONFIGS");
+    snprintf(env, sizeof env, "%s", v ? v : "");
+    for (char *save = NULL, *d = strtok_r(env, ":", &save); d && n + 1 < max;
+         d = strtok_r(NULL, ":", &save))
+        dirs[n++] = d;
+    const char *preset = db_preset_dir();
+    int dup = 0;
+    for (size_t i = 0; i < n; i++)
+        dup |= strcmp(dirs[i], preset) == 0;
+    if (!dup && n < max)
+        dirs[n++] = preset;
+    return n;
+}
+
 static int valid_task_name(const char *t)
 {
     if (!*t || strlen(t) > 60)
@@ -60,23 +76,91 @@ static int valid_task_name(const char *t)
     return 1;
 }
 
-/* "known: a, b, c" from the preset directory, for error messages. */
-static void known_tasks(char *buf, size_t n)
+/* 1 when the JSON file at path is a sweep file (sweep/plan.h: an object
+ * without "task" that has "tasks", "grid" or "strategies"), which is never
+ * a task; 0 otherwise (a config, or a file the config reader will complain
+ * about). */
+static int is_sweep_file(const char *path)
 {
-    buf[0] = '\0';
-    DIR *d = opendir(db_config_dir());
-    if (!d)
-        return;
-    struct dirent *de;
-    size_t used = 0;
-    while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0 && used + l < n) {
-            used += (size_t)snprintf(buf + used, n - used, "%s%.*s", used ? ", " : "",
-                                     (int)(l - 5), de->d_name);
+    cJSON *j = NULL;
+    if (db_json_load(&j, path, NULL))
+        return 0;
+    int sweep = cJSON_IsObject(j) && !cJSON_HasObjectItem(j, "task") &&
+                (cJSON_HasObjectItem(j, "tasks") || cJSON_HasObjectItem(j, "grid") ||
+                 cJSON_HasObjectItem(j, "strategies"));
+    cJSON_Delete(j);
+    return sweep;
+}
+
+/* The folders of one search-path entry that hold task configs: the folder
+ * itself, then its repro/ (the reproduction presets, docs/REPRO.md). */
+static const char *const task_subdirs[] = { "", "/repro" };
+
+/* The config file of task `name` into path (size n): the first NAME.json of
+ * the search path that is not a sweep file.  0, or -1 when there is none. */
+static int find_task(char *path, size_t n, const char *name)
+{
+    const char *dirs[64];
+    size_t nd = db_config_path(dirs, 64);
+    for (size_t i = 0; i < nd; i++)
+        for (size_t k = 0; k < 2; k++) {
+            snprintf(path, n, "%s%s/%s.json", dirs[i], task_subdirs[k], name);
+            if (access(path, F_OK) == 0 && !is_sweep_file(path))
+                return 0;
         }
-    }
-    closedir(d);
+    return -1;
+}
+
+int db_task_names(char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    const char *dirs[64];
+    size_t nd = db_config_path(dirs, 64);
+    for (size_t i = 0; i < nd; i++)
+        for (size_t k = 0; k < 2; k++) {
+            char dir[PATH_MAX + 16];
+            snprintf(dir, sizeof dir, "%s%s", dirs[i], task_subdirs[k]);
+            DIR *d = opendir(dir);
+            if (!d)
+                continue;
+            struct dirent *de;
+            while ((de = readdir(d))) {
+                size_t l = strlen(de->d_name);
+                if (l <= 5 || l - 5 > 60 || strcmp(de->d_name + l - 5, ".json") != 0)
+                    continue;
+                char name[64], path[PATH_MAX + 96];
+                snprintf(name, sizeof name, "%.*s", (int)(l - 5), de->d_name);
+                snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+                int seen = !valid_task_name(name);
+                for (size_t j = 0; j < *n && !seen; j++)
+                    seen = strcmp((*names)[j], name) == 0;
+                if (seen || is_sweep_file(path))
+                    continue;
+                if (db_strv_push(names, n, db_strdup(name))) {
+                    closedir(d);
+                    db_strv_free(*names, *n);
+                    *names = NULL;
+                    *n = 0;
+                    return -1;
+                }
+            }
+            closedir(d);
+        }
+    return 0;
+}
+
+/* The "unknown task" error: the closest known name, and the known names
+ * (sorted). */
+static int unknown_task(const char *task, db_err *e)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (db_task_names(&names, &n))
+        return db_fail(e, "unknown task \"%s\" (out of memory listing the tasks)", task);
+    db_fail_unknown(e, NULL, "task", task, (const char *const *)names, n);
+    db_strv_free(names, n);
+    return -1;
 }
 
 static const char *const file_keys[] = { "task", "description", "data", "model",
@@ -517,21 +601,8 @@ int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
     if (rq->config_path) {
         snprintf(path, sizeof path, "%s", rq->config_path);
     } else if (rq->task) {
-        char known[512];
-        if (!valid_task_name(rq->task)) {
-            known_tasks(known, sizeof known);
-            return db_fail(e, "unknown task \"%s\" (known: %s)", rq->task, known);
-        }
-        snprintf(path, sizeof path, "%s/%s.json", db_config_dir(), rq->task);
-        /* the reproduction presets (docs/REPRO.md) live in configs/repro/ */
-        if (access(path, F_OK) != 0)
-            snprintf(path, sizeof path, "%s/repro/%s.json", db_config_dir(), rq->task);
-        if (access(path, F_OK) != 0) {
-            snprintf(path, sizeof path, "%s/%s.json", db_config_dir(), rq->task);
-            known_tasks(known, sizeof known);
-            return db_fail(e, "unknown task \"%s\": no preset %s (known: %s)", rq->task,
-                           path, known);
-        }
+        if (!valid_task_name(rq->task) || find_task(path, sizeof path, rq->task))
+            return unknown_task(rq->task, e);
     } else {
         return db_fail(e, "give a task (--task) or a config file (--config)");
     }
@@ -590,7 +661,22 @@ int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
         if (nrates < 0)
             rcode = -1;
     }
-    if (rcode == 0 && db_strategy_apply(&rc->arch, &rc->base, strategy,
+    /* Dropout layers written into the model by hand, with no strategy on
+     * top, are not the baseline: such a run is labelled "hand-placed" (and
+     * "hand-placed" asks for exactly that). */
+    size_t nuser = 0;
+    for (size_t i = 0; i < rc->base.n; i++)
+        nuser += rc->base.layers[i].type == DB_LAYER_DROPOUT;
+    const char *apply = strategy;
+    if (rcode == 0 && strcmp(strategy, DB_HAND_PLACED) == 0) {
+        if (nuser == 0)
+            rcode = db_fail(e, "%s: strategy \"%s\": the model has no dropout layers of "
+                            "its own (use \"none\" for the baseline)", path, DB_HAND_PLACED);
+        apply = "none";
+    }
+    if (rcode == 0 && strcmp(strategy, "none") == 0 && nuser > 0)
+        snprintf(rc->strategy, sizeof rc->strategy, "%s", DB_HAND_PLACED);
+    if (rcode == 0 && db_strategy_apply(&rc->arch, &rc->base, apply,
                                         nrates > 0 ? rates : NULL, (size_t)(nrates > 0 ? nrates : 0), e))
         rcode = db_prefix(e, "%s (task %s)", path, rc->task);
     if (rcode == 0) {

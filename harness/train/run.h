@@ -16,6 +16,11 @@
 
 #include "dberr.h"
 
+/* The strategy label of a run whose model has dropout layers of its own
+ * (written into the config by hand) and no strategy on top ("strategy":
+ * "none" or "hand-placed"): such a run is not the baseline. */
+#define DB_HAND_PLACED "hand-placed"
+
 /* What the user asked for.  Unset fields keep the config's value. */
 typedef struct run_request {
     const char *task;        /* preset name (configs/<task>.json), or NULL */
@@ -55,8 +60,19 @@ int run_result_name(char *buf, size_t n, const cJSON *config, const char *id,
  * with another status (failed, diverged, interrupted) or unreadable. */
 int run_result_complete(const char *path);
 
-/* Directory holding the preset configs: $DROPBENCH_CONFIGS, else configs/
- * beside the executable, else ./configs. */
-const char *db_config_dir(void);
+/* The built-in presets: configs/ beside the executable (or one folder up,
+ * for build/dropbench), else ./configs. */
+const char *db_preset_dir(void);
+/* The config search path into dirs[0..max): each folder of
+ * $DROPBENCH_CONFIGS (':'-separated, in order), then the presets
+ * (db_preset_dir), which the variable adds to and never replaces.  A task
+ * NAME is the first NAME.json found in a folder or its repro/ subfolder
+ * that is not a sweep file (sweep files are never tasks).  Returns the
+ * count.  The strings live until the next call. */
+size_t db_config_path(const char **dirs, size_t max);
+/* Every task name the search path offers (sweep files left out), unsorted,
+ * each once, into *names (caller frees with db_strv_free).  0, or -1 when
+ * out of memory. */
+int db_task_names(char ***names, size_t *n);
 
 #endif

@@ -23,8 +23,8 @@ int run_data_input(db_model_input *in, const char *data, db_err *e)
         in->T = 16;
         in->vocab = 256;
     } else {
-        return db_fail(e, "unknown data set \"%s\" (known: mnist, fashion, cifar10, "
-                       "wordlang)", data);
+        static const char *const sets[] = { "mnist", "fashion", "cifar10", "wordlang" };
+        return db_fail_unknown(e, NULL, "data set", data, sets, 4);
     }
     return 0;
 }

@@ -690,6 +690,18 @@ static int result_json(cJSON **out, const run_state *rs, const cJSON *config,
     if (add_data_json(res, rs) || add_epochs_json(res, rs) ||
         add_timing_json(res, rs, db_now() - t_start))
         return -1;
+    /* the base model's fingerprint (arch.h db_arch_base_json): the report
+     * pairs a run with the baseline only when theirs are equal */
+    cJSON *base = NULL;
+    char fp[17];
+    int bad = db_arch_base_json(&base, cJSON_GetObjectItemCaseSensitive(config, "model"),
+                                "config", NULL) ||
+              db_json_fingerprint(fp, base, NULL);
+    cJSON_Delete(base);
+    if (bad)
+        return -1;
+    ADD(cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(res, "fingerprints"),
+                                "base_model", fp));
     ADD(cJSON_AddNumberToObject(res, "parameters", (double)rs->m.nparams));
     ADD(cJSON_AddNumberToObject(res, "model_bytes", (double)db_model_bytes(&rs->m)));
     ADD(cJSON_AddNumberToObject(res, "peak_rss_mib", db_peak_rss_mib()));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/hash.h"
 
 int db_json_load(cJSON **out, const char *path, db_err *e)
 {
@@ -317,13 +318,27 @@ int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *wh
                       db_err *e)
 {
     const cJSON *k;
+    size_t n = 0;
+    while (allowed[n])
+        n++;
     cJSON_ArrayForEach(k, o) {
         int ok = 0;
-        for (size_t i = 0; allowed[i]; i++)
+        for (size_t i = 0; i < n; i++)
             if (k->string && strcmp(k->string, allowed[i]) == 0)
                 ok = 1;
         if (!ok)
-            return db_fail(e, "%s: unknown field \"%s\"", what, k->string ? k->string : "?");
+            return db_fail_unknown(e, what, "key", k->string ? k->string : "?", allowed, n);
     }
+    return 0;
+}
+
+int db_json_fingerprint(char out[17], const cJSON *j, db_err *e)
+{
+    char *txt = cJSON_PrintUnformatted(j);
+    if (!txt)
+        return db_fail(e, "out of memory fingerprinting JSON");
+    uint64_t h = db_fnv1a(DB_FNV1A_BASIS, txt, strlen(txt));
+    cJSON_free(txt);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
     return 0;
 }

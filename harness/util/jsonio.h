@@ -30,9 +30,16 @@ int db_json_number(double *out, const cJSON *o, const char *key, int required,
                    const char *what, db_err *e);
 int db_json_string(const char **out, const cJSON *o, const char *key, int required,
                    const char *what, db_err *e);
-/* Fails naming the first key of o that is not in allowed (NULL-terminated). */
+/* Fails naming the first key of o that is not in allowed (NULL-terminated),
+ * with the closest allowed key and the allowed keys (db_fail_unknown). */
 int db_json_only_keys(const cJSON *o, const char *const *allowed, const char *what,
                       db_err *e);
+
+/* The fingerprint of a JSON value: 64-bit FNV-1a (util/hash.h) of its
+ * unformatted text (cJSON_PrintUnformatted), as 16 lowercase hex digits +
+ * NUL.  Equal for equal canonical JSON (fixed key order, as the config and
+ * arch writers produce). */
+int db_json_fingerprint(char out[17], const cJSON *j, db_err *e);
 
 /* The checks of db_json_load on a text in memory (what names it in
  * messages): parses text[0..n) into *out. */

@@ -16,10 +16,4 @@ int db_strv_push(char ***arr, size_t *n, char *p);
 /* Frees a[0..n) and a. */
 void db_strv_free(char **a, size_t n);
 
-/* The name of names[0..n) closest to s in edit distance (insertions,
- * deletions, substitutions, and swaps of neighbours), when close enough to
- * be a likely typo (at most 2 edits, or a third of s's length); else NULL.
- * For "did you mean" in messages. */
-const char *db_closest(const char *s, const char *const *names, size_t n);
-
 #endif
