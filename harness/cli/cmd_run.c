@@ -370,7 +370,16 @@ int cmd_show(int argc, char **argv)
             snprintf(set, sizeof set, "hidden %zu, %s", s->units,
                      s->seq ? "state sequence" : "final state");
             break;
+        case DB_LAYER_BATCHNORM:
+            snprintf(set, sizeof set, "per %s, momentum %g eps %g",
+                     L->in_kind == DB_SHAPE_IMAGE ? "channel" : "unit",
+                     (double)BATCHNORM_MOMENTUM, (double)BATCHNORM_EPS);
+            break;
         case DB_LAYER_DROPOUT:
+            if (s->mode == DROPOUT_DROPBLOCK)
+                snprintf(set, sizeof set, "rate %.3g dropblock %zu, site %s (#%d)",
+                         s->rate, s->block, db_site_name(s->site), L->site_index);
+            else
             snprintf(set, sizeof set, "rate %.3g %s, site %s (#%d)", s->rate,
                      db_dropout_mode_name(s->mode), db_site_name(s->site), L->site_index);
             nrec += s->mode == DROPOUT_RECURRENT;

@@ -115,6 +115,7 @@ static const struct {
     { "mnist-lenet", 160.0, 60000 },
     { "fashion-lenet", 160.0, 60000 },
     { "cifar-cnn", 145.0, 50000 },
+    { "cifar-bn", 160.0, 50000 }, /* cifar-cnn's, plus batchnorm: a guess */
     { "wordlang-gru", 37.0, 100000 },
 };
 

@@ -6,8 +6,9 @@
  *  72 u64 nparams  80 u64 ntrain_all  88 u64 dropout sites  96 u64 epochs
  * 104 u64 doubles per epoch  112 u64 time counters  120 u64 epochs done
  * 128 u64 payload bytes      136 SHA-256 of bytes [0, 136) and the payload
- * 168 zero to 192.
- * Payload: params, grads, velocity (floats); the order stream and each
+ * 168 u64 batchnorm state floats (0 without batchnorm)   176 zero to 192.
+ * Payload: params, grads, velocity (floats); the batchnorm running
+ * statistics (floats, none without batchnorm); the order stream and each
  * dropout site's stream in layer order (4 u64 each); the permutation
  * (u32); the order fingerprint (u64); the per-epoch numbers and the time
  * counters (doubles); the model's four timing counters (doubles). */
@@ -31,7 +32,8 @@ static size_t nsites(const db_model *m)
 
 static size_t payload_size(const db_ckpt_view *v)
 {
-    return 3 * v->m->nparams * sizeof(float) + (1 + nsites(v->m)) * sizeof(db_rng) +
+    return (3 * v->m->nparams + v->m->nstate) * sizeof(float) +
+           (1 + nsites(v->m)) * sizeof(db_rng) +
            v->ntrain_all * sizeof(uint32_t) + sizeof(uint64_t) +
            (v->epochs * v->ep_doubles + v->ntimes + 4) * sizeof(double);
 }
@@ -79,6 +81,7 @@ static size_t payload(unsigned char *buf, db_ckpt_view *v, int save)
     xfer(buf, &off, m->params, np, save);
     xfer(buf, &off, m->grads, np, save);
     xfer(buf, &off, m->velocity, np, save);
+    xfer(buf, &off, m->state, m->nstate * sizeof(float), save);
     xfer(buf, &off, v->order->s, sizeof v->order->s, save);
     for (size_t i = 0; i < m->nl; i++)
         if (m->L[i].spec.type == DB_LAYER_DROPOUT)
@@ -127,6 +130,7 @@ size_t db_ckpt_encode(unsigned char *buf, size_t cap, const db_ckpt_view *v)
     put_u64(buf, 112, v->ntimes);
     put_u64(buf, 120, *v->done_epochs);
     put_u64(buf, 128, n - DB_CKPT_HEADER);
+    put_u64(buf, 168, v->m->nstate);
     size_t end = payload(buf, (db_ckpt_view *)v, 1);
     (void)end;
     uint8_t d[32];
@@ -161,7 +165,7 @@ int db_ckpt_check(const unsigned char *buf, size_t n, char run_id[17], db_err *e
     char id[24], cv[32];
     if (field_str(buf, 16, 24, id) || field_str(buf, 40, 32, cv) || strlen(id) > 16)
         return db_fail(e, "corrupt header");
-    for (size_t i = 168; i < DB_CKPT_HEADER; i++)
+    for (size_t i = 176; i < DB_CKPT_HEADER; i++)
         if (buf[i])
             return db_fail(e, "corrupt header");
     uint64_t plen = get_u64(buf, 128);
@@ -190,12 +194,13 @@ int db_ckpt_decode(const unsigned char *buf, size_t n, db_ckpt_view *v, db_err *
     if (get_u64(buf, 72) != v->m->nparams || get_u64(buf, 80) != v->ntrain_all ||
         get_u64(buf, 88) != nsites(v->m) || get_u64(buf, 96) != v->epochs ||
         get_u64(buf, 104) != v->ep_doubles || get_u64(buf, 112) != v->ntimes ||
+        get_u64(buf, 168) != v->m->nstate ||
         n != db_ckpt_size(v))
         return db_fail(e, "sizes differ from this run's");
     if (done < 1 || done >= v->epochs)
         return db_fail(e, "%llu epochs done of %zu", (unsigned long long)done, v->epochs);
     /* the permutation indexes the training set: checked before it is used */
-    size_t idx_off = DB_CKPT_HEADER + 3 * v->m->nparams * sizeof(float) +
+    size_t idx_off = DB_CKPT_HEADER + (3 * v->m->nparams + v->m->nstate) * sizeof(float) +
                      (1 + nsites(v->m)) * sizeof(db_rng);
     for (size_t i = 0; i < v->ntrain_all; i++) {
         uint32_t k;

@@ -311,6 +311,13 @@ static int build_model(run_state *rs, const db_model_input *in, db_err *e)
     if (db_model_build(&rs->m, &rc->arch, in, rc->batch, e) ||
         db_model_set_threads(&rs->m, (size_t)rc->threads, e))
         return -1;
+    /* batchnorm needs two values a channel: every training batch size
+     * (the full one and the last, partial one) is checked now */
+    size_t full = rc->batch < rs->ntrain ? rc->batch : rs->ntrain, last = rs->ntrain % rc->batch;
+    if (db_model_check_train_batch(&rs->m, full, e) ||
+        (last && db_model_check_train_batch(&rs->m, last, e)))
+        return db_prefix(e, "%s (%zu training examples in batches of %zu)", rc->task,
+                         rs->ntrain, rc->batch);
     db_model_init_with(&rs->m, rc->seed, &rc->rx.init);
     rs->init_fp = db_fnv1a(DB_FNV1A_BASIS, rs->m.params,
                         rs->m.nparams * sizeof(float));

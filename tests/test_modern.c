@@ -1,0 +1,522 @@
+/* test_modern.c - the layers and dropout modes of issue 21 inside the model
+ * (docs/MODERN.md): batchnorm (gradient through the model, running
+ * statistics, evaluation, threads, checkpoints) and the dropout relatives
+ * gaussian, dropconnect and dropblock (gradients through the model with
+ * their masks held fixed, and the drop rate and scaling the model applies),
+ * and the Monte-Carlo evaluation pass.  The kernels' own tests are
+ * test_batchnorm.c and test_dropvariants.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "train/ckpt.h"
+#include "train/model.h"
+
+#define CONV(f, k, p) { .type = DB_LAYER_CONV, .units = (f), .kernel = (k), .stride = 1, .pad = (p) }
+#define RELU { .type = DB_LAYER_RELU }
+#define SIGM { .type = DB_LAYER_SIGMOID }
+#define BN { .type = DB_LAYER_BATCHNORM }
+#define POOL(k, s, p) { .type = DB_LAYER_MAXPOOL, .kernel = (k), .stride = (s), .pad = (p) }
+#define DENSE(u) { .type = DB_LAYER_DENSE, .units = (u) }
+#define DROPM(p, m) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = (m), .site = DB_SITE_USER }
+#define DROPB(p, b) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_DROPBLOCK, \
+                      .site = DB_SITE_USER, .block = (b) }
+
+typedef struct net {
+    const char *name;
+    size_t c, h, w, classes, B;
+    size_t nl;
+    db_layer layers[12];
+} net;
+
+static void build(db_model *m, const net *nc, size_t threads, uint64_t seed)
+{
+    db_arch a = { .n = nc->nl };
+    memcpy(a.layers, nc->layers, nc->nl * sizeof a.layers[0]);
+    db_model_input in = { .text = 0, .c = nc->c, .h = nc->h, .w = nc->w,
+                          .classes = nc->classes };
+    db_err e;
+    ck_assert_msg(db_model_build(m, &a, &in, nc->B, &e) == 0, "%s: %s", nc->name, e.msg);
+    ck_assert_msg(db_model_set_threads(m, threads, &e) == 0, "%s", e.msg);
+    db_model_init(m, seed);
+    db_rng r;
+    db_rng_seed(&r, 21, DB_RNG_TEST, 0);
+    const size_t nin = nc->B * nc->c * nc->h * nc->w;
+    for (size_t i = 0; i < nin; i++)
+        m->input[i] = 2.0f * db_rng_uniform(&r) - 1.0f;
+}
+
+static void labels_of(uint8_t *labels, const net *nc)
+{
+    for (size_t i = 0; i < nc->B; i++)
+        labels[i] = (uint8_t)(i * 7 % nc->classes);
+}
+
+/* Every dropout site's training stream, saved and put back: the same masks
+ * on every forward of a gradient check. */
+static void save_streams(const db_model *m, db_rng *saved)
+{
+    for (size_t i = 0; i < m->nl; i++)
+        saved[i] = m->L[i].rng;
+}
+
+static void load_streams(db_model *m, const db_rng *saved)
+{
+    for (size_t i = 0; i < m->nl; i++)
+        m->L[i].rng = saved[i];
+}
+
+/* Central differences of the training loss (masks fixed, batch statistics)
+ * against db_model_backward, for every parameter of the net. */
+static void gradcheck(const net *nc)
+{
+    db_model m;
+    build(&m, nc, 1, 3);
+    uint8_t labels[64];
+    labels_of(labels, nc);
+    db_rng saved[DB_ARCH_MAX];
+    save_streams(&m, saved);
+    size_t c = 0;
+    db_model_forward(&m, nc->B, labels, 1, &c);
+    db_model_backward(&m, nc->B, labels);
+    float *g = malloc(m.nparams * sizeof *g);
+    ck_assert_ptr_nonnull(g);
+    memcpy(g, m.grads, m.nparams * sizeof *g);
+    float gmax = 0.0f;
+    for (size_t k = 0; k < m.nparams; k++)
+        gmax = fabsf(g[k]) > gmax ? fabsf(g[k]) : gmax;
+    ck_assert_msg(gmax > 1e-4f, "%s: no gradient", nc->name);
+    size_t bad = 0, checked = 0, nonzero = 0;
+    for (size_t k = 0; k < m.nparams; k++) {
+        const float p = m.params[k];
+        const float h = 1e-2f * (fabsf(p) > 1.0f ? fabsf(p) : 1.0f);
+        m.params[k] = p + h;
+        load_streams(&m, saved);
+        double lp = db_model_forward(&m, nc->B, labels, 1, &c);
+        m.params[k] = p - h;
+        load_streams(&m, saved);
+        double lm = db_model_forward(&m, nc->B, labels, 1, &c);
+        m.params[k] = p;
+        const double num = (lp - lm) / ((double)(p + h) - (double)(p - h));
+        const double err = fabs(num - (double)g[k]);
+        checked++;
+        nonzero += fabs(num) > 1e-3 * gmax;
+        if (err > 2e-3 * gmax + 3e-2 * fabs(num)) {
+            if (bad < 5)
+                fprintf(stderr, "%s: parameter %zu: numeric %.6g, backward %.6g\n",
+                        nc->name, k, num, (double)g[k]);
+            bad++;
+        }
+    }
+    ck_assert_msg(bad == 0, "%s: %zu of %zu gradients off", nc->name, bad, checked);
+    ck_assert_msg(nonzero > checked / 4, "%s: too few gradients to check (%zu of %zu)",
+                  nc->name, nonzero, checked);
+    free(g);
+    db_model_free(&m);
+}
+
+/* Smooth nets (sigmoid, no pools) so that central differences see no kink. */
+static const net grad_nets[] = {
+    /* batchnorm per channel after a conv and per unit after a dense layer */
+    { "batchnorm", 2, 6, 6, 3, 8, 7,
+      { CONV(3, 3, 1), BN, SIGM, DENSE(5), BN, SIGM, DENSE(3) } },
+    /* batchnorm's input gradient through a layer below it */
+    { "batchnorm-deep", 1, 5, 5, 3, 6, 6,
+      { CONV(2, 3, 0), SIGM, CONV(3, 3, 1), BN, SIGM, DENSE(3) } },
+    { "gaussian", 1, 4, 4, 3, 8, 5,
+      { DENSE(6), SIGM, DROPM(0.3, DROPOUT_GAUSSIAN), DENSE(5), DENSE(3) } },
+    /* DropConnect on a hidden dense layer (with an input gradient below it)
+     * and on the output layer */
+    { "dropconnect", 1, 4, 4, 3, 8, 7,
+      { DENSE(6), SIGM, DROPM(0.4, DROPOUT_DROPCONNECT), DENSE(5), SIGM,
+        DROPM(0.25, DROPOUT_DROPCONNECT), DENSE(3) } },
+    { "dropblock", 2, 6, 6, 3, 6, 5,
+      { CONV(3, 3, 1), SIGM, DROPB(0.3, 3), CONV(2, 3, 1), DENSE(3) } },
+    /* all of it together, with batchnorm after the dropouts (Li et al.'s
+     * variance shift case) */
+    { "mixed", 2, 6, 6, 3, 8, 10,
+      { CONV(3, 3, 1), SIGM, DROPB(0.2, 2), CONV(3, 3, 1), BN, SIGM, DENSE(6),
+        DROPM(0.3, DROPOUT_GAUSSIAN), BN, DENSE(3) } },
+};
+
+START_TEST(gradients_through_the_model)
+{
+    gradcheck(&grad_nets[_i]);
+}
+END_TEST
+
+/* Running statistics after one training forward: (1 - 0.1) * start + 0.1 *
+ * the batch's mean and UNBIASED variance, worked out here in double from
+ * the layer's input; evaluation then normalises with them, element by
+ * element, whatever the rest of the batch. */
+START_TEST(batchnorm_running_statistics_and_evaluation)
+{
+    const net nc = { "bn", 2, 5, 5, 3, 7, 5, { CONV(4, 3, 1), BN, RELU, DENSE(4), DENSE(3) } };
+    db_model m;
+    build(&m, &nc, 1, 5);
+    uint8_t labels[64];
+    labels_of(labels, &nc);
+    size_t c = 0;
+    db_model_forward(&m, nc.B, labels, 1, &c);
+    const db_mlayer *L = &m.L[1];
+    const size_t C = L->in_c, S = L->in_h * L->in_w, n = nc.B * S;
+    ck_assert_uint_eq(m.nstate, 2 * C);
+    for (size_t ch = 0; ch < C; ch++) {
+        double s = 0, ss = 0;
+        for (size_t b = 0; b < nc.B; b++)
+            for (size_t k = 0; k < S; k++)
+                s += m.L[0].out[(b * C + ch) * S + k];
+        const double mean = s / (double)n;
+        for (size_t b = 0; b < nc.B; b++)
+            for (size_t k = 0; k < S; k++) {
+                double d = m.L[0].out[(b * C + ch) * S + k] - mean;
+                ss += d * d;
+            }
+        const double var_u = ss / (double)(n - 1);
+        const double rm = m.state[L->s_off + ch], rv = m.state[L->s_off + C + ch];
+        ck_assert_msg(fabs(rm - 0.1 * mean) <= 1e-6 * (1 + fabs(mean)),
+                      "channel %zu: running mean %.9g, want %.9g", ch, rm, 0.1 * mean);
+        ck_assert_msg(fabs(rv - (0.9 + 0.1 * var_u)) <= 1e-6 * (1 + var_u),
+                      "channel %zu: running var %.9g, want %.9g", ch, rv, 0.9 + 0.1 * var_u);
+    }
+    /* evaluation: deterministic, per example, and leaves the state alone */
+    float *state = malloc(m.nstate * sizeof *state);
+    ck_assert_ptr_nonnull(state);
+    memcpy(state, m.state, m.nstate * sizeof *state);
+    db_model_forward(&m, nc.B, labels, 0, &c);
+    const size_t os = L->out_size;
+    float *first = malloc(nc.B * os * sizeof *first);
+    ck_assert_ptr_nonnull(first);
+    memcpy(first, L->out, nc.B * os * sizeof *first);
+    db_model_forward(&m, nc.B, labels, 0, &c);
+    ck_assert(memcmp(first, L->out, nc.B * os * sizeof *first) == 0);
+    ck_assert(memcmp(state, m.state, m.nstate * sizeof *state) == 0);
+    for (size_t ch = 0; ch < C; ch++) {
+        const float mu = m.state[L->s_off + ch], var = m.state[L->s_off + C + ch];
+        const float gam = m.params[L->w_off + ch], bet = m.params[L->b_off + ch];
+        for (size_t k = 0; k < S; k++) {
+            double want = gam * (m.L[0].out[ch * S + k] - mu) / sqrt(var + 1e-5) + bet;
+            ck_assert_msg(fabs(first[ch * S + k] - want) <= 1e-5 * (1 + fabs(want)),
+                          "evaluation output %.9g, want %.9g", first[ch * S + k], want);
+        }
+    }
+    /* example 0 alone gives the same bits as within the batch */
+    db_model_forward(&m, 1, labels, 0, &c);
+    ck_assert(memcmp(first, L->out, os * sizeof *first) == 0);
+    /* a training batch of one example cannot normalise a dense layer's units */
+    const net dn = { "bn-dense", 1, 3, 3, 3, 4, 4, { DENSE(4), BN, RELU, DENSE(3) } };
+    db_model d;
+    build(&d, &dn, 1, 5);
+    db_err e;
+    ck_assert_int_eq(db_model_check_train_batch(&d, 2, &e), 0);
+    ck_assert_int_eq(db_model_check_train_batch(&d, 1, &e), -1);
+    ck_assert_msg(strstr(e.msg, "layer 1 (batchnorm)") != NULL, "%s", e.msg);
+    ck_assert_int_eq(db_model_check_train_batch(&m, 1, &e), 0); /* 25 values a channel */
+    db_model_free(&d);
+    free(first);
+    free(state);
+    db_model_free(&m);
+}
+END_TEST
+
+/* Batchnorm splits its channels over the team: the same bits on 1 and 2
+ * threads (forward, running statistics, gamma and beta gradients). */
+START_TEST(batchnorm_threads_agree)
+{
+    const net nc = { "bn-first", 5, 4, 4, 3, 9, 3, { BN, DENSE(7), DENSE(3) } };
+    db_model a, b;
+    build(&a, &nc, 1, 9);
+    build(&b, &nc, 2, 9);
+    uint8_t labels[64];
+    labels_of(labels, &nc);
+    size_t c = 0;
+    db_model_forward(&a, nc.B, labels, 1, &c);
+    db_model_forward(&b, nc.B, labels, 1, &c);
+    ck_assert(memcmp(a.L[0].out, b.L[0].out, nc.B * a.L[0].out_size * sizeof(float)) == 0);
+    ck_assert(memcmp(a.state, b.state, a.nstate * sizeof(float)) == 0);
+    db_model_backward(&a, nc.B, labels);
+    db_model_backward(&b, nc.B, labels);
+    /* the dense layer above may round its input gradient differently per
+     * thread count; gamma and beta from the same gradient agree to rounding */
+    const db_mlayer *L = &a.L[0];
+    for (size_t k = 0; k < L->w_n + L->b_n; k++) {
+        float x = a.grads[L->w_off + k], y = b.grads[L->w_off + k];
+        ck_assert_msg(fabsf(x - y) <= 1e-5f * (1.0f + fabsf(x)), "%zu: %g vs %g", k, x, y);
+    }
+    db_model_free(&a);
+    db_model_free(&b);
+}
+END_TEST
+
+/* Inserting batchnorm layers does not move the other layers' INIT streams:
+ * conv and dense weights start as in the net without them. */
+START_TEST(batchnorm_keeps_the_initial_weights)
+{
+    const net with = { "w", 2, 5, 5, 3, 4, 7,
+                       { CONV(3, 3, 1), BN, RELU, DENSE(6), BN, RELU, DENSE(3) } };
+    const net without = { "wo", 2, 5, 5, 3, 4, 5,
+                          { CONV(3, 3, 1), RELU, DENSE(6), RELU, DENSE(3) } };
+    db_model a, b;
+    build(&a, &with, 1, 11);
+    build(&b, &without, 1, 11);
+    const size_t pairs[3][2] = { { 0, 0 }, { 3, 2 }, { 6, 4 } };
+    for (int k = 0; k < 3; k++) {
+        const db_mlayer *x = &a.L[pairs[k][0]], *y = &b.L[pairs[k][1]];
+        ck_assert_uint_eq(x->w_n + x->b_n, y->w_n + y->b_n);
+        ck_assert(memcmp(a.params + x->w_off, b.params + y->w_off,
+                         (x->w_n + x->b_n) * sizeof(float)) == 0);
+    }
+    for (size_t k = 0; k < a.L[1].w_n; k++) {
+        ck_assert(a.params[a.L[1].w_off + k] == 1.0f);
+        ck_assert(a.params[a.L[1].b_off + k] == 0.0f);
+        ck_assert(a.state[a.L[1].s_off + k] == 0.0f);
+        ck_assert(a.state[a.L[1].s_off + a.L[1].w_n + k] == 1.0f);
+    }
+    db_model_free(&a);
+    db_model_free(&b);
+}
+END_TEST
+
+/* A checkpoint carries the running statistics: decoding puts them back. */
+START_TEST(checkpoint_restores_running_statistics)
+{
+    const net nc = { "bn", 2, 5, 5, 3, 6, 5, { CONV(4, 3, 1), BN, RELU, DENSE(4), DENSE(3) } };
+    db_model m;
+    build(&m, &nc, 1, 5);
+    uint8_t labels[64];
+    labels_of(labels, &nc);
+    size_t c = 0;
+    db_model_forward(&m, nc.B, labels, 1, &c); /* running stats move */
+    db_rng order;
+    db_rng_seed(&order, 1, DB_RNG_TEST, 1);
+    uint32_t idx[4] = { 0, 1, 2, 3 };
+    double ep[3 * 2] = { 0 }, times[2] = { 0 };
+    size_t done = 1;
+    uint64_t fp = 5;
+    db_ckpt_view v = { "0123456789abcdef", &m, &order, idx, 4, ep, 3, 2, &done, &fp,
+                       times, 2 };
+    size_t n = db_ckpt_size(&v);
+    unsigned char *buf = malloc(n);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(db_ckpt_encode(buf, n, &v), n);
+    float *want = malloc(m.nstate * sizeof *want);
+    ck_assert_ptr_nonnull(want);
+    memcpy(want, m.state, m.nstate * sizeof *want);
+    ck_assert(want[0] != 0.0f);
+    for (size_t k = 0; k < m.nstate; k++)
+        m.state[k] = -7.0f;
+    db_err e;
+    ck_assert_msg(db_ckpt_decode(buf, n, &v, &e) == 0, "%s", e.msg);
+    ck_assert(memcmp(want, m.state, m.nstate * sizeof *want) == 0);
+    /* a checkpoint with another amount of state is refused */
+    m.nstate--;
+    ck_assert_int_eq(db_ckpt_decode(buf, n, &v, &e), -1);
+    m.nstate++;
+    free(want);
+    free(buf);
+    db_model_free(&m);
+}
+END_TEST
+
+/* 5-sigma bound on a binomial proportion. */
+static void near_rate(const char *what, double got, double p, double n)
+{
+    double sd = sqrt(p * (1 - p) / n);
+    ck_assert_msg(fabs(got - p) <= 5 * sd + 1e-12, "%s: %.5f, expected %.5f (sd %.5f)", what,
+                  got, p, sd);
+}
+
+/* Gaussian mode in the model: out = in * noise, noise of mean 1 and
+ * variance rate / (1 - rate) per element; evaluation the identity. */
+START_TEST(gaussian_mode_in_the_model)
+{
+    const net nc = { "g", 4, 8, 8, 3, 64, 3,
+                     { DROPM(0.3, DROPOUT_GAUSSIAN), DENSE(4), DENSE(3) } };
+    db_model m;
+    build(&m, &nc, 2, 13);
+    uint8_t labels[64];
+    labels_of(labels, &nc);
+    const size_t N = nc.B * m.L[0].out_size;
+    for (size_t k = 0; k < N; k++)
+        m.input[k] = 1.5f;
+    size_t c = 0;
+    db_model_forward(&m, nc.B, labels, 1, &c);
+    double s = 0, ss = 0;
+    for (size_t k = 0; k < N; k++) {
+        double f = m.L[0].out[k] / 1.5;
+        ck_assert(m.L[0].out[k] == 1.5f * m.L[0].noise[k]);
+        s += f;
+        ss += f * f;
+    }
+    const double mean = s / (double)N, var = ss / (double)N - mean * mean;
+    const double want = 0.3 / 0.7;
+    ck_assert_msg(fabs(mean - 1.0) <= 5 * sqrt(want / (double)N), "mean %.5f", mean);
+    /* the variance of a sample variance of normals: 2 sigma^4 / N */
+    ck_assert_msg(fabs(var - want) <= 5 * want * sqrt(2.0 / (double)N), "variance %.5f, "
+                  "want %.5f", var, want);
+    db_model_forward(&m, nc.B, labels, 0, &c);
+    ck_assert(memcmp(m.L[0].out, m.input, N * sizeof(float)) == 0);
+    db_model_free(&m);
+}
+END_TEST
+
+/* DropConnect in the model: one weight mask per batch for the dense layer
+ * above, about rate of it dropped, the layer's output that of
+ * W' = W * mask / (1 - rate); evaluation uses W. */
+START_TEST(dropconnect_mode_in_the_model)
+{
+    const net nc = { "dc", 1, 10, 10, 5, 6, 4,
+                     { DENSE(60), DROPM(0.4, DROPOUT_DROPCONNECT), DENSE(40), DENSE(5) } };
+    db_model m;
+    build(&m, &nc, 2, 17);
+    uint8_t labels[64];
+    labels_of(labels, &nc);
+    size_t c = 0;
+    db_model_forward(&m, nc.B, labels, 1, &c);
+    const db_mlayer *D = &m.L[1], *L = &m.L[2];
+    ck_assert_int_eq(L->dc_from, 1);
+    ck_assert(D->out == m.L[0].out); /* passes its input on */
+    size_t kept = 0;
+    for (size_t k = 0; k < L->w_n; k++)
+        kept += D->mask[k];
+    near_rate("dropconnect kept", (double)kept / (double)L->w_n, 0.6, (double)L->w_n);
+    const float *W = m.params + L->w_off, *bias = m.params + L->b_off;
+    const size_t In = L->in_size, O = L->out_size;
+    for (size_t b = 0; b < nc.B; b++)
+        for (size_t o = 0; o < O; o++) {
+            double y = bias[o];
+            for (size_t i = 0; i < In; i++)
+                y += (double)m.L[0].out[b * In + i] *
+                     (D->mask[o * In + i] ? W[o * In + i] / 0.6 : 0.0);
+            ck_assert_msg(fabs(L->out[b * O + o] - y) <= 1e-4 * (1 + fabs(y)),
+                          "training output %.7g, want %.7g", L->out[b * O + o], y);
+        }
+    db_model_forward(&m, nc.B, labels, 0, &c);
+    for (size_t b = 0; b < nc.B; b++)
+        for (size_t o = 0; o < O; o++) {
+            double ye = bias[o];
+            for (size_t i = 0; i < In; i++)
+                ye += (double)m.L[0].out[b * In + i] * W[o * In + i];
+            ck_assert_msg(fabs(L->out[b * O + o] - ye) <= 1e-4 * (1 + fabs(ye)),
+                          "evaluation output %.7g, want %.7g", L->out[b * O + o], ye);
+        }
+    db_model_free(&m);
+    /* anywhere but right before a dense layer is refused */
+    const net bad = { "dc-bad", 1, 4, 4, 3, 2, 5,
+                      { DENSE(6), RELU, DROPM(0.4, DROPOUT_DROPCONNECT), RELU, DENSE(3) } };
+    db_arch a = { .n = bad.nl };
+    memcpy(a.layers, bad.layers, bad.nl * sizeof a.layers[0]);
+    db_model_input in = { .c = 1, .h = 4, .w = 4, .classes = 3 };
+    db_err e;
+    db_model x;
+    ck_assert_int_eq(db_model_build(&x, &a, &in, 2, &e), -1);
+    ck_assert_msg(strstr(e.msg, "dropconnect") && strstr(e.msg, "before a dense layer"),
+                  "%s", e.msg);
+}
+END_TEST
+
+/* DropBlock in the model: the dropped share near dropblock_expected_rate,
+ * kept units scaled by the batch's count / kept; evaluation the identity;
+ * refused on a flat input. */
+START_TEST(dropblock_mode_in_the_model)
+{
+    const net nc = { "db", 3, 12, 12, 3, 32, 3, { DROPB(0.2, 3), DENSE(4), DENSE(3) } };
+    db_model m;
+    build(&m, &nc, 2, 19);
+    uint8_t labels[64];
+    labels_of(labels, &nc);
+    size_t c = 0;
+    db_model_forward(&m, nc.B, labels, 1, &c);
+    const db_mlayer *L = &m.L[0];
+    const size_t N = nc.B * L->out_size;
+    size_t kept = 0;
+    for (size_t k = 0; k < N; k++)
+        kept += L->mask[k];
+    ck_assert_uint_gt(kept, 0);
+    const double want = dropblock_expected_rate(12, 12, 3, 0.2);
+    /* units of one block are dropped together: the variance of the share is
+     * at most block^2 times a binomial's */
+    const double dropped = 1.0 - (double)kept / (double)N;
+    ck_assert_msg(fabs(dropped - want) <= 5 * 3 * sqrt(want * (1 - want) / (double)N),
+                  "dropped %.4f, expected %.4f", dropped, want);
+    const float scale = (float)N / (float)kept;
+    ck_assert(L->dbscale == scale);
+    for (size_t k = 0; k < N; k++)
+        ck_assert(L->out[k] == (L->mask[k] ? m.input[k] * scale : 0.0f));
+    db_model_forward(&m, nc.B, labels, 0, &c);
+    ck_assert(memcmp(L->out, m.input, N * sizeof(float)) == 0);
+    db_model_free(&m);
+    db_arch a = { .n = 3, .layers = { DENSE(4), DROPB(0.2, 3), DENSE(3) } };
+    db_model_input in = { .c = 1, .h = 4, .w = 4, .classes = 3 };
+    db_err e;
+    db_model x;
+    ck_assert_int_eq(db_model_build(&x, &a, &in, 2, &e), -1);
+    ck_assert_msg(strstr(e.msg, "dropblock") != NULL, "%s", e.msg);
+}
+END_TEST
+
+/* The Monte-Carlo pass: dropout on from the MC streams (the training
+ * streams do not move), batchnorm on its running statistics (not updated),
+ * different masks on each sample, the same samples after reseeding. */
+START_TEST(monte_carlo_pass)
+{
+    const net nc = { "mc", 2, 5, 5, 3, 8, 7,
+                     { CONV(3, 3, 1), BN, RELU, DROPM(0.5, DROPOUT_ELEMENT), DENSE(6),
+                       DROPM(0.3, DROPOUT_DROPCONNECT), DENSE(3) } };
+    db_model m;
+    build(&m, &nc, 1, 23);
+    uint8_t labels[64];
+    labels_of(labels, &nc);
+    size_t c = 0;
+    db_model_forward(&m, nc.B, labels, 1, &c);
+    db_rng saved[DB_ARCH_MAX];
+    save_streams(&m, saved);
+    float *state = malloc(m.nstate * sizeof *state);
+    float p0[64 * 3], p1[64 * 3], pe[64 * 3];
+    ck_assert_ptr_nonnull(state);
+    memcpy(state, m.state, m.nstate * sizeof *state);
+    db_model_forward(&m, nc.B, labels, 0, &c);
+    memcpy(pe, m.probs, nc.B * 3 * sizeof(float));
+    db_model_mc_seed(&m, 23, 1);
+    db_model_forward_pass(&m, nc.B, labels, DB_PASS_MC, &c);
+    memcpy(p0, m.probs, nc.B * 3 * sizeof(float));
+    db_model_forward_pass(&m, nc.B, labels, DB_PASS_MC, &c);
+    memcpy(p1, m.probs, nc.B * 3 * sizeof(float));
+    ck_assert(memcmp(p0, p1, sizeof(float) * nc.B * 3) != 0);
+    ck_assert(memcmp(p0, pe, sizeof(float) * nc.B * 3) != 0);
+    for (size_t i = 0; i < m.nl; i++)
+        ck_assert(memcmp(&saved[i], &m.L[i].rng, sizeof saved[i]) == 0);
+    ck_assert(memcmp(state, m.state, m.nstate * sizeof *state) == 0);
+    db_model_mc_seed(&m, 23, 1);
+    db_model_forward_pass(&m, nc.B, labels, DB_PASS_MC, &c);
+    ck_assert(memcmp(p0, m.probs, sizeof(float) * nc.B * 3) == 0);
+    /* the pass after evaluation is the evaluation's again */
+    db_model_forward(&m, nc.B, labels, 0, &c);
+    ck_assert(memcmp(pe, m.probs, sizeof(float) * nc.B * 3) == 0);
+    free(state);
+    db_model_free(&m);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("modern");
+    TCase *t = tcase_create("modern");
+    tcase_set_timeout(t, 120);
+    tcase_add_loop_test(t, gradients_through_the_model, 0,
+                        (int)(sizeof grad_nets / sizeof grad_nets[0]));
+    tcase_add_test(t, batchnorm_running_statistics_and_evaluation);
+    tcase_add_test(t, batchnorm_threads_agree);
+    tcase_add_test(t, batchnorm_keeps_the_initial_weights);
+    tcase_add_test(t, checkpoint_restores_running_statistics);
+    tcase_add_test(t, gaussian_mode_in_the_model);
+    tcase_add_test(t, dropconnect_mode_in_the_model);
+    tcase_add_test(t, dropblock_mode_in_the_model);
+    tcase_add_test(t, monte_carlo_pass);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+DB_TEST_MAIN()
