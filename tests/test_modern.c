@@ -10,9 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "check_main.h"
+#include "gen_data.h"
+#include "json_schema.h"
+#include "train/calib.h"
 #include "train/ckpt.h"
 #include "train/model.h"
+#include "train/run.h"
+#include "train/train.h"
+#include "util/jsonio.h"
 
 #define CONV(f, k, p) { .type = DB_LAYER_CONV, .units = (f), .kernel = (k), .stride = 1, .pad = (p) }
 #define RELU { .type = DB_LAYER_RELU }
@@ -500,6 +508,186 @@ START_TEST(monte_carlo_pass)
 }
 END_TEST
 
+/* ECE of a hand-made prediction set, worked out by hand (bins of 1/15:
+ * bin k holds k/15 < confidence <= (k+1)/15):
+ *   p                   label  conf  right  bin
+ *   0.9  0.05 0.05      0      0.9   yes    13 (0.867, 0.933]
+ *   0.2  0.7  0.1       1      0.7   yes    10 (0.667, 0.733]
+ *   0.62 0.28 0.1       1      0.62  no      9 (0.6, 0.667]
+ *   0.88 0.1  0.02      2      0.88  no     13
+ *   0.45 0.3  0.25      0      0.45  yes     6 (0.4, 0.467]
+ * bin 13: 2 examples, accuracy 1/2, confidence (0.9 + 0.88)/2 = 0.89:
+ *   2/5 * |0.5 - 0.89| = 0.156;  bin 10: 1/5 * |1 - 0.7| = 0.06;
+ *   bin 9: 1/5 * |0 - 0.62| = 0.124;  bin 6: 1/5 * |1 - 0.45| = 0.11;
+ *   ECE = 0.45.  Error 2/5 = 40%.  NLL = -(ln 0.9 + ln 0.7 + ln 0.28 +
+ *   ln 0.02 + ln 0.45) / 5 = (0.1053605 + 0.3566749 + 1.2729657 + 3.9120230
+ *   + 0.7985077) / 5 = 1.2891064. */
+START_TEST(ece_of_a_hand_made_set)
+{
+    const float p[5 * 3] = { 0.9f, 0.05f, 0.05f, 0.2f, 0.7f, 0.1f, 0.62f, 0.28f, 0.1f,
+                             0.88f, 0.1f, 0.02f, 0.45f, 0.3f, 0.25f };
+    const uint8_t y[5] = { 0, 1, 1, 2, 0 };
+    db_calib c, d;
+    db_calib_init(&c);
+    db_calib_add(&c, p, y, 5, 3);
+    double err, nll, ece;
+    db_calib_result(&c, &err, &nll, &ece);
+    ck_assert_msg(fabs(ece - 0.45) < 1e-6, "ECE %.9f", ece);
+    ck_assert_msg(fabs(err - 40.0) < 1e-12, "error %.9f", err);
+    ck_assert_msg(fabs(nll - 1.2891064) < 1e-6, "NLL %.9f", nll);
+    /* batch by batch: the same sums */
+    db_calib_init(&d);
+    db_calib_add(&d, p, y, 2, 3);
+    db_calib_add(&d, p + 6, y + 2, 3, 3);
+    double err2, nll2, ece2;
+    db_calib_result(&d, &err2, &nll2, &ece2);
+    ck_assert(err2 == err && ece2 == ece && fabs(nll2 - nll) < 1e-15);
+    /* a perfectly calibrated set: 4 examples at confidence 0.75 (bin 11),
+     * 3 right: ECE 0 */
+    const float q[4 * 2] = { 0.75f, 0.25f, 0.75f, 0.25f, 0.75f, 0.25f, 0.75f, 0.25f };
+    const uint8_t z[4] = { 0, 0, 0, 1 };
+    db_calib_init(&c);
+    db_calib_add(&c, q, z, 4, 2);
+    db_calib_result(&c, &err, &nll, &ece);
+    ck_assert_msg(ece < 1e-7 && fabs(err - 25.0) < 1e-12, "ECE %g error %g", ece, err);
+}
+END_TEST
+
+/* ---- end to end, on generated data (tests/gen_data.h) ---- */
+
+static char root[256];
+
+static void setup_once(void)
+{
+    const char *src = getenv("DROPBENCH_SRC");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/configs", src ? src : ".");
+    setenv("DROPBENCH_CONFIGS", path, 1);
+    snprintf(root, sizeof root, "/tmp/dbtest-modern-XXXXXX");
+    if (!mkdtemp(root))
+        abort();
+    char data[300];
+    snprintf(data, sizeof data, "%s/data", root);
+    if (gen_all(data, 300, 100))
+        abort();
+}
+
+static void teardown_once(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", root);
+}
+
+/* Resolves and executes a run; returns the parsed result, checked against
+ * results/schema.json. */
+static cJSON *run_one(const char *task, const char *strategy, const char *rate, long mc,
+                      long limit, int epochs)
+{
+    static int k;
+    run_request rq;
+    run_request_init(&rq);
+    rq.task = task;
+    rq.strategy = strategy;
+    rq.rate = rate;
+    rq.mc_samples = mc;
+    rq.limit_train = limit;
+    rq.epochs = epochs;
+    rq.allow_unverified = 1;
+    cJSON *cfg = NULL;
+    char id[17], data[300], out[400];
+    db_err e;
+    ck_assert_msg(run_resolve(&rq, &cfg, id, &e) == 0, "resolve: %s", e.msg);
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(out, sizeof out, "%s/out%d-%d", root, (int)getpid(), k++);
+    run_options o;
+    memset(&o, 0, sizeof o);
+    o.results_dir = out;
+    o.data_root = data;
+    o.quiet = 1;
+    int rc = run_execute(cfg, id, &o, &e);
+    cJSON_Delete(cfg);
+    ck_assert_msg(rc == 0, "execute: %s", e.msg);
+    cJSON *res = NULL, *schema = NULL;
+    ck_assert_msg(db_json_load(&res, o.result_path, &e) == 0, "%s", e.msg);
+    const char *src = getenv("DROPBENCH_SRC");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/results/schema.json", src ? src : ".");
+    ck_assert_msg(db_json_load(&schema, path, &e) == 0, "%s", e.msg);
+    char err[512];
+    ck_assert_msg(js_validate(schema, res, "$", err, sizeof err) == 0, "schema: %s", err);
+    cJSON_Delete(schema);
+    return res;
+}
+
+static double num_at(const cJSON *r, const char *a, const char *b, const char *c)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, a);
+    x = b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
+    x = c ? cJSON_GetObjectItemCaseSensitive(x, c) : x;
+    ck_assert_msg(cJSON_IsNumber(x), "no number at %s.%s.%s", a, b ? b : "", c ? c : "");
+    return x->valuedouble;
+}
+
+/* T = 1 with dropout off (rate 0, and no dropout at all) is the
+ * deterministic evaluation, bit for bit; with dropout on the samples
+ * differ, and the training (the epochs' numbers) is the run's without
+ * Monte-Carlo evaluation. */
+START_TEST(mc_one_sample_without_dropout_is_deterministic)
+{
+    const char *strategies[2][2] = { { "hinton", "0" }, { "none", NULL } };
+    for (int s = 0; s < 2; s++) {
+        cJSON *r = run_one("mnist-mlp", strategies[s][0], strategies[s][1], 1, 200, 1);
+        ck_assert(num_at(r, "config", "mc_samples", NULL) == 1);
+        const char *keys[3] = { "test_error_pct", "nll", "ece" };
+        for (int k = 0; k < 3; k++) {
+            double a = num_at(r, "calibration", "deterministic", keys[k]);
+            double b = num_at(r, "calibration", "mc", keys[k]);
+            ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "%s %s: %.17g vs %.17g",
+                          strategies[s][0], keys[k], a, b);
+        }
+        ck_assert(num_at(r, "calibration", "deterministic", "test_error_pct") ==
+                  num_at(r, "final", "test_error_pct", NULL));
+        cJSON_Delete(r);
+    }
+    cJSON *with = run_one("mnist-mlp", "hinton", NULL, 3, 200, 2);
+    cJSON *without = run_one("mnist-mlp", "hinton", NULL, 0, 200, 2);
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(without, "calibration"));
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(without, "config"), "mc_samples"));
+    const cJSON *ea = cJSON_GetObjectItemCaseSensitive(with, "epochs");
+    const cJSON *eb = cJSON_GetObjectItemCaseSensitive(without, "epochs");
+    ck_assert_int_eq(cJSON_GetArraySize(ea), 2);
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++) {
+            const char *key = k ? "test_loss" : "train_loss";
+            double a = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ea, i), key)->valuedouble;
+            double b = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(eb, i), key)->valuedouble;
+            ck_assert_msg(a == b, "epoch %d %s: %.17g with MC, %.17g without", i, key, a, b);
+        }
+    ck_assert(num_at(with, "calibration", "mc", "nll") !=
+              num_at(with, "calibration", "deterministic", "nll"));
+    cJSON_Delete(with);
+    cJSON_Delete(without);
+}
+END_TEST
+
+/* cifar-bn trains end to end with a BN-related strategy and the dropout
+ * relatives on a tiny generated set; every value is finite. */
+START_TEST(modern_tasks_run)
+{
+    const char *runs[][3] = { { "cifar-bn", "none", NULL }, { "cifar-bn", "conv", NULL } };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        cJSON *r = run_one(runs[i][0], runs[i][1], runs[i][2], 2, 40, 1);
+        double l = num_at(r, "final", "test_loss", NULL);
+        ck_assert_msg(isfinite(l), "%s %s: test loss %g", runs[i][0], runs[i][1], l);
+        ck_assert(isfinite(num_at(r, "calibration", "mc", "nll")));
+        cJSON_Delete(r);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("modern");
@@ -515,7 +703,14 @@ static Suite *make_suite(void)
     tcase_add_test(t, dropconnect_mode_in_the_model);
     tcase_add_test(t, dropblock_mode_in_the_model);
     tcase_add_test(t, monte_carlo_pass);
+    tcase_add_test(t, ece_of_a_hand_made_set);
     suite_add_tcase(s, t);
+    TCase *r = tcase_create("runs");
+    tcase_set_timeout(r, 300);
+    tcase_add_unchecked_fixture(r, setup_once, teardown_once);
+    tcase_add_test(r, mc_one_sample_without_dropout_is_deterministic);
+    tcase_add_test(r, modern_tasks_run);
+    suite_add_tcase(s, r);
     return s;
 }
 

@@ -25,6 +25,8 @@ static void run_usage(FILE *f, const char *cmd)
             "  --epochs N  --lr X  --threads N\n"
             "  --limit-train N  train on the first N training examples only\n"
             "  --val N          carve a validation split of N examples from training\n"
+            "  --mc-samples T   after training, also evaluate the test set by T\n"
+            "                   Monte-Carlo dropout passes (error, NLL, ECE of both)\n"
             "  --data DIR       data root (default $DROPBENCH_DATA or ./data)\n"
             "  --results DIR    where the result JSON goes (default results/<task>)\n"
             "  --quiet          no progress output\n"
@@ -68,7 +70,7 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
         { "limit-train", required_argument, 0, 'L' }, { "val", required_argument, 0, 'v' },
         { "data", required_argument, 0, 'd' },   { "results", required_argument, 0, 'o' },
         { "quiet", no_argument, 0, 'q' },        { "help", no_argument, 0, 'h' },
-        { "json", no_argument, 0, 'j' },
+        { "json", no_argument, 0, 'j' },         { "mc-samples", required_argument, 0, 'M' },
         { "allow-unverified", no_argument, 0, 'U' }, { 0, 0, 0, 0 },
     };
     memset(c, 0, sizeof *c);
@@ -117,6 +119,11 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
             if (parse_long(&v, optarg, "--val", 1, 1000000000))
                 return EXIT_USAGE;
             c->rq.val = v;
+            break;
+        case 'M':
+            if (parse_long(&v, optarg, "--mc-samples", 1, 10000))
+                return EXIT_USAGE;
+            c->rq.mc_samples = v;
             break;
         case 'l': {
             char *end;

@@ -14,6 +14,7 @@
 
 #include "data/data.h"
 #include "data/preprocess.h"
+#include "train/calib.h"
 #include "train/ckpt.h"
 #include "train/model.h"
 #include "train/run.h"
@@ -175,6 +176,9 @@ typedef struct run_state {
     unsigned char *ckbuf;      /* the checkpoint, allocated before training */
     size_t ckcap;
     char ckpath[4200];         /* "" when checkpoints are off */
+    float *mcsum;              /* mc_samples: one batch's mean softmax */
+    int has_cal;               /* the calibration below was evaluated */
+    db_calib cal_det, cal_mc;
 } run_state;
 
 /* Step 1: the config, the result file's path (its directory created) and
@@ -318,6 +322,9 @@ static int build_model(run_state *rs, const db_model_input *in, db_err *e)
         (last && db_model_check_train_batch(&rs->m, last, e)))
         return db_prefix(e, "%s (%zu training examples in batches of %zu)", rc->task,
                          rs->ntrain, rc->batch);
+    if (rc->mc_samples &&
+        !(rs->mcsum = malloc(rc->batch * rs->m.classes * sizeof *rs->mcsum)))
+        return db_fail(e, "out of memory");
     db_model_init_with(&rs->m, rc->seed, &rc->rx.init);
     rs->init_fp = db_fnv1a(DB_FNV1A_BASIS, rs->m.params,
                         rs->m.nparams * sizeof(float));
@@ -579,6 +586,64 @@ static int add_data_json(cJSON *res, const run_state *rs)
     return 0;
 }
 
+/* Step 6 (mc_samples > 0): the test set evaluated deterministically and
+ * by the mean softmax of mc_samples passes with dropout on, each into its
+ * calibration (calib.h).  The Monte-Carlo masks come from the sites' own
+ * MC streams, seeded for evaluation 0: the training streams, and so the
+ * training, are those of the run without it. */
+static void calibrate(run_state *rs)
+{
+    db_model *m = &rs->m;
+    const size_t T = rs->rc->mc_samples, K = m->classes, n = rs->data.test.n;
+    double t0 = db_now();
+    db_calib_init(&rs->cal_det);
+    db_calib_init(&rs->cal_mc);
+    db_model_mc_seed(m, rs->rc->seed, 0);
+    for (size_t off = 0; off < n; off += m->bmax) {
+        size_t B = n - off < m->bmax ? n - off : m->bmax, c = 0;
+        load_batch(m, rs->labels, &rs->data, &rs->data.test, rs->test_idx + off, B);
+        db_model_forward_pass(m, B, rs->labels, DB_PASS_EVAL, &c);
+        db_calib_add(&rs->cal_det, m->probs, rs->labels, B, K);
+        memset(rs->mcsum, 0, B * K * sizeof *rs->mcsum);
+        for (size_t t = 0; t < T; t++) {
+            db_model_forward_pass(m, B, rs->labels, DB_PASS_MC, &c);
+            for (size_t k = 0; k < B * K; k++)
+                rs->mcsum[k] += m->probs[k];
+        }
+        for (size_t k = 0; k < B * K; k++)
+            rs->mcsum[k] /= (float)T;
+        db_calib_add(&rs->cal_mc, rs->mcsum, rs->labels, B, K);
+    }
+    rs->has_cal = 1;
+    rs->eval_seconds += db_now() - t0;
+}
+
+static int add_calib_eval(cJSON *o, const char *key, const db_calib *c)
+{
+    double err, nll, ece;
+    db_calib_result(c, &err, &nll, &ece);
+    cJSON *j = cJSON_AddObjectToObject(o, key);
+    return j && cJSON_AddNumberToObject(j, "test_error_pct", err) &&
+                   cJSON_AddNumberToObject(j, "nll", nll) &&
+                   cJSON_AddNumberToObject(j, "ece", ece)
+               ? 0
+               : -1;
+}
+
+/* "calibration", only for a run with mc_samples that completed. */
+static int add_calibration_json(cJSON *res, const run_state *rs)
+{
+    if (!rs->has_cal)
+        return 0;
+    cJSON *cj = cJSON_AddObjectToObject(res, "calibration");
+    if (!cj || !cJSON_AddStringToObject(cj, "split", "test") ||
+        !cJSON_AddNumberToObject(cj, "mc_samples", (double)rs->rc->mc_samples) ||
+        !cJSON_AddNumberToObject(cj, "bins", DB_CALIB_BINS))
+        return -1;
+    return add_calib_eval(cj, "deterministic", &rs->cal_det) ||
+           add_calib_eval(cj, "mc", &rs->cal_mc);
+}
+
 /* "epochs" and "final". */
 static int add_epochs_json(cJSON *res, const run_state *rs)
 {
@@ -690,7 +755,7 @@ static int result_json(cJSON **out, const run_state *rs, const cJSON *config,
         cJSON_Delete(cfg);
         return -1;
     }
-    if (add_data_json(res, rs) || add_epochs_json(res, rs) ||
+    if (add_data_json(res, rs) || add_epochs_json(res, rs) || add_calibration_json(res, rs) ||
         add_timing_json(res, rs, db_now() - t_start))
         return -1;
     ADD(cJSON_AddNumberToObject(res, "parameters", (double)rs->m.nparams));
@@ -725,6 +790,8 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
         check_verified(&rs, id, opt, e) || make_splits(&rs, e) || build_model(&rs, &in, e) || ckpt_prepare(&rs, opt, e) ||
         train_epochs(&rs, opt, e))
         goto out;
+    if (rs.rc->mc_samples && !rs.diverged_epoch && rs.done_epochs == rs.rc->epochs)
+        calibrate(&rs);
     if (result_json(&res, &rs, config, id, start, t_start) != 0) {
         db_fail(e, "out of memory building the result");
         goto out;
@@ -745,6 +812,7 @@ out:
     free(rs.train_idx);
     free(rs.test_idx);
     free(rs.labels);
+    free(rs.mcsum);
     free(rs.ckbuf);
     db_model_free(&rs.m);
     db_dataset_free(&rs.data);
