@@ -20,6 +20,7 @@
 #include "train/model.h"
 #include "train/run.h"
 #include "train/train.h"
+#include "strategy.h"
 #include "util/jsonio.h"
 
 #define CONV(f, k, p) { .type = DB_LAYER_CONV, .units = (f), .kernel = (k), .stride = 1, .pad = (p) }
@@ -553,6 +554,117 @@ START_TEST(ece_of_a_hand_made_set)
 }
 END_TEST
 
+/* The base model of a preset config. */
+static void preset_arch(db_arch *a, const char *task)
+{
+    const char *src = getenv("DROPBENCH_SRC");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/configs/%s.json", src ? src : ".", task);
+    cJSON *j = NULL;
+    db_err e;
+    ck_assert_msg(db_json_load(&j, path, &e) == 0, "%s", e.msg);
+    ck_assert_msg(db_arch_from_json(a, cJSON_GetObjectItemCaseSensitive(j, "model"), path,
+                                    &e) == 0, "%s", e.msg);
+    cJSON_Delete(j);
+}
+
+/* Which layer types and sites a strategy leaves around each dropout, as
+ * "type>dropout(site,mode)>type" joined by spaces. */
+static void placement(char *buf, size_t n, const db_arch *a)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < a->n && used < n; i++) {
+        const db_layer *l = &a->layers[i];
+        if (l->type != DB_LAYER_DROPOUT)
+            continue;
+        int k = snprintf(buf + used, n - used, "%s%s>%s,%s>%s", used ? " " : "",
+                         i ? db_layer_type_name(a->layers[i - 1].type) : "input",
+                         db_site_name(l->site), db_dropout_mode_name(l->mode),
+                         i + 1 < a->n ? db_layer_type_name(a->layers[i + 1].type) : "end");
+        used += k > 0 ? (size_t)k : 0;
+    }
+}
+
+/* The batchnorm sites on cifar-bn: before each BN layer (on the conv or
+ * dense output), only after the last BN's activation; the conv and dense
+ * sites look through the BN between a layer and its ReLU; the relatives
+ * on mnist-lenet; rules that misuse block are refused. */
+START_TEST(strategies_place_the_new_sites_and_modes)
+{
+    db_arch base, out;
+    db_err e;
+    char got[1024];
+    preset_arch(&base, "cifar-bn");
+    ck_assert_msg(db_strategy_apply(&out, &base, "bn-before", NULL, 0, &e) == 0, "%s", e.msg);
+    placement(got, sizeof got, &out);
+    ck_assert_str_eq(got, "conv>prebn,element>batchnorm conv>prebn,element>batchnorm "
+                          "conv>prebn,element>batchnorm dense>prebn,element>batchnorm "
+                          "dense>prebn,element>batchnorm");
+    ck_assert_msg(db_strategy_apply(&out, &base, "bn-after-last", NULL, 0, &e) == 0, "%s",
+                  e.msg);
+    placement(got, sizeof got, &out);
+    ck_assert_str_eq(got, "relu>postbn,element>dense");
+    ck_assert_uint_eq(out.n, base.n + 1);
+    ck_assert_int_eq(out.layers[out.n - 3].type, DB_LAYER_RELU);
+    ck_assert_int_eq(out.layers[out.n - 4].type, DB_LAYER_BATCHNORM);
+    ck_assert_msg(db_strategy_apply(&out, &base, "conv+dense", NULL, 0, &e) == 0, "%s", e.msg);
+    placement(got, sizeof got, &out);
+    ck_assert_str_eq(got, "relu>conv,element>maxpool relu>conv,element>maxpool "
+                          "relu>conv,element>maxpool relu>dense,element>dense "
+                          "relu>dense,element>dense");
+    /* cifar-cnn has no batchnorm: no prebn site, an error, not a baseline */
+    db_arch cnn;
+    preset_arch(&cnn, "cifar-cnn");
+    ck_assert_int_eq(db_strategy_apply(&out, &cnn, "bn-before", NULL, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "no prebn site") != NULL, "%s", e.msg);
+
+    db_arch lenet;
+    preset_arch(&lenet, "mnist-lenet");
+    ck_assert_msg(db_strategy_apply(&out, &lenet, "dropblock+dropconnect", NULL, 0, &e) == 0,
+                  "%s", e.msg);
+    placement(got, sizeof got, &out);
+    ck_assert_str_eq(got, "relu>conv,dropblock>maxpool relu>conv,dropblock>maxpool "
+                          "relu>dense,dropconnect>dense");
+    for (size_t i = 0; i < out.n; i++)
+        if (out.layers[i].type == DB_LAYER_DROPOUT)
+            ck_assert_uint_eq(out.layers[i].block,
+                              out.layers[i].mode == DROPOUT_DROPBLOCK ? 3 : 0);
+    /* the canonical form carries the block size, and reads back */
+    cJSON *j = db_arch_to_json(&out);
+    db_arch back;
+    ck_assert_int_eq(db_arch_from_json(&back, j, "rt", &e), 0);
+    cJSON_Delete(j);
+    ck_assert_int_eq(memcmp(back.layers, out.layers, out.n * sizeof out.layers[0]), 0);
+
+    /* rules: block goes with dropblock, and dropblock needs it */
+    const char *bad[][2] = {
+        { "{\"name\": \"b1\", \"rules\": [{\"site\": \"conv\", \"mode\": \"dropblock\", "
+          "\"rate\": 0.1}]}", "\"block\"" },
+        { "{\"name\": \"b2\", \"rules\": [{\"site\": \"conv\", \"mode\": \"element\", "
+          "\"rate\": 0.1, \"block\": 3}]}", "\"block\"" },
+        { "{\"name\": \"b3\", \"rules\": [{\"site\": \"conv\", \"mode\": \"dropblock\", "
+          "\"rate\": 0.1, \"block\": 0}]}", "\"block\" must be an integer" },
+        { "{\"name\": \"b4\", \"rules\": [{\"site\": \"conv\", \"mode\": \"blocky\", "
+          "\"rate\": 0.1}]}", "dropblock" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *sj = cJSON_Parse(bad[i][0]);
+        ck_assert_ptr_nonnull(sj);
+        ck_assert_int_eq(db_strategy_define(sj, "t.json", &e), -1);
+        ck_assert_msg(strstr(e.msg, bad[i][1]) && strstr(e.msg, "t.json"), "%s", e.msg);
+        cJSON_Delete(sj);
+    }
+    /* a config's dropout layer: the same rules */
+    cJSON *mj = cJSON_Parse("[{\"type\": \"dropout\", \"rate\": 0.1, \"mode\": "
+                            "\"dropblock\"}, {\"type\": \"dense\", \"units\": 10}]");
+    ck_assert_int_eq(db_arch_from_json(&back, mj, "c.json", &e), -1);
+    ck_assert_msg(strstr(e.msg, "c.json: model[0]") && strstr(e.msg, "\"block\""), "%s",
+                  e.msg);
+    cJSON_Delete(mj);
+}
+END_TEST
+
 /* ---- end to end, on generated data (tests/gen_data.h) ---- */
 
 static char root[256];
@@ -673,11 +785,16 @@ START_TEST(mc_one_sample_without_dropout_is_deterministic)
 }
 END_TEST
 
-/* cifar-bn trains end to end with a BN-related strategy and the dropout
- * relatives on a tiny generated set; every value is finite. */
+/* cifar-bn with the batchnorm placements, and the relatives, train end to
+ * end on a tiny generated set (with a Monte-Carlo evaluation); every value
+ * is finite and the result file matches the schema. */
 START_TEST(modern_tasks_run)
 {
-    const char *runs[][3] = { { "cifar-bn", "none", NULL }, { "cifar-bn", "conv", NULL } };
+    const char *runs[][3] = { { "cifar-bn", "none", NULL },
+                              { "cifar-bn", "bn-before", NULL },
+                              { "cifar-bn", "bn-after-last", NULL },
+                              { "mnist-lenet", "dropblock+dropconnect", NULL },
+                              { "mnist-mlp", "gaussian", NULL } };
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         cJSON *r = run_one(runs[i][0], runs[i][1], runs[i][2], 2, 40, 1);
         double l = num_at(r, "final", "test_loss", NULL);
@@ -704,6 +821,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, dropblock_mode_in_the_model);
     tcase_add_test(t, monte_carlo_pass);
     tcase_add_test(t, ece_of_a_hand_made_set);
+    tcase_add_test(t, strategies_place_the_new_sites_and_modes);
     suite_add_tcase(s, t);
     TCase *r = tcase_create("runs");
     tcase_set_timeout(r, 300);
