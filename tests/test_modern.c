@@ -21,6 +21,8 @@
 #include "train/run.h"
 #include "train/train.h"
 #include "strategy.h"
+#include "report/aggregate.h"
+#include "report/write.h"
 #include "util/jsonio.h"
 
 #define CONV(f, k, p) { .type = DB_LAYER_CONV, .units = (f), .kernel = (k), .stride = 1, .pad = (p) }
@@ -694,6 +696,8 @@ static void teardown_once(void)
 
 /* Resolves and executes a run; returns the parsed result, checked against
  * results/schema.json. */
+static char last_dir[400]; /* run_one's results folder */
+
 static cJSON *run_one(const char *task, const char *strategy, const char *rate, long mc,
                       long limit, int epochs)
 {
@@ -713,6 +717,7 @@ static cJSON *run_one(const char *task, const char *strategy, const char *rate, 
     ck_assert_msg(run_resolve(&rq, &cfg, id, &e) == 0, "resolve: %s", e.msg);
     snprintf(data, sizeof data, "%s/data", root);
     snprintf(out, sizeof out, "%s/out%d-%d", root, (int)getpid(), k++);
+    snprintf(last_dir, sizeof last_dir, "%s", out);
     run_options o;
     memset(&o, 0, sizeof o);
     o.results_dir = out;
@@ -764,6 +769,8 @@ START_TEST(mc_one_sample_without_dropout_is_deterministic)
         cJSON_Delete(r);
     }
     cJSON *with = run_one("mnist-mlp", "hinton", NULL, 3, 200, 2);
+    char with_dir[400];
+    snprintf(with_dir, sizeof with_dir, "%s", last_dir);
     cJSON *without = run_one("mnist-mlp", "hinton", NULL, 0, 200, 2);
     ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(without, "calibration"));
     ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(
@@ -780,6 +787,44 @@ START_TEST(mc_one_sample_without_dropout_is_deterministic)
         }
     ck_assert(num_at(with, "calibration", "mc", "nll") !=
               num_at(with, "calibration", "deterministic", "nll"));
+    /* the report's calibration table: the run's numbers, only the run with
+     * a calibration; no table for results without one */
+    report_set set;
+    memset(&set, 0, sizeof set);
+    report_table t;
+    db_err e;
+    ck_assert_msg(report_load(&set, with_dir, &e) == 0, "%s", e.msg);
+    ck_assert_msg(report_aggregate(&set, "none", &t, &e) == 0, "%s", e.msg);
+    char *doc = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&doc, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(report_write(f, &set, &t, REPORT_MD, NULL, &e) == 0, "%s", e.msg);
+    fclose(f);
+    char want[256];
+    snprintf(want, sizeof want, "| mnist-mlp | hinton | default | 3 | 1 | %.2f | %.2f | %.4f | "
+             "%.4f | %.4f | %.4f |",
+             num_at(with, "calibration", "deterministic", "test_error_pct"),
+             num_at(with, "calibration", "mc", "test_error_pct"),
+             num_at(with, "calibration", "deterministic", "nll"),
+             num_at(with, "calibration", "mc", "nll"),
+             num_at(with, "calibration", "deterministic", "ece"),
+             num_at(with, "calibration", "mc", "ece"));
+    ck_assert_msg(strstr(doc, want) != NULL, "no \"%s\" in:\n%s", want, doc);
+    free(doc);
+    report_table_free(&t);
+    report_set_free(&set);
+    memset(&set, 0, sizeof set);
+    ck_assert_msg(report_load(&set, last_dir, &e) == 0, "%s", e.msg);
+    ck_assert_msg(report_aggregate(&set, "none", &t, &e) == 0, "%s", e.msg);
+    f = open_memstream(&doc, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(report_write(f, &set, &t, REPORT_MD, NULL, &e) == 0, "%s", e.msg);
+    fclose(f);
+    ck_assert_ptr_null(strstr(doc, "Calibration"));
+    free(doc);
+    report_table_free(&t);
+    report_set_free(&set);
     cJSON_Delete(with);
     cJSON_Delete(without);
 }

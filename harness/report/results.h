@@ -42,6 +42,10 @@ typedef struct report_result {
     double mtime;        /* file modification time, seconds */
     int unverified;      /* data.verified is false: trained on data whose
                             sha256 does not match docs/DATA.md */
+    long mc_samples;     /* "calibration" (docs/MODERN.md): its passes, 0
+                            when the result has none */
+    double cal[6];       /* deterministic error %, NLL, ECE, then the
+                            Monte-Carlo average's */
 } report_result;
 
 typedef struct report_set {

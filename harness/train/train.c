@@ -595,7 +595,6 @@ static void calibrate(run_state *rs)
 {
     db_model *m = &rs->m;
     const size_t T = rs->rc->mc_samples, K = m->classes, n = rs->data.test.n;
-    double t0 = db_now();
     db_calib_init(&rs->cal_det);
     db_calib_init(&rs->cal_mc);
     db_model_mc_seed(m, rs->rc->seed, 0);
@@ -615,7 +614,6 @@ static void calibrate(run_state *rs)
         db_calib_add(&rs->cal_mc, rs->mcsum, rs->labels, B, K);
     }
     rs->has_cal = 1;
-    rs->eval_seconds += db_now() - t0;
 }
 
 static int add_calib_eval(cJSON *o, const char *key, const db_calib *c)
