@@ -23,6 +23,7 @@
 #include "strategy.h"
 #include "report/aggregate.h"
 #include "report/write.h"
+#include "sweep/plan.h"
 #include "util/jsonio.h"
 
 #define CONV(f, k, p) { .type = DB_LAYER_CONV, .units = (f), .kernel = (k), .stride = 1, .pad = (p) }
@@ -667,6 +668,39 @@ START_TEST(strategies_place_the_new_sites_and_modes)
 }
 END_TEST
 
+/* configs/sweeps/modern.json resolves: cifar-bn with the batchnorm
+ * placements, the relatives on mnist-lenet, and the MLP runs with a
+ * 20-pass Monte-Carlo evaluation (only those). */
+START_TEST(modern_sweep_file)
+{
+    const char *src = getenv("DROPBENCH_SRC");
+    char cfg[512], path[600];
+    snprintf(cfg, sizeof cfg, "%s/configs", src ? src : ".");
+    setenv("DROPBENCH_CONFIGS", cfg, 1);
+    snprintf(path, sizeof path, "%s/configs/sweeps/modern.json", src ? src : ".");
+    sweep_options o;
+    memset(&o, 0, sizeof o);
+    o.results_dir = "/nonexistent-results-dir";
+    sweep_plan p;
+    db_err e = { "" };
+    ck_assert_msg(sweep_plan_load(&p, path, &o, &e) == 0, "%s", e.msg);
+    size_t bn = 0, lenet = 0, mc = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        const cJSON *T = cJSON_GetObjectItemCaseSensitive(p.runs[i].config, "mc_samples");
+        int is_mlp = strcmp(p.runs[i].task, "mnist-mlp") == 0;
+        ck_assert_msg(is_mlp == (T != NULL), "%s %s", p.runs[i].task, p.runs[i].strategy);
+        mc += T && T->valuedouble == 20;
+        bn += strcmp(p.runs[i].task, "cifar-bn") == 0;
+        lenet += strcmp(p.runs[i].task, "mnist-lenet") == 0;
+    }
+    ck_assert_uint_eq(bn, 6 * 3);
+    ck_assert_uint_eq(lenet, 3 * 3);
+    ck_assert_uint_eq(mc, 5 * 3);
+    ck_assert_uint_eq(p.n, 42);
+    sweep_plan_free(&p);
+}
+END_TEST
+
 /* ---- end to end, on generated data (tests/gen_data.h) ---- */
 
 static char root[256];
@@ -867,6 +901,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, monte_carlo_pass);
     tcase_add_test(t, ece_of_a_hand_made_set);
     tcase_add_test(t, strategies_place_the_new_sites_and_modes);
+    tcase_add_test(t, modern_sweep_file);
     suite_add_tcase(s, t);
     TCase *r = tcase_create("runs");
     tcase_set_timeout(r, 300);
