@@ -14,6 +14,7 @@
 
 #include "check_main.h"
 #include "gen_data.h"
+#include "pytorch/bn_case.h"
 #include "json_schema.h"
 #include "train/calib.h"
 #include "train/ckpt.h"
@@ -328,6 +329,71 @@ START_TEST(checkpoint_restores_running_statistics)
     m.nstate++;
     free(want);
     free(buf);
+    db_model_free(&m);
+}
+END_TEST
+
+static void near_f(const char *what, const float *got, const float *want, size_t n,
+                   float tol)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabsf(got[i] - want[i]) <= tol * (1.0f + fabsf(want[i])),
+                      "%s[%zu]: %.7g, PyTorch %.7g", what, i, got[i], want[i]);
+}
+
+/* The model against PyTorch's nn.BatchNorm2d / nn.BatchNorm1d in the same
+ * net with the same weights (tests/pytorch/gen_bn_case.py): training loss,
+ * logits and every gradient, the running statistics after that step, and
+ * the evaluation logits from them. */
+START_TEST(pytorch_batchnorm_semantics)
+{
+    db_arch a = { .n = 7, .layers = { CONV(BN_F, 3, 1), BN, RELU, DENSE(BN_U), BN, RELU,
+                                      DENSE(BN_K) } };
+    db_model_input in = { .c = BN_C, .h = BN_H, .w = BN_W, .classes = BN_K };
+    db_model m;
+    db_err e;
+    ck_assert_msg(db_model_build(&m, &a, &in, BN_B, &e) == 0, "%s", e.msg);
+    db_model_init(&m, 1);
+    const float *src[5][2] = { { bn_conv_w, bn_conv_b }, { bn_bn2_w, bn_bn2_b },
+                               { bn_fc1_w, bn_fc1_b }, { bn_bn1_w, bn_bn1_b },
+                               { bn_fc2_w, bn_fc2_b } };
+    const float *grad[5][2] = { { bn_grad_conv_w, bn_grad_conv_b },
+                                { bn_grad_bn2_w, bn_grad_bn2_b },
+                                { bn_grad_fc1_w, bn_grad_fc1_b },
+                                { bn_grad_bn1_w, bn_grad_bn1_b },
+                                { bn_grad_fc2_w, bn_grad_fc2_b } };
+    const size_t layer[5] = { 0, 1, 3, 4, 6 };
+    for (int k = 0; k < 5; k++) {
+        const db_mlayer *L = &m.L[layer[k]];
+        memcpy(m.params + L->w_off, src[k][0], L->w_n * sizeof(float));
+        memcpy(m.params + L->b_off, src[k][1], L->b_n * sizeof(float));
+    }
+    memcpy(m.input, bn_x, sizeof bn_x);
+    size_t c = 0;
+    double loss = db_model_forward(&m, BN_B, bn_labels, 1, &c);
+    ck_assert_msg(fabs(loss - bn_loss) <= 1e-5 * (1 + fabs(bn_loss)), "loss %.9g, PyTorch %.9g",
+                  loss, bn_loss);
+    near_f("logits", m.L[6].out, bn_logits, BN_B * BN_K, 1e-5f);
+    db_model_backward(&m, BN_B, bn_labels);
+    for (int k = 0; k < 5; k++) {
+        const db_mlayer *L = &m.L[layer[k]];
+        float gmax = 0.0f;
+        for (size_t i = 0; i < L->w_n; i++)
+            gmax = fabsf(grad[k][0][i]) > gmax ? fabsf(grad[k][0][i]) : gmax;
+        for (size_t i = 0; i < L->w_n; i++)
+            ck_assert_msg(fabsf(m.grads[L->w_off + i] - grad[k][0][i]) <= 1e-4f * gmax + 1e-7f,
+                          "layer %zu weight gradient [%zu]: %.7g, PyTorch %.7g", layer[k], i,
+                          m.grads[L->w_off + i], grad[k][0][i]);
+        near_f("bias gradient", m.grads + L->b_off, grad[k][1], L->b_n, 1e-4f);
+    }
+    near_f("BatchNorm2d running mean", m.state + m.L[1].s_off, bn_bn2_run_mean, BN_F, 1e-5f);
+    near_f("BatchNorm2d running var", m.state + m.L[1].s_off + BN_F, bn_bn2_run_var, BN_F,
+           1e-5f);
+    near_f("BatchNorm1d running mean", m.state + m.L[4].s_off, bn_bn1_run_mean, BN_U, 1e-5f);
+    near_f("BatchNorm1d running var", m.state + m.L[4].s_off + BN_U, bn_bn1_run_var, BN_U,
+           1e-5f);
+    db_model_forward(&m, BN_B, bn_labels, 0, &c);
+    near_f("evaluation logits", m.L[6].out, bn_eval_logits, BN_B * BN_K, 1e-5f);
     db_model_free(&m);
 }
 END_TEST
@@ -893,6 +959,7 @@ static Suite *make_suite(void)
                         (int)(sizeof grad_nets / sizeof grad_nets[0]));
     tcase_add_test(t, batchnorm_running_statistics_and_evaluation);
     tcase_add_test(t, batchnorm_threads_agree);
+    tcase_add_test(t, pytorch_batchnorm_semantics);
     tcase_add_test(t, batchnorm_keeps_the_initial_weights);
     tcase_add_test(t, checkpoint_restores_running_statistics);
     tcase_add_test(t, gaussian_mode_in_the_model);
