@@ -599,9 +599,6 @@ size_t db_model_bytes(const db_model *m)
     return f * sizeof(float) + b;
 }
 
-/* One conv, max-pool or dense layer on a team member's share: the member's
- * slice of the batch, and for a dense layer's weight gradient its slice of
- * the output units (no partial sums, no reduction). */
 /* The weights a dense layer runs with: W' when the DropConnect layer below
  * it formed one this pass, else its own. */
 static const float *dense_weights(const db_model *m, const db_mlayer *L)
@@ -610,6 +607,11 @@ static const float *dense_weights(const db_model *m, const db_mlayer *L)
         return m->L[L->dc_from].wm;
     return m->params + L->w_off;
 }
+
+/* One conv, max-pool, dense, batchnorm, ReLU or dropout layer on a team
+ * member's share: the member's slice of the batch, for a dense layer's
+ * weight gradient its slice of the output units, for batchnorm its slice of
+ * the channels (no partial sums, no reduction). */
 
 typedef struct slice_job {
     db_model *m;

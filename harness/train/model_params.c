@@ -33,8 +33,11 @@ void db_model_init_with(db_model *m, uint64_t seed, const db_init *init)
     memset(&m->t, 0, sizeof m->t);
     for (size_t i = 0; i < m->nl; i++) {
         db_mlayer *L = &m->L[i];
-        if (L->spec.type == DB_LAYER_DROPOUT)
+        if (L->spec.type == DB_LAYER_DROPOUT) {
             db_rng_seed(&L->rng, seed, DB_RNG_DROPOUT, (uint64_t)L->site_index);
+            /* evaluation 0's Monte-Carlo stream (db_model_mc_seed) */
+            db_rng_seed(&L->mcrng, seed, DB_RNG_MC, (uint64_t)L->site_index);
+        }
         L->dc_active = 0;
         if (L->param_index < 0)
             continue;
