@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "gen_data.h"
 #include "pytorch/bn_case.h"
 #include "json_schema.h"
@@ -950,6 +953,63 @@ START_TEST(modern_tasks_run)
 }
 END_TEST
 
+/* A cifar-bn run killed (SIGKILL) after its first epoch's checkpoint and
+ * run again resumes, and its result equals the uninterrupted run's
+ * (scripts/result_equal): the running statistics came back with it. */
+START_TEST(batchnorm_run_resumes_bit_identical)
+{
+    const char *tools = getenv("DROPBENCH_TOOLS");
+    if (!bin() || !tools) {
+        printf("SKIP: DROPBENCH_BIN / DROPBENCH_TOOLS not set (run through make test)\n");
+        return;
+    }
+    char data[300], ref[400], res[400], log[450];
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(ref, sizeof ref, "%s/ck-ref", root);
+    snprintf(res, sizeof res, "%s/ck-killed", root);
+    snprintf(log, sizeof log, "%s/ck.log", root);
+    char *argv[] = { (char *)bin(), "run", "--task", "cifar-bn", "--strategy", "bn-before",
+                     "--epochs", "4", "--limit-train", "60", "--data", data, "--results",
+                     ref, "--quiet", "--allow-unverified", NULL };
+    int st;
+    ck_assert_int_eq(waitpid(spawn(argv, log), &st, 0) > 0 && WIFEXITED(st) &&
+                         WEXITSTATUS(st) == 0, 1);
+    argv[13] = res;
+    int killed = 0;
+    for (int tries = 0; tries < 5 && !killed; tries++) {
+        rm_tree(res);
+        pid_t pid = spawn(argv, log);
+        for (;;) {
+            DIR *d = opendir(res);
+            struct dirent *de;
+            int ck = 0;
+            while (d && (de = readdir(d)) != NULL) {
+                size_t l = strlen(de->d_name);
+                ck |= l > 5 && strcmp(de->d_name + l - 5, ".ckpt") == 0;
+            }
+            if (d)
+                closedir(d);
+            if (ck) {
+                kill(-pid, SIGKILL);
+                waitpid(pid, &st, 0);
+                killed = WIFSIGNALED(st);
+                break;
+            }
+            if (waitpid(pid, &st, WNOHANG) == pid)
+                break; /* ended first: try again */
+        }
+    }
+    ck_assert_msg(killed, "never caught the run with a checkpoint");
+    ck_assert_int_eq(waitpid(spawn(argv, log), &st, 0) > 0 && WIFEXITED(st) &&
+                         WEXITSTATUS(st) == 0, 1);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "grep -q 'resumed from its checkpoint' '%s' && "
+             "'%s/result_equal' \"$(ls '%s'/*.json)\" \"$(ls '%s'/*.json)\"",
+             log, tools, ref, res);
+    ck_assert_msg(system(cmd) == 0, "not resumed, or the results differ: %s", cmd);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("modern");
@@ -975,6 +1035,7 @@ static Suite *make_suite(void)
     tcase_add_unchecked_fixture(r, setup_once, teardown_once);
     tcase_add_test(r, mc_one_sample_without_dropout_is_deterministic);
     tcase_add_test(r, modern_tasks_run);
+    tcase_add_test(r, batchnorm_run_resumes_bit_identical);
     suite_add_tcase(s, r);
     return s;
 }
