@@ -312,7 +312,7 @@ START_TEST(checkpoint_restores_running_statistics)
     size_t done = 1;
     uint64_t fp = 5;
     db_ckpt_view v = { "0123456789abcdef", &m, &order, idx, 4, ep, 3, 2, &done, &fp,
-                       times, 2 };
+                       times, 2, NULL, 0 };
     size_t n = db_ckpt_size(&v);
     unsigned char *buf = malloc(n);
     ck_assert_ptr_nonnull(buf);
@@ -858,7 +858,7 @@ START_TEST(mc_one_sample_without_dropout_is_deterministic)
 {
     const char *strategies[2][2] = { { "hinton", "0" }, { "none", NULL } };
     for (int s = 0; s < 2; s++) {
-        cJSON *r = run_one("mnist-mlp", strategies[s][0], strategies[s][1], 1, 200, 1);
+        cJSON *r = run_one("mnist-mlp", strategies[s][0], strategies[s][1], 1, 200, 2);
         ck_assert(num_at(r, "config", "mc_samples", NULL) == 1);
         const char *keys[3] = { "test_error_pct", "nll", "ece" };
         for (int k = 0; k < 3; k++) {
@@ -869,6 +869,21 @@ START_TEST(mc_one_sample_without_dropout_is_deterministic)
         }
         ck_assert(num_at(r, "calibration", "deterministic", "test_error_pct") ==
                   num_at(r, "final", "test_error_pct", NULL));
+        /* every evaluation (epoch) has its own; the last is the run's */
+        const cJSON *eps = cJSON_GetObjectItemCaseSensitive(r, "epochs");
+        ck_assert_int_eq(cJSON_GetArraySize(eps), 2);
+        for (int ep = 0; ep < 2; ep++) {
+            const cJSON *o = cJSON_GetArrayItem(eps, ep);
+            ck_assert(num_at(o, "calibration", "deterministic", "test_error_pct") ==
+                      num_at(o, "test_error_pct", NULL, NULL));
+            for (int k = 0; k < 3; k++) {
+                double a = num_at(o, "calibration", "deterministic", keys[k]);
+                double b = num_at(o, "calibration", "mc", keys[k]);
+                ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "epoch %d %s", ep + 1, keys[k]);
+                if (ep == 1)
+                    ck_assert(a == num_at(r, "calibration", "deterministic", keys[k]));
+            }
+        }
         cJSON_Delete(r);
     }
     cJSON *with = run_one("mnist-mlp", "hinton", NULL, 3, 200, 2);
@@ -953,9 +968,11 @@ START_TEST(modern_tasks_run)
 }
 END_TEST
 
-/* A cifar-bn run killed (SIGKILL) after its first epoch's checkpoint and
- * run again resumes, and its result equals the uninterrupted run's
- * (scripts/result_equal): the running statistics came back with it. */
+/* A cifar-bn run with a Monte-Carlo evaluation, killed (SIGKILL) after its
+ * first epoch's checkpoint and run again, resumes, and its result equals
+ * the uninterrupted run's (scripts/result_equal): the running statistics
+ * and the calibration of the epochs before came back with it, and the
+ * epochs after drew the same Monte-Carlo samples. */
 START_TEST(batchnorm_run_resumes_bit_identical)
 {
     const char *tools = getenv("DROPBENCH_TOOLS");
@@ -970,7 +987,7 @@ START_TEST(batchnorm_run_resumes_bit_identical)
     snprintf(log, sizeof log, "%s/ck.log", root);
     char *argv[] = { (char *)bin(), "run", "--task", "cifar-bn", "--strategy", "bn-before",
                      "--epochs", "4", "--limit-train", "60", "--data", data, "--results",
-                     ref, "--quiet", "--allow-unverified", NULL };
+                     ref, "--quiet", "--allow-unverified", "--mc-samples", "2", NULL };
     int st;
     ck_assert_int_eq(waitpid(spawn(argv, log), &st, 0) > 0 && WIFEXITED(st) &&
                          WEXITSTATUS(st) == 0, 1);

@@ -6,12 +6,14 @@
  *  72 u64 nparams  80 u64 ntrain_all  88 u64 dropout sites  96 u64 epochs
  * 104 u64 doubles per epoch  112 u64 time counters  120 u64 epochs done
  * 128 u64 payload bytes      136 SHA-256 of bytes [0, 136) and the payload
- * 168 u64 batchnorm state floats (0 without batchnorm)   176 zero to 192.
+ * 168 u64 batchnorm state floats (0 without batchnorm)
+ * 176 u64 extra doubles (0 without Monte-Carlo evaluation)  184 zero to 192.
  * Payload: params, grads, velocity (floats); the batchnorm running
  * statistics (floats, none without batchnorm); the order stream and each
  * dropout site's stream in layer order (4 u64 each); the permutation
  * (u32); the order fingerprint (u64); the per-epoch numbers and the time
- * counters (doubles); the model's four timing counters (doubles). */
+ * counters (doubles); the extra doubles; the model's four timing
+ * counters (doubles). */
 #include <stdio.h>
 #include <string.h>
 
@@ -35,7 +37,7 @@ static size_t payload_size(const db_ckpt_view *v)
     return (3 * v->m->nparams + v->m->nstate) * sizeof(float) +
            (1 + nsites(v->m)) * sizeof(db_rng) +
            v->ntrain_all * sizeof(uint32_t) + sizeof(uint64_t) +
-           (v->epochs * v->ep_doubles + v->ntimes + 4) * sizeof(double);
+           (v->epochs * v->ep_doubles + v->ntimes + v->nextra + 4) * sizeof(double);
 }
 
 size_t db_ckpt_size(const db_ckpt_view *v)
@@ -90,6 +92,7 @@ static size_t payload(unsigned char *buf, db_ckpt_view *v, int save)
     xfer(buf, &off, v->order_fp, sizeof *v->order_fp, save);
     xfer(buf, &off, v->ep, v->epochs * v->ep_doubles * sizeof(double), save);
     xfer(buf, &off, v->times, v->ntimes * sizeof(double), save);
+    xfer(buf, &off, v->extra, v->nextra * sizeof(double), save);
     double t[4] = { m->t.forward, m->t.backward, m->t.update, m->t.dropout };
     xfer(buf, &off, t, sizeof t, save);
     if (!save) {
@@ -131,6 +134,7 @@ size_t db_ckpt_encode(unsigned char *buf, size_t cap, const db_ckpt_view *v)
     put_u64(buf, 120, *v->done_epochs);
     put_u64(buf, 128, n - DB_CKPT_HEADER);
     put_u64(buf, 168, v->m->nstate);
+    put_u64(buf, 176, v->nextra);
     size_t end = payload(buf, (db_ckpt_view *)v, 1);
     (void)end;
     uint8_t d[32];
@@ -165,7 +169,7 @@ int db_ckpt_check(const unsigned char *buf, size_t n, char run_id[17], db_err *e
     char id[24], cv[32];
     if (field_str(buf, 16, 24, id) || field_str(buf, 40, 32, cv) || strlen(id) > 16)
         return db_fail(e, "corrupt header");
-    for (size_t i = 176; i < DB_CKPT_HEADER; i++)
+    for (size_t i = 184; i < DB_CKPT_HEADER; i++)
         if (buf[i])
             return db_fail(e, "corrupt header");
     uint64_t plen = get_u64(buf, 128);
@@ -194,7 +198,7 @@ int db_ckpt_decode(const unsigned char *buf, size_t n, db_ckpt_view *v, db_err *
     if (get_u64(buf, 72) != v->m->nparams || get_u64(buf, 80) != v->ntrain_all ||
         get_u64(buf, 88) != nsites(v->m) || get_u64(buf, 96) != v->epochs ||
         get_u64(buf, 104) != v->ep_doubles || get_u64(buf, 112) != v->ntimes ||
-        get_u64(buf, 168) != v->m->nstate ||
+        get_u64(buf, 168) != v->m->nstate || get_u64(buf, 176) != v->nextra ||
         n != db_ckpt_size(v))
         return db_fail(e, "sizes differ from this run's");
     if (done < 1 || done >= v->epochs)

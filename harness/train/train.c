@@ -177,9 +177,12 @@ typedef struct run_state {
     size_t ckcap;
     char ckpath[4200];         /* "" when checkpoints are off */
     float *mcsum;              /* mc_samples: one batch's mean softmax */
-    int has_cal;               /* the calibration below was evaluated */
-    db_calib cal_det, cal_mc;
+    double *cal;               /* mc_samples: per epoch, the deterministic
+                                  error %, NLL, ECE, then the Monte-Carlo
+                                  average's (DB_CAL_N doubles an epoch) */
 } run_state;
+
+#define DB_CAL_N 6
 
 /* Step 1: the config, the result file's path (its directory created) and
  * the BLAS threads. */
@@ -323,13 +326,49 @@ static int build_model(run_state *rs, const db_model_input *in, db_err *e)
         return db_prefix(e, "%s (%zu training examples in batches of %zu)", rc->task,
                          rs->ntrain, rc->batch);
     if (rc->mc_samples &&
-        !(rs->mcsum = malloc(rc->batch * rs->m.classes * sizeof *rs->mcsum)))
+        (!(rs->mcsum = malloc(rc->batch * rs->m.classes * sizeof *rs->mcsum)) ||
+         !(rs->cal = calloc(rc->epochs * DB_CAL_N, sizeof *rs->cal))))
         return db_fail(e, "out of memory");
     db_model_init_with(&rs->m, rc->seed, &rc->rx.init);
     rs->init_fp = db_fnv1a(DB_FNV1A_BASIS, rs->m.params,
                         rs->m.nparams * sizeof(float));
     rs->order_fp = DB_FNV1A_BASIS;
     return 0;
+}
+
+/* After each epoch of a run with mc_samples > 0: the test set evaluated
+ * deterministically and by the mean softmax of mc_samples passes with
+ * dropout on, each into its calibration (calib.h), kept in
+ * rs->cal[epoch - 1].  The Monte-Carlo masks come from the sites' own MC
+ * streams, seeded for this epoch: the training streams, and so the
+ * training, are those of the run without it, and a resumed run draws the
+ * same samples. */
+static void calibrate(run_state *rs, size_t epoch)
+{
+    db_model *m = &rs->m;
+    const size_t T = rs->rc->mc_samples, K = m->classes, n = rs->data.test.n;
+    db_calib det, mc;
+    db_calib_init(&det);
+    db_calib_init(&mc);
+    db_model_mc_seed(m, rs->rc->seed, epoch);
+    for (size_t off = 0; off < n; off += m->bmax) {
+        size_t B = n - off < m->bmax ? n - off : m->bmax, c = 0;
+        load_batch(m, rs->labels, &rs->data, &rs->data.test, rs->test_idx + off, B);
+        db_model_forward_pass(m, B, rs->labels, DB_PASS_EVAL, &c);
+        db_calib_add(&det, m->probs, rs->labels, B, K);
+        memset(rs->mcsum, 0, B * K * sizeof *rs->mcsum);
+        for (size_t t = 0; t < T; t++) {
+            db_model_forward_pass(m, B, rs->labels, DB_PASS_MC, &c);
+            for (size_t k = 0; k < B * K; k++)
+                rs->mcsum[k] += m->probs[k];
+        }
+        for (size_t k = 0; k < B * K; k++)
+            rs->mcsum[k] /= (float)T;
+        db_calib_add(&mc, rs->mcsum, rs->labels, B, K);
+    }
+    double *c = rs->cal + (epoch - 1) * DB_CAL_N;
+    db_calib_result(&det, &c[0], &c[1], &c[2]);
+    db_calib_result(&mc, &c[3], &c[4], &c[5]);
 }
 
 /* Step 5, one epoch: shuffle, train on every batch, evaluate; its numbers
@@ -396,6 +435,8 @@ static int train_epoch(run_state *rs, db_rng *order, size_t epoch, int tty,
     if (rs->nval)
         evaluate(&s->val_loss, &s->val_err, m, rs->labels, &rs->data, &rs->data.train,
                  rs->val_idx, rs->nval);
+    if (rc->mc_samples)
+        calibrate(rs, epoch);
     rs->eval_seconds += db_now() - t1;
     s->seconds = db_now() - t0;
     rs->done_epochs = epoch;
@@ -419,7 +460,8 @@ static db_ckpt_view ckpt_view(run_state *rs, db_rng *order, double *times)
     db_ckpt_view v = { rs->id, &rs->m, order, rs->train_idx, rs->ntrain_all,
                        (double *)rs->ep, rs->rc->epochs,
                        sizeof(epoch_stats) / sizeof(double), &rs->done_epochs,
-                       &rs->order_fp, times, 2 };
+                       &rs->order_fp, times, 2, rs->cal,
+                       rs->cal ? rs->rc->epochs * DB_CAL_N : 0 };
     return v;
 }
 
@@ -586,60 +628,32 @@ static int add_data_json(cJSON *res, const run_state *rs)
     return 0;
 }
 
-/* Step 6 (mc_samples > 0): the test set evaluated deterministically and
- * by the mean softmax of mc_samples passes with dropout on, each into its
- * calibration (calib.h).  The Monte-Carlo masks come from the sites' own
- * MC streams, seeded for evaluation 0: the training streams, and so the
- * training, are those of the run without it. */
-static void calibrate(run_state *rs)
+/* {"deterministic": {...}, "mc": {...}} of one epoch's calibration c into o. */
+static int add_calib_pair(cJSON *o, const double *c)
 {
-    db_model *m = &rs->m;
-    const size_t T = rs->rc->mc_samples, K = m->classes, n = rs->data.test.n;
-    db_calib_init(&rs->cal_det);
-    db_calib_init(&rs->cal_mc);
-    db_model_mc_seed(m, rs->rc->seed, 0);
-    for (size_t off = 0; off < n; off += m->bmax) {
-        size_t B = n - off < m->bmax ? n - off : m->bmax, c = 0;
-        load_batch(m, rs->labels, &rs->data, &rs->data.test, rs->test_idx + off, B);
-        db_model_forward_pass(m, B, rs->labels, DB_PASS_EVAL, &c);
-        db_calib_add(&rs->cal_det, m->probs, rs->labels, B, K);
-        memset(rs->mcsum, 0, B * K * sizeof *rs->mcsum);
-        for (size_t t = 0; t < T; t++) {
-            db_model_forward_pass(m, B, rs->labels, DB_PASS_MC, &c);
-            for (size_t k = 0; k < B * K; k++)
-                rs->mcsum[k] += m->probs[k];
-        }
-        for (size_t k = 0; k < B * K; k++)
-            rs->mcsum[k] /= (float)T;
-        db_calib_add(&rs->cal_mc, rs->mcsum, rs->labels, B, K);
+    static const char *const part[2] = { "deterministic", "mc" };
+    for (int p = 0; p < 2; p++) {
+        cJSON *j = cJSON_AddObjectToObject(o, part[p]);
+        if (!j || !cJSON_AddNumberToObject(j, "test_error_pct", c[3 * p]) ||
+            !cJSON_AddNumberToObject(j, "nll", c[3 * p + 1]) ||
+            !cJSON_AddNumberToObject(j, "ece", c[3 * p + 2]))
+            return -1;
     }
-    rs->has_cal = 1;
+    return 0;
 }
 
-static int add_calib_eval(cJSON *o, const char *key, const db_calib *c)
-{
-    double err, nll, ece;
-    db_calib_result(c, &err, &nll, &ece);
-    cJSON *j = cJSON_AddObjectToObject(o, key);
-    return j && cJSON_AddNumberToObject(j, "test_error_pct", err) &&
-                   cJSON_AddNumberToObject(j, "nll", nll) &&
-                   cJSON_AddNumberToObject(j, "ece", ece)
-               ? 0
-               : -1;
-}
-
-/* "calibration", only for a run with mc_samples that completed. */
+/* "calibration": the last epoch's, only for a run with mc_samples that
+ * completed. */
 static int add_calibration_json(cJSON *res, const run_state *rs)
 {
-    if (!rs->has_cal)
+    if (!rs->cal || rs->diverged_epoch || rs->done_epochs != rs->rc->epochs)
         return 0;
     cJSON *cj = cJSON_AddObjectToObject(res, "calibration");
     if (!cj || !cJSON_AddStringToObject(cj, "split", "test") ||
         !cJSON_AddNumberToObject(cj, "mc_samples", (double)rs->rc->mc_samples) ||
         !cJSON_AddNumberToObject(cj, "bins", DB_CALIB_BINS))
         return -1;
-    return add_calib_eval(cj, "deterministic", &rs->cal_det) ||
-           add_calib_eval(cj, "mc", &rs->cal_mc);
+    return add_calib_pair(cj, rs->cal + (rs->done_epochs - 1) * DB_CAL_N);
 }
 
 /* "epochs" and "final". */
@@ -670,6 +684,11 @@ static int add_epochs_json(cJSON *res, const run_state *rs)
         ADD(add_num_or_null(o, "val_error_pct", s->val_err, nval > 0));
         ADD(cJSON_AddNumberToObject(o, "seconds", s->seconds));
         ADD(cJSON_AddNumberToObject(o, "examples_per_sec", s->examples_per_sec));
+        if (rs->cal) { /* mc_samples: this epoch's calibration */
+            cJSON *cj = cJSON_AddObjectToObject(o, "calibration");
+            if (!cj || add_calib_pair(cj, rs->cal + i * DB_CAL_N))
+                return -1;
+        }
         if (nval && s->val_err < best_val) {
             best_val = s->val_err;
             best_epoch = i + 1;
@@ -788,8 +807,6 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
         check_verified(&rs, id, opt, e) || make_splits(&rs, e) || build_model(&rs, &in, e) || ckpt_prepare(&rs, opt, e) ||
         train_epochs(&rs, opt, e))
         goto out;
-    if (rs.rc->mc_samples && !rs.diverged_epoch && rs.done_epochs == rs.rc->epochs)
-        calibrate(&rs);
     if (result_json(&res, &rs, config, id, start, t_start) != 0) {
         db_fail(e, "out of memory building the result");
         goto out;
@@ -811,6 +828,7 @@ out:
     free(rs.test_idx);
     free(rs.labels);
     free(rs.mcsum);
+    free(rs.cal);
     free(rs.ckbuf);
     db_model_free(&rs.m);
     db_dataset_free(&rs.data);
