@@ -30,7 +30,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard scripts/*.c)
 TOOL_BIN := $(TOOL_SRC:scripts/%.c=$(BUILD)/tools/%)
 
-.PHONY: all test asan deps clean data tools demo
+.PHONY: all test asan deps clean data tools demo overhead
 all: dropbench tools
 
 $(BUILD)/%.o: %.c $(wildcard kernels/*.h strategies/*.h) $(HARNESS_HDR)
@@ -79,10 +79,16 @@ $(BUILD)/tests/%: tests/%.c tests/check_main.h tests/test_util.h $(BUILD)/libdro
 # Each suite's output is kept in $(BUILD)/tests/<suite>.log and shown as it
 # ends; each failed suite is named again at the end with its first failures
 # (or its last lines), so that the tail of a CI log says what failed.
+# test_recipe pins the suite's results to the bit under OpenBLAS's Haswell
+# and Cooperlake kernel sets: it runs with Haswell wherever the CPU has AVX2
+# (and OPENBLAS_CORETYPE is not set already), so the pin is checked on
+# every machine dropbench has met.
 test: $(TEST_BIN) $(BUILD)/dropbench $(TOOL_BIN)
 	@failed=""; for t in $(TEST_BIN); do \
 	  echo "== $$t"; \
-	  DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench DROPBENCH_TOOLS=$(CURDIR)/$(BUILD)/tools \
+	  core=$${OPENBLAS_CORETYPE:-}; \
+	  case $$t in *test_recipe) [ -n "$$core" ] || ! grep -qw avx2 /proc/cpuinfo || core=Haswell;; esac; \
+	  OPENBLAS_CORETYPE=$$core DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench DROPBENCH_TOOLS=$(CURDIR)/$(BUILD)/tools \
 	    DROPBENCH_SRC=$(CURDIR) DROPBENCH_ALLOW_UNVERIFIED=1 $$t > $$t.log 2>&1; rc=$$?; \
 	  cat $$t.log; \
 	  if [ $$rc -ne 0 ]; then echo "== $$t: exit status $$rc"; failed="$$failed $$t"; fi; \
@@ -110,13 +116,15 @@ data: tools
 	scripts/fetch-data all
 
 # The main job on a fresh machine: install what is missing, build, fetch
-# MNIST, run the demo sweep (resumable), print the comparison table.
+# MNIST, train the demo sweep into results/demo-local/ (ignored by git;
+# resumable), print its report beside the committed reference report of
+# results/demo/ (scripts/demo).  The committed results are never reused:
+# a fresh clone trains.
 demo:
 	scripts/deps build data report
 	$(MAKE) all
 	scripts/fetch-data mnist
-	./dropbench sweep configs/sweeps/demo.json
-	./dropbench report results/demo --plots results/demo/plots
+	scripts/demo results/demo-local
 
 clean:
 	rm -rf build build-asan build-fuzz dropbench
@@ -218,6 +226,12 @@ bench:
 	scripts/deps build bench
 	$(MAKE) dropbench
 	scripts/bench
+
+# Dropout's training-time overhead per suite strategy on a quiet machine
+# (refuses to run beside a sweep): results/overhead/table.md.
+overhead:
+	$(MAKE) dropbench
+	scripts/overhead
 
 # The HTML report of the fixture rendered by headless Chromium (skipped with a
 # message where chromium is absent; scripts/deps browser installs it).

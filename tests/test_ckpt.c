@@ -6,7 +6,7 @@
  *     environment and other measured times aside), and leaves no
  *     checkpoint or temporary file;
  *   - the same for a sweep whose process group is killed;
- *   - a truncated, corrupt, foreign (another run's), older-code or garbage
+ *   - a truncated, corrupt, foreign (another run's), older-code, other-kernels or garbage
  *     checkpoint is reported, ignored and replaced: the result is again the
  *     uninterrupted one. */
 #include <dirent.h>
@@ -302,6 +302,7 @@ static void rehash(unsigned char *b, size_t n)
     db_sha256 s;
     db_sha256_init(&s);
     db_sha256_update(&s, b, 136);
+    db_sha256_update(&s, b + 168, DB_CKPT_HEADER - 168);
     db_sha256_update(&s, b + DB_CKPT_HEADER, n - DB_CKPT_HEADER);
     uint8_t d[32];
     db_sha256_final(&s, d);
@@ -342,8 +343,8 @@ START_TEST(bad_checkpoints_are_ignored)
     ck_assert_ptr_nonnull(b);
     static const char *const why[] = { "truncated", "checksum mismatch", "belongs to run",
                                        "code version", "not a dropbench checkpoint",
-                                       "truncated" };
-    for (int k = 0; k < 6; k++) {
+                                       "truncated", "written with kernels" };
+    for (int k = 0; k < 7; k++) {
         rm_tree(res);
         mkdir(res, 0755);
         memcpy(b, good, n);
@@ -356,6 +357,12 @@ START_TEST(bad_checkpoints_are_ignored)
         case 3: memcpy(b + 40, "7\0", 2); rehash(b, n); break; /* older code */
         case 4: memset(b, 'x', 64); break;                    /* garbage */
         case 5: len = 0; break;                               /* empty */
+        case 6: /* written with other kernels (another OpenBLAS core) */
+            ck_assert_msg(strchr((char *)b + 168, '/'), "kernels field: %.64s", b + 168);
+            memset(b + 168, 0, 64);
+            memcpy(b + 168, "NoSuchCore/direct-avx2+winograd", 31);
+            rehash(b, n);
+            break;
         }
         write_bytes(name, src, len);
         const char *out = run_done(res, "1");

@@ -100,7 +100,8 @@ END_TEST
 START_TEST(checkpoint_seeds_accepted_and_refused)
 {
     const char *names[] = { "valid_epoch1", "valid_epoch2", "done_all", "other_run",
-                            "old_code", "order_out_of_range", "flipped_bit" };
+                            "old_code", "order_out_of_range", "flipped_bit",
+                            "other_kernels", "format1" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[1024];
         snprintf(p, sizeof p, "%s/tests/fuzz/corpus/fuzz_checkpoint/%s", fuzz_src(),

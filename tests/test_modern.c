@@ -311,8 +311,8 @@ START_TEST(checkpoint_restores_running_statistics)
     double ep[3 * 2] = { 0 }, times[2] = { 0 };
     size_t done = 1;
     uint64_t fp = 5;
-    db_ckpt_view v = { "0123456789abcdef", &m, &order, idx, 4, ep, 3, 2, &done, &fp,
-                       times, 2, NULL, 0 };
+    db_ckpt_view v = { "0123456789abcdef", "Haswell/direct-avx2+winograd", &m, &order, idx,
+                       4, ep, 3, 2, &done, &fp, times, 2, NULL, 0 };
     size_t n = db_ckpt_size(&v);
     unsigned char *buf = malloc(n);
     ck_assert_ptr_nonnull(buf);

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "report/aggregate.h"
 #include "report/plot.h"
+#include "report/repro.h"
 #include "report/results.h"
 #include "report/write.h"
 #include "train/train.h"
@@ -598,6 +599,112 @@ START_TEST(test_plots)
 }
 END_TEST
 
+/* A result of a reproduction preset: config.paper and config.note, and
+ * data.test_size, as run_execute writes them. */
+static void write_paper_result(const char *task, const char *strategy,
+                               long seed, const char *status, double err,
+                               double paper_pct, long paper_errors)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "schema_version", 1);
+    cJSON_AddStringToObject(r, "status", status);
+    cJSON *c = cJSON_AddObjectToObject(r, "config");
+    cJSON_AddStringToObject(c, "task", task);
+    cJSON_AddStringToObject(c, "strategy", strategy);
+    cJSON_AddNumberToObject(c, "seed", (double)seed);
+    cJSON *p = cJSON_AddObjectToObject(c, "paper");
+    cJSON_AddStringToObject(p, "source", "a paper, a table");
+    cJSON_AddNumberToObject(p, "test_error_pct", paper_pct);
+    if (paper_errors >= 0)
+        cJSON_AddNumberToObject(p, "test_errors", (double)paper_errors);
+    char note[128];
+    snprintf(note, sizeof note, "%s scaled 30x", task);
+    cJSON_AddStringToObject(c, "note", note);
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(r, "data"), "test_size", 10000);
+    cJSON *fin = cJSON_AddObjectToObject(r, "final");
+    if (!strcmp(status, "complete"))
+        cJSON_AddNumberToObject(fin, "test_error_pct", err);
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s.s%ld.json", task, strategy, seed);
+    char *text = cJSON_Print(r);
+    write_text(name, text);
+    free(text);
+    cJSON_Delete(r);
+}
+
+/* The Reproductions section: rows by preset, the paper's baseline first;
+ * errors as counts out of the test set; the difference; one line per
+ * preset saying whether the paper's order held. */
+START_TEST(test_reproductions)
+{
+    make_dir();
+    /* order holds: none 1.55 > dense (1.40 + 1.50)/2 > hinton 1.20 */
+    write_paper_result("p-good", "none", 0, "complete", 1.55, 1.60, 160);
+    write_paper_result("p-good", "dense", 0, "complete", 1.40, 1.30, 130);
+    write_paper_result("p-good", "dense", 1, "complete", 1.50, 1.30, 130);
+    write_paper_result("p-good", "hinton", 0, "complete", 1.20, 1.10, -1);
+    /* order broken: hinton above dense; one run diverged */
+    write_paper_result("p-bad", "none", 0, "complete", 2.00, 1.60, 160);
+    write_paper_result("p-bad", "dense", 0, "complete", 1.50, 1.30, 130);
+    write_paper_result("p-bad", "hinton", 0, "complete", 1.70, 1.10, 110);
+    write_paper_result("p-bad", "hinton", 1, "diverged", 0, 1.10, 110);
+
+    report_set set;
+    memset(&set, 0, sizeof set);
+    db_err e = { "" };
+    ck_assert_int_eq(report_load(&set, g_dir, &e), 0);
+    report_repro rp;
+    ck_assert_int_eq(report_repro_make(&set, &rp), 0);
+    ck_assert_uint_eq(rp.nrows, 8);
+    enum { C = REPORT_REPRO_COLS };
+    /* p-bad sorts before p-good; within a preset, the paper's largest first */
+    const char *want[8][C] = {
+        { "p-bad", "none", "0", "2.00", "200 / 10000", "1.60", "160", "+0.40" },
+        { "p-bad", "dense", "0", "1.50", "150 / 10000", "1.30", "130", "+0.20" },
+        { "p-bad", "hinton", "0", "1.70", "170 / 10000", "1.10", "110", "+0.60" },
+        { "p-bad", "hinton", "1", "diverged", "-", "1.10", "110", "-" },
+        { "p-good", "none", "0", "1.55", "155 / 10000", "1.60", "160", "-0.05" },
+        { "p-good", "dense", "0", "1.40", "140 / 10000", "1.30", "130", "+0.10" },
+        { "p-good", "dense", "1", "1.50", "150 / 10000", "1.30", "130", "+0.20" },
+        { "p-good", "hinton", "0", "1.20", "120 / 10000", "1.10", "-", "+0.10" },
+    };
+    for (size_t r = 0; r < 8; r++)
+        for (size_t c = 0; c < C; c++)
+            ck_assert_msg(!strcmp(rp.cells[(r + 1) * C + c], want[r][c]),
+                          "row %zu col %zu: '%s', expected '%s'", r, c,
+                          rp.cells[(r + 1) * C + c], want[r][c]);
+    ck_assert_uint_eq(rp.nlines, 2);
+    ck_assert_ptr_nonnull(strstr(rp.lines[0], "p-bad scaled 30x"));
+    ck_assert_ptr_nonnull(strstr(rp.lines[0], "none 1.60 > dense 1.30 > hinton 1.10"));
+    ck_assert_ptr_nonnull(strstr(rp.lines[0], "none 2.00, dense 1.50, hinton 1.70"));
+    ck_assert_ptr_nonnull(strstr(rp.lines[0], "the paper's order does not hold"));
+    ck_assert_ptr_nonnull(strstr(rp.lines[1], "none 1.55, dense 1.45, hinton 1.20"));
+    ck_assert_ptr_nonnull(strstr(rp.lines[1], "the paper's order holds"));
+
+    /* through the command: the section is in the Markdown report; a
+     * missing folder is an error naming the option */
+    char *out, *err;
+    char *argv1[] = { "report", g_dir, "--reproductions", g_dir };
+    ck_assert_int_eq(run_cmd(argv1, 4, &out, &err), 0);
+    ck_assert_ptr_nonnull(strstr(out, "## Reproductions: each run beside the paper's figure"));
+    ck_assert_ptr_nonnull(strstr(out, "| p-good | hinton | 0 | 1.20 | 120 / 10000 | 1.10 | - | +0.10 |"));
+    free(out);
+    free(err);
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/nothing-here", g_dir);
+    char *argv2[] = { "report", g_dir, "--reproductions", missing };
+    ck_assert_int_eq(run_cmd(argv2, 4, &out, &err), 1);
+    ck_assert_ptr_nonnull(strstr(err, "dropbench report: --reproductions: "));
+    ck_assert_ptr_nonnull(strstr(err, "nothing-here"));
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    report_repro_free(&rp);
+    report_set_free(&set);
+    remove_tree(g_dir);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("report");
@@ -610,6 +717,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_cmd_output);
     tcase_add_test(tc, test_settings_and_duplicates);
     tcase_add_test(tc, test_plots);
+    tcase_add_test(tc, test_reproductions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,7 @@ static void report_usage(FILE *f)
           "[--baseline STRATEGY]\n"
           "                        [--output FILE] [--plots OUTDIR]\n"
           "                        [--title TEXT] [--append FILE]\n"
+          "                        [--reproductions DIR]\n"
           "  Aggregates the result files (*.json) of DIR: final test error per\n"
           "  strategy and task (mean ± std over seeds), paired differences\n"
           "  against the baseline (default none) with 95% confidence intervals,\n"
@@ -28,6 +29,8 @@ static void report_usage(FILE *f)
           "  --plots writes SVG and PNG plots (gnuplot) before the report, which\n"
           "  then shows them (Markdown: linked relative to --output's folder).\n"
           "  --title sets the heading; --append adds FILE's text at the end.\n"
+          "  --reproductions adds a section with DIR's runs of presets that\n"
+          "  record a paper's figure (configs/repro/), each beside the figure.\n"
           "  Nothing in the output depends on the time or the machine: the\n"
           "  same files give the same report, byte for byte.\n",
           f);
@@ -76,16 +79,17 @@ int cmd_report(int argc, char **argv)
         { "plots", required_argument, NULL, 'p' },
         { "title", required_argument, NULL, 't' },
         { "append", required_argument, NULL, 'a' },
+        { "reproductions", required_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     enum report_format fmt = REPORT_MD;
     const char *baseline = "none", *output = NULL, *plots = NULL;
-    const char *title = NULL, *append = NULL;
+    const char *title = NULL, *append = NULL, *repro_dir = NULL;
     db_err e = { "" };
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "f:b:o:p:t:a:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:b:o:p:t:a:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (report_parse_format(optarg, &fmt, &e) != 0) {
@@ -98,6 +102,7 @@ int cmd_report(int argc, char **argv)
         case 'p': plots = optarg; break;
         case 't': title = optarg; break;
         case 'a': append = optarg; break;
+        case 'r': repro_dir = optarg; break;
         case 'h': report_usage(stdout); return 0;
         default: report_usage(stderr); return 2;
         }
@@ -156,6 +161,23 @@ int cmd_report(int argc, char **argv)
         rc = 1;
     }
     doc.xc = &xc;
+    report_set rset;
+    memset(&rset, 0, sizeof rset);
+    report_repro repro;
+    memset(&repro, 0, sizeof repro);
+    if (rc == 0 && repro_dir) {
+        if (report_load(&rset, repro_dir, &e) != 0) {
+            fprintf(stderr, "dropbench report: --reproductions: %s\n", e.msg);
+            rc = 1;
+        } else if (report_repro_make(&rset, &repro) != 0) {
+            fprintf(stderr, "dropbench report: out of memory\n");
+            rc = 1;
+        } else {
+            for (size_t i = 0; i < rset.nproblems; i++)
+                fprintf(stderr, "dropbench report: skipped %s\n", rset.problems[i]);
+            doc.repro = &repro;
+        }
+    }
     /* Plots first: a failed plot step prints no report. */
     char **names = NULL;
     size_t np = 0;
@@ -182,6 +204,8 @@ int cmd_report(int argc, char **argv)
     free(prefix);
     free(extra);
     report_crosscheck_free(&xc);
+    report_repro_free(&repro);
+    report_set_free(&rset);
     report_table_free(&t);
     report_set_free(&set);
     return rc;

@@ -34,6 +34,8 @@ static void result_free(report_result *r)
     free(r->curve);
     free(r->framework);
     free(r->provenance);
+    free(r->paper_source);
+    free(r->note);
 }
 
 void report_set_free(report_set *set)
@@ -183,6 +185,22 @@ static int result_from_json(report_result *r, const cJSON *root,
         !(r->framework = db_strdup(fw->valuestring)))
         return *why = "out of memory", -1;
     if (!r->framework && provenance_of(r, root) != 0)
+        return *why = "out of memory", -1;
+
+    r->test_size = opt_long(cJSON_GetObjectItemCaseSensitive(root, "data"),
+                            "test_size");
+    r->paper_pct = NAN;
+    r->paper_errors = -1;
+    const cJSON *paper = cJSON_GetObjectItemCaseSensitive(cfg, "paper");
+    if (cJSON_IsObject(paper)) {
+        r->paper_pct = opt_num(paper, "test_error_pct");
+        r->paper_errors = opt_long(paper, "test_errors");
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(paper, "source");
+        if (cJSON_IsString(src) && !(r->paper_source = db_strdup(src->valuestring)))
+            return *why = "out of memory", -1;
+    }
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(cfg, "note");
+    if (cJSON_IsString(note) && !(r->note = db_strdup(note->valuestring)))
         return *why = "out of memory", -1;
 
     r->site_rate = NAN;

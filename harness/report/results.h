@@ -46,6 +46,13 @@ typedef struct report_result {
                             when the result has none */
     double cal[6];       /* deterministic error %, NLL, ECE, then the
                             Monte-Carlo average's */
+    long test_size;      /* data.test_size, -1 when absent */
+    /* config.paper (docs/REPRO.md): the published figure this run is
+     * compared with; paper_pct NAN and paper_errors -1 when absent */
+    double paper_pct;
+    long paper_errors;
+    char *paper_source;  /* NULL when absent */
+    char *note;          /* config.note: what was scaled and why, or NULL */
 } report_result;
 
 typedef struct report_set {

@@ -219,6 +219,13 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
         db_strv_free(excl, nexcl);
         return db_fail(e, "report: out of memory");
     }
+    if (doc->repro && doc->repro->nrows > 0) {
+        tf->grid(f, "Reproductions: each run beside the paper's figure",
+                 doc->repro->cells, REPORT_REPRO_COLS, 3, doc->repro->nrows);
+        write_list(f, tf, "Reproductions: what each preset scaled, and whether "
+                          "the paper's order of its strategies held",
+                   doc->repro->lines, doc->repro->nlines);
+    }
     if (tf->figures)
         tf->figures(f, set, t);
     if (doc->nplots > 0)

@@ -13,6 +13,7 @@
 #include "dberr.h"
 #include "report/aggregate.h"
 #include "report/crosscheck.h"
+#include "report/repro.h"
 #include "report/results.h"
 
 enum report_format { REPORT_MD = 0, REPORT_CSV, REPORT_LATEX, REPORT_HTML };
@@ -29,6 +30,7 @@ typedef struct report_doc {
                                        the same folder) */
     char *const *plots;             /* plot names (report_plots) */
     size_t nplots;
+    const report_repro *repro;      /* runs beside the papers' figures */
     const char *append;             /* text written verbatim at the end */
     size_t append_len;
 } report_doc;

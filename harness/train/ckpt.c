@@ -5,9 +5,12 @@
  *  16 run id (24, NUL-padded) 40 code version (32, NUL-padded)
  *  72 u64 nparams  80 u64 ntrain_all  88 u64 dropout sites  96 u64 epochs
  * 104 u64 doubles per epoch  112 u64 time counters  120 u64 epochs done
- * 128 u64 payload bytes      136 SHA-256 of bytes [0, 136) and the payload
- * 168 u64 batchnorm state floats (0 without batchnorm)
- * 176 u64 extra doubles (0 without Monte-Carlo evaluation)  184 zero to 192.
+ * 128 u64 payload bytes      136 SHA-256 of bytes [0, 136), [168, 256) and
+ *                                 the payload
+ * 168 kernels (64, NUL-padded): "<OpenBLAS core>/<conv kernels>"
+ * 232 u64 batchnorm state floats (0 without batchnorm)
+ * 240 u64 extra doubles (0 without Monte-Carlo evaluation)
+ * 248 zero to 256.
  * Payload: params, grads, velocity (floats); the batchnorm running
  * statistics (floats, none without batchnorm); the order stream and each
  * dropout site's stream in layer order (4 u64 each); the permutation
@@ -22,6 +25,10 @@
 #include "train/runcfg.h"
 
 #define OFF_SHA 136
+#define OFF_KERNELS 168
+#define KERNELS_LEN 64
+#define OFF_NSTATE 232
+#define OFF_EXTRA 240
 #define BOM 0x01020304u
 
 static size_t nsites(const db_model *m)
@@ -109,6 +116,7 @@ static void digest(const unsigned char *buf, size_t n, uint8_t out[32])
     db_sha256 s;
     db_sha256_init(&s);
     db_sha256_update(&s, buf, OFF_SHA);
+    db_sha256_update(&s, buf + OFF_KERNELS, DB_CKPT_HEADER - OFF_KERNELS);
     db_sha256_update(&s, buf + DB_CKPT_HEADER, n - DB_CKPT_HEADER);
     db_sha256_final(&s, out);
 }
@@ -125,6 +133,7 @@ size_t db_ckpt_encode(unsigned char *buf, size_t cap, const db_ckpt_view *v)
     memcpy(buf + 12, &bom, 4);
     snprintf((char *)buf + 16, 24, "%s", v->run_id);
     snprintf((char *)buf + 40, 32, "%s", DB_CODE_VERSION);
+    snprintf((char *)buf + OFF_KERNELS, KERNELS_LEN, "%s", v->kernels ? v->kernels : "");
     put_u64(buf, 72, v->m->nparams);
     put_u64(buf, 80, v->ntrain_all);
     put_u64(buf, 88, nsites(v->m));
@@ -133,8 +142,8 @@ size_t db_ckpt_encode(unsigned char *buf, size_t cap, const db_ckpt_view *v)
     put_u64(buf, 112, v->ntimes);
     put_u64(buf, 120, *v->done_epochs);
     put_u64(buf, 128, n - DB_CKPT_HEADER);
-    put_u64(buf, 168, v->m->nstate);
-    put_u64(buf, 176, v->nextra);
+    put_u64(buf, OFF_NSTATE, v->m->nstate);
+    put_u64(buf, OFF_EXTRA, v->nextra);
     size_t end = payload(buf, (db_ckpt_view *)v, 1);
     (void)end;
     uint8_t d[32];
@@ -153,7 +162,8 @@ static int field_str(const unsigned char *buf, size_t off, size_t n, char *out)
     return 0;
 }
 
-int db_ckpt_check(const unsigned char *buf, size_t n, char run_id[17], db_err *e)
+int db_ckpt_check(const unsigned char *buf, size_t n, char run_id[17],
+                  char kernels[DB_CKPT_KERNELS], db_err *e)
 {
     if (n < DB_CKPT_HEADER)
         return db_fail(e, "truncated (%zu bytes, the header alone is %d)", n, DB_CKPT_HEADER);
@@ -166,10 +176,11 @@ int db_ckpt_check(const unsigned char *buf, size_t n, char run_id[17], db_err *e
         return db_fail(e, "written on a machine of another byte order");
     if (fmt != DB_CKPT_FORMAT)
         return db_fail(e, "format %u, this build reads %d", fmt, DB_CKPT_FORMAT);
-    char id[24], cv[32];
-    if (field_str(buf, 16, 24, id) || field_str(buf, 40, 32, cv) || strlen(id) > 16)
+    char id[24], cv[32], kn[KERNELS_LEN];
+    if (field_str(buf, 16, 24, id) || field_str(buf, 40, 32, cv) || strlen(id) > 16 ||
+        field_str(buf, OFF_KERNELS, KERNELS_LEN, kn))
         return db_fail(e, "corrupt header");
-    for (size_t i = 184; i < DB_CKPT_HEADER; i++)
+    for (size_t i = OFF_EXTRA + 8; i < DB_CKPT_HEADER; i++)
         if (buf[i])
             return db_fail(e, "corrupt header");
     uint64_t plen = get_u64(buf, 128);
@@ -184,21 +195,29 @@ int db_ckpt_check(const unsigned char *buf, size_t n, char run_id[17], db_err *e
         return db_fail(e, "written by code version %s, this is %s", cv, DB_CODE_VERSION);
     if (run_id)
         memcpy(run_id, id, strlen(id) + 1);
+    if (kernels)
+        memcpy(kernels, kn, strlen(kn) + 1);
     return 0;
 }
 
 int db_ckpt_decode(const unsigned char *buf, size_t n, db_ckpt_view *v, db_err *e)
 {
-    char id[17];
-    if (db_ckpt_check(buf, n, id, e))
+    char id[17], kn[DB_CKPT_KERNELS];
+    if (db_ckpt_check(buf, n, id, kn, e))
         return -1;
     if (strcmp(id, v->run_id) != 0)
         return db_fail(e, "belongs to run %s, not %s", id, v->run_id);
+    /* another OpenBLAS kernel set or conv path rounds differently: the
+     * resumed run would match no uninterrupted run to the bit */
+    const char *mine = v->kernels ? v->kernels : "";
+    if (strncmp(kn, mine, DB_CKPT_KERNELS - 1) != 0)
+        return db_fail(e, "written with kernels %s, this run uses %s (its result would "
+                       "not be bit-identical to an uninterrupted run's)", kn, mine);
     uint64_t done = get_u64(buf, 120);
     if (get_u64(buf, 72) != v->m->nparams || get_u64(buf, 80) != v->ntrain_all ||
         get_u64(buf, 88) != nsites(v->m) || get_u64(buf, 96) != v->epochs ||
         get_u64(buf, 104) != v->ep_doubles || get_u64(buf, 112) != v->ntimes ||
-        get_u64(buf, 168) != v->m->nstate || get_u64(buf, 176) != v->nextra ||
+        get_u64(buf, OFF_NSTATE) != v->m->nstate || get_u64(buf, OFF_EXTRA) != v->nextra ||
         n != db_ckpt_size(v))
         return db_fail(e, "sizes differ from this run's");
     if (done < 1 || done >= v->epochs)

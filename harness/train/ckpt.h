@@ -22,14 +22,19 @@
 #include "train/model.h"
 
 #define DB_CKPT_MAGIC "DBCKPT\r\n"
-#define DB_CKPT_FORMAT 1
-#define DB_CKPT_HEADER 192      /* bytes before the payload */
+#define DB_CKPT_FORMAT 2
+#define DB_CKPT_HEADER 256      /* bytes before the payload */
+#define DB_CKPT_KERNELS 64      /* the kernels field, NUL included */
 
 /* What a checkpoint holds, as pointers into the run's own state.  Sizes
  * (nparams from the model, ntrain_all, epochs, ep_doubles) must match the
  * file's for it to be used. */
 typedef struct db_ckpt_view {
     const char *run_id;        /* 16 hex digits */
+    const char *kernels;       /* "<OpenBLAS core>/<conv kernels>": what
+                                  rounds the run's arithmetic; a checkpoint
+                                  of other kernels is refused (at most
+                                  DB_CKPT_KERNELS - 1 bytes are kept) */
     db_model *m;               /* params, velocity, dropout streams, timing */
     db_rng *order;             /* the data-order stream */
     uint32_t *train_idx;       /* the whole permutation, ntrain_all long */
@@ -52,14 +57,16 @@ size_t db_ckpt_size(const db_ckpt_view *v);
 size_t db_ckpt_encode(unsigned char *buf, size_t cap, const db_ckpt_view *v);
 
 /* Checks buf[0..n) (magic, format, byte order, run id, code version,
- * sizes, payload SHA-256) against v and, only when all agree, copies its
+ * kernels, sizes, payload SHA-256) against v and, only when all agree, copies its
  * state into v.  -1 with the reason in e (v untouched) otherwise. */
 int db_ckpt_decode(const unsigned char *buf, size_t n, db_ckpt_view *v, db_err *e);
 
 /* Parses only the header and payload checksum of buf[0..n): 0 when it is a
  * well-formed checkpoint of any run (used by the fuzzer and `info`-style
- * tools); *run_id gets its id (17 bytes). */
-int db_ckpt_check(const unsigned char *buf, size_t n, char run_id[17], db_err *e);
+ * tools); run_id gets its id (17 bytes), kernels its kernels (either may
+ * be NULL). */
+int db_ckpt_check(const unsigned char *buf, size_t n, char run_id[17],
+                  char kernels[DB_CKPT_KERNELS], db_err *e);
 
 /* "<result_path>.ckpt" into out. -1 when it does not fit. */
 int db_ckpt_path(char *out, size_t n, const char *result_path);

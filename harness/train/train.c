@@ -180,6 +180,7 @@ typedef struct run_state {
     double *cal;               /* mc_samples: per epoch, the deterministic
                                   error %, NLL, ECE, then the Monte-Carlo
                                   average's (DB_CAL_N doubles an epoch) */
+    char kernels[DB_CKPT_KERNELS]; /* "<OpenBLAS core>/<conv kernels>" */
 } run_state;
 
 #define DB_CAL_N 6
@@ -457,7 +458,7 @@ static int train_epoch(run_state *rs, db_rng *order, size_t epoch, int tty,
 
 static db_ckpt_view ckpt_view(run_state *rs, db_rng *order, double *times)
 {
-    db_ckpt_view v = { rs->id, &rs->m, order, rs->train_idx, rs->ntrain_all,
+    db_ckpt_view v = { rs->id, rs->kernels, &rs->m, order, rs->train_idx, rs->ntrain_all,
                        (double *)rs->ep, rs->rc->epochs,
                        sizeof(epoch_stats) / sizeof(double), &rs->done_epochs,
                        &rs->order_fp, times, 2, rs->cal,
@@ -473,6 +474,9 @@ static int ckpt_prepare(run_state *rs, const run_options *opt, db_err *e)
         return 0;
     if (db_ckpt_path(rs->ckpath, sizeof rs->ckpath, opt->result_path))
         return db_fail(e, "%s: path too long", opt->result_path);
+    db_blas_info bi;
+    db_blas_get_info(&bi);
+    snprintf(rs->kernels, sizeof rs->kernels, "%s/%s", bi.core, conv2d_kernels());
     double times[2] = { 0, 0 };
     db_rng order = { { 0, 0, 0, 0 } };   /* only sizes are read */
     db_ckpt_view v = ckpt_view(rs, &order, times);

@@ -1,7 +1,7 @@
 /* fuzz_checkpoint.c - db_ckpt_decode (train/ckpt.h), the mid-run checkpoint
  * reader, against a small fixed run: 4 parameters, one dropout site, 5
  * training examples, 3 epochs of 9 numbers, 2 time counters, run id
- * "0123456789abcdef".  Input: the checkpoint file.  A checkpoint that is
+ * "0123456789abcdef", kernels "Haswell/direct-avx2+winograd".  Input: the checkpoint file.  A checkpoint that is
  * accepted must leave a usable state (the data order in range, 1..2 epochs
  * done); one that is refused must leave the run's state untouched. */
 #include "fuzz_common.h"
@@ -29,7 +29,7 @@ int fuzz_checkpoint_one(const uint8_t *data, size_t size)
     db_rng order = { { 1, 2, 3, 4 } };
     size_t done = 0;
     uint64_t fp = 0;
-    db_ckpt_view v = { "0123456789abcdef", &m, &order, idx, 5, ep, 3, 9, &done, &fp,
+    db_ckpt_view v = { "0123456789abcdef", "Haswell/direct-avx2+winograd", &m, &order, idx, 5, ep, 3, 9, &done, &fp,
                        times, 2, NULL, 0 };
     db_err e = { "" };
     int rc = db_ckpt_decode(data, size, &v, &e);

@@ -118,17 +118,19 @@ put("fuzz_result", "minimal", json.dumps({"status": "complete", "config": {"task
 import hashlib
 
 
-def ckpt(done=1, run_id=b"0123456789abcdef", code=b"8", idx=(4, 2, 0, 1, 3), nparams=4):
+def ckpt(done=1, run_id=b"0123456789abcdef", code=b"8", idx=(4, 2, 0, 1, 3), nparams=4,
+         kernels=b"Haswell/direct-avx2+winograd", fmt=2):
     pay = struct.pack("<%df" % (3 * nparams), *[0.25 * i for i in range(3 * nparams)])
     pay += struct.pack("<8Q", *range(1, 9))                    # order + 1 dropout stream
     pay += struct.pack("<5I", *idx) + struct.pack("<Q", 0xcbf29ce484222325)
     pay += struct.pack("<27d", *[float(i) for i in range(27)]) + struct.pack("<2d", 1.5, 0.5)
     pay += struct.pack("<4d", 0.1, 0.2, 0.3, 0.4)
-    h = b"DBCKPT\r\n" + struct.pack("<II", 1, 0x01020304)
+    h = b"DBCKPT\r\n" + struct.pack("<II", fmt, 0x01020304)
     h += run_id.ljust(24, b"\0") + code.ljust(32, b"\0")
     h += struct.pack("<8Q", nparams, 5, 1, 3, 9, 2, done, len(pay))
-    d = hashlib.sha256(h + pay).digest()
-    return h + d + bytes(192 - len(h) - 32) + pay
+    k = kernels.ljust(64, b"\0") + bytes(24)                 # bytes 168..256
+    d = hashlib.sha256(h + k + pay).digest()
+    return h + d + k + pay
 
 
 put("fuzz_checkpoint", "valid_epoch1", ckpt())
@@ -139,7 +141,9 @@ put("fuzz_checkpoint", "old_code", ckpt(code=b"7"))
 put("fuzz_checkpoint", "order_out_of_range", ckpt(idx=(4, 2, 9, 1, 3)))
 put("fuzz_checkpoint", "other_sizes", ckpt(nparams=5))
 put("fuzz_checkpoint", "truncated", ckpt()[:300])
-put("fuzz_checkpoint", "header_only", ckpt()[:192])
+put("fuzz_checkpoint", "header_only", ckpt()[:256])
+put("fuzz_checkpoint", "other_kernels", ckpt(kernels=b"SkylakeX/direct-avx2+winograd"))
+put("fuzz_checkpoint", "format1", ckpt(fmt=1))
 c = bytearray(ckpt())
 c[250] ^= 1
 put("fuzz_checkpoint", "flipped_bit", bytes(c))
