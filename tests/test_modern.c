@@ -237,6 +237,47 @@ START_TEST(batchnorm_running_statistics_and_evaluation)
 }
 END_TEST
 
+/* The moments of batchnorm's inputs: a model run many times in training on
+ * one batch (no update) has running variances that converge to the
+ * unbiased variance of that batch's input (n / (n - 1) times the biased
+ * one); the first batchnorm's input is the same in evaluation, so the
+ * variance db_model_bn_moments gives for the batch, set beside the running
+ * variance, is n / (n - 1) for every channel.  Both layers' channels are
+ * counted, in layer order, with B * S values each. */
+START_TEST(batchnorm_moments_and_variance_ratio)
+{
+    const net nc = { "bn2", 2, 4, 4, 3, 5, 7,
+                     { CONV(3, 3, 1), BN, RELU, DENSE(4), BN, RELU, DENSE(3) } };
+    db_model m;
+    build(&m, &nc, 1, 29);
+    uint8_t labels[64];
+    labels_of(labels, &nc);
+    size_t c = 0;
+    for (int k = 0; k < 400; k++)
+        db_model_forward(&m, nc.B, labels, 1, &c);
+    db_model_forward(&m, nc.B, labels, 0, &c);
+    double acc[3 * 7] = { 0 };
+    db_model_bn_moments(&m, nc.B, acc);
+    ck_assert_uint_eq(m.nstate / 2, 3 + 4);
+    const db_mlayer *L = &m.L[1];
+    const double n = (double)(nc.B * 16);
+    for (size_t ch = 0; ch < 3; ch++) {
+        const double *a = acc + 3 * ch;
+        ck_assert(a[0] == n);
+        const double mu = a[1] / a[0], var = a[2] / a[0] - mu * mu;
+        const double r = m.state[L->s_off + 3 + ch] / var;
+        ck_assert_msg(fabs(r - n / (n - 1)) < 1e-4, "channel %zu: ratio %.7f, want %.7f", ch,
+                      r, n / (n - 1));
+        ck_assert_msg(fabs(m.state[L->s_off + ch] - mu) < 1e-5 * (1 + fabs(mu)),
+                      "channel %zu: running mean %.7g, batch mean %.7g", ch,
+                      m.state[L->s_off + ch], mu);
+    }
+    for (size_t ch = 3; ch < 7; ch++)
+        ck_assert(acc[3 * ch] == (double)nc.B);
+    db_model_free(&m);
+}
+END_TEST
+
 /* Batchnorm splits its channels over the team: the same bits on 1 and 2
  * threads (forward, running statistics, gamma and beta gradients). */
 START_TEST(batchnorm_threads_agree)
@@ -963,6 +1004,55 @@ START_TEST(modern_tasks_run)
         double l = num_at(r, "final", "test_loss", NULL);
         ck_assert_msg(isfinite(l), "%s %s: test loss %g", runs[i][0], runs[i][1], l);
         ck_assert(isfinite(num_at(r, "calibration", "mc", "nll")));
+        /* the variance shift: one entry per batchnorm layer of the model,
+         * only for a model with batchnorm */
+        const cJSON *vs = cJSON_GetObjectItemCaseSensitive(r, "variance_shift");
+        const cJSON *model = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(r, "config"), "model");
+        size_t nbn = 0;
+        const cJSON *ly;
+        cJSON_ArrayForEach(ly, model)
+            nbn += !strcmp(cJSON_GetObjectItemCaseSensitive(ly, "type")->valuestring,
+                           "batchnorm");
+        ck_assert_msg((vs != NULL) == (nbn > 0), "%s %s", runs[i][0], runs[i][1]);
+        const cJSON *lays = cJSON_GetObjectItemCaseSensitive(vs, "layers");
+        ck_assert_uint_eq((size_t)cJSON_GetArraySize(lays), nbn);
+        size_t k = 0;
+        cJSON_ArrayForEach(ly, lays) {
+            const cJSON *at = cJSON_GetArrayItem(model, (int)num_at(ly, "layer", NULL, NULL));
+            ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(at, "type")->valuestring,
+                             "batchnorm");
+            const size_t want[5] = { 32, 32, 64, 512, 512 };
+            ck_assert(num_at(ly, "channels", NULL, NULL) == (double)want[k++]);
+            ck_assert(num_at(ly, "ratio_min", NULL, NULL) <= num_at(ly, "ratio_mean", NULL, NULL));
+            ck_assert(num_at(ly, "ratio_mean", NULL, NULL) <= num_at(ly, "ratio_max", NULL, NULL));
+            ck_assert(num_at(ly, "ratio_min", NULL, NULL) > 0);
+        }
+        if (nbn) { /* the report's table shows the run's ratios */
+            report_set set;
+            memset(&set, 0, sizeof set);
+            report_table t;
+            db_err e;
+            ck_assert_msg(report_load(&set, last_dir, &e) == 0, "%s", e.msg);
+            ck_assert_msg(report_aggregate(&set, "none", &t, &e) == 0, "%s", e.msg);
+            char *doc = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&doc, &len);
+            ck_assert_ptr_nonnull(f);
+            ck_assert_msg(report_write(f, &set, &t, REPORT_MD, NULL, &e) == 0, "%s", e.msg);
+            fclose(f);
+            char want[512];
+            int w = snprintf(want, sizeof want, "| %s | %s | default | 1 |", runs[i][0],
+                             runs[i][1]);
+            cJSON_ArrayForEach(ly, lays)
+                w += snprintf(want + w, sizeof want - (size_t)w, " %.3f |",
+                              num_at(ly, "ratio_mean", NULL, NULL));
+            ck_assert_msg(strstr(doc, "Variance shift") && strstr(doc, want),
+                          "no \"%s\" in:\n%s", want, doc);
+            free(doc);
+            report_table_free(&t);
+            report_set_free(&set);
+        }
         cJSON_Delete(r);
     }
 }
@@ -1036,6 +1126,7 @@ static Suite *make_suite(void)
                         (int)(sizeof grad_nets / sizeof grad_nets[0]));
     tcase_add_test(t, batchnorm_running_statistics_and_evaluation);
     tcase_add_test(t, batchnorm_threads_agree);
+    tcase_add_test(t, batchnorm_moments_and_variance_ratio);
     tcase_add_test(t, pytorch_batchnorm_semantics);
     tcase_add_test(t, batchnorm_keeps_the_initial_weights);
     tcase_add_test(t, checkpoint_restores_running_statistics);

@@ -147,6 +147,16 @@ static int result_from_json(report_result *r, const cJSON *root,
     const cJSON *dv = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "data"), "verified");
     r->unverified = cJSON_IsFalse(dv);
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "variance_shift"), "layers");
+    const cJSON *vl;
+    cJSON_ArrayForEach(vl, vs) {
+        double v = opt_num(vl, "ratio_mean");
+        if (!isfinite(v))
+            return *why = "\"variance_shift\" lacks a ratio_mean", -1;
+        if (r->nshift < sizeof r->shift / sizeof r->shift[0])
+            r->shift[r->nshift++] = v;
+    }
     const cJSON *cal = cJSON_GetObjectItemCaseSensitive(root, "calibration");
     if (cal) {
         static const char *const part[2] = { "deterministic", "mc" };

@@ -46,6 +46,9 @@ typedef struct report_result {
                             when the result has none */
     double cal[6];       /* deterministic error %, NLL, ECE, then the
                             Monte-Carlo average's */
+    size_t nshift;       /* "variance_shift": its batchnorm layers (at most 16
+                            are read), 0 when absent */
+    double shift[16];    /* each layer's ratio_mean, in layer order */
     long test_size;      /* data.test_size, -1 when absent */
     /* config.paper (docs/REPRO.md): the published figure this run is
      * compared with; paper_pct NAN and paper_errors -1 when absent */

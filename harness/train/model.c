@@ -909,6 +909,30 @@ int db_model_check_train_batch(const db_model *m, size_t B, db_err *e)
     return 0;
 }
 
+void db_model_bn_moments(const db_model *m, size_t B, double *acc)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->nl; i++) {
+        const db_mlayer *L = &m->L[i];
+        if (L->spec.type != DB_LAYER_BATCHNORM)
+            continue;
+        const float *x = i ? m->L[i - 1].out : m->input;
+        const size_t C = L->in_c, S = L->in_h * L->in_w;
+        for (size_t c = 0; c < C; c++, k++) {
+            double s = 0, ss = 0;
+            for (size_t b = 0; b < B; b++)
+                for (size_t j = 0; j < S; j++) {
+                    const double v = x[(b * C + c) * S + j];
+                    s += v;
+                    ss += v * v;
+                }
+            acc[3 * k] += (double)(B * S);
+            acc[3 * k + 1] += s;
+            acc[3 * k + 2] += ss;
+        }
+    }
+}
+
 double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
                         int training, size_t *correct)
 {

@@ -185,6 +185,14 @@ void db_model_mc_seed(db_model *m, uint64_t seed, uint64_t evaluation);
  * two values per channel: B >= 2 after a dense layer); else -1 naming the
  * layer. */
 int db_model_check_train_batch(const db_model *m, size_t B, db_err *e);
+/* After a forward pass on B examples: adds, for every channel (or unit) of
+ * every batchnorm layer in layer order, the count, sum and sum of squares
+ * of that layer's input values to acc[3k], acc[3k+1], acc[3k+2] (k the
+ * channel's number counting through all batchnorm layers, nstate / 2 of
+ * them), in double.  With an evaluation pass over a test set these give
+ * the input variance batchnorm meets at test time, to set beside its
+ * running variance (the variance shift of Li et al. 2019, docs/MODERN.md). */
+void db_model_bn_moments(const db_model *m, size_t B, double *acc);
 /* Backward after a training forward: grads = d(loss)/d(params).  Layers
  * below the first parametric layer are not visited (no gradient needed),
  * and ReLU/dropout gradients are computed in place. */

@@ -154,6 +154,12 @@ volatile sig_atomic_t db_stop_requested = 0;
 
 /* One run_execute: what it loads, builds and measures.  Zeroed first; every
  * pointer owned and freed by run_execute. */
+/* One batchnorm layer's variance shift (variance_shift below). */
+typedef struct bn_shift {
+    size_t layer, channels;
+    double mean, min, max;   /* running var / test-time input var */
+} bn_shift;
+
 typedef struct run_state {
     run_config *rc;
     db_dataset data;
@@ -177,6 +183,10 @@ typedef struct run_state {
     size_t ckcap;
     char ckpath[4200];         /* "" when checkpoints are off */
     float *mcsum;              /* mc_samples: one batch's mean softmax */
+    double *bnacc;             /* batchnorm: count, sum, sum of squares of
+                                  each channel's input (db_model_bn_moments) */
+    bn_shift *shift;           /* batchnorm: per layer, after training */
+    size_t nshift;             /* 0: not measured */
     double *cal;               /* mc_samples: per epoch, the deterministic
                                   error %, NLL, ECE, then the Monte-Carlo
                                   average's (DB_CAL_N doubles an epoch) */
@@ -184,6 +194,7 @@ typedef struct run_state {
 } run_state;
 
 #define DB_CAL_N 6
+
 
 /* Step 1: the config, the result file's path (its directory created) and
  * the BLAS threads. */
@@ -329,6 +340,9 @@ static int build_model(run_state *rs, const db_model_input *in, db_err *e)
     if (rc->mc_samples &&
         (!(rs->mcsum = malloc(rc->batch * rs->m.classes * sizeof *rs->mcsum)) ||
          !(rs->cal = calloc(rc->epochs * DB_CAL_N, sizeof *rs->cal))))
+        return db_fail(e, "out of memory");
+    if (rs->m.nstate && (!(rs->bnacc = calloc(3 * (rs->m.nstate / 2), sizeof *rs->bnacc)) ||
+                         !(rs->shift = calloc(rs->m.nl, sizeof *rs->shift))))
         return db_fail(e, "out of memory");
     db_model_init_with(&rs->m, rc->seed, &rc->rx.init);
     rs->init_fp = db_fnv1a(DB_FNV1A_BASIS, rs->m.params,
@@ -632,6 +646,73 @@ static int add_data_json(cJSON *res, const run_state *rs)
     return 0;
 }
 
+/* After training, for a model with batchnorm: each batchnorm layer's input
+ * over the test set in evaluation (dropout off, batchnorm on its running
+ * statistics), channel by channel, beside the running variance training
+ * left: ratio = running var / test-time var (Li et al. 2019's variance
+ * shift; above 1 when dropout before the layer inflated its training
+ * variance).  The mean, smallest and largest ratio over the layer's
+ * channels into rs->shift. */
+static void variance_shift(run_state *rs)
+{
+    db_model *m = &rs->m;
+    const size_t n = rs->data.test.n, nch = m->nstate / 2;
+    memset(rs->bnacc, 0, 3 * nch * sizeof *rs->bnacc);
+    for (size_t off = 0; off < n; off += m->bmax) {
+        size_t B = n - off < m->bmax ? n - off : m->bmax, c = 0;
+        load_batch(m, rs->labels, &rs->data, &rs->data.test, rs->test_idx + off, B);
+        db_model_forward_pass(m, B, rs->labels, DB_PASS_EVAL, &c);
+        db_model_bn_moments(m, B, rs->bnacc);
+    }
+    size_t k = 0;
+    rs->nshift = 0;
+    for (size_t i = 0; i < m->nl; i++) {
+        const db_mlayer *L = &m->L[i];
+        if (L->spec.type != DB_LAYER_BATCHNORM)
+            continue;
+        bn_shift *s = &rs->shift[rs->nshift++];
+        s->layer = i;
+        s->channels = L->in_c;
+        s->mean = 0;
+        s->min = INFINITY;
+        s->max = -INFINITY;
+        for (size_t ch = 0; ch < L->in_c; ch++, k++) {
+            const double *a = rs->bnacc + 3 * k;
+            const double mu = a[1] / a[0], var = a[2] / a[0] - mu * mu;
+            const double r = (double)m->state[L->s_off + L->in_c + ch] / var;
+            s->mean += r / (double)L->in_c;
+            s->min = r < s->min ? r : s->min;
+            s->max = r > s->max ? r : s->max;
+        }
+    }
+}
+
+/* "variance_shift", only for a model with batchnorm that completed. */
+static int add_shift_json(cJSON *res, const run_state *rs)
+{
+    if (!rs->nshift)
+        return 0;
+    cJSON *o = cJSON_AddObjectToObject(res, "variance_shift");
+    cJSON *arr = o ? cJSON_AddArrayToObject(o, "layers") : NULL;
+    if (!arr || !cJSON_AddStringToObject(o, "split", "test"))
+        return -1;
+    for (size_t i = 0; i < rs->nshift; i++) {
+        const bn_shift *s = &rs->shift[i];
+        cJSON *l = cJSON_CreateObject();
+        if (!l || !cJSON_AddItemToArray(arr, l)) {
+            cJSON_Delete(l);
+            return -1;
+        }
+        if (!cJSON_AddNumberToObject(l, "layer", (double)s->layer) ||
+            !cJSON_AddNumberToObject(l, "channels", (double)s->channels) ||
+            !cJSON_AddNumberToObject(l, "ratio_mean", s->mean) ||
+            !cJSON_AddNumberToObject(l, "ratio_min", s->min) ||
+            !cJSON_AddNumberToObject(l, "ratio_max", s->max))
+            return -1;
+    }
+    return 0;
+}
+
 /* {"deterministic": {...}, "mc": {...}} of one epoch's calibration c into o. */
 static int add_calib_pair(cJSON *o, const double *c)
 {
@@ -777,6 +858,7 @@ static int result_json(cJSON **out, const run_state *rs, const cJSON *config,
         return -1;
     }
     if (add_data_json(res, rs) || add_epochs_json(res, rs) || add_calibration_json(res, rs) ||
+        add_shift_json(res, rs) ||
         add_timing_json(res, rs, db_now() - t_start))
         return -1;
     ADD(cJSON_AddNumberToObject(res, "parameters", (double)rs->m.nparams));
@@ -811,6 +893,8 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
         check_verified(&rs, id, opt, e) || make_splits(&rs, e) || build_model(&rs, &in, e) || ckpt_prepare(&rs, opt, e) ||
         train_epochs(&rs, opt, e))
         goto out;
+    if (rs.bnacc && !rs.diverged_epoch && rs.done_epochs == rs.rc->epochs)
+        variance_shift(&rs);
     if (result_json(&res, &rs, config, id, start, t_start) != 0) {
         db_fail(e, "out of memory building the result");
         goto out;
@@ -833,6 +917,8 @@ out:
     free(rs.labels);
     free(rs.mcsum);
     free(rs.cal);
+    free(rs.bnacc);
+    free(rs.shift);
     free(rs.ckbuf);
     db_model_free(&rs.m);
     db_dataset_free(&rs.data);
