@@ -369,7 +369,15 @@ enum dropout_mode { DROPOUT_ELEMENT = 0, DROPOUT_CHANNEL = 1, DROPOUT_POSITION =
                     /* the sequence modes of docs/PLACEMENTS.md: locked over
                      * time (dropout_locked_*), and recurrent, on a GRU's
                      * state inside the recurrence (gru_forward_ex's rmask) */
-                    DROPOUT_LOCKED = 3, DROPOUT_RECURRENT = 4 };
+                    DROPOUT_LOCKED = 3, DROPOUT_RECURRENT = 4,
+                    /* dropout's relatives (issue 21, docs/MODERN.md), as
+                     * modes of a dropout layer: Gaussian noise per element
+                     * (dropout_gauss_*), DropConnect on the weights of the
+                     * dense layer right after it (dropconnect_*), DropBlock
+                     * on a conv map (dropblock_*) */
+                    DROPOUT_GAUSSIAN = 5, DROPOUT_DROPCONNECT = 6,
+                    DROPOUT_DROPBLOCK = 7 };
+#define DROPOUT_NMODES 8
 
 /* 0 if 0 <= rate < 1 (and not NaN), else -1 naming the value. */
 int dropout_check_rate(double rate, db_err *e);

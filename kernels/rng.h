@@ -22,6 +22,8 @@ enum db_rng_purpose {
     DB_RNG_INIT = 1,    /* index: parametric layer number */
     DB_RNG_ORDER = 2,   /* index: 0 (data order), 1 (validation split) */
     DB_RNG_DROPOUT = 3, /* index: dropout site number */
+    DB_RNG_MC = 4,      /* index: evaluation * 4096 + dropout site number
+                           (Monte-Carlo dropout at evaluation) */
     DB_RNG_TEST = 99    /* tests only */
 };
 

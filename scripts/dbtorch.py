@@ -124,6 +124,21 @@ class ChannelDropout(nn.Module):
         return x * keep / (1.0 - self.rate)
 
 
+class GaussianDropout(nn.Module):
+    """dropbench's "gaussian" mode (Srivastava et al. 2014, section 10):
+    multiplicative N(1, rate / (1 - rate)) noise per element in training,
+    the identity in evaluation."""
+
+    def __init__(self, rate):
+        super().__init__()
+        self.sigma = (rate / (1.0 - rate)) ** 0.5
+
+    def forward(self, x):
+        if not self.training or self.sigma == 0:
+            return x
+        return x * (1.0 + self.sigma * torch.randn_like(x))
+
+
 class LockedDropout(nn.Module):
     """dropbench's "locked" mode on (B, T, D): one draw per (example,
     feature), the same at every step (Gal & Ghahramani 2016)."""
@@ -226,6 +241,11 @@ class Net(nn.Module):
             elif t == "sigmoid":
                 m = nn.Sigmoid()
                 self.kinds.append("plain")
+            elif t == "batchnorm":
+                # PyTorch's defaults are dropbench's: momentum 0.1, eps 1e-5,
+                # affine (gamma 1, beta 0), running statistics (0, 1)
+                m = nn.BatchNorm2d(shape[0]) if len(shape) == 3 else nn.BatchNorm1d(shape[0])
+                self.kinds.append("plain")
             elif t == "embedding":
                 m = nn.Embedding(L["vocab"], L["dim"])
                 nn.init.normal_(m.weight, 0.0, 1.0)
@@ -250,6 +270,8 @@ class Net(nn.Module):
                     m = PositionDropout(r)
                 elif mode == "locked" and len(shape) == 2:
                     m = LockedDropout(r)
+                elif mode == "gaussian":
+                    m = GaussianDropout(r)
                 else:
                     raise SystemExit("dbtorch: dropout mode %r has no PyTorch counterpart here" % mode)
                 self.kinds.append("plain")

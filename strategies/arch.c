@@ -9,15 +9,18 @@
 
 static const char *const type_names[DB_LAYER_NTYPES] = {
     "conv", "relu", "maxpool", "dense", "embedding", "gru", "dropout", "sigmoid",
+    "batchnorm",
 };
 
 static const char *const site_names[DB_SITE_NKINDS] = {
     "none", "input", "conv", "pool", "dense", "embedding", "output", "user",
-    "interlayer", "recurrent",
+    "interlayer", "recurrent", "prebn", "postbn",
 };
 
-static const char *const mode_names[] = { "element", "channel", "position", "locked",
-                                          "recurrent" };
+static const char *const mode_names[DROPOUT_NMODES] = {
+    "element", "channel", "position", "locked", "recurrent", "gaussian", "dropconnect",
+    "dropblock",
+};
 
 const char *db_layer_type_name(int type)
 {
@@ -31,7 +34,7 @@ const char *db_site_name(int site)
 
 const char *db_dropout_mode_name(int mode)
 {
-    return mode >= 0 && mode <= DROPOUT_RECURRENT ? mode_names[mode] : "?";
+    return mode >= 0 && mode < DROPOUT_NMODES ? mode_names[mode] : "?";
 }
 
 int db_arch_push(db_arch *a, const db_layer *l, db_err *e)
@@ -50,8 +53,9 @@ static const char *const allowed_keys[DB_LAYER_NTYPES][5] = {
     [DB_LAYER_DENSE] = { "units", NULL },
     [DB_LAYER_EMBEDDING] = { "vocab", "dim", NULL },
     [DB_LAYER_GRU] = { "hidden", "num_layers", "sequence", NULL },
-    [DB_LAYER_DROPOUT] = { "rate", "mode", "site", NULL },
+    [DB_LAYER_DROPOUT] = { "rate", "mode", "site", "block", NULL },
     [DB_LAYER_SIGMOID] = { NULL },
+    [DB_LAYER_BATCHNORM] = { NULL },
 };
 
 static int key_allowed(int type, const char *key)
@@ -172,14 +176,25 @@ int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mode");
             if (m) {
                 l.mode = -1;
-                for (int i = 0; cJSON_IsString(m) && i <= DROPOUT_RECURRENT; i++)
+                for (int i = 0; cJSON_IsString(m) && i < DROPOUT_NMODES; i++)
                     if (strcmp(m->valuestring, mode_names[i]) == 0)
                         l.mode = i;
                 if (l.mode < 0)
                     return db_fail(e, "%s: model[%zu].mode: expected \"element\", "
-                                   "\"channel\", \"position\", \"locked\" or "
-                                   "\"recurrent\"", what, idx);
+                                   "\"channel\", \"position\", \"locked\", "
+                                   "\"recurrent\", \"gaussian\", \"dropconnect\" or "
+                                   "\"dropblock\"", what, idx);
             }
+            /* DropBlock's block size: required for that mode, and only there */
+            const cJSON *bk = cJSON_GetObjectItemCaseSensitive(o, "block");
+            if (l.mode == DROPOUT_DROPBLOCK && !bk)
+                return db_fail(e, "%s: model[%zu]: mode \"dropblock\" needs \"block\" "
+                               "(the block size)", what, idx);
+            if (l.mode != DROPOUT_DROPBLOCK && bk)
+                return db_fail(e, "%s: model[%zu].block: only a dropblock-mode dropout "
+                               "has a block size", what, idx);
+            if (bk && get_size(&l.block, o, "block", -1, 1, what, idx, e))
+                return -1;
             l.site = DB_SITE_USER;
             const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "site");
             if (s) {
@@ -248,6 +263,8 @@ cJSON *db_arch_to_json(const db_arch *a)
             ok &= cJSON_AddNumberToObject(o, "rate", (double)l->rate) != NULL;
             ok &= cJSON_AddStringToObject(o, "mode", db_dropout_mode_name(l->mode)) != NULL;
             ok &= cJSON_AddStringToObject(o, "site", db_site_name(l->site)) != NULL;
+            if (l->mode == DROPOUT_DROPBLOCK) /* absent otherwise: older ids stay */
+                ok &= cJSON_AddNumberToObject(o, "block", (double)l->block) != NULL;
             break;
         default:
             break;

@@ -26,6 +26,9 @@ enum db_layer_type {
                            * of a stack, docs/PLACEMENTS.md) */
     DB_LAYER_DROPOUT,     /* mode, rate, site */
     DB_LAYER_SIGMOID,     /* logistic units: 1 / (1 + exp(-x)) */
+    DB_LAYER_BATCHNORM,   /* batch normalisation (kernels.h): per channel of
+                           * a conv map, per unit of a dense output; affine,
+                           * momentum 0.1, eps 1e-5 (docs/MODERN.md) */
     DB_LAYER_NTYPES
 };
 
@@ -43,6 +46,12 @@ enum db_site {
                            one's output sequence (nn.GRU's dropout=) */
     DB_SITE_RECURRENT, /* on a GRU's state inside its recurrence: a dropout
                           layer of mode recurrent right after the GRU */
+    DB_SITE_PREBN,     /* right before a batchnorm layer, on the conv or
+                          dense output it normalises (Li et al. 2019's
+                          "variance shift" placement) */
+    DB_SITE_POSTBN,    /* after the activation that follows a batchnorm
+                          layer (with "at": "last", only after the last
+                          BN, Li et al.'s recommendation) */
     DB_SITE_NKINDS
 };
 
@@ -56,6 +65,8 @@ typedef struct db_layer {
     int site;          /* dropout: enum db_site that placed it */
     int seq;           /* gru: outputs its state sequence (B, T, H), zero
                           rows past each length, instead of the final state */
+    size_t block;      /* dropout of mode dropblock: the block size (>= 1);
+                          0 for every other mode */
 } db_layer;
 
 typedef struct db_arch {

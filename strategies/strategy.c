@@ -76,7 +76,35 @@ const char db_strategy_builtin_json[] =
     " \"description\": \"on each GRU's state inside the recurrence, one mask per sequence, "
     "0.25\",\n"
     " \"origin\": \"Gal & Ghahramani 2016 (recurrent connections)\",\n"
-    " \"rules\": [{\"site\": \"recurrent\", \"mode\": \"recurrent\", \"rate\": 0.25}]}\n"
+    " \"rules\": [{\"site\": \"recurrent\", \"mode\": \"recurrent\", \"rate\": 0.25}]},\n"
+    /* issue 21 (docs/MODERN.md): placements relative to batchnorm, and
+     * dropout's relatives */
+    "{\"name\": \"bn-before\",\n"
+    " \"description\": \"right before each batchnorm layer (on the conv or dense output it "
+    "normalises), element-wise, 0.1\",\n"
+    " \"origin\": \"Li et al. 2019 (CVPR): the variance shift case\",\n"
+    " \"rules\": [{\"site\": \"prebn\", \"mode\": \"element\", \"rate\": 0.1}]},\n"
+    "{\"name\": \"bn-after-last\",\n"
+    " \"description\": \"only after the last batchnorm layer's activation (before the "
+    "output layer), element-wise, 0.5\",\n"
+    " \"origin\": \"Li et al. 2019 (CVPR): dropout after all BN layers\",\n"
+    " \"rules\": [{\"site\": \"postbn\", \"mode\": \"element\", \"rate\": 0.5, "
+    "\"at\": \"last\"}]},\n"
+    "{\"name\": \"gaussian\",\n"
+    " \"description\": \"after each hidden dense layer's ReLU, multiplicative N(1, "
+    "rate/(1-rate)) noise, rate 0.5\",\n"
+    " \"origin\": \"Srivastava et al. 2014, section 10 (Gaussian dropout)\",\n"
+    " \"rules\": [{\"site\": \"dense\", \"mode\": \"gaussian\", \"rate\": 0.5}]},\n"
+    "{\"name\": \"dropconnect\",\n"
+    " \"description\": \"on the weights of the dense layer after each hidden dense "
+    "layer's ReLU, one mask per batch, 0.5\",\n"
+    " \"origin\": \"Wan et al. 2013 (DropConnect)\",\n"
+    " \"rules\": [{\"site\": \"dense\", \"mode\": \"dropconnect\", \"rate\": 0.5}]},\n"
+    "{\"name\": \"dropblock\",\n"
+    " \"description\": \"after each conv layer's ReLU, before pooling, 3x3 blocks, 0.1\",\n"
+    " \"origin\": \"Ghiasi et al. 2018 (DropBlock)\",\n"
+    " \"rules\": [{\"site\": \"conv\", \"mode\": \"dropblock\", \"rate\": 0.1, "
+    "\"block\": 3}]}\n"
     "]}\n";
 
 static db_strategy table[DB_STRATEGY_MAX];
@@ -117,6 +145,10 @@ void db_rule_text(char *buf, size_t n, const db_rule *r)
     int k = snprintf(buf, n, "%s %s %.2g", db_site_name(r->site),
                      db_dropout_mode_name(r->mode), r->rate);
     size_t used = k > 0 ? (size_t)k : 0;
+    if (used < n && r->mode == DROPOUT_DROPBLOCK) {
+        k = snprintf(buf + used, n - used, " block %zu", r->block);
+        used += k > 0 ? (size_t)k : 0;
+    }
     if (used >= n)
         return;
     if (r->at == DB_AT_FIRST)
@@ -144,7 +176,7 @@ static int site_index(const char *s)
 
 static int mode_index(const char *s)
 {
-    for (int i = 0; i <= DROPOUT_RECURRENT; i++)
+    for (int i = 0; i < DROPOUT_NMODES; i++)
         if (strcmp(db_dropout_mode_name(i), s) == 0)
             return i;
     return -1;
@@ -191,7 +223,7 @@ static int only_keys(const cJSON *o, const char *const *keys, size_t n, const ch
 
 static int parse_rule(db_rule *r, const cJSON *o, const char *where, db_err *e)
 {
-    static const char *const keys[] = { "site", "mode", "rate", "at", "from" };
+    static const char *const keys[] = { "site", "mode", "rate", "at", "from", "block" };
     memset(r, 0, sizeof *r);
     if (!cJSON_IsObject(o))
         return db_fail(e, "%s: a rule is an object", where);
@@ -204,11 +236,21 @@ static int parse_rule(db_rule *r, const cJSON *o, const char *where, db_err *e)
     const cJSON *from = cJSON_GetObjectItemCaseSensitive(o, "from");
     if (!cJSON_IsString(site) || (r->site = site_index(site->valuestring)) < 0)
         return db_fail(e, "%s: \"site\" must be one of input, conv, pool, dense, "
-                       "embedding, output, interlayer, recurrent", where);
+                       "embedding, output, interlayer, recurrent, prebn, postbn", where);
     r->mode = DROPOUT_ELEMENT;
     if (mode && (!cJSON_IsString(mode) || (r->mode = mode_index(mode->valuestring)) < 0))
         return db_fail(e, "%s: \"mode\" must be one of element, channel, position, "
-                       "locked, recurrent", where);
+                       "locked, recurrent, gaussian, dropconnect, dropblock", where);
+    const cJSON *block = cJSON_GetObjectItemCaseSensitive(o, "block");
+    if ((r->mode == DROPOUT_DROPBLOCK) != (block != NULL))
+        return db_fail(e, "%s: \"block\" (the block size) goes with mode \"dropblock\", "
+                       "which needs it", where);
+    if (block) {
+        if (!cJSON_IsNumber(block) || block->valuedouble < 1 ||
+            block->valuedouble > 1000 || block->valuedouble != floor(block->valuedouble))
+            return db_fail(e, "%s: \"block\" must be an integer from 1 to 1000", where);
+        r->block = (size_t)block->valuedouble;
+    }
     if ((r->site == DB_SITE_RECURRENT) != (r->mode == DROPOUT_RECURRENT))
         return db_fail(e, "%s: mode \"recurrent\" goes with site \"recurrent\" and "
                        "only there", where);
@@ -306,6 +348,7 @@ static int same_strategy(const db_strategy *a, const db_strategy *b)
     for (size_t r = 0; r < a->nrules; r++) {
         const db_rule *x = &a->rules[r], *y = &b->rules[r];
         if (x->site != y->site || x->mode != y->mode || x->rate != y->rate ||
+            x->block != y->block ||
             x->at != y->at || x->from != y->from || x->nlist != y->nlist ||
             memcmp(x->list, y->list, x->nlist * sizeof x->list[0]))
             return 0;
@@ -435,11 +478,20 @@ static int site_after(const db_arch *in, long i)
         return DB_SITE_EMBEDDING;
     case DB_LAYER_GRU: /* a stack's lower layers hand their sequence up */
         return l->seq ? DB_SITE_INTERLAYER : DB_SITE_OUTPUT;
+    case DB_LAYER_CONV:
+    case DB_LAYER_DENSE:
+        /* its output, when a batchnorm layer normalises it next */
+        return i + 1 < (long)in->n && in->layers[i + 1].type == DB_LAYER_BATCHNORM
+                   ? DB_SITE_PREBN
+                   : DB_SITE_NONE;
     case DB_LAYER_RELU:
     case DB_LAYER_SIGMOID: {
-        /* the activation of the nearest preceding non-dropout layer */
+        /* the activation of the nearest preceding non-dropout layer (a
+         * batchnorm between the two is looked through: conv - BN - ReLU
+         * is a conv site) */
         long j = i - 1;
-        while (j >= 0 && in->layers[j].type == DB_LAYER_DROPOUT)
+        while (j >= 0 && (in->layers[j].type == DB_LAYER_DROPOUT ||
+                          in->layers[j].type == DB_LAYER_BATCHNORM))
             j--;
         if (j >= 0 && in->layers[j].type == DB_LAYER_CONV)
             return DB_SITE_CONV;
@@ -459,6 +511,16 @@ static void sites_at(int kinds[2], const db_arch *in, long i)
 {
     kinds[0] = i >= 0 && in->layers[i].type == DB_LAYER_GRU ? DB_SITE_RECURRENT
                                                              : DB_SITE_NONE;
+    /* an activation right after a batchnorm layer (dropouts between
+     * skipped) is also a postbn site, placed first */
+    if (i >= 1 && (in->layers[i].type == DB_LAYER_RELU ||
+                   in->layers[i].type == DB_LAYER_SIGMOID)) {
+        long j = i - 1;
+        while (j >= 0 && in->layers[j].type == DB_LAYER_DROPOUT)
+            j--;
+        if (j >= 0 && in->layers[j].type == DB_LAYER_BATCHNORM)
+            kinds[0] = DB_SITE_POSTBN;
+    }
     kinds[1] = site_after(in, i);
 }
 
@@ -550,6 +612,7 @@ int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
                     d.mode = rule->mode;
                     d.site = site;
                     d.rate = rule->rate;
+                    d.block = rule->block;
                     if (db_arch_push(out, &d, e))
                         return -1;
                     placed[p]++;

@@ -32,6 +32,7 @@ typedef struct db_rule {
     size_t nlist;    /* DB_AT_LIST: list[0..nlist), 1-based */
     size_t list[DB_RULE_MAX_AT];
     size_t from;     /* DB_AT_FROM: the from-th and every later one */
+    size_t block;    /* mode dropblock: the block size; else 0 */
 } db_rule;
 
 typedef struct db_strategy {

@@ -18,7 +18,7 @@
 typedef struct {
     const char *task;
     const char *params;     /* the "parameters:" figure */
-    const char *shapes[16]; /* "layer output" per row, in order; NULL ends */
+    const char *shapes[24]; /* "layer output" per row, in order; NULL ends */
 } preset;
 
 static const preset presets[] = {
@@ -38,6 +38,16 @@ static const preset presets[] = {
       { "conv 32x32x32", "relu 32x32x32", "maxpool 32x16x16", "conv 32x16x16",
         "relu 32x16x16", "maxpool 32x8x8", "conv 64x8x8", "relu 64x8x8",
         "maxpool 64x4x4", "dense 512", "relu 512", "dense 512", "relu 512", "dense 10",
+        NULL } },
+    /* not in suite v1 (issue 21, docs/MODERN.md): cifar-cnn with a
+     * batchnorm after each conv and hidden dense layer, before its ReLU;
+     * cifar-cnn's 871914 plus a scale and a shift per channel or unit:
+     * 2*(32 + 32 + 64 + 512 + 512) = 2304 */
+    { "cifar-bn", "874218",
+      { "conv 32x32x32", "batchnorm 32x32x32", "relu 32x32x32", "maxpool 32x16x16",
+        "conv 32x16x16", "batchnorm 32x16x16", "relu 32x16x16", "maxpool 32x8x8",
+        "conv 64x8x8", "batchnorm 64x8x8", "relu 64x8x8", "maxpool 64x4x4", "dense 512",
+        "batchnorm 512", "relu 512", "dense 512", "batchnorm 512", "relu 512", "dense 10",
         NULL } },
     /* 256*32 + 3*(32*128 + 128*128 + 2*128) + 128*10+10 */
     { "wordlang-gru", "71690", { "embedding 16x32", "gru 128", "dense 10", NULL } },

@@ -77,10 +77,13 @@ START_TEST(suite_strategies_exist)
 {
     const char *names[] = { "none", "input", "dense", "conv", "pool", "spatial", "hinton",
                             "srivastava", "embedding", "token", "output", "spatial-pool",
-                            "interlayer", "variational", "recurrent" };
+                            "interlayer", "variational", "recurrent",
+                            /* issue 21 (docs/MODERN.md) */
+                            "bn-before", "bn-after-last", "gaussian", "dropconnect",
+                            "dropblock" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_msg(db_strategy_find(names[i]) != NULL, "missing %s", names[i]);
-    ck_assert_ptr_null(db_strategy_find("dropconnect"));
+    ck_assert_ptr_null(db_strategy_find("dropout-everywhere"));
 }
 END_TEST
 
@@ -318,7 +321,7 @@ START_TEST(builtin_is_json)
 {
     size_t n = 0;
     const db_strategy *tab = db_strategies(&n);
-    ck_assert_uint_eq(n, 15);
+    ck_assert_uint_eq(n, 20);
     for (size_t i = 0; i < n; i++)
         ck_assert_str_eq(tab[i].source, "built-in");
     cJSON *j = cJSON_Parse(db_strategy_builtin_json);

@@ -29,7 +29,9 @@ static void run_usage(FILE *f, const char *cmd)
             "  --seed N         run seed: initialisation, data order, dropout masks\n"
             "  --epochs N  --lr X  --threads N\n"
             "  --limit-train N  train on the first N training examples only\n"
-            "  --val N          carve a validation split of N examples from training\n",
+            "  --val N          carve a validation split of N examples from training\n"
+            "  --mc-samples T   also evaluate the test set by T Monte-Carlo dropout\n"
+            "                   passes each epoch (error, NLL, ECE of both)\n",
             cmd,
             show ? "  Prints the task's model after the strategy's rewrite, its run id and\n"
                    "  its training recipe; trains nothing.\n"
@@ -81,7 +83,8 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
     { "seed", required_argument, 0, 'S' },   { "epochs", required_argument, 0, 'e' },     \
     { "lr", required_argument, 0, 'l' },     { "threads", required_argument, 0, 'T' },    \
     { "limit-train", required_argument, 0, 'L' }, { "val", required_argument, 0, 'v' },   \
-    { "allow-unverified", no_argument, 0, 'U' }, { "help", no_argument, 0, 'h' }
+    { "allow-unverified", no_argument, 0, 'U' }, { "help", no_argument, 0, 'h' },         \
+    { "mc-samples", required_argument, 0, 'M' }
     static const struct option run_opts[] = {
         RUN_COMMON_OPTIONS,
         { "data", required_argument, 0, 'd' },   { "results", required_argument, 0, 'o' },
@@ -133,6 +136,11 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
             if (parse_long(&v, optarg, cmd, "--val", 1, 1000000000))
                 return EXIT_USAGE;
             c->rq.val = v;
+            break;
+        case 'M':
+            if (parse_long(&v, optarg, cmd, "--mc-samples", 1, 10000))
+                return EXIT_USAGE;
+            c->rq.mc_samples = v;
             break;
         case 'l': {
             char *end;
@@ -386,7 +394,16 @@ int cmd_show(int argc, char **argv)
             snprintf(set, sizeof set, "hidden %zu, %s", s->units,
                      s->seq ? "state sequence" : "final state");
             break;
+        case DB_LAYER_BATCHNORM:
+            snprintf(set, sizeof set, "per %s, momentum %g eps %g",
+                     L->in_kind == DB_SHAPE_IMAGE ? "channel" : "unit",
+                     (double)BATCHNORM_MOMENTUM, (double)BATCHNORM_EPS);
+            break;
         case DB_LAYER_DROPOUT:
+            if (s->mode == DROPOUT_DROPBLOCK)
+                snprintf(set, sizeof set, "rate %.3g dropblock %zu, site %s (#%d)",
+                         s->rate, s->block, db_site_name(s->site), L->site_index);
+            else
             snprintf(set, sizeof set, "rate %.3g %s, site %s (#%d)", s->rate,
                      db_dropout_mode_name(s->mode), db_site_name(s->site), L->site_index);
             nrec += s->mode == DROPOUT_RECURRENT;

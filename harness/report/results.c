@@ -182,6 +182,32 @@ static int result_from_json(report_result *r, const cJSON *root,
     const cJSON *dv = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "data"), "verified");
     r->unverified = cJSON_IsFalse(dv);
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "variance_shift"), "layers");
+    const cJSON *vl;
+    cJSON_ArrayForEach(vl, vs) {
+        double v = opt_num(vl, "ratio_mean");
+        if (!isfinite(v))
+            return *why = "\"variance_shift\" lacks a ratio_mean", -1;
+        if (r->nshift < sizeof r->shift / sizeof r->shift[0])
+            r->shift[r->nshift++] = v;
+    }
+    const cJSON *cal = cJSON_GetObjectItemCaseSensitive(root, "calibration");
+    if (cal) {
+        static const char *const part[2] = { "deterministic", "mc" };
+        static const char *const key[3] = { "test_error_pct", "nll", "ece" };
+        double T = opt_num(cal, "mc_samples");
+        if (!(T >= 1) || T != floor(T) || T > 1e9)
+            return *why = "\"calibration.mc_samples\" is not a positive integer", -1;
+        r->mc_samples = (long)T;
+        for (int p = 0; p < 2; p++)
+            for (int k = 0; k < 3; k++) {
+                r->cal[p * 3 + k] =
+                    opt_num(cJSON_GetObjectItemCaseSensitive(cal, part[p]), key[k]);
+                if (!isfinite(r->cal[p * 3 + k]))
+                    return *why = "\"calibration\" lacks a number", -1;
+            }
+    }
     r->epochs = opt_long(cfg, "epochs");
     r->batch = opt_long(cfg, "batch");
     r->limit_train = opt_long(cfg, "limit_train");

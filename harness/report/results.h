@@ -42,6 +42,13 @@ typedef struct report_result {
     double mtime;        /* file modification time, seconds */
     int unverified;      /* data.verified is false: trained on data whose
                             sha256 does not match docs/DATA.md */
+    long mc_samples;     /* "calibration" (docs/MODERN.md): its passes, 0
+                            when the result has none */
+    double cal[6];       /* deterministic error %, NLL, ECE, then the
+                            Monte-Carlo average's */
+    size_t nshift;       /* "variance_shift": its batchnorm layers (at most 16
+                            are read), 0 when absent */
+    double shift[16];    /* each layer's ratio_mean, in layer order */
     long test_size;      /* data.test_size, -1 when absent */
     /* config.paper (docs/REPRO.md): the published figure this run is
      * compared with; paper_pct NAN and paper_errors -1 when absent */

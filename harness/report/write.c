@@ -85,6 +85,155 @@ static int write_crosscheck(FILE *f, const report_text_format *tf,
     return oom ? -1 : 0;
 }
 
+/* The calibration table (docs/MODERN.md): one row per cell of t whose
+ * results have a "calibration", the means over those seeds.  Nothing when
+ * no result has one. */
+static int write_calibration(FILE *f, const report_text_format *tf,
+                             const report_set *set, const report_table *t)
+{
+    enum { NC = 11 };
+    size_t nrows = 0;
+    for (size_t ro = 0; ro < t->nrows; ro++)
+        for (size_t k = 0; k < t->ntasks; k++) {
+            const report_cell *c = report_cell_at(t, ro, k);
+            int any = 0;
+            for (size_t i = 0; i < c->n; i++)
+                any |= set->res[c->idx[i]].mc_samples > 0;
+            nrows += any;
+        }
+    if (nrows == 0)
+        return 0;
+    char **cells = calloc((nrows + 1) * NC, sizeof *cells);
+    if (!cells)
+        return -1;
+    static const char *const head[NC] = {
+        "task", "strategy", "rates", "T", "seeds", "error % (det.)", "error % (MC)",
+        "NLL (det.)", "NLL (MC)", "ECE (det.)", "ECE (MC)",
+    };
+    int oom = 0;
+    for (size_t c = 0; c < NC; c++)
+        oom |= !(cells[c] = db_strdup(head[c]));
+    size_t r = 0;
+    for (size_t k = 0; k < t->ntasks && !oom; k++)
+        for (size_t ro = 0; ro < t->nrows && !oom; ro++) {
+            const report_cell *c = report_cell_at(t, ro, k);
+            double sum[6] = { 0 };
+            size_t n = 0;
+            long T = 0;
+            int mixed = 0;
+            for (size_t i = 0; i < c->n; i++) {
+                const report_result *x = &set->res[c->idx[i]];
+                if (x->mc_samples <= 0)
+                    continue;
+                mixed |= T && T != x->mc_samples;
+                T = x->mc_samples;
+                for (int j = 0; j < 6; j++)
+                    sum[j] += x->cal[j];
+                n++;
+            }
+            if (n == 0)
+                continue;
+            char **row = cells + (++r) * NC;
+            const report_row *rw = &t->rows[ro];
+            row[0] = db_strdup(t->tasks[k]);
+            row[1] = db_strdup(rw->strategy);
+            row[2] = rw->setting && rw->setting[0]
+                         ? db_asprintf("%s, %s", rw->rates, rw->setting)
+                         : db_strdup(rw->rates);
+            row[3] = mixed ? db_strdup("mixed") : db_asprintf("%ld", T);
+            row[4] = db_asprintf("%zu", n);
+            row[5] = db_asprintf("%.2f", sum[0] / (double)n);
+            row[6] = db_asprintf("%.2f", sum[3] / (double)n);
+            row[7] = db_asprintf("%.4f", sum[1] / (double)n);
+            row[8] = db_asprintf("%.4f", sum[4] / (double)n);
+            row[9] = db_asprintf("%.4f", sum[2] / (double)n);
+            row[10] = db_asprintf("%.4f", sum[5] / (double)n);
+            for (size_t j = 0; j < NC; j++)
+                oom |= !row[j];
+        }
+    if (!oom)
+        tf->grid(f, "Calibration on the test set: deterministic evaluation and the "
+                    "Monte-Carlo dropout average of T passes (mean over seeds; ECE "
+                    "over 15 bins)",
+                 cells, NC, 4, nrows);
+    for (size_t i = 0; i < (nrows + 1) * NC; i++)
+        free(cells[i]);
+    free(cells);
+    return oom ? -1 : 0;
+}
+
+/* The variance-shift table (docs/MODERN.md): one row per cell of t whose
+ * results have a "variance_shift", each batchnorm layer's mean ratio
+ * (running variance / test-time input variance), the mean over seeds.
+ * Nothing when no result has one. */
+static int write_shift(FILE *f, const report_text_format *tf, const report_set *set,
+                       const report_table *t)
+{
+    size_t nrows = 0, nl = 0;
+    for (size_t ro = 0; ro < t->nrows; ro++)
+        for (size_t k = 0; k < t->ntasks; k++) {
+            const report_cell *c = report_cell_at(t, ro, k);
+            int any = 0;
+            for (size_t i = 0; i < c->n; i++) {
+                const report_result *x = &set->res[c->idx[i]];
+                any |= x->nshift > 0;
+                nl = x->nshift > nl ? x->nshift : nl;
+            }
+            nrows += any;
+        }
+    if (nrows == 0)
+        return 0;
+    const size_t NC = 4 + nl;
+    char **cells = calloc((nrows + 1) * NC, sizeof *cells);
+    if (!cells)
+        return -1;
+    int oom = 0;
+    static const char *const head[4] = { "task", "strategy", "rates", "seeds" };
+    for (size_t c = 0; c < NC; c++)
+        oom |= !(cells[c] = c < 4 ? db_strdup(head[c]) : db_asprintf("BN %zu", c - 3));
+    size_t r = 0;
+    for (size_t k = 0; k < t->ntasks && !oom; k++)
+        for (size_t ro = 0; ro < t->nrows && !oom; ro++) {
+            const report_cell *c = report_cell_at(t, ro, k);
+            double sum[16] = { 0 };
+            size_t n = 0, cnt[16] = { 0 };
+            for (size_t i = 0; i < c->n; i++) {
+                const report_result *x = &set->res[c->idx[i]];
+                if (!x->nshift)
+                    continue;
+                for (size_t j = 0; j < x->nshift; j++) {
+                    sum[j] += x->shift[j];
+                    cnt[j]++;
+                }
+                n++;
+            }
+            if (n == 0)
+                continue;
+            char **row = cells + (++r) * NC;
+            const report_row *rw = &t->rows[ro];
+            row[0] = db_strdup(t->tasks[k]);
+            row[1] = db_strdup(rw->strategy);
+            row[2] = rw->setting && rw->setting[0]
+                         ? db_asprintf("%s, %s", rw->rates, rw->setting)
+                         : db_strdup(rw->rates);
+            row[3] = db_asprintf("%zu", n);
+            for (size_t j = 0; j < nl; j++)
+                row[4 + j] = cnt[j] ? db_asprintf("%.3f", sum[j] / (double)cnt[j])
+                                    : db_strdup("-");
+            for (size_t j = 0; j < NC; j++)
+                oom |= !row[j];
+        }
+    if (!oom)
+        tf->grid(f, "Variance shift at the batchnorm layers: running variance / the "
+                    "variance of the layer's input on the test set with dropout off "
+                    "(mean over channels, then over seeds; 1 = no shift)",
+                 cells, NC, 3, nrows);
+    for (size_t i = 0; i < (nrows + 1) * NC; i++)
+        free(cells[i]);
+    free(cells);
+    return oom ? -1 : 0;
+}
+
 int report_write(FILE *f, const report_set *set, const report_table *t,
                  enum report_format fmt, const report_doc *doc, db_err *e)
 {
@@ -137,6 +286,10 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
     tf->table(f, t, REPORT_TAB_EVAL,
               "Evaluation time per epoch (s, the full test set), mean over seeds");
     if (doc->xc && doc->xc->n > 0 && write_crosscheck(f, tf, t, doc->xc) != 0) {
+        db_strv_free(excl, nexcl);
+        return db_fail(e, "report: out of memory");
+    }
+    if (write_calibration(f, tf, set, t) != 0 || write_shift(f, tf, set, t) != 0) {
         db_strv_free(excl, nexcl);
         return db_fail(e, "report: out of memory");
     }

@@ -27,10 +27,10 @@
  *     "rates":      [null, 0.3, "0.1,0.25"]   optional, default [null]:
  *                   null = the strategy's default rates, a number = that
  *                   rate at every site, a string = one rate per site
- *     "epochs", "lr", "limit_train", "val", "threads":
+ *     "epochs", "lr", "limit_train", "val", "threads", "mc_samples":
  *                   optional scalars overriding the preset (see run.h)
  *     "overrides":  {"lr": [0.05, 0.1], "epochs": [1, 2]}
- *                   optional; each key (one of the five scalars above, not
+ *                   optional; each key (one of the six scalars above, not
  *                   also given as a scalar) adds an axis to the grid
  *
  * A block expands to tasks x strategies x rates x overrides x seeds, seeds

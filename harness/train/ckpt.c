@@ -8,11 +8,15 @@
  * 128 u64 payload bytes      136 SHA-256 of bytes [0, 136), [168, 256) and
  *                                 the payload
  * 168 kernels (64, NUL-padded): "<OpenBLAS core>/<conv kernels>"
- * 232 zero to 256.
- * Payload: params, grads, velocity (floats); the order stream and each
+ * 232 u64 batchnorm state floats (0 without batchnorm)
+ * 240 u64 extra doubles (0 without Monte-Carlo evaluation)
+ * 248 zero to 256.
+ * Payload: params, grads, velocity (floats); the batchnorm running
+ * statistics (floats, none without batchnorm); the order stream and each
  * dropout site's stream in layer order (4 u64 each); the permutation
  * (u32); the order fingerprint (u64); the per-epoch numbers and the time
- * counters (doubles); the model's four timing counters (doubles). */
+ * counters (doubles); the extra doubles; the model's four timing
+ * counters (doubles). */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +27,8 @@
 #define OFF_SHA 136
 #define OFF_KERNELS 168
 #define KERNELS_LEN 64
+#define OFF_NSTATE 232
+#define OFF_EXTRA 240
 #define BOM 0x01020304u
 
 static size_t nsites(const db_model *m)
@@ -35,9 +41,10 @@ static size_t nsites(const db_model *m)
 
 static size_t payload_size(const db_ckpt_view *v)
 {
-    return 3 * v->m->nparams * sizeof(float) + (1 + nsites(v->m)) * sizeof(db_rng) +
+    return (3 * v->m->nparams + v->m->nstate) * sizeof(float) +
+           (1 + nsites(v->m)) * sizeof(db_rng) +
            v->ntrain_all * sizeof(uint32_t) + sizeof(uint64_t) +
-           (v->epochs * v->ep_doubles + v->ntimes + 4) * sizeof(double);
+           (v->epochs * v->ep_doubles + v->ntimes + v->nextra + 4) * sizeof(double);
 }
 
 size_t db_ckpt_size(const db_ckpt_view *v)
@@ -83,6 +90,7 @@ static size_t payload(unsigned char *buf, db_ckpt_view *v, int save)
     xfer(buf, &off, m->params, np, save);
     xfer(buf, &off, m->grads, np, save);
     xfer(buf, &off, m->velocity, np, save);
+    xfer(buf, &off, m->state, m->nstate * sizeof(float), save);
     xfer(buf, &off, v->order->s, sizeof v->order->s, save);
     for (size_t i = 0; i < m->nl; i++)
         if (m->L[i].spec.type == DB_LAYER_DROPOUT)
@@ -91,6 +99,7 @@ static size_t payload(unsigned char *buf, db_ckpt_view *v, int save)
     xfer(buf, &off, v->order_fp, sizeof *v->order_fp, save);
     xfer(buf, &off, v->ep, v->epochs * v->ep_doubles * sizeof(double), save);
     xfer(buf, &off, v->times, v->ntimes * sizeof(double), save);
+    xfer(buf, &off, v->extra, v->nextra * sizeof(double), save);
     double t[4] = { m->t.forward, m->t.backward, m->t.update, m->t.dropout };
     xfer(buf, &off, t, sizeof t, save);
     if (!save) {
@@ -133,6 +142,8 @@ size_t db_ckpt_encode(unsigned char *buf, size_t cap, const db_ckpt_view *v)
     put_u64(buf, 112, v->ntimes);
     put_u64(buf, 120, *v->done_epochs);
     put_u64(buf, 128, n - DB_CKPT_HEADER);
+    put_u64(buf, OFF_NSTATE, v->m->nstate);
+    put_u64(buf, OFF_EXTRA, v->nextra);
     size_t end = payload(buf, (db_ckpt_view *)v, 1);
     (void)end;
     uint8_t d[32];
@@ -169,7 +180,7 @@ int db_ckpt_check(const unsigned char *buf, size_t n, char run_id[17],
     if (field_str(buf, 16, 24, id) || field_str(buf, 40, 32, cv) || strlen(id) > 16 ||
         field_str(buf, OFF_KERNELS, KERNELS_LEN, kn))
         return db_fail(e, "corrupt header");
-    for (size_t i = OFF_KERNELS + KERNELS_LEN; i < DB_CKPT_HEADER; i++)
+    for (size_t i = OFF_EXTRA + 8; i < DB_CKPT_HEADER; i++)
         if (buf[i])
             return db_fail(e, "corrupt header");
     uint64_t plen = get_u64(buf, 128);
@@ -206,12 +217,13 @@ int db_ckpt_decode(const unsigned char *buf, size_t n, db_ckpt_view *v, db_err *
     if (get_u64(buf, 72) != v->m->nparams || get_u64(buf, 80) != v->ntrain_all ||
         get_u64(buf, 88) != nsites(v->m) || get_u64(buf, 96) != v->epochs ||
         get_u64(buf, 104) != v->ep_doubles || get_u64(buf, 112) != v->ntimes ||
+        get_u64(buf, OFF_NSTATE) != v->m->nstate || get_u64(buf, OFF_EXTRA) != v->nextra ||
         n != db_ckpt_size(v))
         return db_fail(e, "sizes differ from this run's");
     if (done < 1 || done >= v->epochs)
         return db_fail(e, "%llu epochs done of %zu", (unsigned long long)done, v->epochs);
     /* the permutation indexes the training set: checked before it is used */
-    size_t idx_off = DB_CKPT_HEADER + 3 * v->m->nparams * sizeof(float) +
+    size_t idx_off = DB_CKPT_HEADER + (3 * v->m->nparams + v->m->nstate) * sizeof(float) +
                      (1 + nsites(v->m)) * sizeof(db_rng);
     for (size_t i = 0; i < v->ntrain_all; i++) {
         uint32_t k;

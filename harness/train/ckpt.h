@@ -45,6 +45,9 @@ typedef struct db_ckpt_view {
     uint64_t *order_fp;
     double *times;             /* ntimes elapsed-time counters */
     size_t ntimes;
+    double *extra;             /* nextra more doubles (a Monte-Carlo run's
+                                  calibration of the finished epochs); */
+    size_t nextra;             /* 0: none, and the format is the one before */
 } db_ckpt_view;
 
 /* Bytes a checkpoint of v takes (header + payload). */

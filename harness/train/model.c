@@ -38,6 +38,20 @@ static void *xcalloc(size_t n, size_t size, size_t *total)
     return calloc(n ? n : 1, size);
 }
 
+/* A dropout layer of dropconnect mode: it acts on the weights of the dense
+ * layer right above. */
+static int is_dropconnect(const db_mlayer *L)
+{
+    return L->spec.type == DB_LAYER_DROPOUT && L->spec.mode == DROPOUT_DROPCONNECT;
+}
+
+/* Bytes of a dropout layer's mask: one per (example, group), or for
+ * DropConnect one per weight of the dense layer above. */
+static size_t mask_bytes(const db_model *m, size_t i)
+{
+    return is_dropconnect(&m->L[i]) ? m->L[i + 1].w_n : m->bmax * m->L[i].drop_g;
+}
+
 /* A dropout layer of recurrent mode: it acts inside the GRU right below. */
 static int is_recurrent_drop(const db_mlayer *L)
 {
@@ -65,8 +79,11 @@ void db_model_free(db_model *m)
         free(m->L[i].mask);
         free(m->L[i].argmax);
         free(m->L[i].cache);
+        free(m->L[i].noise);
+        free(m->L[i].wm);
     }
     free(m->params);
+    free(m->state);
     free(m->grads);
     free(m->velocity);
     free(m->input);
@@ -94,6 +111,7 @@ static int plan_layer(db_model *m, db_mlayer *L, size_t i, int *kind, size_t *c,
     L->in_h = *h;
     L->in_w = *w;
     L->param_index = -1;
+    L->dc_from = -1;
     int ovf = 0;
     L->in_size = *kind == DB_SHAPE_IMAGE ? mul(mul(*c, *h, &ovf), *w, &ovf)
                : *kind == DB_SHAPE_SEQ   ? mul(*h, *w, &ovf)
@@ -117,6 +135,17 @@ static int plan_layer(db_model *m, db_mlayer *L, size_t i, int *kind, size_t *c,
         break;
     case DB_LAYER_RELU:
     case DB_LAYER_SIGMOID:
+        break;
+    case DB_LAYER_BATCHNORM:
+        /* per channel of a conv map (S = H*W), per unit of a dense output
+         * (flat: h = w = 1); gamma in the weight slot, beta in the bias's */
+        if (*kind == DB_SHAPE_SEQ)
+            return db_fail(e, "layer %zu (batchnorm): input is a sequence; batchnorm "
+                           "takes a conv map or a dense layer's output", i);
+        L->w_rows = *c;
+        L->w_n = *c;
+        L->b_n = *c;
+        L->s_n = 2 * *c;
         break;
     case DB_LAYER_MAXPOOL:
         if (*kind != DB_SHAPE_IMAGE)
@@ -193,6 +222,20 @@ static int plan_layer(db_model *m, db_mlayer *L, size_t i, int *kind, size_t *c,
                                "image", i);
             L->drop_g = *c;
             L->drop_s = *h * *w;
+        } else if (s->mode == DROPOUT_DROPBLOCK) {
+            if (*kind != DB_SHAPE_IMAGE)
+                return db_fail(e, "layer %zu (dropout, dropblock mode): input is not an "
+                               "image (DropBlock drops square regions of conv maps)", i);
+            if (s->block < 1)
+                return db_fail(e, "layer %zu (dropout, dropblock mode): block size must "
+                               "be at least 1", i);
+            L->drop_g = L->in_size; /* the mask is per unit */
+            L->drop_s = 1;
+        } else if (s->mode == DROPOUT_DROPCONNECT) {
+            /* a mask on the weights of the dense layer right above
+             * (plan_layers checks it is one); passes its input on */
+            L->drop_g = 0;
+            L->drop_s = 1;
         } else if (s->mode == DROPOUT_POSITION) {
             if (*kind != DB_SHAPE_SEQ)
                 return db_fail(e, "layer %zu (dropout, position mode): input is not a "
@@ -286,6 +329,22 @@ static int plan_layers(db_model *m, const db_arch *a, const db_model_input *in,
         if (big > SIZE_MAX / bmax / 16)
             return db_fail(e, "layer %zu: activations too large", i);
     }
+    for (size_t i = 0; i < m->nl; i++) {
+        db_mlayer *L = &m->L[i];
+        if (L->spec.type != DB_LAYER_DROPOUT || L->spec.mode != DROPOUT_DROPCONNECT)
+            continue;
+        if (i + 1 >= m->nl || m->L[i + 1].spec.type != DB_LAYER_DENSE)
+            return db_fail(e, "layer %zu (dropout, dropconnect mode): must come right "
+                           "before a dense layer (DropConnect masks that layer's "
+                           "weights)", i);
+        m->L[i + 1].dc_from = (int)i;
+    }
+    size_t ns = 0;
+    for (size_t i = 0; i < m->nl; i++) {
+        m->L[i].s_off = ns;
+        ns += m->L[i].s_n;
+    }
+    m->nstate = ns;
     const db_mlayer *last = &m->L[m->nl - 1];
     if (last->spec.type != DB_LAYER_DENSE || last->out_size != m->classes)
         return db_fail(e, "the last layer must be a dense layer with %zu units (one "
@@ -343,9 +402,10 @@ static void plan_fusion(db_model *m, size_t bmax, size_t *npair_out,
     for (size_t i = 0; i < m->nl; i++)
         m->L[i].out_alias = m->L[i].relu_fused;
     /* ...but recurrent dropout changes no value of its GRU's output: it
-     * passes that buffer on */
-    for (size_t i = 1; i < m->nl; i++)
-        if (is_recurrent_drop(&m->L[i]))
+     * passes that buffer on, and so does DropConnect (it acts on the
+     * weights of the dense layer above) */
+    for (size_t i = 0; i < m->nl; i++)
+        if ((i > 0 && is_recurrent_drop(&m->L[i])) || is_dropconnect(&m->L[i]))
             m->L[i].out_alias = 1;
     *npair_out = npair;
     *nprep_out = nprep;
@@ -392,7 +452,7 @@ static int allocate(db_model *m, size_t bmax, size_t np, size_t nwork,
 {
     const size_t *dsz = m->dsize;
     /* Estimate before allocating anything. */
-    size_t est = 3 * np + nwork + dsz[0] + dsz[1];
+    size_t est = 3 * np + m->nstate + nwork + dsz[0] + dsz[1];
     for (size_t i = 0; i < m->nl; i++)
         est += bmax * m->L[i].out_size * 2;
     if (est > DB_MODEL_MAX_BYTES / sizeof(float))
@@ -405,6 +465,8 @@ static int allocate(db_model *m, size_t bmax, size_t np, size_t nwork,
     fail |= !(m->params = xcalloc(np, sizeof(float), &total));
     fail |= !(m->grads = xcalloc(np, sizeof(float), &total));
     fail |= !(m->velocity = xcalloc(np, sizeof(float), &total));
+    if (m->nstate)
+        fail |= !(m->state = xcalloc(m->nstate, sizeof(float), &total));
     if (m->text) {
         fail |= !(m->tok = xcalloc(bmax * m->in_h, 1, &total));
         fail |= !(m->len = xcalloc(bmax, sizeof(uint32_t), &total));
@@ -426,7 +488,14 @@ static int allocate(db_model *m, size_t bmax, size_t np, size_t nwork,
         if (!L->out_alias)
             fail |= !(L->out = xcalloc(bmax * L->out_size, sizeof(float), &total));
         if (L->spec.type == DB_LAYER_DROPOUT)
-            fail |= !(L->mask = xcalloc(bmax * L->drop_g, 1, &total));
+            fail |= !(L->mask = xcalloc(mask_bytes(m, i), 1, &total));
+        if (is_dropconnect(L))
+            fail |= !(L->wm = xcalloc(m->L[i + 1].w_n, sizeof(float), &total));
+        if (L->spec.type == DB_LAYER_DROPOUT && L->spec.mode == DROPOUT_GAUSSIAN)
+            fail |= !(L->noise = xcalloc(bmax * L->drop_g, sizeof(float), &total));
+        if (L->spec.type == DB_LAYER_BATCHNORM)
+            fail |= !(L->cache = xcalloc(batchnorm_cache_floats(L->in_c), sizeof(float),
+                                         &total));
         if (L->spec.type == DB_LAYER_MAXPOOL)
             fail |= !(L->argmax = xcalloc(bmax * L->out_size, sizeof(uint32_t), &total));
         if (L->spec.type == DB_LAYER_GRU)
@@ -442,6 +511,9 @@ static int allocate(db_model *m, size_t bmax, size_t np, size_t nwork,
     for (size_t i = 1; i < m->nl; i++)
         if (is_recurrent_drop(&m->L[i]))
             m->L[i].out = m->L[i - 1].out;
+    for (size_t i = 0; i < m->nl; i++)
+        if (is_dropconnect(&m->L[i]))
+            m->L[i].out = i ? m->L[i - 1].out : m->input;
     return 0;
 }
 
@@ -505,7 +577,7 @@ int db_model_set_threads(db_model *m, size_t n, db_err *e)
 
 size_t db_model_bytes(const db_model *m)
 {
-    size_t f = 3 * m->nparams + m->dsize[0] + m->dsize[1] + m->nwork * m->nthreads +
+    size_t f = 3 * m->nparams + m->nstate + m->dsize[0] + m->dsize[1] + m->nwork * m->nthreads +
                (m->nthreads - 1) * m->ngpart + m->bmax * m->classes;
     size_t b = m->text ? m->bmax * (m->in_h + 4) : m->bmax * m->in_c * m->in_h * m->in_w * 4;
     for (size_t i = 0; i < m->nl; i++) {
@@ -513,18 +585,34 @@ size_t db_model_bytes(const db_model *m)
         if (!L->out_alias)
             f += m->bmax * L->out_size;
         if (L->mask)
-            b += m->bmax * L->drop_g;
+            b += mask_bytes(m, i);
         if (L->argmax)
             b += m->bmax * L->out_size * 4;
         if (L->cache)
-            f += gru_cache_floats(&L->gru);
+            f += L->spec.type == DB_LAYER_BATCHNORM ? batchnorm_cache_floats(L->in_c)
+                                                    : gru_cache_floats(&L->gru);
+        if (L->noise)
+            f += m->bmax * L->drop_g;
+        if (L->wm)
+            f += m->L[i + 1].w_n;
     }
     return f * sizeof(float) + b;
 }
 
-/* One conv, max-pool or dense layer on a team member's share: the member's
- * slice of the batch, and for a dense layer's weight gradient its slice of
- * the output units (no partial sums, no reduction). */
+/* The weights a dense layer runs with: W' when the DropConnect layer below
+ * it formed one this pass, else its own. */
+static const float *dense_weights(const db_model *m, const db_mlayer *L)
+{
+    if (L->spec.type == DB_LAYER_DENSE && L->dc_from >= 0 && m->L[L->dc_from].dc_active)
+        return m->L[L->dc_from].wm;
+    return m->params + L->w_off;
+}
+
+/* One conv, max-pool, dense, batchnorm, ReLU or dropout layer on a team
+ * member's share: the member's slice of the batch, for a dense layer's
+ * weight gradient its slice of the output units, for batchnorm its slice of
+ * the channels (no partial sums, no reduction). */
+
 typedef struct slice_job {
     db_model *m;
     db_mlayer *L;
@@ -545,11 +633,31 @@ static void slice_member(void *arg, size_t t, size_t n)
     db_pool_slice(j->B, t, n, &lo, &hi);
     const size_t nb = hi - lo, is = L->in_size, os = L->out_size;
     const float *x = j->x + lo * is;
-    const float *W = m->params + L->w_off, *b = m->params + L->b_off;
+    const float *W = dense_weights(m, L), *b = m->params + L->b_off;
     float *din = j->din ? j->din + lo * is : NULL;
-    if (nb == 0 && L->spec.type != DB_LAYER_CONV && L->spec.type != DB_LAYER_DENSE)
+    if (nb == 0 && L->spec.type != DB_LAYER_CONV && L->spec.type != DB_LAYER_DENSE &&
+        L->spec.type != DB_LAYER_BATCHNORM)
         return;
     switch (L->spec.type) {
+    case DB_LAYER_BATCHNORM: {
+        /* split by channels: every member needs the whole batch of its own */
+        const size_t C = L->in_c, S = L->in_h * L->in_w;
+        size_t clo, chi;
+        db_pool_slice(C, t, n, &clo, &chi);
+        if (chi == clo)
+            return;
+        if (j->backward)
+            batchnorm_backward_channels(j->din, m->grads + L->w_off, m->grads + L->b_off,
+                                        j->d, j->x, L->cache, m->params + L->w_off, j->B,
+                                        C, S, clo, chi);
+        else
+            batchnorm_forward_channels(L->out, L->cache, m->state + L->s_off,
+                                       m->state + L->s_off + C, j->x,
+                                       m->params + L->w_off, m->params + L->b_off, j->B, C,
+                                       S, BATCHNORM_EPS, BATCHNORM_MOMENTUM, j->training,
+                                       clo, chi);
+        return;
+    }
     case DB_LAYER_RELU:
         /* element-wise; backward in place over the gradient (din == d) */
         if (j->backward)
@@ -560,6 +668,35 @@ static void slice_member(void *arg, size_t t, size_t n)
     case DB_LAYER_DROPOUT: {
         const size_t G = L->drop_g;
         const float rate = (float)L->spec.rate;
+        if (L->spec.mode == DROPOUT_GAUSSIAN) {
+            /* (B, G, S) with one factor per (example, group) */
+            if (j->backward)
+                dropout_gauss_backward_inplace(j->din + lo * os, L->noise + lo * G, nb, G,
+                                               L->drop_s);
+            else if (j->training && rate > 0.0f) /* the caller drew the noise */
+                dropout_gauss_apply(L->out + lo * os, L->noise + lo * G, x, nb, G,
+                                    L->drop_s);
+            else {
+                memcpy(L->out + lo * os, x, nb * os * sizeof(float));
+                for (size_t k = lo * G; k < hi * G; k++)
+                    L->noise[k] = 1.0f;
+            }
+            return;
+        }
+        if (L->spec.mode == DROPOUT_DROPBLOCK) {
+            /* one mask byte per unit; the caller drew it and the scale */
+            if (j->backward)
+                dropblock_backward_inplace(j->din + lo * os, L->mask + lo * os, nb * os,
+                                           L->dbscale);
+            else if (j->training && rate > 0.0f)
+                dropblock_apply(L->out + lo * os, L->mask + lo * os, x, nb * os,
+                                L->dbscale);
+            else {
+                memcpy(L->out + lo * os, x, nb * os * sizeof(float));
+                memset(L->mask + lo * os, 1, nb * os);
+            }
+            return;
+        }
         if (L->spec.mode == DROPOUT_LOCKED && (j->backward || (j->training && rate > 0.0f))) {
             /* (B, T, D) with one (B, D) mask; the identity as below */
             if (j->backward)
@@ -752,10 +889,64 @@ static void run_pair(db_model *m, const db_mlayer *C, size_t B, const float *x,
         add_partials(m, C);
 }
 
+void db_model_mc_seed(db_model *m, uint64_t seed, uint64_t evaluation)
+{
+    for (size_t i = 0; i < m->nl; i++)
+        if (m->L[i].spec.type == DB_LAYER_DROPOUT)
+            db_rng_seed(&m->L[i].mcrng, seed, DB_RNG_MC,
+                        evaluation * 4096 + (uint64_t)m->L[i].site_index);
+}
+
+int db_model_check_train_batch(const db_model *m, size_t B, db_err *e)
+{
+    for (size_t i = 0; i < m->nl; i++) {
+        const db_mlayer *L = &m->L[i];
+        if (L->spec.type == DB_LAYER_BATCHNORM &&
+            batchnorm_check(B, L->in_h * L->in_w, BATCHNORM_EPS, BATCHNORM_MOMENTUM, 1, e))
+            return db_prefix(e, "layer %zu (batchnorm): a training batch of %zu "
+                             "example(s)", i, B);
+    }
+    return 0;
+}
+
+void db_model_bn_moments(const db_model *m, size_t B, double *acc)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->nl; i++) {
+        const db_mlayer *L = &m->L[i];
+        if (L->spec.type != DB_LAYER_BATCHNORM)
+            continue;
+        const float *x = i ? m->L[i - 1].out : m->input;
+        const size_t C = L->in_c, S = L->in_h * L->in_w;
+        for (size_t c = 0; c < C; c++, k++) {
+            double s = 0, ss = 0;
+            for (size_t b = 0; b < B; b++)
+                for (size_t j = 0; j < S; j++) {
+                    const double v = x[(b * C + c) * S + j];
+                    s += v;
+                    ss += v * v;
+                }
+            acc[3 * k] += (double)(B * S);
+            acc[3 * k + 1] += s;
+            acc[3 * k + 2] += ss;
+        }
+    }
+}
+
 double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
                         int training, size_t *correct)
 {
+    return db_model_forward_pass(m, B, labels, training ? DB_PASS_TRAIN : DB_PASS_EVAL,
+                                 correct);
+}
+
+double db_model_forward_pass(db_model *m, size_t B, const uint8_t *labels, int pass,
+                             size_t *correct)
+{
     double t0 = db_now();
+    /* training: batchnorm on batch statistics; drop: dropout sites on, from
+     * the training streams or (pass MC) the Monte-Carlo ones */
+    const int training = pass == DB_PASS_TRAIN, drop = pass != DB_PASS_EVAL;
     const float *x = m->input;
     for (size_t i = 0; i < m->nl; i++) {
         db_mlayer *L = &m->L[i];
@@ -764,10 +955,26 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
         case DB_LAYER_CONV:
         case DB_LAYER_MAXPOOL:
         case DB_LAYER_DENSE:
+            if (L->dc_from >= 0) { /* W' from the DropConnect layer below */
+                db_mlayer *D = &m->L[L->dc_from];
+                const float rate = (float)D->spec.rate;
+                double d0 = db_now();
+                D->dc_active = drop && rate > 0.0f;
+                if (D->dc_active) {
+                    db_err de; /* the rate was validated when the model was built */
+                    dropconnect_forward(D->wm, D->mask, W, L->w_rows, L->w_n / L->w_rows,
+                                        rate, 1, pass == DB_PASS_MC ? &D->mcrng : &D->rng,
+                                        &de);
+                }
+                m->t.dropout += db_now() - d0;
+            }
             if (L->pair_chunk)
                 run_pair(m, L, B, x, NULL, NULL, 0);
             else if (!L->paired) /* else done with its conv */
                 run_sliced(m, L, B, x, NULL, NULL, 0, training);
+            break;
+        case DB_LAYER_BATCHNORM:
+            run_sliced(m, L, B, x, NULL, NULL, 0, training);
             break;
         case DB_LAYER_RELU:
             if (!(i > 0 && m->L[i - 1].relu_fused)) /* else done by layer i-1 */
@@ -782,11 +989,12 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
         case DB_LAYER_GRU: {
             L->gru.B = B;
             float rr;
-            const uint8_t *rm = gru_rmask(m, i, training, &rr);
+            const uint8_t *rm = gru_rmask(m, i, drop, &rr);
             if (rm && !m->L[i + 1].mask_fixed) {
                 double d0 = db_now();
                 dropout_draw_mask(m->L[i + 1].mask, B * m->L[i + 1].drop_g, rr,
-                                  &m->L[i + 1].rng);
+                                  pass == DB_PASS_MC ? &m->L[i + 1].mcrng
+                                                     : &m->L[i + 1].rng);
                 m->t.dropout += db_now() - d0;
             }
             /* gru_forward when there is no stack and no recurrent dropout
@@ -798,15 +1006,28 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
             break;
         }
         case DB_LAYER_DROPOUT: {
-            if (is_recurrent_drop(L))
-                break; /* done inside the GRU below */
+            if (is_recurrent_drop(L) || is_dropconnect(L))
+                break; /* done inside the GRU below / by the dense layer above */
             double d0 = db_now();
             /* The mask comes from the site's one stream, drawn here in order
              * whatever the thread count; the team applies it.  The rate was
              * validated when the model was built. */
-            if (training && (float)L->spec.rate > 0.0f && !L->mask_fixed)
-                dropout_draw_mask(L->mask, B * L->drop_g, (float)L->spec.rate, &L->rng);
-            run_sliced(m, L, B, x, NULL, NULL, 0, training);
+            const float rate = (float)L->spec.rate;
+            db_rng *rng = pass == DB_PASS_MC ? &L->mcrng : &L->rng;
+            const int draw = drop && rate > 0.0f && !L->mask_fixed;
+            if (L->spec.mode == DROPOUT_GAUSSIAN) {
+                if (draw)
+                    dropout_gauss_draw(L->noise, B * L->drop_g, rate, rng);
+            } else if (L->spec.mode == DROPOUT_DROPBLOCK) {
+                if (draw)
+                    L->dbscale = dropblock_draw_mask(L->mask, B, L->in_c, L->in_h, L->in_w,
+                                                     L->spec.block, rate, rng);
+                else if (!(drop && rate > 0.0f))
+                    L->dbscale = 1.0f;
+            } else if (draw) {
+                dropout_draw_mask(L->mask, B * L->drop_g, rate, rng);
+            }
+            run_sliced(m, L, B, x, NULL, NULL, 0, drop);
             m->t.dropout += db_now() - d0;
             break;
         }
@@ -863,6 +1084,21 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
         case DB_LAYER_MAXPOOL:
         case DB_LAYER_DENSE:
             run_sliced(m, L, B, x, d, din, 1, 1);
+            if (L->dc_from >= 0 && m->L[L->dc_from].dc_active) {
+                /* the gradient for W' back to W: dW = dW' * mask / (1 - rate);
+                 * W' is no longer needed, its buffer takes dW' */
+                db_mlayer *D = &m->L[L->dc_from];
+                double d0 = db_now();
+                memcpy(D->wm, dW, L->w_n * sizeof(float));
+                memset(dW, 0, L->w_n * sizeof(float));
+                dropconnect_backward(dW, D->wm, D->mask, L->w_n, (float)D->spec.rate);
+                m->t.dropout += db_now() - d0;
+            }
+            break;
+        case DB_LAYER_BATCHNORM:
+            if (din)
+                memset(din, 0, B * L->in_size * sizeof(float));
+            run_sliced(m, L, B, x, d, din, 1, 1);
             break;
         case DB_LAYER_RELU:
             if (!(i + 1 < m->nl && m->L[i + 1].pool_relu)) /* else done by i+1 */
@@ -887,7 +1123,8 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
             break;
         }
         case DB_LAYER_DROPOUT: {
-            if (is_recurrent_drop(L)) { /* its gradient went into the GRU's */
+            if (is_recurrent_drop(L) || is_dropconnect(L)) {
+                /* its gradient went into the GRU's / the dense layer's */
                 din = d;
                 break;
             }

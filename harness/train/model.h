@@ -58,6 +58,19 @@ typedef struct db_mlayer {
                                   draw (tests that pin another framework's
                                   semantics with its mask); 0 normally */
     db_rng rng;                /* dropout: this site's mask stream */
+    db_rng mcrng;              /* dropout: its Monte-Carlo evaluation stream
+                                  (db_model_mc_seed), never the training one */
+    /* dropout's relatives (docs/MODERN.md) */
+    float *noise;              /* gaussian mode: (B, G) factors */
+    float dbscale;             /* dropblock mode: the batch's scale */
+    float *wm;                 /* dropconnect mode: W' of the dense layer
+                                  above, (O, In); backward's scratch after */
+    int dc_active;             /* dropconnect mode: this pass formed W' */
+    int dc_from;               /* dense layer: the index of the dropconnect
+                                  layer right below it, or -1 */
+    /* batchnorm: the running mean and variance at state + s_off (C each);
+     * cache (2C) holds the batch's mean and 1/std for backward */
+    size_t s_off, s_n;
 } db_mlayer;
 
 typedef struct db_model_timing {
@@ -73,6 +86,8 @@ typedef struct db_model {
     size_t classes;
     size_t nparams;
     float *params, *grads, *velocity;
+    size_t nstate;             /* batchnorm running statistics: not trained */
+    float *state;              /* by SGD, but saved by checkpoints */
     float *input;              /* (B, C, H, W) images */
     uint8_t *tok;              /* (B, T) text */
     uint32_t *len;             /* (B) text */
@@ -150,9 +165,34 @@ void db_model_init_with(db_model *m, uint64_t seed, const db_init *init);
 
 /* Forward pass on B examples already in m->input (or m->tok/m->len). Returns
  * the mean loss and adds the number of correct predictions to *correct.
- * training = 0 switches every dropout site off. */
+ * training = 0 switches every dropout site off and batchnorm to its running
+ * statistics. */
 double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
                         int training, size_t *correct);
+/* The passes db_model_forward_pass runs: training (dropout on from the
+ * training streams, batchnorm on batch statistics, running statistics
+ * updated), evaluation (both off: db_model_forward with training 0), and a
+ * Monte-Carlo evaluation sample (dropout on from the sites' mcrng streams,
+ * batchnorm on its running statistics, nothing updated). */
+enum db_pass { DB_PASS_EVAL = 0, DB_PASS_TRAIN = 1, DB_PASS_MC = 2 };
+double db_model_forward_pass(db_model *m, size_t B, const uint8_t *labels, int pass,
+                             size_t *correct);
+/* Seeds every dropout site's Monte-Carlo stream from (seed, DB_RNG_MC,
+ * evaluation * 4096 + site): each evaluation's samples are a function of
+ * the seed and its number alone, and the training streams are untouched. */
+void db_model_mc_seed(db_model *m, uint64_t seed, uint64_t evaluation);
+/* 0 when a training batch of B examples suits every layer (batchnorm needs
+ * two values per channel: B >= 2 after a dense layer); else -1 naming the
+ * layer. */
+int db_model_check_train_batch(const db_model *m, size_t B, db_err *e);
+/* After a forward pass on B examples: adds, for every channel (or unit) of
+ * every batchnorm layer in layer order, the count, sum and sum of squares
+ * of that layer's input values to acc[3k], acc[3k+1], acc[3k+2] (k the
+ * channel's number counting through all batchnorm layers, nstate / 2 of
+ * them), in double.  With an evaluation pass over a test set these give
+ * the input variance batchnorm meets at test time, to set beside its
+ * running variance (the variance shift of Li et al. 2019, docs/MODERN.md). */
+void db_model_bn_moments(const db_model *m, size_t B, double *acc);
 /* Backward after a training forward: grads = d(loss)/d(params).  Layers
  * below the first parametric layer are not visited (no gradient needed),
  * and ReLU/dropout gradients are computed in place. */

@@ -24,17 +24,36 @@ void db_model_init_with(db_model *m, uint64_t seed, const db_init *init)
 {
     const int normal = init && init->type == DB_INIT_NORMAL;
     size_t k_dense = 0; /* dense/conv layers so far: index into init->std */
+    /* INIT stream of each parametric layer but batchnorm (whose start
+     * values are fixed): a net with batchnorm layers inserted starts from
+     * the same weights as the net without them */
+    uint64_t k_init = 0;
     memset(m->velocity, 0, m->nparams * sizeof(float));
     memset(m->grads, 0, m->nparams * sizeof(float));
     memset(&m->t, 0, sizeof m->t);
     for (size_t i = 0; i < m->nl; i++) {
         db_mlayer *L = &m->L[i];
-        if (L->spec.type == DB_LAYER_DROPOUT)
+        if (L->spec.type == DB_LAYER_DROPOUT) {
             db_rng_seed(&L->rng, seed, DB_RNG_DROPOUT, (uint64_t)L->site_index);
+            /* evaluation 0's Monte-Carlo stream (db_model_mc_seed) */
+            db_rng_seed(&L->mcrng, seed, DB_RNG_MC, (uint64_t)L->site_index);
+        }
+        L->dc_active = 0;
         if (L->param_index < 0)
             continue;
+        if (L->spec.type == DB_LAYER_BATCHNORM) {
+            /* PyTorch's: gamma 1, beta 0, running mean 0, running var 1 */
+            const size_t C = L->w_n;
+            for (size_t k = 0; k < C; k++) {
+                m->params[L->w_off + k] = 1.0f;
+                m->params[L->b_off + k] = 0.0f;
+                m->state[L->s_off + k] = 0.0f;
+                m->state[L->s_off + C + k] = 1.0f;
+            }
+            continue;
+        }
         db_rng r;
-        db_rng_seed(&r, seed, DB_RNG_INIT, (uint64_t)L->param_index);
+        db_rng_seed(&r, seed, DB_RNG_INIT, k_init++);
         float *w = m->params + L->w_off;
         switch (L->spec.type) {
         case DB_LAYER_EMBEDDING:
@@ -105,8 +124,10 @@ static void update_member(void *arg, size_t t, size_t nt)
             continue;
         /* a GRU's three stacked matrices are split by element */
         const size_t cols = L->w_rows ? L->w_n / L->w_rows : 1;
-        /* weight decay on weights, never on biases */
-        update_part(m, L->w_off, L->w_n, t, nt, cols, o, (float)o->weight_decay);
+        /* weight decay on weights, never on biases nor on batchnorm's
+         * scale (docs/MODERN.md) */
+        update_part(m, L->w_off, L->w_n, t, nt, cols, o,
+                    L->spec.type == DB_LAYER_BATCHNORM ? 0.0f : (float)o->weight_decay);
         update_part(m, L->b_off, L->b_n, t, nt, 1, o, 0.0f);
         if (L->w2_n)
             update_part(m, L->w2_off, L->w2_n, t, nt, 1, o, (float)o->weight_decay);

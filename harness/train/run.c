@@ -166,7 +166,7 @@ static int unknown_task(const char *task, db_err *e)
 static const char *const file_keys[] = { "task", "description", "data", "model",
                                          "strategy", "rate", "train", "seed",
                                          "threads", "retain", "init", "preprocess",
-                                         "paper", "note", NULL };
+                                         "paper", "note", "mc_samples", NULL };
 static const char *const train_keys[] = { "batch", "epochs", "lr", "momentum",
                                           "weight_decay", "max_norm", "clip_norm",
                                           "schedule", "update", "momentum_schedule",
@@ -511,6 +511,11 @@ static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
         check_range(v, 1, 256, 1, path, "threads", e))
         return -1;
     rc->threads = (int)v;
+    v = 0;
+    if (db_json_number(&v, j, "mc_samples", 0, path, e) ||
+        check_range(v, 0, 10000, 1, path, "mc_samples", e))
+        return -1;
+    rc->mc_samples = (size_t)v; /* 0: no Monte-Carlo evaluation */
 
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "train");
     char tw[600];
@@ -651,6 +656,8 @@ int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
         rc->limit_train = (size_t)rq->limit_train;
     if (rcode == 0 && rq->val > 0)
         rc->val = (size_t)rq->val;
+    if (rcode == 0 && rq->mc_samples > 0)
+        rc->mc_samples = (size_t)rq->mc_samples;
     if (rcode == 0 && (rq->lr < 0 || !isfinite(rq->lr)))
         rcode = db_fail(e, "--lr: must be a positive number");
 

@@ -34,6 +34,8 @@ typedef struct run_request {
     int threads;             /* <= 0: config's (default 1) */
     long limit_train;        /* <= 0: all training examples */
     long val;                /* <= 0: no validation split */
+    long mc_samples;         /* > 0: Monte-Carlo dropout evaluation with
+                                that many passes; <= 0: config's */
     const char *data_root;   /* NULL: $DROPBENCH_DATA or "data" */
     int allow_unverified;    /* train on data whose sha256 does not match
                                 docs/DATA.md: "allow_unverified_data": true

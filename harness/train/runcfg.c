@@ -129,6 +129,8 @@ cJSON *run_config_to_json(const run_config *rc)
     ok &= !!cJSON_AddNumberToObject(j, "epochs", (double)rc->epochs);
     ok &= !!cJSON_AddNumberToObject(j, "limit_train", (double)rc->limit_train);
     ok &= !!cJSON_AddNumberToObject(j, "val", (double)rc->val);
+    if (rc->mc_samples) /* absent otherwise: older runs keep their ids */
+        ok &= !!cJSON_AddNumberToObject(j, "mc_samples", (double)rc->mc_samples);
     cJSON *o = cJSON_AddObjectToObject(j, "optimizer");
     ok &= !!o;
     if (o) {
@@ -352,6 +354,9 @@ int run_config_from_canonical(run_config *rc, const cJSON *j, db_err *e)
         get_size_field(&rc->epochs, j, "epochs", 1, 100000, what, e) ||
         get_size_field(&rc->limit_train, j, "limit_train", 0, 1e9, what, e) ||
         get_size_field(&rc->val, j, "val", 0, 1e9, what, e))
+        return -1;
+    if (cJSON_GetObjectItemCaseSensitive(j, "mc_samples") &&
+        get_size_field(&rc->mc_samples, j, "mc_samples", 1, 10000, what, e))
         return -1;
     rc->seed = seed;
     rc->threads = (int)threads;

@@ -70,6 +70,11 @@ typedef struct run_config {
     int threads;
     size_t limit_train, val;
     run_recipe rx;           /* reproduction recipe fields; zero: none */
+    size_t mc_samples;       /* "mc_samples": T > 0 (only then present):
+                                after training, the test set is evaluated
+                                deterministically and by T Monte-Carlo
+                                dropout passes, with error, NLL and ECE
+                                (calib.h, docs/MODERN.md) */
     int allow_unverified;    /* "allow_unverified_data": true (only then
                                 present): may train on data whose sha256
                                 does not match docs/DATA.md (run.h) */

@@ -14,6 +14,7 @@
 
 #include "data/data.h"
 #include "data/preprocess.h"
+#include "train/calib.h"
 #include "train/ckpt.h"
 #include "train/model.h"
 #include "train/run.h"
@@ -153,6 +154,12 @@ volatile sig_atomic_t db_stop_requested = 0;
 
 /* One run_execute: what it loads, builds and measures.  Zeroed first; every
  * pointer owned and freed by run_execute. */
+/* One batchnorm layer's variance shift (variance_shift below). */
+typedef struct bn_shift {
+    size_t layer, channels;
+    double mean, min, max;   /* running var / test-time input var */
+} bn_shift;
+
 typedef struct run_state {
     run_config *rc;
     db_dataset data;
@@ -175,8 +182,19 @@ typedef struct run_state {
     unsigned char *ckbuf;      /* the checkpoint, allocated before training */
     size_t ckcap;
     char ckpath[4200];         /* "" when checkpoints are off */
+    float *mcsum;              /* mc_samples: one batch's mean softmax */
+    double *bnacc;             /* batchnorm: count, sum, sum of squares of
+                                  each channel's input (db_model_bn_moments) */
+    bn_shift *shift;           /* batchnorm: per layer, after training */
+    size_t nshift;             /* 0: not measured */
+    double *cal;               /* mc_samples: per epoch, the deterministic
+                                  error %, NLL, ECE, then the Monte-Carlo
+                                  average's (DB_CAL_N doubles an epoch) */
     char kernels[DB_CKPT_KERNELS]; /* "<OpenBLAS core>/<conv kernels>" */
 } run_state;
+
+#define DB_CAL_N 6
+
 
 /* Step 1: the config, the result file's path (its directory created) and
  * the BLAS threads. */
@@ -312,11 +330,60 @@ static int build_model(run_state *rs, const db_model_input *in, db_err *e)
     if (db_model_build(&rs->m, &rc->arch, in, rc->batch, e) ||
         db_model_set_threads(&rs->m, (size_t)rc->threads, e))
         return -1;
+    /* batchnorm needs two values a channel: every training batch size
+     * (the full one and the last, partial one) is checked now */
+    size_t full = rc->batch < rs->ntrain ? rc->batch : rs->ntrain, last = rs->ntrain % rc->batch;
+    if (db_model_check_train_batch(&rs->m, full, e) ||
+        (last && db_model_check_train_batch(&rs->m, last, e)))
+        return db_prefix(e, "%s (%zu training examples in batches of %zu)", rc->task,
+                         rs->ntrain, rc->batch);
+    if (rc->mc_samples &&
+        (!(rs->mcsum = malloc(rc->batch * rs->m.classes * sizeof *rs->mcsum)) ||
+         !(rs->cal = calloc(rc->epochs * DB_CAL_N, sizeof *rs->cal))))
+        return db_fail(e, "out of memory");
+    if (rs->m.nstate && (!(rs->bnacc = calloc(3 * (rs->m.nstate / 2), sizeof *rs->bnacc)) ||
+                         !(rs->shift = calloc(rs->m.nl, sizeof *rs->shift))))
+        return db_fail(e, "out of memory");
     db_model_init_with(&rs->m, rc->seed, &rc->rx.init);
     rs->init_fp = db_fnv1a(DB_FNV1A_BASIS, rs->m.params,
                         rs->m.nparams * sizeof(float));
     rs->order_fp = DB_FNV1A_BASIS;
     return 0;
+}
+
+/* After each epoch of a run with mc_samples > 0: the test set evaluated
+ * deterministically and by the mean softmax of mc_samples passes with
+ * dropout on, each into its calibration (calib.h), kept in
+ * rs->cal[epoch - 1].  The Monte-Carlo masks come from the sites' own MC
+ * streams, seeded for this epoch: the training streams, and so the
+ * training, are those of the run without it, and a resumed run draws the
+ * same samples. */
+static void calibrate(run_state *rs, size_t epoch)
+{
+    db_model *m = &rs->m;
+    const size_t T = rs->rc->mc_samples, K = m->classes, n = rs->data.test.n;
+    db_calib det, mc;
+    db_calib_init(&det);
+    db_calib_init(&mc);
+    db_model_mc_seed(m, rs->rc->seed, epoch);
+    for (size_t off = 0; off < n; off += m->bmax) {
+        size_t B = n - off < m->bmax ? n - off : m->bmax, c = 0;
+        load_batch(m, rs->labels, &rs->data, &rs->data.test, rs->test_idx + off, B);
+        db_model_forward_pass(m, B, rs->labels, DB_PASS_EVAL, &c);
+        db_calib_add(&det, m->probs, rs->labels, B, K);
+        memset(rs->mcsum, 0, B * K * sizeof *rs->mcsum);
+        for (size_t t = 0; t < T; t++) {
+            db_model_forward_pass(m, B, rs->labels, DB_PASS_MC, &c);
+            for (size_t k = 0; k < B * K; k++)
+                rs->mcsum[k] += m->probs[k];
+        }
+        for (size_t k = 0; k < B * K; k++)
+            rs->mcsum[k] /= (float)T;
+        db_calib_add(&mc, rs->mcsum, rs->labels, B, K);
+    }
+    double *c = rs->cal + (epoch - 1) * DB_CAL_N;
+    db_calib_result(&det, &c[0], &c[1], &c[2]);
+    db_calib_result(&mc, &c[3], &c[4], &c[5]);
 }
 
 /* Step 5, one epoch: shuffle, train on every batch, evaluate; its numbers
@@ -383,6 +450,8 @@ static int train_epoch(run_state *rs, db_rng *order, size_t epoch, int tty,
     if (rs->nval)
         evaluate(&s->val_loss, &s->val_err, m, rs->labels, &rs->data, &rs->data.train,
                  rs->val_idx, rs->nval);
+    if (rc->mc_samples)
+        calibrate(rs, epoch);
     rs->eval_seconds += db_now() - t1;
     s->seconds = db_now() - t0;
     rs->done_epochs = epoch;
@@ -406,7 +475,8 @@ static db_ckpt_view ckpt_view(run_state *rs, db_rng *order, double *times)
     db_ckpt_view v = { rs->id, rs->kernels, &rs->m, order, rs->train_idx, rs->ntrain_all,
                        (double *)rs->ep, rs->rc->epochs,
                        sizeof(epoch_stats) / sizeof(double), &rs->done_epochs,
-                       &rs->order_fp, times, 2 };
+                       &rs->order_fp, times, 2, rs->cal,
+                       rs->cal ? rs->rc->epochs * DB_CAL_N : 0 };
     return v;
 }
 
@@ -576,6 +646,101 @@ static int add_data_json(cJSON *res, const run_state *rs)
     return 0;
 }
 
+/* After training, for a model with batchnorm: each batchnorm layer's input
+ * over the test set in evaluation (dropout off, batchnorm on its running
+ * statistics), channel by channel, beside the running variance training
+ * left: ratio = running var / test-time var (Li et al. 2019's variance
+ * shift; above 1 when dropout before the layer inflated its training
+ * variance).  The mean, smallest and largest ratio over the layer's
+ * channels into rs->shift. */
+static void variance_shift(run_state *rs)
+{
+    db_model *m = &rs->m;
+    const size_t n = rs->data.test.n, nch = m->nstate / 2;
+    memset(rs->bnacc, 0, 3 * nch * sizeof *rs->bnacc);
+    for (size_t off = 0; off < n; off += m->bmax) {
+        size_t B = n - off < m->bmax ? n - off : m->bmax, c = 0;
+        load_batch(m, rs->labels, &rs->data, &rs->data.test, rs->test_idx + off, B);
+        db_model_forward_pass(m, B, rs->labels, DB_PASS_EVAL, &c);
+        db_model_bn_moments(m, B, rs->bnacc);
+    }
+    size_t k = 0;
+    rs->nshift = 0;
+    for (size_t i = 0; i < m->nl; i++) {
+        const db_mlayer *L = &m->L[i];
+        if (L->spec.type != DB_LAYER_BATCHNORM)
+            continue;
+        bn_shift *s = &rs->shift[rs->nshift++];
+        s->layer = i;
+        s->channels = L->in_c;
+        s->mean = 0;
+        s->min = INFINITY;
+        s->max = -INFINITY;
+        for (size_t ch = 0; ch < L->in_c; ch++, k++) {
+            const double *a = rs->bnacc + 3 * k;
+            const double mu = a[1] / a[0], var = a[2] / a[0] - mu * mu;
+            const double r = (double)m->state[L->s_off + L->in_c + ch] / var;
+            s->mean += r / (double)L->in_c;
+            s->min = r < s->min ? r : s->min;
+            s->max = r > s->max ? r : s->max;
+        }
+    }
+}
+
+/* "variance_shift", only for a model with batchnorm that completed. */
+static int add_shift_json(cJSON *res, const run_state *rs)
+{
+    if (!rs->nshift)
+        return 0;
+    cJSON *o = cJSON_AddObjectToObject(res, "variance_shift");
+    cJSON *arr = o ? cJSON_AddArrayToObject(o, "layers") : NULL;
+    if (!arr || !cJSON_AddStringToObject(o, "split", "test"))
+        return -1;
+    for (size_t i = 0; i < rs->nshift; i++) {
+        const bn_shift *s = &rs->shift[i];
+        cJSON *l = cJSON_CreateObject();
+        if (!l || !cJSON_AddItemToArray(arr, l)) {
+            cJSON_Delete(l);
+            return -1;
+        }
+        if (!cJSON_AddNumberToObject(l, "layer", (double)s->layer) ||
+            !cJSON_AddNumberToObject(l, "channels", (double)s->channels) ||
+            !cJSON_AddNumberToObject(l, "ratio_mean", s->mean) ||
+            !cJSON_AddNumberToObject(l, "ratio_min", s->min) ||
+            !cJSON_AddNumberToObject(l, "ratio_max", s->max))
+            return -1;
+    }
+    return 0;
+}
+
+/* {"deterministic": {...}, "mc": {...}} of one epoch's calibration c into o. */
+static int add_calib_pair(cJSON *o, const double *c)
+{
+    static const char *const part[2] = { "deterministic", "mc" };
+    for (int p = 0; p < 2; p++) {
+        cJSON *j = cJSON_AddObjectToObject(o, part[p]);
+        if (!j || !cJSON_AddNumberToObject(j, "test_error_pct", c[3 * p]) ||
+            !cJSON_AddNumberToObject(j, "nll", c[3 * p + 1]) ||
+            !cJSON_AddNumberToObject(j, "ece", c[3 * p + 2]))
+            return -1;
+    }
+    return 0;
+}
+
+/* "calibration": the last epoch's, only for a run with mc_samples that
+ * completed. */
+static int add_calibration_json(cJSON *res, const run_state *rs)
+{
+    if (!rs->cal || rs->diverged_epoch || rs->done_epochs != rs->rc->epochs)
+        return 0;
+    cJSON *cj = cJSON_AddObjectToObject(res, "calibration");
+    if (!cj || !cJSON_AddStringToObject(cj, "split", "test") ||
+        !cJSON_AddNumberToObject(cj, "mc_samples", (double)rs->rc->mc_samples) ||
+        !cJSON_AddNumberToObject(cj, "bins", DB_CALIB_BINS))
+        return -1;
+    return add_calib_pair(cj, rs->cal + (rs->done_epochs - 1) * DB_CAL_N);
+}
+
 /* "epochs" and "final". */
 static int add_epochs_json(cJSON *res, const run_state *rs)
 {
@@ -604,6 +769,11 @@ static int add_epochs_json(cJSON *res, const run_state *rs)
         ADD(add_num_or_null(o, "val_error_pct", s->val_err, nval > 0));
         ADD(cJSON_AddNumberToObject(o, "seconds", s->seconds));
         ADD(cJSON_AddNumberToObject(o, "examples_per_sec", s->examples_per_sec));
+        if (rs->cal) { /* mc_samples: this epoch's calibration */
+            cJSON *cj = cJSON_AddObjectToObject(o, "calibration");
+            if (!cj || add_calib_pair(cj, rs->cal + i * DB_CAL_N))
+                return -1;
+        }
         if (nval && s->val_err < best_val) {
             best_val = s->val_err;
             best_epoch = i + 1;
@@ -687,7 +857,8 @@ static int result_json(cJSON **out, const run_state *rs, const cJSON *config,
         cJSON_Delete(cfg);
         return -1;
     }
-    if (add_data_json(res, rs) || add_epochs_json(res, rs) ||
+    if (add_data_json(res, rs) || add_epochs_json(res, rs) || add_calibration_json(res, rs) ||
+        add_shift_json(res, rs) ||
         add_timing_json(res, rs, db_now() - t_start))
         return -1;
     /* the base model's fingerprint (arch.h db_arch_base_json): the report
@@ -734,6 +905,8 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
         check_verified(&rs, id, opt, e) || make_splits(&rs, e) || build_model(&rs, &in, e) || ckpt_prepare(&rs, opt, e) ||
         train_epochs(&rs, opt, e))
         goto out;
+    if (rs.bnacc && !rs.diverged_epoch && rs.done_epochs == rs.rc->epochs)
+        variance_shift(&rs);
     if (result_json(&res, &rs, config, id, start, t_start) != 0) {
         db_fail(e, "out of memory building the result");
         goto out;
@@ -754,6 +927,10 @@ out:
     free(rs.train_idx);
     free(rs.test_idx);
     free(rs.labels);
+    free(rs.mcsum);
+    free(rs.cal);
+    free(rs.bnacc);
+    free(rs.shift);
     free(rs.ckbuf);
     db_model_free(&rs.m);
     db_dataset_free(&rs.data);

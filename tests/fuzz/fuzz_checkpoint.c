@@ -30,7 +30,7 @@ int fuzz_checkpoint_one(const uint8_t *data, size_t size)
     size_t done = 0;
     uint64_t fp = 0;
     db_ckpt_view v = { "0123456789abcdef", "Haswell/direct-avx2+winograd", &m, &order, idx, 5, ep, 3, 9, &done, &fp,
-                       times, 2 };
+                       times, 2, NULL, 0 };
     db_err e = { "" };
     int rc = db_ckpt_decode(data, size, &v, &e);
     FUZZ_REQUIRE_MSG(rc, e);
