@@ -228,9 +228,10 @@ static const struct {
     /* input errors: 1 */
     { "run --config @T/none.json", 1, "dropbench run: @T/none.json: ", NULL },
     { "run --task mnist-mpl", 1, "dropbench run: unknown task \"mnist-mpl\"; did you mean "
-      "\"mnist-mlp\"? (known: cifar-cnn, fashion-lenet,", NULL },
+      "\"mnist-mlp\"? (known: cifar-bn, cifar-cnn, fashion-lenet,", NULL },
     { "show --task mnist-mlp --strategy hintn", 1, "dropbench show: ",
-      "unknown strategy \"hintn\"; did you mean \"hinton\"? (known: conv, dense," },
+      "unknown strategy \"hintn\"; did you mean \"hinton\"? (known: bn-after-last, bn-before, "
+      "conv, dense," },
     { "show --config @T/badkey.json", 1, "dropbench show: @T/badkey.json: train: unknown key "
       "\"momentun\"; did you mean \"momentum\"? (known: batch, clip_norm, epochs,", NULL },
     { "show --config @T/badlayer.json", 1, "dropbench show: @T/badlayer.json: model[0] (a dense "
@@ -239,8 +240,8 @@ static const struct {
     { "sweep @T/badsweep.json --dry-run", 1, "dropbench sweep: @T/badsweep.json: unknown key "
       "\"sedes\"; did you mean \"seeds\"?", NULL },
     { "sweep @T/badrule.json --dry-run", 1, "dropbench sweep: @T/badrule.json",
-      "rules[0]: unknown key \"mdoe\"; did you mean \"mode\"? (known: at, from, mode, rate, "
-      "site)" },
+      "rules[0]: unknown key \"mdoe\"; did you mean \"mode\"? (known: at, block, from, mode, "
+      "rate, site)" },
     { "sweep @T/badtask.json --dry-run", 1, "dropbench sweep: @T/badtask.json",
       "unknown task \"mnist-mpl\"; did you mean \"mnist-mlp\"?" },
     { "report @T/no-such-folder", 1, "dropbench report: @T/no-such-folder: ", NULL },
