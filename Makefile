@@ -83,7 +83,7 @@ test: $(TEST_BIN) $(BUILD)/dropbench $(TOOL_BIN)
 	@failed=""; for t in $(TEST_BIN); do \
 	  echo "== $$t"; \
 	  DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench DROPBENCH_TOOLS=$(CURDIR)/$(BUILD)/tools \
-	    DROPBENCH_SRC=$(CURDIR) DROPBENCH_ALLOW_UNVERIFIED=1 $$t > $$t.log 2>&1; rc=$$?; \
+	    DROPBENCH_SRC=$(CURDIR) DROPBENCH_ALLOW_UNVERIFIED=1 DROPBENCH_BLAS_KEEP=1 $$t > $$t.log 2>&1; rc=$$?; \
 	  cat $$t.log; \
 	  if [ $$rc -ne 0 ]; then echo "== $$t: exit status $$rc"; failed="$$failed $$t"; fi; \
 	done; \
@@ -183,7 +183,7 @@ $(BUILD)/tests/gen-data: tests/gen_data_main.c tests/gen_data.h
 
 valgrind: $(BUILD)/dropbench $(BUILD)/tests/gen-data $(BUILD)/tests/test_fuzz_regress
 	@set -e; d=$$(mktemp -d /tmp/db-valgrind.XXXXXX); trap 'rm -rf "$$d"' EXIT; \
-	export DROPBENCH_CONFIGS=$(CURDIR)/tests/configs OPENBLAS_NUM_THREADS=1 \
+	export DROPBENCH_CONFIGS=$(CURDIR)/tests/configs OPENBLAS_NUM_THREADS=1 DROPBENCH_BLAS_KEEP=1 \
 	  DROPBENCH_ALLOW_UNVERIFIED=1; \
 	$(BUILD)/tests/gen-data $$d/data 200 50; \
 	echo "== valgrind: dropbench run (tiny GRU, token dropout, validation split)"; \

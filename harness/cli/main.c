@@ -183,6 +183,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "dropbench: %s\n", e.msg);
         return EXIT_FAILURE;
     }
+    if (*db_blas_warning())
+        fprintf(stderr, "dropbench: warning: %s\n", db_blas_warning());
     /* DROPBENCH_CONV=direct keeps the 5x5 layers off Winograd, =im2col
      * runs every convolution on im2col + sgemm (A/B comparisons, machines
      * where the direct kernels are in doubt). */
