@@ -75,23 +75,36 @@ $(BUILD)/tests/%: tests/%.c tests/check_main.h tests/test_util.h $(BUILD)/libdro
 
 # Every suite runs even when an earlier one fails; the target fails if any did.
 # The tests train on generated data, which is not verified: the suites run
-# with DROPBENCH_ALLOW_UNVERIFIED=1 (a test of the refusal unsets it).
-# Each suite's output is kept in $(BUILD)/tests/<suite>.log and shown as it
-# ends; each failed suite is named again at the end with its first failures
-# (or its last lines), so that the tail of a CI log says what failed.
+# with DROPBENCH_ALLOW_UNVERIFIED=1 (a test of the refusal unsets it), and
+# with DROPBENCH_BLAS_KEEP=1 (OpenBLAS's own kernel set: no timing decides
+# what the tests run; tests/test_blas.c unsets it).
+# Every suite runs on the kernels' widest path; the kernel suites
+# (SIMD_SUITES) run again once per narrower path (DROPBENCH_SIMD=avx2, then
+# scalar; a path the CPU lacks skips the suite, saying so).
+# Each suite's output is kept in $(BUILD)/tests/<suite>.log (<suite>.<path>.log)
+# and shown as it ends; each failed suite is named again at the end with its
+# first failures (or its last lines), so that the tail of a CI log says what
+# failed.
+SIMD_SUITES := test_kernels test_kernels_convpool test_kernels_fused test_kernels_gru \
+               test_kernels_gru_seq test_dropout test_dropvariants test_model test_simd \
+               test_recipe
+SIMD_RUNS := $(foreach p,avx2 scalar,$(SIMD_SUITES:%=$(BUILD)/tests/%:$(p)))
 test: $(TEST_BIN) $(BUILD)/dropbench $(TOOL_BIN)
-	@failed=""; for t in $(TEST_BIN); do \
-	  echo "== $$t"; \
+	@failed=""; for run in $(TEST_BIN) $(SIMD_RUNS); do \
+	  t=$${run%%:*}; p=; log=$$t.log; \
+	  case $$run in *:*) p=$${run#*:}; log=$$t.$$p.log;; esac; \
+	  echo "== $$t$${p:+ (DROPBENCH_SIMD=$$p)}"; \
 	  DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench DROPBENCH_TOOLS=$(CURDIR)/$(BUILD)/tools \
-	    DROPBENCH_SRC=$(CURDIR) DROPBENCH_ALLOW_UNVERIFIED=1 DROPBENCH_BLAS_KEEP=1 $$t > $$t.log 2>&1; rc=$$?; \
-	  cat $$t.log; \
-	  if [ $$rc -ne 0 ]; then echo "== $$t: exit status $$rc"; failed="$$failed $$t"; fi; \
+	    DROPBENCH_SRC=$(CURDIR) DROPBENCH_ALLOW_UNVERIFIED=1 DROPBENCH_BLAS_KEEP=1 \
+	    DROPBENCH_SIMD=$$p $$t > $$log 2>&1; rc=$$?; \
+	  cat $$log; \
+	  if [ $$rc -ne 0 ]; then echo "== $$t$${p:+ ($$p)}: exit status $$rc"; failed="$$failed $$log"; fi; \
 	done; \
 	if [ -n "$$failed" ]; then \
-	  for t in $$failed; do \
-	    echo "== FAILED: $$t (whole output in $$t.log):"; \
-	    grep -E ':[EF]:|runtime error|ERROR: |SUMMARY: ' $$t.log | head -n 3 > $$t.why; \
-	    if [ -s $$t.why ]; then cat $$t.why; else tail -n 4 $$t.log; fi; \
+	  for l in $$failed; do \
+	    echo "== FAILED: $${l%.log} (whole output in $$l):"; \
+	    grep -E ':[EF]:|runtime error|ERROR: |SUMMARY: ' $$l | head -n 3 > $$l.why; \
+	    if [ -s $$l.why ]; then cat $$l.why; else tail -n 4 $$l; fi; \
 	  done; \
 	  echo "make test: some suites FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all suites passed"

@@ -12,6 +12,7 @@
  * padding borders of xp and gp are zeroed once per call; each example then
  * overwrites only the interior. */
 #include "convdirect.h"
+#include "kernels.h"
 #include "simd.h"
 
 #include <stdatomic.h>
@@ -249,8 +250,7 @@ int conv_direct_enabled(void)
 {
     if (atomic_load(&direct_off))
         return 0;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return db_simd_get() >= DB_SIMD_AVX2; /* AVX2 and FMA */
 }
 
 /* c[j*ldc + i] (= or += when add) lane i of rows[j] after an 8x8
@@ -290,7 +290,7 @@ DIRECT_TARGET static void store_cols8(float *c, size_t ldc, size_t mr, size_t jn
  * Then, for the first mr rows and jn columns: c[i*ldc + j] (c[j*ldc + i]
  * when trans) = acc (+ bias[j], ReLU) when add is 0, += acc when add is
  * 1. */
-DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
+DIRECT_TARGET static void tile6x16_avx2(size_t kc, const float *const r[MR],
                                    const int32_t *off, const float *bp,
                                    float *c, size_t ldc, size_t mr, size_t jn,
                                    const float *bias, int relu, int add, int trans)
@@ -497,7 +497,7 @@ DIRECT_TARGET static void pooled_plane_fast(float *acc, const float *xp,
  * output channels (weights a[i][k], broadcast) and sixteen adjacent pixels
  * of one output row, read as vectors at src + off[k]; bias, ReLU and the
  * store (first jn columns, first mr rows) happen here, in vectors. */
-DIRECT_TARGET static void rows6x16(size_t kc, const float *const a[MR],
+DIRECT_TARGET static void rows6x16_avx2(size_t kc, const float *const a[MR],
                                    const int32_t *off, const float *src,
                                    float *const o[MR], const float *bias,
                                    size_t mr, size_t jn, int relu)
@@ -544,7 +544,7 @@ DIRECT_TARGET static void rows6x16(size_t kc, const float *const a[MR],
  * vectors at src + off[k]; bias, ReLU and the masked stores here.  With
  * mr = 1, a1 and o1 must name the same channel as a0 and o0 (computed,
  * not stored). */
-DIRECT_TARGET static void rows2x32(size_t kc, const float *a0, const float *a1,
+DIRECT_TARGET static void rows2x32_avx2(size_t kc, const float *a0, const float *a1,
                                    const int32_t *off, const float *src, float *o0,
                                    float *o1, float bias0, float bias1, size_t mr,
                                    size_t jn, int relu)
@@ -582,6 +582,157 @@ DIRECT_TARGET static void rows2x32(size_t kc, const float *a0, const float *a1,
                                     _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(jn - 8 * v)),
                                                        lane), x);
         }
+}
+/* ---- AVX-512 (db_simd_get() == DB_SIMD_AVX512) ---------------------------
+ * The same tiles with one 16-float vector where the AVX2 ones use two
+ * 8-float halves: every output is the same chain of FMAs in k order from
+ * zero, and the same bias add, ReLU (max(0, v)) and sum with c in the
+ * same operand order, so both paths give the same bits
+ * (tests/test_simd.c).  Loads and stores cover the same floats. */
+#define AVX512_TARGET __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")))
+
+AVX512_TARGET static inline __mmask16 lanes16(size_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+#define FMA_ROW512(p, c) (c) = _mm512_fmadd_ps(_mm512_set1_ps(*(p)), b, (c))
+
+AVX512_TARGET static void tile6x16_avx512(size_t kc, const float *const r[MR],
+                                          const int32_t *off, const float *bp, float *c,
+                                          size_t ldc, size_t mr, size_t jn,
+                                          const float *bias, int relu, int add, int trans)
+{
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4],
+                *r5 = r[5];
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (size_t k = 0; k < kc; k++, bp += NR) {
+        const ptrdiff_t o = off[k];
+        const __m512 b = _mm512_loadu_ps(bp);
+        FMA_ROW512(r0 + o, c0);
+        FMA_ROW512(r1 + o, c1);
+        FMA_ROW512(r2 + o, c2);
+        FMA_ROW512(r3 + o, c3);
+        FMA_ROW512(r4 + o, c4);
+        FMA_ROW512(r5 + o, c5);
+    }
+    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 };
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 bb = bias ? _mm512_loadu_ps(bias) : zero;
+    if (trans) {
+        /* the AVX2 store of the two halves: the 8x8 transposes */
+        __m256 v0[MR], v1[MR];
+        for (size_t i = 0; i < MR; i++) {
+            __m512 v = acc[i];
+            if (!add && bias)
+                v = _mm512_add_ps(v, bb);
+            if (relu)
+                v = _mm512_max_ps(zero, v);
+            v0[i] = _mm512_castps512_ps256(v);
+            v1[i] = _mm512_extractf32x8_ps(v, 1);
+        }
+        store_cols8(c, ldc, mr, jn, v0, add);
+        if (jn > 8)
+            store_cols8(c + 8 * ldc, ldc, mr, jn - 8, v1, add);
+        return;
+    }
+    for (size_t i = 0; i < mr; i++, c += ldc) {
+        __m512 v = acc[i];
+        if (add)
+            v = _mm512_add_ps(_mm512_loadu_ps(c), v);
+        else if (bias)
+            v = _mm512_add_ps(v, bb);
+        if (relu) /* max(0, v) returns v when v is NaN, as relu_forward */
+            v = _mm512_max_ps(zero, v);
+        _mm512_storeu_ps(c, v);
+    }
+}
+
+AVX512_TARGET static void rows6x16_avx512(size_t kc, const float *const a[MR],
+                                          const int32_t *off, const float *src,
+                                          float *const o[MR], const float *bias, size_t mr,
+                                          size_t jn, int relu)
+{
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4],
+                *a5 = a[5];
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (size_t k = 0; k < kc; k++) {
+        const __m512 b = _mm512_loadu_ps(src + off[k]);
+        FMA_ROW512(a0 + k, c0);
+        FMA_ROW512(a1 + k, c1);
+        FMA_ROW512(a2 + k, c2);
+        FMA_ROW512(a3 + k, c3);
+        FMA_ROW512(a4 + k, c4);
+        FMA_ROW512(a5 + k, c5);
+    }
+    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 };
+    const __m512 zero = _mm512_setzero_ps();
+    const __mmask16 m = lanes16(jn);
+    for (size_t i = 0; i < mr; i++) {
+        __m512 v = _mm512_add_ps(acc[i], _mm512_set1_ps(bias[i]));
+        if (relu)
+            v = _mm512_max_ps(zero, v);
+        _mm512_mask_storeu_ps(o[i], m, v);
+    }
+}
+
+AVX512_TARGET static void rows2x32_avx512(size_t kc, const float *a0, const float *a1,
+                                          const int32_t *off, const float *src, float *o0,
+                                          float *o1, float bias0, float bias1, size_t mr,
+                                          size_t jn, int relu)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+    for (size_t k = 0; k < kc; k++) {
+        const float *p = src + off[k];
+        const __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16);
+        const __m512 w0 = _mm512_set1_ps(a0[k]), w1 = _mm512_set1_ps(a1[k]);
+        c00 = _mm512_fmadd_ps(w0, x0, c00);
+        c01 = _mm512_fmadd_ps(w0, x1, c01);
+        c10 = _mm512_fmadd_ps(w1, x0, c10);
+        c11 = _mm512_fmadd_ps(w1, x1, c11);
+    }
+    const __m512 acc[2][2] = { { c00, c01 }, { c10, c11 } };
+    const float bias[2] = { bias0, bias1 };
+    float *const o[2] = { o0, o1 };
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t i = 0; i < mr; i++)
+        for (size_t v = 0; v < 2 && 16 * v < jn; v++) {
+            __m512 x = _mm512_add_ps(acc[i][v], _mm512_set1_ps(bias[i]));
+            if (relu)
+                x = _mm512_max_ps(zero, x);
+            _mm512_mask_storeu_ps(o[i] + 16 * v, lanes16(jn - 16 * v), x);
+        }
+}
+
+/* The dispatch: one relaxed load a tile. */
+static void tile6x16(size_t kc, const float *const r[MR], const int32_t *off,
+                     const float *bp, float *c, size_t ldc, size_t mr, size_t jn,
+                     const float *bias, int relu, int add, int trans)
+{
+    if (db_simd_get() == DB_SIMD_AVX512)
+        tile6x16_avx512(kc, r, off, bp, c, ldc, mr, jn, bias, relu, add, trans);
+    else
+        tile6x16_avx2(kc, r, off, bp, c, ldc, mr, jn, bias, relu, add, trans);
+}
+
+static void rows6x16(size_t kc, const float *const a[MR], const int32_t *off,
+                     const float *src, float *const o[MR], const float *bias, size_t mr,
+                     size_t jn, int relu)
+{
+    if (db_simd_get() == DB_SIMD_AVX512)
+        rows6x16_avx512(kc, a, off, src, o, bias, mr, jn, relu);
+    else
+        rows6x16_avx2(kc, a, off, src, o, bias, mr, jn, relu);
+}
+
+static void rows2x32(size_t kc, const float *a0, const float *a1, const int32_t *off,
+                     const float *src, float *o0, float *o1, float bias0, float bias1,
+                     size_t mr, size_t jn, int relu)
+{
+    if (db_simd_get() == DB_SIMD_AVX512)
+        rows2x32_avx512(kc, a0, a1, off, src, o0, o1, bias0, bias1, mr, jn, relu);
+    else
+        rows2x32_avx2(kc, a0, a1, off, src, o0, o1, bias0, bias1, mr, jn, relu);
 }
 #else
 int conv_direct_enabled(void)

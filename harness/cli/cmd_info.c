@@ -46,6 +46,8 @@ int cmd_info(int argc, char **argv)
     }
     printf("BLAS threads:  %d (cores online: %ld)\n", bi.threads, cores);
     printf("conv kernels:  %s\n", conv2d_kernels());
+    printf("SIMD path:     %s (widest this CPU runs: %s; DROPBENCH_SIMD forces one)\n",
+           db_simd_name(db_simd_get()), db_simd_name(db_simd_best()));
     printf("sgemm check:   max relative error %.2g against a naive product\n",
            db_blas_sgemm_check());
     db_blas_set_threads(1);
