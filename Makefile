@@ -226,11 +226,18 @@ valgrind: $(BUILD)/dropbench $(BUILD)/tests/gen-data $(BUILD)/tests/test_fuzz_re
 
 # dropbench against PyTorch and the sgemm peak, in one invocation (about 15
 # minutes): figures to results/bench/ and a table to results/bench/table.md.
-.PHONY: bench
+.PHONY: bench estimate-check
 bench:
 	scripts/deps build bench
 	$(MAKE) dropbench
 	scripts/bench
+	$(MAKE) estimate-check
+
+# Is `sweep --dry-run`'s estimate within 25% of a small sweep's real wall
+# time (issue 20)?  A timing test, so not in `make test`: run it on an idle
+# machine.  Needs MNIST ($DROPBENCH_DATA or ./data); about a minute.
+estimate-check: $(BUILD)/dropbench
+	scripts/estimate-check $(BUILD)
 
 # The HTML report of the fixture rendered by headless Chromium (skipped with a
 # message where chromium is absent; scripts/deps browser installs it).

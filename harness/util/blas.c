@@ -219,6 +219,17 @@ static char *read_cpuinfo(void)
     return text;
 }
 
+void db_cpu_model(char *out, size_t n)
+{
+    char *text = read_cpuinfo();
+    out[0] = '\0';
+    if (text)
+        cpuinfo_field(text, "model name", out, n);
+    free(text);
+    if (!out[0])
+        snprintf(out, n, "unknown");
+}
+
 void db_blas_machine_key(const char *config, const char *core, char *key, size_t n,
                          char *flags, size_t fn)
 {

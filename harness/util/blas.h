@@ -53,6 +53,10 @@ double db_blas_sgemm_check(void);
  * (best of reps). */
 double db_blas_gflops(int n, int reps);
 
+/* This machine's CPU model name (/proc/cpuinfo "model name", as results
+ * record it in environment.cpu), or "unknown". */
+void db_cpu_model(char *out, size_t n);
+
 /* ---- the kernel-set choice (pure parts, for the tests) ---------------- */
 
 #define DB_BLAS_MAX_CAND 8
