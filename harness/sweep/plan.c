@@ -110,8 +110,8 @@ static int nonempty_array(const cJSON *v, const char *where, const char *key,
  * per-epoch test evaluation, 0.06 of a full epoch), plus the data loading,
  * calibrated from completed results of the same task on this machine's
  * CPU model (environment.cpu): first those in the sweep's own results
- * folder, then those of the folders beside it (results/suite-v1 for
- * results/new); the same strategy and training-set size when there are
+ * folder, then, when that folder is in a folder named results, those of
+ * the folders beside it (results/suite-v1 for results/new); the same strategy and training-set size when there are
  * some, else any strategy of the task.  Without any, the table below:
  * the suite's results on the development machine (AMD EPYC, 2 cores, two
  * 1-thread runs at a time; the conv nets on the direct kernels), a rough
@@ -609,7 +609,11 @@ int sweep_plan_from_json(sweep_plan *plan, const cJSON *root, const char *what,
     DIR *d = NULL;
     if (slash && slash != parent) {
         *slash = '\0';
-        d = opendir(parent);
+        /* only in a folder of result folders (results/NAME, the default):
+         * never every folder of /tmp or a home */
+        const char *pb = strrchr(parent, '/');
+        if (strcmp(pb ? pb + 1 : parent, "results") == 0)
+            d = opendir(parent);
     }
     struct dirent *de;
     while (d && (de = readdir(d))) {
