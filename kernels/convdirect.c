@@ -1402,8 +1402,13 @@ WINO_TARGET static void wino_block(float *out, const float *u, const float *bias
                 const size_t mr = nrows - r0 < MR ? nrows - r0 : MR;
                 for (size_t i = 0; i < MR; i++)
                     r[i] = vx + (r0 + (i < mr ? i : 0)) * WX * Cip;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+                tile6x16_avx2(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR, NULL,
+                              0, 0, 0); /* wino_block512 is the AVX-512 path */
+#else
                 tile6x16(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR, NULL, 0,
                          0, 0);
+#endif
             }
         }
         if (add)
@@ -1414,6 +1419,197 @@ WINO_TARGET static void wino_block(float *out, const float *u, const float *bias
             wino_output(out, M, bias, ids, nrows, p * NR, g, 0, 0);
     }
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* ---- Winograd transforms with AVX-512 ---------------------------------
+ * Sixteen channels per vector where the code above has eight: each
+ * channel's transform is the same expressions in the same order (none
+ * contracted: -std=c11 keeps -ffp-contract=off), so the same bits. */
+#define WINO512_TARGET __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")))
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+WINO512_TARGET static inline __attribute__((always_inline)) v16f v16f_ld(const float *p)
+{
+    v16f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+WINO512_TARGET static inline __attribute__((always_inline)) void v16f_st(float *p, v16f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* WINO_BT and WINO_AT on 16 lanes: the same expressions. */
+#define WINO_BT16(r0, r1, r2, r3, r4, r5, e0, e1, e2, e3, e4, e5)       \
+    do {                                                                \
+        const v16f d0_ = (e0), d1_ = (e1), d2_ = (e2), d3_ = (e3),      \
+                   d4_ = (e4), d5_ = (e5);                              \
+        const v16f four_ = { 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4 }, \
+                   five_ = { 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5 }; \
+        const v16f a_ = d4_ - d2_, b_ = d3_ - d1_;                      \
+        (r0) = four_ * d0_ - five_ * d2_ + d4_;                         \
+        (r1) = (d3_ + d4_) - four_ * (d1_ + d2_);                       \
+        (r2) = (d4_ - d3_) + four_ * (d1_ - d2_);                       \
+        (r3) = a_ + (b_ + b_);                                          \
+        (r4) = a_ - (b_ + b_);                                          \
+        (r5) = four_ * d1_ - five_ * d3_ + d5_;                         \
+    } while (0)
+
+#define WINO_AT16(y0, y1, m0, m1, m2, m3, m4, m5)               \
+    do {                                                       \
+        const v16f d34_ = (m3) - (m4);                         \
+        (y0) = (m0) + ((m1) + (m2)) + ((m3) + (m4));           \
+        (y1) = ((m1) - (m2)) + (d34_ + d34_) + (m5);           \
+    } while (0)
+
+/* wino_input_tile, sixteen channels at a time, the last eight (Cip is a
+ * multiple of 8) as there. */
+WINO512_TARGET static void wino_input_tile512(float *V, const float *src, const wino_geom *g)
+{
+    const size_t Cip = g->Cip, rs = g->Wq * Cip;
+    size_t c = 0;
+    for (; c + 16 <= Cip; c += 16) {
+        v16f t[6][6];
+        const float *p = src + c;
+        for (size_t j = 0; j < 6; j++, p += Cip)
+            WINO_BT16(t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j], v16f_ld(p),
+                      v16f_ld(p + rs), v16f_ld(p + 2 * rs), v16f_ld(p + 3 * rs),
+                      v16f_ld(p + 4 * rs), v16f_ld(p + 5 * rs));
+        float *v = V + c;
+        for (size_t i = 0; i < 6; i++, v += 6 * Cip) {
+            v16f r0, r1, r2, r3, r4, r5;
+            WINO_BT16(r0, r1, r2, r3, r4, r5, t[i][0], t[i][1], t[i][2], t[i][3], t[i][4],
+                      t[i][5]);
+            v16f_st(v, r0);
+            v16f_st(v + Cip, r1);
+            v16f_st(v + 2 * Cip, r2);
+            v16f_st(v + 3 * Cip, r3);
+            v16f_st(v + 4 * Cip, r4);
+            v16f_st(v + 5 * Cip, r5);
+        }
+    }
+    for (; c < Cip; c += W8) {
+        v8f t[6][6];
+        const float *p = src + c;
+        for (size_t j = 0; j < 6; j++, p += Cip)
+            WINO_BT(t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j], v8f_ld(p),
+                    v8f_ld(p + rs), v8f_ld(p + 2 * rs), v8f_ld(p + 3 * rs),
+                    v8f_ld(p + 4 * rs), v8f_ld(p + 5 * rs));
+        float *v = V + c;
+        for (size_t i = 0; i < 6; i++, v += 6 * Cip) {
+            v8f r0, r1, r2, r3, r4, r5;
+            WINO_BT(r0, r1, r2, r3, r4, r5, t[i][0], t[i][1], t[i][2], t[i][3], t[i][4],
+                    t[i][5]);
+            v8f_st(v, r0);
+            v8f_st(v + Cip, r1);
+            v8f_st(v + 2 * Cip, r2);
+            v8f_st(v + 3 * Cip, r3);
+            v8f_st(v + 4 * Cip, r4);
+            v8f_st(v + 5 * Cip, r5);
+        }
+    }
+}
+
+/* wino_output with the sixteen channels of a panel in one vector (the
+ * transform, bias and ReLU), stored as its two halves exactly as there. */
+WINO512_TARGET static inline __attribute__((always_inline)) void
+wino_output512(float *out, const float *M, const float *bias, const int32_t *ids,
+               size_t nrows, size_t co0, const wino_geom *g, int relu, int add)
+{
+    const size_t Co = g->Co, Ho = g->Ho, Wo = g->Wo, hw = Ho * Wo;
+    const v16f zero = { 0 };
+    for (size_t row = 0; row < nrows; row++) {
+        const size_t n = (size_t)ids[2 * row], t = (size_t)ids[2 * row + 1];
+        const size_t oy = 2 * (t / g->TW), ox = 2 * (t % g->TW);
+        const size_t ny = Ho - oy < 2 ? 1 : 2, nx = Wo - ox < 2 ? 1 : 2;
+        const float *m = M + row * WX * NR;
+        v16f s0[6], s1[6], y[2][2];
+        for (size_t i = 0; i < 6; i++) {
+            const float *mi = m + i * 6 * NR;
+            WINO_AT16(s0[i], s1[i], v16f_ld(mi), v16f_ld(mi + NR), v16f_ld(mi + 2 * NR),
+                      v16f_ld(mi + 3 * NR), v16f_ld(mi + 4 * NR), v16f_ld(mi + 5 * NR));
+        }
+        WINO_AT16(y[0][0], y[1][0], s0[0], s0[1], s0[2], s0[3], s0[4], s0[5]);
+        WINO_AT16(y[0][1], y[1][1], s1[0], s1[1], s1[2], s1[3], s1[4], s1[5]);
+        if (!add) {
+            /* bias is padded to Cop (a multiple of 16) by wino_run */
+            const v16f bv = bias ? v16f_ld(bias + co0) : zero;
+            for (size_t a = 0; a < 2; a++)
+                for (size_t b = 0; b < 2; b++) {
+                    y[a][b] += bv;
+                    if (relu) /* NaN passes, as relu_forward */
+                        y[a][b] = (v16f)((v16i)y[a][b] & ~(y[a][b] < zero));
+                }
+        }
+        for (size_t h = 0; h < NR / W8 && co0 + h * W8 < Co; h++) {
+            v8f q[2][2];
+            for (size_t a = 0; a < 2; a++)
+                for (size_t b = 0; b < 2; b++)
+                    q[a][b] = h ? __builtin_shufflevector(y[a][b], y[a][b], 8, 9, 10, 11, 12,
+                                                          13, 14, 15)
+                                : __builtin_shufflevector(y[a][b], y[a][b], 0, 1, 2, 3, 4,
+                                                          5, 6, 7);
+            const size_t c = co0 + h * W8, nl = Co - c < W8 ? Co - c : W8;
+            float *o = out + (n * Co + c) * hw + oy * Wo + ox;
+            if (!add && nl == W8 && ny == 2 && nx == 2) {
+                wino_store_pairs(o, hw, q[0][0], q[0][1]);
+                wino_store_pairs(o + Wo, hw, q[1][0], q[1][1]);
+                continue;
+            }
+            for (size_t a = 0; a < ny; a++)
+                for (size_t b = 0; b < nx; b++) {
+                    float *d = o + a * Wo + b;
+                    for (size_t l = 0; l < nl; l++)
+                        d[l * hw] = add ? d[l * hw] + q[a][b][l] : q[a][b][l];
+                }
+        }
+    }
+}
+
+/* wino_block with the transforms above. */
+WINO512_TARGET static void wino_block512(float *out, const float *u, const float *bias,
+                                         const float *V, float *M, const int32_t *off,
+                                         const int32_t *ids, size_t nrows, const wino_geom *g,
+                                         int relu, int add)
+{
+    const size_t Ci = g->Ci, Cip = g->Cip;
+    for (size_t p = 0; p < g->Cop / NR; p++) {
+        for (size_t x = 0; x < WX; x++) {
+            const float *bp = u + (p * WX + x) * Ci * NR, *vx = V + x * Cip;
+            for (size_t r0 = 0; r0 < nrows; r0 += MR) {
+                const float *r[MR];
+                const size_t mr = nrows - r0 < MR ? nrows - r0 : MR;
+                for (size_t i = 0; i < MR; i++)
+                    r[i] = vx + (r0 + (i < mr ? i : 0)) * WX * Cip;
+                tile6x16_avx512(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR, NULL,
+                                0, 0, 0);
+            }
+        }
+        if (add)
+            wino_output512(out, M, NULL, ids, nrows, p * NR, g, 0, 1);
+        else if (relu)
+            wino_output512(out, M, bias, ids, nrows, p * NR, g, 1, 0);
+        else
+            wino_output512(out, M, bias, ids, nrows, p * NR, g, 0, 0);
+    }
+}
+
+static int wino512(void) { return db_simd_get() == DB_SIMD_AVX512; }
+#else
+static int wino512(void) { return 0; }
+static void wino_input_tile512(float *V, const float *src, const wino_geom *g)
+{
+    wino_input_tile(V, src, g);
+}
+static void wino_block512(float *out, const float *u, const float *bias, const float *V,
+                          float *M, const int32_t *off, const int32_t *ids, size_t nrows,
+                          const wino_geom *g, int relu, int add)
+{
+    wino_block(out, u, bias, V, M, off, ids, nrows, g, relu, add);
+}
+#endif
 
 /* One example's planes x (Ci, Hi, Wi) into the interior of the
  * channels-last copy xt (Hq, Wq, Cip): 8x8 transposes of eight channels by
@@ -1450,21 +1646,31 @@ static void wino_run(float *out, const float *in, const float *u, const float *b
     for (size_t c = 0; c < g->Cop; c++)
         bias[c] = b && c < g->Co ? b[c] : 0.0f;
     memset(xt, 0, nxt * sizeof *xt);
+    const int w512 = wino512();
     size_t row = 0;
     for (size_t n = 0; n < B; n++) {
         wino_hwc(xt, in + n * Ci * Hi * Wi, g);
         for (size_t t = 0; t < T; t++) {
-            wino_input_tile(V + row * WX * Cip, xt + (2 * (t / g->TW) * Wq + 2 * (t % g->TW)) * Cip,
-                            g);
+            float *vt = V + row * WX * Cip;
+            const float *src = xt + (2 * (t / g->TW) * Wq + 2 * (t % g->TW)) * Cip;
+            if (w512)
+                wino_input_tile512(vt, src, g);
+            else
+                wino_input_tile(vt, src, g);
             ids[2 * row] = (int32_t)n;
             ids[2 * row + 1] = (int32_t)t;
             if (++row == WNT) {
-                wino_block(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
+                if (w512)
+                    wino_block512(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
+                else
+                    wino_block(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
                 row = 0;
             }
         }
     }
-    if (row)
+    if (row && w512)
+        wino_block512(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
+    else if (row)
         wino_block(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
 }
 
