@@ -142,6 +142,7 @@ static void sample(db_blas_decision *d)
     snprintf(d->own, sizeof d->own, "Haswell");
     snprintf(d->measured_utc, sizeof d->measured_utc, "2026-12-05T12:00:00Z");
     d->seconds = 0.25;
+    d->load_average = 0.5;
     cand(d, "SkylakeX", 1, 209.5);
     cand(d, "Zen", 0, 0);
     cand(d, "Haswell", 1, 97.25);
@@ -218,6 +219,7 @@ START_TEST(test_blas_cache_corrupt)
         { "\"gflops\":\t209.5", "\"gflops\":\t\"fast\"", "malformed" },
         { "\"sgemm_n\":\t320", "\"sgemm_n\":\t64", "sgemm size" },
         { "\"measured_utc\"", "\"measured\"", "wrong type" },
+        { "\"load_average\":\t0.5", "\"load_average\":\tnull", "wrong type" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *t = strdup(good);

@@ -29,8 +29,9 @@ int cmd_info(int argc, char **argv)
     printf("BLAS setup:    %s\n", bi.note);
     const db_blas_decision *d = db_blas_get_decision();
     if (d) {
-        printf("BLAS candidates (sgemm %d^3, 1 thread, each in a child process, %s, %.2f s):\n",
-               DB_BLAS_PROBE_N, d->measured_utc, d->seconds);
+        printf("BLAS candidates (sgemm %d^3, 1 thread, each in a child process, %s, %.2f s, "
+               "load average %.1f):\n",
+               DB_BLAS_PROBE_N, d->measured_utc, d->seconds, d->load_average);
         for (int i = 0; i < d->n; i++) {
             const db_blas_cand *c = &d->c[i];
             int own = strcasecmp(c->core, d->own) == 0, ch = strcasecmp(c->core, d->choice) == 0;

@@ -294,6 +294,7 @@ int db_blas_cache_write(const char *path, const db_blas_decision *d, db_err *e)
     ok = ok && cJSON_AddStringToObject(j, "choice", d->choice);
     ok = ok && cJSON_AddStringToObject(j, "measured_utc", d->measured_utc);
     ok = ok && cJSON_AddNumberToObject(j, "seconds", d->seconds);
+    ok = ok && cJSON_AddNumberToObject(j, "load_average", d->load_average);
     ok = ok && cJSON_AddNumberToObject(j, "sgemm_n", DB_BLAS_PROBE_N);
     ok = ok && (cs = cJSON_AddArrayToObject(j, "candidates"));
     for (int i = 0; ok && i < d->n; i++) {
@@ -368,7 +369,8 @@ int db_blas_cache_read(const char *path, const char *key, db_blas_decision *d, d
     } else if (get_str(j, "openblas_own", t.own, sizeof t.own) ||
                get_str(j, "choice", t.choice, sizeof t.choice) ||
                get_str(j, "measured_utc", t.measured_utc, sizeof t.measured_utc) ||
-               get_num(j, "seconds", &t.seconds) || get_num(j, "sgemm_n", &sgemm_n))
+               get_num(j, "seconds", &t.seconds) || get_num(j, "sgemm_n", &sgemm_n) ||
+               get_num(j, "load_average", &t.load_average))
         bad = "a field is missing or has the wrong type";
     else if (!cJSON_IsArray(cs) || cJSON_GetArraySize(cs) > DB_BLAS_MAX_CAND)
         bad = "candidates is not an array of at most 8";
@@ -578,6 +580,8 @@ static void measure(char **argv, const char *own, const char *flags, db_blas_dec
     for (int i = 0; i < n; i++)
         probe(argv, cand[i], &d->c[d->n++]);
     d->seconds = db_now() - t0;
+    double la[1];
+    d->load_average = getloadavg(la, 1) == 1 ? la[0] : -1;
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -660,10 +664,10 @@ static void choose(char **argv, const char *core)
         return;
     }
     snprintf(setup_note, sizeof setup_note,
-             "%s chosen by measurement (%s%s): sgemm %d^3 1 thread GFLOP/s: %s (* OpenBLAS's "
-             "own choice)",
-             decision.choice, cached ? "cached, " : "", decision.measured_utc, DB_BLAS_PROBE_N,
-             list);
+             "%s chosen by measurement (%s%s, load %.1f): sgemm %d^3 1 thread GFLOP/s: %s "
+             "(* OpenBLAS's own choice)",
+             decision.choice, cached ? "cached, " : have_path ? "" : "not cached: no cache "
+             "folder, ", decision.measured_utc, decision.load_average, DB_BLAS_PROBE_N, list);
     if (strcasecmp(decision.choice, core) != 0)
         reexec(argv, decision.choice, NULL, decision.choice, setup_note);
 }

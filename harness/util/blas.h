@@ -17,7 +17,9 @@
  *   and its measurement are cached per CPU (model, family, flags) and
  *   OpenBLAS version in $XDG_CACHE_HOME/dropbench/ (else
  *   ~/.cache/dropbench/), one small JSON file per key, written atomically;
- *   a corrupt file is ignored with a warning and measured again.
+ *   a corrupt file is ignored with a warning and measured again; delete
+ *   the file to measure again (e.g. after a measurement on a busy machine:
+ *   the file records the load average).
  * In every case a small sgemm is checked before anything trusts it; a
  * wrong result moves on to the next set (except under DROPBENCH_BLAS_KEEP
  * or a user's OPENBLAS_CORETYPE, which fail instead). */
@@ -84,6 +86,8 @@ typedef struct db_blas_decision {
     char choice[32];      /* "" when no candidate was correct */
     char measured_utc[32];
     double seconds;       /* wall time of the measurement */
+    double load_average;  /* 1-minute load average when measured (-1: unknown):
+                           * a busy machine's figures are less telling */
     int n;
     db_blas_cand c[DB_BLAS_MAX_CAND];
 } db_blas_decision;
