@@ -598,25 +598,11 @@ AVX512_TARGET static inline __mmask16 lanes16(size_t n)
 
 #define FMA_ROW512(p, c) (c) = _mm512_fmadd_ps(_mm512_set1_ps(*(p)), b, (c))
 
-AVX512_TARGET static void tile6x16_avx512(size_t kc, const float *const r[MR],
-                                          const int32_t *off, const float *bp, float *c,
-                                          size_t ldc, size_t mr, size_t jn,
-                                          const float *bias, int relu, int add, int trans)
+/* The end of a tile (the first mr rows, jn columns): as tile6x16's. */
+AVX512_TARGET static inline __attribute__((always_inline)) void
+tile_store512(const __m512 acc[MR], float *c, size_t ldc, size_t mr, size_t jn,
+              const float *bias, int relu, int add, int trans)
 {
-    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4],
-                *r5 = r[5];
-    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    for (size_t k = 0; k < kc; k++, bp += NR) {
-        const ptrdiff_t o = off[k];
-        const __m512 b = _mm512_loadu_ps(bp);
-        FMA_ROW512(r0 + o, c0);
-        FMA_ROW512(r1 + o, c1);
-        FMA_ROW512(r2 + o, c2);
-        FMA_ROW512(r3 + o, c3);
-        FMA_ROW512(r4 + o, c4);
-        FMA_ROW512(r5 + o, c5);
-    }
-    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 };
     const __m512 zero = _mm512_setzero_ps();
     const __m512 bb = bias ? _mm512_loadu_ps(bias) : zero;
     if (trans) {
@@ -646,6 +632,66 @@ AVX512_TARGET static void tile6x16_avx512(size_t kc, const float *const r[MR],
             v = _mm512_max_ps(zero, v);
         _mm512_storeu_ps(c, v);
     }
+}
+
+AVX512_TARGET static void tile6x16_avx512(size_t kc, const float *const r[MR],
+                                          const int32_t *off, const float *bp, float *c,
+                                          size_t ldc, size_t mr, size_t jn,
+                                          const float *bias, int relu, int add, int trans)
+{
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4],
+                *r5 = r[5];
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (size_t k = 0; k < kc; k++, bp += NR) {
+        const ptrdiff_t o = off[k];
+        const __m512 b = _mm512_loadu_ps(bp);
+        FMA_ROW512(r0 + o, c0);
+        FMA_ROW512(r1 + o, c1);
+        FMA_ROW512(r2 + o, c2);
+        FMA_ROW512(r3 + o, c3);
+        FMA_ROW512(r4 + o, c4);
+        FMA_ROW512(r5 + o, c5);
+    }
+    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 };
+    tile_store512(acc, c, ldc, mr, jn, bias, relu, add, trans);
+}
+
+/* Two tiles of the same six rows side by side: columns from the panels
+ * bp and bp + pst (each NR wide), results to c and c + cst (jn and jn1
+ * columns, biases bias and bias + NR): twelve independent FMA chains
+ * instead of six, each broadcast feeding two FMAs.  Every output is the
+ * same chain as tile6x16's. */
+#define FMA_ROW512x2(p, c, d)                                  \
+    do {                                                       \
+        const __m512 x_ = _mm512_set1_ps(*(p));                \
+        (c) = _mm512_fmadd_ps(x_, b, (c));                     \
+        (d) = _mm512_fmadd_ps(x_, b1, (d));                    \
+    } while (0)
+
+AVX512_TARGET static void tile6x32_avx512(size_t kc, const float *const r[MR],
+                                          const int32_t *off, const float *bp, size_t pst,
+                                          float *c, size_t cst, size_t ldc, size_t mr,
+                                          size_t jn, size_t jn1, const float *bias,
+                                          int relu, int add, int trans)
+{
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4],
+                *r5 = r[5];
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0,
+           d0 = c0, d1 = c0, d2 = c0, d3 = c0, d4 = c0, d5 = c0;
+    const float *bq = bp + pst;
+    for (size_t k = 0; k < kc; k++, bp += NR, bq += NR) {
+        const ptrdiff_t o = off[k];
+        const __m512 b = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bq);
+        FMA_ROW512x2(r0 + o, c0, d0);
+        FMA_ROW512x2(r1 + o, c1, d1);
+        FMA_ROW512x2(r2 + o, c2, d2);
+        FMA_ROW512x2(r3 + o, c3, d3);
+        FMA_ROW512x2(r4 + o, c4, d4);
+        FMA_ROW512x2(r5 + o, c5, d5);
+    }
+    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 }, acc1[MR] = { d0, d1, d2, d3, d4, d5 };
+    tile_store512(acc, c, ldc, mr, jn, bias, relu, add, trans);
+    tile_store512(acc1, c + cst, ldc, mr, jn1, bias ? bias + NR : NULL, relu, add, trans);
 }
 
 AVX512_TARGET static void rows6x16_avx512(size_t kc, const float *const a[MR],
@@ -703,6 +749,8 @@ AVX512_TARGET static void rows2x32_avx512(size_t kc, const float *a0, const floa
             _mm512_mask_storeu_ps(o[i] + 16 * v, lanes16(jn - 16 * v), x);
         }
 }
+
+static int tiles512(void) { return db_simd_get() == DB_SIMD_AVX512; }
 
 /* The dispatch: one relaxed load a tile. */
 static void tile6x16(size_t kc, const float *const r[MR], const int32_t *off,
@@ -798,6 +846,19 @@ static void rows2x32(size_t kc, const float *a0, const float *a1, const int32_t 
     const float bias[MR] = { bias0, bias1 };
     rows6x16(kc, a, off, src, o, bias, mr, jn, relu);
 }
+
+static int tiles512(void) { return 0; }
+
+/* Never called: tiles512() is 0 here. */
+static void tile6x32_avx512(size_t kc, const float *const r[MR], const int32_t *off,
+                            const float *bp, size_t pst, float *c, size_t cst, size_t ldc,
+                            size_t mr, size_t jn, size_t jn1, const float *bias, int relu,
+                            int add, int trans)
+{
+    tile6x16(kc, r, off, bp, c, ldc, mr, jn, bias, relu, add, trans);
+    tile6x16(kc, r, off, bp + pst, c + cst, ldc, mr, jn1, bias ? bias + NR : NULL, relu,
+             add, trans);
+}
 #endif
 
 /* Row pointers of a tile starting at row i0 of n: rows past the end repeat
@@ -887,13 +948,26 @@ void conv_direct_forward(float *out, const float *in, const float *w,
     pixel_bases(base, OH, OW, Wp);
     if (pad)
         memset(xp, 0, nxp * sizeof *xp);
+    const int w512 = tiles512();
     for (size_t n = 0; n < s->B; n++) {
         const float *x = in + n * C * H * W;
         if (pad)
             pad_copy(xp, x, C, H, W, pad);
         const float *src = pad ? xp : x;
         float *o = out + n * OC * ohw;
-        for (size_t p = 0; p < OCp / NR; p++) {
+        size_t p = 0;
+        if (w512) /* two panels at a time, the same sums */
+            for (; p + 2 <= OCp / NR; p += 2) {
+                const size_t jn1 = OC - (p + 1) * NR < NR ? OC - (p + 1) * NR : NR;
+                for (size_t p0 = 0; p0 < ohw; p0 += MR) {
+                    const float *r[MR];
+                    size_t mr = tile_rows(r, src, base, p0, ohw);
+                    tile6x32_avx512(ckk, r, off, wp + p * ckk * NR, ckk * NR,
+                                    o + p * NR * ohw + p0, NR * ohw, ohw, mr, NR, jn1,
+                                    bp + p * NR, relu, 0, 1);
+                }
+            }
+        for (; p < OCp / NR; p++) {
             const size_t jn = OC - p * NR < NR ? OC - p * NR : NR;
             for (size_t p0 = 0; p0 < ohw; p0 += MR) {
                 const float *r[MR];
@@ -922,6 +996,7 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
         memset(gt + (OCp - NR) * ohw, 0, NR * ohw * sizeof *gt);
     if (pad)
         memset(xp, 0, nxp * sizeof *xp);
+    const int w512 = tiles512();
     for (size_t n = 0; n < s->B; n++) {
         const float *x = in + n * C * H * W, *g = dout + n * OC * ohw;
         if (pad)
@@ -929,7 +1004,17 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
         const float *src = pad ? xp : x;
         /* gt[(p*ohw + px)*NR + j] = dout[p*NR + j][px] */
         dout_panels(gt, g, OC, ohw);
-        for (size_t p = 0; p < OCp / NR; p++)
+        size_t p = 0;
+        if (w512) /* two panels at a time, the same sums */
+            for (; p + 2 <= OCp / NR; p += 2)
+                for (size_t k0 = 0; k0 < ckk; k0 += MR) {
+                    const float *r[MR];
+                    size_t mr = tile_rows(r, src, off, k0, ckk);
+                    tile6x32_avx512(ohw, r, base, gt + p * ohw * NR, ohw * NR,
+                                    acc + k0 * OCp + p * NR, NR, OCp, mr, NR, NR, NULL, 0, 1,
+                                    0);
+                }
+        for (; p < OCp / NR; p++)
             for (size_t k0 = 0; k0 < ckk; k0 += MR) {
                 const float *r[MR];
                 size_t mr = tile_rows(r, src, off, k0, ckk);
@@ -975,13 +1060,17 @@ void conv_direct_input(float *din, const float *dout, const float *w,
     pixel_bases(base, H, W, Wq);
     memset(gp, 0, ngp * sizeof *gp);
     const int by_row = input_rows_cost(s) < input_flat_cost(s);
+    const int w512 = tiles512();
     for (size_t n = 0; n < s->B; n++) {
         /* dout's planes, bordered by q = K-1-pad zeros: input pixel (ih, iw)
          * reads window corner (ih, iw) of gp. */
         pad_copy(gp, dout + n * OC * ohw, OC, OH, OW, q);
         float *o = din + n * C * hw;
-        for (size_t p = 0; p < Cp / NR; p++) {
+        const size_t npan = Cp / NR;
+        for (size_t p = 0; p < npan; p += w512 && p + 2 <= npan ? 2 : 1) {
+            const int two = w512 && p + 2 <= npan; /* two panels, the same sums */
             const size_t jn = C - p * NR < NR ? C - p * NR : NR;
+            const size_t jn1 = two ? (C - (p + 1) * NR < NR ? C - (p + 1) * NR : NR) : 0;
             const float *wp = wf + p * okk * NR;
             /* Tiles of six pixels: all of them in turn over every tap, or
              * (by_row) within rows that reach the same kernel rows, over the
@@ -996,8 +1085,13 @@ void conv_direct_input(float *din, const float *dout, const float *w,
                 for (; q0 < end; q0 += mr_step(q0, end)) {
                     const float *r[MR];
                     size_t mr = tile_rows(r, gp, base, q0, end);
-                    tile6x16((hi - lo) * ok, r, off + lo * ok, wp + lo * ok * NR,
-                             o + p * NR * hw + q0, hw, mr, jn, NULL, 0, !set, 1);
+                    if (two)
+                        tile6x32_avx512((hi - lo) * ok, r, off + lo * ok, wp + lo * ok * NR,
+                                        okk * NR, o + p * NR * hw + q0, NR * hw, hw, mr, jn,
+                                        jn1, NULL, 0, !set, 1);
+                    else
+                        tile6x16((hi - lo) * ok, r, off + lo * ok, wp + lo * ok * NR,
+                                 o + p * NR * hw + q0, hw, mr, jn, NULL, 0, !set, 1);
                 }
             }
         }
