@@ -1272,7 +1272,7 @@ static size_t wino_prep_floats_g(const wino_geom *g) { return WX * g->Ci * g->Co
 
 static size_t wino_run_floats_g(const wino_geom *g)
 {
-    return g->Hq * g->Wq * g->Cip + WX * WNT * (g->Cip + NR) + g->Cop +
+    return g->Hq * g->Wq * g->Cip + WX * WNT * (g->Cip + 2 * NR) + g->Cop +
            table_floats(g->Ci + 2 * WNT);
 }
 
@@ -1662,14 +1662,17 @@ wino_output512(float *out, const float *M, const float *bias, const int32_t *ids
     }
 }
 
-/* wino_block with the transforms above. */
+/* wino_block with the transforms above, and two panels of output
+ * channels at a time where there are two (tile6x32_avx512; the second
+ * panel's products in M + WX*WNT*NR). */
 WINO512_TARGET static void wino_block512(float *out, const float *u, const float *bias,
                                          const float *V, float *M, const int32_t *off,
                                          const int32_t *ids, size_t nrows, const wino_geom *g,
                                          int relu, int add)
 {
-    const size_t Ci = g->Ci, Cip = g->Cip;
-    for (size_t p = 0; p < g->Cop / NR; p++) {
+    const size_t Ci = g->Ci, Cip = g->Cip, np = g->Cop / NR;
+    for (size_t p = 0; p < np;) {
+        const int two = p + 2 <= np;
         for (size_t x = 0; x < WX; x++) {
             const float *bp = u + (p * WX + x) * Ci * NR, *vx = V + x * Cip;
             for (size_t r0 = 0; r0 < nrows; r0 += MR) {
@@ -1677,16 +1680,23 @@ WINO512_TARGET static void wino_block512(float *out, const float *u, const float
                 const size_t mr = nrows - r0 < MR ? nrows - r0 : MR;
                 for (size_t i = 0; i < MR; i++)
                     r[i] = vx + (r0 + (i < mr ? i : 0)) * WX * Cip;
-                tile6x16_avx512(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR, NULL,
-                                0, 0, 0);
+                if (two)
+                    tile6x32_avx512(Ci, r, off, bp, WX * Ci * NR, M + (r0 * WX + x) * NR,
+                                    WX * WNT * NR, WX * NR, mr, NR, NR, NULL, 0, 0, 0);
+                else
+                    tile6x16_avx512(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR,
+                                    NULL, 0, 0, 0);
             }
         }
-        if (add)
-            wino_output512(out, M, NULL, ids, nrows, p * NR, g, 0, 1);
-        else if (relu)
-            wino_output512(out, M, bias, ids, nrows, p * NR, g, 1, 0);
-        else
-            wino_output512(out, M, bias, ids, nrows, p * NR, g, 0, 0);
+        for (int h = 0; h < 1 + two; h++, p++) {
+            const float *Mp = M + (size_t)h * WX * WNT * NR;
+            if (add)
+                wino_output512(out, Mp, NULL, ids, nrows, p * NR, g, 0, 1);
+            else if (relu)
+                wino_output512(out, Mp, bias, ids, nrows, p * NR, g, 1, 0);
+            else
+                wino_output512(out, Mp, bias, ids, nrows, p * NR, g, 0, 0);
+        }
     }
 }
 
@@ -1732,7 +1742,9 @@ static void wino_run(float *out, const float *in, const float *u, const float *b
 {
     const size_t Ci = g->Ci, Hi = g->Hi, Wi = g->Wi, Cip = g->Cip, Wq = g->Wq,
                  nxt = g->Hq * Wq * Cip, T = g->TH * g->TW;
-    float *xt = work, *V = xt + nxt, *M = V + WX * WNT * Cip, *bias = M + WX * WNT * NR;
+    /* M: the products of a block for one panel of NR output channels, two
+     * panels (M and M + WX*WNT*NR) on the AVX-512 path */
+    float *xt = work, *V = xt + nxt, *M = V + WX * WNT * Cip, *bias = M + 2 * WX * WNT * NR;
     int32_t *off = tables(work, wino_run_floats_g(g) - table_floats(Ci + 2 * WNT)),
             *ids = off + Ci;
     for (size_t k = 0; k < Ci; k++)

@@ -85,6 +85,7 @@ static const size_t conv_shapes[][8] = {
     { 2, 2, 12, 40, 8, 5, 1, 2 },   { 1, 3, 9, 35, 13, 3, 1, 1 },
     { 2, 6, 14, 14, 16, 5, 1, 0 },  { 3, 32, 8, 8, 64, 5, 1, 2 },
     { 2, 7, 11, 9, 5, 5, 1, 1 },    { 2, 1, 28, 28, 6, 5, 1, 2 },
+    { 2, 40, 8, 8, 36, 5, 1, 2 }, /* three panels each way: a pair and one */
 };
 
 /* Every pass of one shape on the current path, outputs concatenated. */
@@ -149,6 +150,21 @@ START_TEST(test_simd_conv)
     if (p[0] < DB_SIMD_AVX2) {
         printf("no AVX2: the direct kernels do not run here\n");
         return;
+    }
+    /* the Winograd shapes do run Winograd (the first, the 32- and
+     * 40-channel ones) */
+    {
+        ck_assert_int_eq(db_simd_set(p[0]), 0);
+        int was = conv2d_set_winograd(1);
+        static const size_t wk[] = { 0, 11, 14 };
+        for (size_t i = 0; i < 3; i++) {
+            const size_t *v = conv_shapes[wk[i]];
+            conv2d_shape s;
+            ck_assert(conv2d_shape_init(&s, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
+                                        NULL) == 0);
+            ck_assert_msg(conv2d_is_winograd(&s), "shape %zu is not on Winograd", wk[i]);
+        }
+        conv2d_set_winograd(was);
     }
     for (size_t k = 0; k < sizeof conv_shapes / sizeof conv_shapes[0]; k++)
         for (int wino = 0; wino < 2; wino++) {
