@@ -694,6 +694,42 @@ AVX512_TARGET static void tile6x32_avx512(size_t kc, const float *const r[MR],
     tile_store512(acc1, c + cst, ldc, mr, jn1, bias ? bias + NR : NULL, relu, add, trans);
 }
 
+/* Two tiles of six rows each over the same columns bp: rows ra to c,
+ * rows rb to cb (mra, mrb rows stored): twelve independent FMA chains,
+ * each column vector feeding twelve FMAs.  Every output is the same chain
+ * as tile6x16's. */
+AVX512_TARGET static void tile12x16_avx512(size_t kc, const float *const ra[MR],
+                                           const float *const rb[MR], const int32_t *off,
+                                           const float *bp, float *c, float *cb, size_t ldc,
+                                           size_t mra, size_t mrb, size_t jn,
+                                           const float *bias, int relu, int add, int trans)
+{
+    const float *r0 = ra[0], *r1 = ra[1], *r2 = ra[2], *r3 = ra[3], *r4 = ra[4],
+                *r5 = ra[5], *s0 = rb[0], *s1 = rb[1], *s2 = rb[2], *s3 = rb[3],
+                *s4 = rb[4], *s5 = rb[5];
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0,
+           d0 = c0, d1 = c0, d2 = c0, d3 = c0, d4 = c0, d5 = c0;
+    for (size_t k = 0; k < kc; k++, bp += NR) {
+        const ptrdiff_t o = off[k];
+        const __m512 b = _mm512_loadu_ps(bp);
+        FMA_ROW512(r0 + o, c0);
+        FMA_ROW512(r1 + o, c1);
+        FMA_ROW512(r2 + o, c2);
+        FMA_ROW512(r3 + o, c3);
+        FMA_ROW512(r4 + o, c4);
+        FMA_ROW512(r5 + o, c5);
+        FMA_ROW512(s0 + o, d0);
+        FMA_ROW512(s1 + o, d1);
+        FMA_ROW512(s2 + o, d2);
+        FMA_ROW512(s3 + o, d3);
+        FMA_ROW512(s4 + o, d4);
+        FMA_ROW512(s5 + o, d5);
+    }
+    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 }, acc1[MR] = { d0, d1, d2, d3, d4, d5 };
+    tile_store512(acc, c, ldc, mra, jn, bias, relu, add, trans);
+    tile_store512(acc1, cb, ldc, mrb, jn, bias, relu, add, trans);
+}
+
 AVX512_TARGET static void rows6x16_avx512(size_t kc, const float *const a[MR],
                                           const int32_t *off, const float *src,
                                           float *const o[MR], const float *bias, size_t mr,
@@ -1272,7 +1308,7 @@ static size_t wino_prep_floats_g(const wino_geom *g) { return WX * g->Ci * g->Co
 
 static size_t wino_run_floats_g(const wino_geom *g)
 {
-    return g->Hq * g->Wq * g->Cip + WX * WNT * (g->Cip + 2 * NR) + g->Cop +
+    return g->Hq * g->Wq * g->Cip + WX * WNT * (g->Cip + NR) + g->Cop +
            table_floats(g->Ci + 2 * WNT);
 }
 
@@ -1662,41 +1698,42 @@ wino_output512(float *out, const float *M, const float *bias, const int32_t *ids
     }
 }
 
-/* wino_block with the transforms above, and two panels of output
- * channels at a time where there are two (tile6x32_avx512; the second
- * panel's products in M + WX*WNT*NR). */
+/* wino_block with the transforms above, and twelve rows (two groups of
+ * six tiles) at a time where there are twelve (tile12x16_avx512): twelve
+ * independent FMA chains without a second product buffer. */
 WINO512_TARGET static void wino_block512(float *out, const float *u, const float *bias,
                                          const float *V, float *M, const int32_t *off,
                                          const int32_t *ids, size_t nrows, const wino_geom *g,
                                          int relu, int add)
 {
-    const size_t Ci = g->Ci, Cip = g->Cip, np = g->Cop / NR;
-    for (size_t p = 0; p < np;) {
-        const int two = p + 2 <= np;
+    const size_t Ci = g->Ci, Cip = g->Cip;
+    for (size_t p = 0; p < g->Cop / NR; p++) {
         for (size_t x = 0; x < WX; x++) {
             const float *bp = u + (p * WX + x) * Ci * NR, *vx = V + x * Cip;
-            for (size_t r0 = 0; r0 < nrows; r0 += MR) {
+            size_t r0 = 0;
+            for (; r0 + 2 * MR <= nrows; r0 += 2 * MR) {
+                const float *r[2 * MR];
+                for (size_t i = 0; i < 2 * MR; i++)
+                    r[i] = vx + (r0 + i) * WX * Cip;
+                tile12x16_avx512(Ci, r, r + MR, off, bp, M + (r0 * WX + x) * NR,
+                                 M + ((r0 + MR) * WX + x) * NR, WX * NR, MR, MR, NR, NULL, 0,
+                                 0, 0);
+            }
+            for (; r0 < nrows; r0 += MR) {
                 const float *r[MR];
                 const size_t mr = nrows - r0 < MR ? nrows - r0 : MR;
                 for (size_t i = 0; i < MR; i++)
                     r[i] = vx + (r0 + (i < mr ? i : 0)) * WX * Cip;
-                if (two)
-                    tile6x32_avx512(Ci, r, off, bp, WX * Ci * NR, M + (r0 * WX + x) * NR,
-                                    WX * WNT * NR, WX * NR, mr, NR, NR, NULL, 0, 0, 0);
-                else
-                    tile6x16_avx512(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR,
-                                    NULL, 0, 0, 0);
+                tile6x16_avx512(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR, NULL,
+                                0, 0, 0);
             }
         }
-        for (int h = 0; h < 1 + two; h++, p++) {
-            const float *Mp = M + (size_t)h * WX * WNT * NR;
-            if (add)
-                wino_output512(out, Mp, NULL, ids, nrows, p * NR, g, 0, 1);
-            else if (relu)
-                wino_output512(out, Mp, bias, ids, nrows, p * NR, g, 1, 0);
-            else
-                wino_output512(out, Mp, bias, ids, nrows, p * NR, g, 0, 0);
-        }
+        if (add)
+            wino_output512(out, M, NULL, ids, nrows, p * NR, g, 0, 1);
+        else if (relu)
+            wino_output512(out, M, bias, ids, nrows, p * NR, g, 1, 0);
+        else
+            wino_output512(out, M, bias, ids, nrows, p * NR, g, 0, 0);
     }
 }
 
@@ -1742,9 +1779,7 @@ static void wino_run(float *out, const float *in, const float *u, const float *b
 {
     const size_t Ci = g->Ci, Hi = g->Hi, Wi = g->Wi, Cip = g->Cip, Wq = g->Wq,
                  nxt = g->Hq * Wq * Cip, T = g->TH * g->TW;
-    /* M: the products of a block for one panel of NR output channels, two
-     * panels (M and M + WX*WNT*NR) on the AVX-512 path */
-    float *xt = work, *V = xt + nxt, *M = V + WX * WNT * Cip, *bias = M + 2 * WX * WNT * NR;
+    float *xt = work, *V = xt + nxt, *M = V + WX * WNT * Cip, *bias = M + WX * WNT * NR;
     int32_t *off = tables(work, wino_run_floats_g(g) - table_floats(Ci + 2 * WNT)),
             *ids = off + Ci;
     for (size_t k = 0; k < Ci; k++)
