@@ -287,7 +287,7 @@ static int db(const char *env, const char *args, char *out, size_t nout, char *e
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "unset DROPBENCH_BLAS_KEEP OPENBLAS_CORETYPE DROPBENCH_BLAS_CHOSEN "
-             "DROPBENCH_BLAS_TRIED DROPBENCH_BLAS_REASON; "
+             "DROPBENCH_BLAS_TRIED DROPBENCH_BLAS_REASON DROPBENCH_BLAS_KEY; "
              "env %s '%s' %s >/tmp/db-blas-out.$PPID 2>/tmp/db-blas-err.$PPID; "
              "s=$?; cat /tmp/db-blas-out.$PPID; echo '@@'; "
              "cat /tmp/db-blas-err.$PPID; rm -f /tmp/db-blas-*.$PPID; exit $s",
@@ -392,6 +392,17 @@ START_TEST(test_blas_choice_binary)
     /* ... said once: the re-executed process does not pass it on */
     ck_assert_int_eq(db(env, "info", out, sizeof out, err, sizeof err), 0);
     ck_assert_str_eq(err, "");
+    /* a choice inherited from another machine (another key: a Slurm job's
+     * environment from the login node) is not trusted: chosen afresh */
+    char env2[512];
+    snprintf(env2, sizeof env2,
+             "%s OPENBLAS_CORETYPE=Sandybridge DROPBENCH_BLAS_CHOSEN=Sandybridge "
+             "DROPBENCH_BLAS_REASON=elsewhere DROPBENCH_BLAS_KEY=0123456789abcdef", env);
+    ck_assert_int_eq(db(env2, "info", out, sizeof out, err, sizeof err), 0);
+    ck_assert_msg(!strstr(out, "elsewhere") && strstr(out, "chosen by measurement (cached"),
+                  "%s", out);
+    field(out, "BLAS core:", core2, sizeof core2);
+    ck_assert_str_eq(core2, d.choice);
     rm_tree(dir);
 
     /* DROPBENCH_BLAS_KEEP: OpenBLAS's own choice, nothing measured */

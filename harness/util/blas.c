@@ -589,11 +589,27 @@ static void measure(char **argv, const char *own, const char *flags, db_blas_dec
     db_blas_pick(d);
 }
 
+/* FNV-1a of this machine's cache key, 16 hex digits: a re-executed
+ * process (and every process that inherits its environment, e.g. a Slurm
+ * job on another node) keeps the set chosen only on the same machine. */
+static void machine_hash(char out[17])
+{
+    static char key[4096], flags[4096];
+    db_blas_machine_key(openblas_get_config(), openblas_get_corename(), key, sizeof key, flags,
+                        sizeof flags);
+    snprintf(out, 17, "%016llx",
+             (unsigned long long)db_fnv1a(DB_FNV1A_BASIS, key, strlen(key)));
+}
+
+/* Executes the program again with OPENBLAS_CORETYPE=core (core NULL: with
+ * none, and no DROPBENCH_BLAS_* variable: a fresh choice). */
 static void reexec(char **argv, const char *core, const char *tried, const char *chosen,
                    const char *reason)
 {
-    char ct[64], tr[300], ch[64], rs[600];
-    snprintf(ct, sizeof ct, "OPENBLAS_CORETYPE=%s", core);
+    char ct[64], tr[300], ch[64], rs[600], kh[64], hash[17];
+    machine_hash(hash);
+    snprintf(kh, sizeof kh, "DROPBENCH_BLAS_KEY=%s", hash);
+    snprintf(ct, sizeof ct, "OPENBLAS_CORETYPE=%s", core ? core : "");
     snprintf(tr, sizeof tr, "DROPBENCH_BLAS_TRIED=%s", tried ? tried : "");
     snprintf(ch, sizeof ch, "DROPBENCH_BLAS_CHOSEN=%s", chosen ? chosen : "");
     snprintf(rs, sizeof rs, "DROPBENCH_BLAS_REASON=%s", reason ? reason : "");
@@ -604,9 +620,12 @@ static void reexec(char **argv, const char *core, const char *tried, const char 
     /* a warning (corrupt cache) reaches the process that prints it */
     char wr[1100];
     snprintf(wr, sizeof wr, "DROPBENCH_BLAS_WARNING=%s", setup_warning);
-    const char *set[7];
+    const char *set[9];
     int k = 0;
-    set[k++] = ct;
+    if (core) {
+        set[k++] = ct;
+        set[k++] = kh;
+    }
     if (*setup_warning)
         set[k++] = wr;
     if (tried)
@@ -689,13 +708,28 @@ int db_blas_setup(char **argv, db_err *e)
         snprintf(setup_warning, sizeof setup_warning, "%s", warning);
     unsetenv("DROPBENCH_BLAS_WARNING"); /* printed once, not by our children */
     int fallback = 1;
+    if (!(keep && *keep) && (ours || (tried && *tried && user && *user))) {
+        /* a set chosen on another machine (the environment inherited, e.g.
+         * by a Slurm job on another node) may not even run here: choose
+         * afresh, before any sgemm runs */
+        const char *mk = getenv("DROPBENCH_BLAS_KEY");
+        char hash[17];
+        machine_hash(hash);
+        if (!mk || strcmp(mk, hash) != 0)
+            reexec(argv, NULL, NULL, NULL, NULL);
+    }
     double err = db_blas_sgemm_check();
     int correct = err < 1e-5;
 
     if (keep && *keep) {
-        snprintf(setup_note, sizeof setup_note,
-                 "DROPBENCH_BLAS_KEEP set: kernel set left as OpenBLAS chose%s",
-                 db_blas_core_is_generic(core) ? " (generic: slow)" : "");
+        if (user && *user && !ours)
+            snprintf(setup_note, sizeof setup_note,
+                     "DROPBENCH_BLAS_KEEP set, and OPENBLAS_CORETYPE=%s in the environment: "
+                     "kept%s", user, db_blas_core_is_generic(core) ? " (generic: slow)" : "");
+        else
+            snprintf(setup_note, sizeof setup_note,
+                     "DROPBENCH_BLAS_KEEP set: kernel set left as OpenBLAS chose%s",
+                     db_blas_core_is_generic(core) ? " (generic: slow)" : "");
         fallback = 0;
     } else if (tried && *tried) {
         snprintf(setup_note, sizeof setup_note,

@@ -20,6 +20,11 @@
  *   a corrupt file is ignored with a warning and measured again; delete
  *   the file to measure again (e.g. after a measurement on a busy machine:
  *   the file records the load average).
+ * The re-executed process carries the choice in its environment
+ * (OPENBLAS_CORETYPE, DROPBENCH_BLAS_CHOSEN, DROPBENCH_BLAS_KEY: the hash
+ * of the machine's key), so that the programs it starts keep it without
+ * measuring; one that inherits it on another machine (a Slurm job started
+ * from a login node) chooses afresh.
  * In every case a small sgemm is checked before anything trusts it; a
  * wrong result moves on to the next set (except under DROPBENCH_BLAS_KEEP
  * or a user's OPENBLAS_CORETYPE, which fail instead). */
