@@ -502,6 +502,11 @@ static void probe(char **argv, const char *core, db_blas_cand *c)
         dup2(fd[1], 1);
         if (fd[1] != 1)
             close(fd[1]);
+        int null = open("/dev/null", O_WRONLY); /* the result says why a probe failed */
+        if (null >= 0 && null != 2) {
+            dup2(null, 2);
+            close(null);
+        }
         execve("/proc/self/exe", args, env);
         _exit(127);
     }
@@ -654,6 +659,7 @@ static void choose(char **argv, const char *core)
                         flags, sizeof flags);
     char path[4096];
     int cached = 0, have_path = db_blas_cache_path(decision.key, path, sizeof path) == 0;
+    const char *uncached = "";
     db_err e;
     if (have_path) {
         int r = db_blas_cache_read(path, decision.key, &decision, &e);
@@ -669,7 +675,17 @@ static void choose(char **argv, const char *core)
         memset(&decision, 0, sizeof decision);
         memcpy(decision.key, key, sizeof key);
         measure(argv, core, flags, &decision);
-        if (have_path && db_blas_cache_write(path, &decision, &e))
+        /* a measurement whose probes could not run (OpenBLAS's own set
+         * failing too: e.g. under valgrind, where the probes cannot be
+         * started) says nothing about the machine: not cached */
+        int own_ok = 0;
+        for (int i = 0; i < decision.n; i++)
+            own_ok |= decision.c[i].ok && strcasecmp(decision.c[i].core, core) == 0;
+        if (!own_ok)
+            uncached = "not cached: the probes failed, ";
+        else if (!have_path)
+            uncached = "not cached: no cache folder, ";
+        else if (db_blas_cache_write(path, &decision, &e))
             snprintf(setup_warning, sizeof setup_warning,
                      "cannot cache the BLAS kernel-set choice: %s", e.msg);
     }
@@ -685,8 +701,8 @@ static void choose(char **argv, const char *core)
     snprintf(setup_note, sizeof setup_note,
              "%s chosen by measurement (%s%s, load %.1f): sgemm %d^3 1 thread GFLOP/s: %s "
              "(* OpenBLAS's own choice)",
-             decision.choice, cached ? "cached, " : have_path ? "" : "not cached: no cache "
-             "folder, ", decision.measured_utc, decision.load_average, DB_BLAS_PROBE_N, list);
+             decision.choice, cached ? "cached, " : uncached, decision.measured_utc,
+             decision.load_average, DB_BLAS_PROBE_N, list);
     if (strcasecmp(decision.choice, core) != 0)
         reexec(argv, decision.choice, NULL, decision.choice, setup_note);
 }
