@@ -75,29 +75,42 @@ $(BUILD)/tests/%: tests/%.c tests/check_main.h tests/test_util.h $(BUILD)/libdro
 
 # Every suite runs even when an earlier one fails; the target fails if any did.
 # The tests train on generated data, which is not verified: the suites run
-# with DROPBENCH_ALLOW_UNVERIFIED=1 (a test of the refusal unsets it).
-# Each suite's output is kept in $(BUILD)/tests/<suite>.log and shown as it
-# ends; each failed suite is named again at the end with its first failures
-# (or its last lines), so that the tail of a CI log says what failed.
+# with DROPBENCH_ALLOW_UNVERIFIED=1 (a test of the refusal unsets it), and
+# with DROPBENCH_BLAS_KEEP=1 (OpenBLAS's own kernel set: no timing decides
+# what the tests run; tests/test_blas.c unsets it).
+# Every suite runs on the kernels' widest path; the kernel suites
+# (SIMD_SUITES) run again once per narrower path (DROPBENCH_SIMD=avx2, then
+# scalar; a path the CPU lacks skips the suite, saying so).
+# Each suite's output is kept in $(BUILD)/tests/<suite>.log (<suite>.<path>.log)
+# and shown as it ends; each failed suite is named again at the end with its
+# first failures (or its last lines), so that the tail of a CI log says what
+# failed.
 # test_recipe pins the suite's results to the bit under OpenBLAS's Haswell
 # and Cooperlake kernel sets: it runs with Haswell wherever the CPU has AVX2
 # (and OPENBLAS_CORETYPE is not set already), so the pin is checked on
 # every machine dropbench has met.
+SIMD_SUITES := test_kernels test_kernels_convpool test_kernels_fused test_kernels_gru \
+               test_kernels_gru_seq test_dropout test_dropvariants test_model test_simd \
+               test_recipe
+SIMD_RUNS := $(foreach p,avx2 scalar,$(SIMD_SUITES:%=$(BUILD)/tests/%:$(p)))
 test: $(TEST_BIN) $(BUILD)/dropbench $(TOOL_BIN)
-	@failed=""; for t in $(TEST_BIN); do \
-	  echo "== $$t"; \
+	@failed=""; for run in $(TEST_BIN) $(SIMD_RUNS); do \
+	  t=$${run%%:*}; p=; log=$$t.log; \
+	  case $$run in *:*) p=$${run#*:}; log=$$t.$$p.log;; esac; \
+	  echo "== $$t$${p:+ (DROPBENCH_SIMD=$$p)}"; \
 	  core=$${OPENBLAS_CORETYPE:-}; \
 	  case $$t in *test_recipe) [ -n "$$core" ] || ! grep -qw avx2 /proc/cpuinfo || core=Haswell;; esac; \
-	  OPENBLAS_CORETYPE=$$core DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench DROPBENCH_TOOLS=$(CURDIR)/$(BUILD)/tools \
-	    DROPBENCH_SRC=$(CURDIR) DROPBENCH_ALLOW_UNVERIFIED=1 $$t > $$t.log 2>&1; rc=$$?; \
-	  cat $$t.log; \
-	  if [ $$rc -ne 0 ]; then echo "== $$t: exit status $$rc"; failed="$$failed $$t"; fi; \
+	  env $${core:+OPENBLAS_CORETYPE=$$core} DROPBENCH_BIN=$(CURDIR)/$(BUILD)/dropbench DROPBENCH_TOOLS=$(CURDIR)/$(BUILD)/tools \
+	    DROPBENCH_SRC=$(CURDIR) DROPBENCH_ALLOW_UNVERIFIED=1 DROPBENCH_BLAS_KEEP=1 \
+	    DROPBENCH_SIMD=$$p $$t > $$log 2>&1; rc=$$?; \
+	  cat $$log; \
+	  if [ $$rc -ne 0 ]; then echo "== $$t$${p:+ ($$p)}: exit status $$rc"; failed="$$failed $$log"; fi; \
 	done; \
 	if [ -n "$$failed" ]; then \
-	  for t in $$failed; do \
-	    echo "== FAILED: $$t (whole output in $$t.log):"; \
-	    grep -E ':[EF]:|runtime error|ERROR: |SUMMARY: ' $$t.log | head -n 3 > $$t.why; \
-	    if [ -s $$t.why ]; then cat $$t.why; else tail -n 4 $$t.log; fi; \
+	  for l in $$failed; do \
+	    echo "== FAILED: $${l%.log} (whole output in $$l):"; \
+	    grep -E ':[EF]:|runtime error|ERROR: |SUMMARY: ' $$l | head -n 3 > $$l.why; \
+	    if [ -s $$l.why ]; then cat $$l.why; else tail -n 4 $$l; fi; \
 	  done; \
 	  echo "make test: some suites FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all suites passed"
@@ -191,7 +204,7 @@ $(BUILD)/tests/gen-data: tests/gen_data_main.c tests/gen_data.h
 
 valgrind: $(BUILD)/dropbench $(BUILD)/tests/gen-data $(BUILD)/tests/test_fuzz_regress
 	@set -e; d=$$(mktemp -d /tmp/db-valgrind.XXXXXX); trap 'rm -rf "$$d"' EXIT; \
-	export DROPBENCH_CONFIGS=$(CURDIR)/tests/configs OPENBLAS_NUM_THREADS=1 \
+	export DROPBENCH_CONFIGS=$(CURDIR)/tests/configs OPENBLAS_NUM_THREADS=1 DROPBENCH_BLAS_KEEP=1 \
 	  DROPBENCH_ALLOW_UNVERIFIED=1; \
 	$(BUILD)/tests/gen-data $$d/data 200 50; \
 	echo "== valgrind: dropbench run (tiny GRU, token dropout, validation split)"; \
@@ -221,11 +234,18 @@ valgrind: $(BUILD)/dropbench $(BUILD)/tests/gen-data $(BUILD)/tests/test_fuzz_re
 
 # dropbench against PyTorch and the sgemm peak, in one invocation (about 15
 # minutes): figures to results/bench/ and a table to results/bench/table.md.
-.PHONY: bench
+.PHONY: bench estimate-check
 bench:
 	scripts/deps build bench
 	$(MAKE) dropbench
 	scripts/bench
+	$(MAKE) estimate-check
+
+# Is `sweep --dry-run`'s estimate within 25% of a small sweep's real wall
+# time (issue 20)?  A timing test, so not in `make test`: run it on an idle
+# machine.  Needs MNIST ($DROPBENCH_DATA or ./data); about a minute.
+estimate-check: $(BUILD)/dropbench
+	scripts/estimate-check $(BUILD)
 
 # Dropout's training-time overhead per suite strategy on a quiet machine
 # (refuses to run beside a sweep): results/overhead/table.md.

@@ -12,6 +12,7 @@
  * padding borders of xp and gp are zeroed once per call; each example then
  * overwrites only the interior. */
 #include "convdirect.h"
+#include "kernels.h"
 #include "simd.h"
 
 #include <stdatomic.h>
@@ -249,8 +250,7 @@ int conv_direct_enabled(void)
 {
     if (atomic_load(&direct_off))
         return 0;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return db_simd_get() >= DB_SIMD_AVX2; /* AVX2 and FMA */
 }
 
 /* c[j*ldc + i] (= or += when add) lane i of rows[j] after an 8x8
@@ -290,7 +290,7 @@ DIRECT_TARGET static void store_cols8(float *c, size_t ldc, size_t mr, size_t jn
  * Then, for the first mr rows and jn columns: c[i*ldc + j] (c[j*ldc + i]
  * when trans) = acc (+ bias[j], ReLU) when add is 0, += acc when add is
  * 1. */
-DIRECT_TARGET static void tile6x16(size_t kc, const float *const r[MR],
+DIRECT_TARGET static void tile6x16_avx2(size_t kc, const float *const r[MR],
                                    const int32_t *off, const float *bp,
                                    float *c, size_t ldc, size_t mr, size_t jn,
                                    const float *bias, int relu, int add, int trans)
@@ -497,7 +497,7 @@ DIRECT_TARGET static void pooled_plane_fast(float *acc, const float *xp,
  * output channels (weights a[i][k], broadcast) and sixteen adjacent pixels
  * of one output row, read as vectors at src + off[k]; bias, ReLU and the
  * store (first jn columns, first mr rows) happen here, in vectors. */
-DIRECT_TARGET static void rows6x16(size_t kc, const float *const a[MR],
+DIRECT_TARGET static void rows6x16_avx2(size_t kc, const float *const a[MR],
                                    const int32_t *off, const float *src,
                                    float *const o[MR], const float *bias,
                                    size_t mr, size_t jn, int relu)
@@ -544,7 +544,7 @@ DIRECT_TARGET static void rows6x16(size_t kc, const float *const a[MR],
  * vectors at src + off[k]; bias, ReLU and the masked stores here.  With
  * mr = 1, a1 and o1 must name the same channel as a0 and o0 (computed,
  * not stored). */
-DIRECT_TARGET static void rows2x32(size_t kc, const float *a0, const float *a1,
+DIRECT_TARGET static void rows2x32_avx2(size_t kc, const float *a0, const float *a1,
                                    const int32_t *off, const float *src, float *o0,
                                    float *o1, float bias0, float bias1, size_t mr,
                                    size_t jn, int relu)
@@ -582,6 +582,241 @@ DIRECT_TARGET static void rows2x32(size_t kc, const float *a0, const float *a1,
                                     _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(jn - 8 * v)),
                                                        lane), x);
         }
+}
+/* ---- AVX-512 (db_simd_get() == DB_SIMD_AVX512) ---------------------------
+ * The same tiles with one 16-float vector where the AVX2 ones use two
+ * 8-float halves: every output is the same chain of FMAs in k order from
+ * zero, and the same bias add, ReLU (max(0, v)) and sum with c in the
+ * same operand order, so both paths give the same bits
+ * (tests/test_simd.c).  Loads and stores cover the same floats. */
+#define AVX512_TARGET __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")))
+
+AVX512_TARGET static inline __mmask16 lanes16(size_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+#define FMA_ROW512(p, c) (c) = _mm512_fmadd_ps(_mm512_set1_ps(*(p)), b, (c))
+
+/* The end of a tile (the first mr rows, jn columns): as tile6x16's. */
+AVX512_TARGET static inline __attribute__((always_inline)) void
+tile_store512(const __m512 acc[MR], float *c, size_t ldc, size_t mr, size_t jn,
+              const float *bias, int relu, int add, int trans)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 bb = bias ? _mm512_loadu_ps(bias) : zero;
+    if (trans) {
+        /* the AVX2 store of the two halves: the 8x8 transposes */
+        __m256 v0[MR], v1[MR];
+        for (size_t i = 0; i < MR; i++) {
+            __m512 v = acc[i];
+            if (!add && bias)
+                v = _mm512_add_ps(v, bb);
+            if (relu)
+                v = _mm512_max_ps(zero, v);
+            v0[i] = _mm512_castps512_ps256(v);
+            v1[i] = _mm512_extractf32x8_ps(v, 1);
+        }
+        store_cols8(c, ldc, mr, jn, v0, add);
+        if (jn > 8)
+            store_cols8(c + 8 * ldc, ldc, mr, jn - 8, v1, add);
+        return;
+    }
+    for (size_t i = 0; i < mr; i++, c += ldc) {
+        __m512 v = acc[i];
+        if (add)
+            v = _mm512_add_ps(_mm512_loadu_ps(c), v);
+        else if (bias)
+            v = _mm512_add_ps(v, bb);
+        if (relu) /* max(0, v) returns v when v is NaN, as relu_forward */
+            v = _mm512_max_ps(zero, v);
+        _mm512_storeu_ps(c, v);
+    }
+}
+
+AVX512_TARGET static void tile6x16_avx512(size_t kc, const float *const r[MR],
+                                          const int32_t *off, const float *bp, float *c,
+                                          size_t ldc, size_t mr, size_t jn,
+                                          const float *bias, int relu, int add, int trans)
+{
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4],
+                *r5 = r[5];
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (size_t k = 0; k < kc; k++, bp += NR) {
+        const ptrdiff_t o = off[k];
+        const __m512 b = _mm512_loadu_ps(bp);
+        FMA_ROW512(r0 + o, c0);
+        FMA_ROW512(r1 + o, c1);
+        FMA_ROW512(r2 + o, c2);
+        FMA_ROW512(r3 + o, c3);
+        FMA_ROW512(r4 + o, c4);
+        FMA_ROW512(r5 + o, c5);
+    }
+    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 };
+    tile_store512(acc, c, ldc, mr, jn, bias, relu, add, trans);
+}
+
+/* Two tiles of the same six rows side by side: columns from the panels
+ * bp and bp + pst (each NR wide), results to c and c + cst (jn and jn1
+ * columns, biases bias and bias + NR): twelve independent FMA chains
+ * instead of six, each broadcast feeding two FMAs.  Every output is the
+ * same chain as tile6x16's. */
+#define FMA_ROW512x2(p, c, d)                                  \
+    do {                                                       \
+        const __m512 x_ = _mm512_set1_ps(*(p));                \
+        (c) = _mm512_fmadd_ps(x_, b, (c));                     \
+        (d) = _mm512_fmadd_ps(x_, b1, (d));                    \
+    } while (0)
+
+AVX512_TARGET static void tile6x32_avx512(size_t kc, const float *const r[MR],
+                                          const int32_t *off, const float *bp, size_t pst,
+                                          float *c, size_t cst, size_t ldc, size_t mr,
+                                          size_t jn, size_t jn1, const float *bias,
+                                          int relu, int add, int trans)
+{
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4],
+                *r5 = r[5];
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0,
+           d0 = c0, d1 = c0, d2 = c0, d3 = c0, d4 = c0, d5 = c0;
+    const float *bq = bp + pst;
+    for (size_t k = 0; k < kc; k++, bp += NR, bq += NR) {
+        const ptrdiff_t o = off[k];
+        const __m512 b = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bq);
+        FMA_ROW512x2(r0 + o, c0, d0);
+        FMA_ROW512x2(r1 + o, c1, d1);
+        FMA_ROW512x2(r2 + o, c2, d2);
+        FMA_ROW512x2(r3 + o, c3, d3);
+        FMA_ROW512x2(r4 + o, c4, d4);
+        FMA_ROW512x2(r5 + o, c5, d5);
+    }
+    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 }, acc1[MR] = { d0, d1, d2, d3, d4, d5 };
+    tile_store512(acc, c, ldc, mr, jn, bias, relu, add, trans);
+    tile_store512(acc1, c + cst, ldc, mr, jn1, bias ? bias + NR : NULL, relu, add, trans);
+}
+
+/* Two tiles of six rows each over the same columns bp: rows ra to c,
+ * rows rb to cb (mra, mrb rows stored): twelve independent FMA chains,
+ * each column vector feeding twelve FMAs.  Every output is the same chain
+ * as tile6x16's. */
+AVX512_TARGET static void tile12x16_avx512(size_t kc, const float *const ra[MR],
+                                           const float *const rb[MR], const int32_t *off,
+                                           const float *bp, float *c, float *cb, size_t ldc,
+                                           size_t mra, size_t mrb, size_t jn,
+                                           const float *bias, int relu, int add, int trans)
+{
+    const float *r0 = ra[0], *r1 = ra[1], *r2 = ra[2], *r3 = ra[3], *r4 = ra[4],
+                *r5 = ra[5], *s0 = rb[0], *s1 = rb[1], *s2 = rb[2], *s3 = rb[3],
+                *s4 = rb[4], *s5 = rb[5];
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0,
+           d0 = c0, d1 = c0, d2 = c0, d3 = c0, d4 = c0, d5 = c0;
+    for (size_t k = 0; k < kc; k++, bp += NR) {
+        const ptrdiff_t o = off[k];
+        const __m512 b = _mm512_loadu_ps(bp);
+        FMA_ROW512(r0 + o, c0);
+        FMA_ROW512(r1 + o, c1);
+        FMA_ROW512(r2 + o, c2);
+        FMA_ROW512(r3 + o, c3);
+        FMA_ROW512(r4 + o, c4);
+        FMA_ROW512(r5 + o, c5);
+        FMA_ROW512(s0 + o, d0);
+        FMA_ROW512(s1 + o, d1);
+        FMA_ROW512(s2 + o, d2);
+        FMA_ROW512(s3 + o, d3);
+        FMA_ROW512(s4 + o, d4);
+        FMA_ROW512(s5 + o, d5);
+    }
+    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 }, acc1[MR] = { d0, d1, d2, d3, d4, d5 };
+    tile_store512(acc, c, ldc, mra, jn, bias, relu, add, trans);
+    tile_store512(acc1, cb, ldc, mrb, jn, bias, relu, add, trans);
+}
+
+AVX512_TARGET static void rows6x16_avx512(size_t kc, const float *const a[MR],
+                                          const int32_t *off, const float *src,
+                                          float *const o[MR], const float *bias, size_t mr,
+                                          size_t jn, int relu)
+{
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4],
+                *a5 = a[5];
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (size_t k = 0; k < kc; k++) {
+        const __m512 b = _mm512_loadu_ps(src + off[k]);
+        FMA_ROW512(a0 + k, c0);
+        FMA_ROW512(a1 + k, c1);
+        FMA_ROW512(a2 + k, c2);
+        FMA_ROW512(a3 + k, c3);
+        FMA_ROW512(a4 + k, c4);
+        FMA_ROW512(a5 + k, c5);
+    }
+    const __m512 acc[MR] = { c0, c1, c2, c3, c4, c5 };
+    const __m512 zero = _mm512_setzero_ps();
+    const __mmask16 m = lanes16(jn);
+    for (size_t i = 0; i < mr; i++) {
+        __m512 v = _mm512_add_ps(acc[i], _mm512_set1_ps(bias[i]));
+        if (relu)
+            v = _mm512_max_ps(zero, v);
+        _mm512_mask_storeu_ps(o[i], m, v);
+    }
+}
+
+AVX512_TARGET static void rows2x32_avx512(size_t kc, const float *a0, const float *a1,
+                                          const int32_t *off, const float *src, float *o0,
+                                          float *o1, float bias0, float bias1, size_t mr,
+                                          size_t jn, int relu)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+    for (size_t k = 0; k < kc; k++) {
+        const float *p = src + off[k];
+        const __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16);
+        const __m512 w0 = _mm512_set1_ps(a0[k]), w1 = _mm512_set1_ps(a1[k]);
+        c00 = _mm512_fmadd_ps(w0, x0, c00);
+        c01 = _mm512_fmadd_ps(w0, x1, c01);
+        c10 = _mm512_fmadd_ps(w1, x0, c10);
+        c11 = _mm512_fmadd_ps(w1, x1, c11);
+    }
+    const __m512 acc[2][2] = { { c00, c01 }, { c10, c11 } };
+    const float bias[2] = { bias0, bias1 };
+    float *const o[2] = { o0, o1 };
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t i = 0; i < mr; i++)
+        for (size_t v = 0; v < 2 && 16 * v < jn; v++) {
+            __m512 x = _mm512_add_ps(acc[i][v], _mm512_set1_ps(bias[i]));
+            if (relu)
+                x = _mm512_max_ps(zero, x);
+            _mm512_mask_storeu_ps(o[i] + 16 * v, lanes16(jn - 16 * v), x);
+        }
+}
+
+static int tiles512(void) { return db_simd_get() == DB_SIMD_AVX512; }
+
+/* The dispatch: one relaxed load a tile. */
+static void tile6x16(size_t kc, const float *const r[MR], const int32_t *off,
+                     const float *bp, float *c, size_t ldc, size_t mr, size_t jn,
+                     const float *bias, int relu, int add, int trans)
+{
+    if (db_simd_get() == DB_SIMD_AVX512)
+        tile6x16_avx512(kc, r, off, bp, c, ldc, mr, jn, bias, relu, add, trans);
+    else
+        tile6x16_avx2(kc, r, off, bp, c, ldc, mr, jn, bias, relu, add, trans);
+}
+
+static void rows6x16(size_t kc, const float *const a[MR], const int32_t *off,
+                     const float *src, float *const o[MR], const float *bias, size_t mr,
+                     size_t jn, int relu)
+{
+    if (db_simd_get() == DB_SIMD_AVX512)
+        rows6x16_avx512(kc, a, off, src, o, bias, mr, jn, relu);
+    else
+        rows6x16_avx2(kc, a, off, src, o, bias, mr, jn, relu);
+}
+
+static void rows2x32(size_t kc, const float *a0, const float *a1, const int32_t *off,
+                     const float *src, float *o0, float *o1, float bias0, float bias1,
+                     size_t mr, size_t jn, int relu)
+{
+    if (db_simd_get() == DB_SIMD_AVX512)
+        rows2x32_avx512(kc, a0, a1, off, src, o0, o1, bias0, bias1, mr, jn, relu);
+    else
+        rows2x32_avx2(kc, a0, a1, off, src, o0, o1, bias0, bias1, mr, jn, relu);
 }
 #else
 int conv_direct_enabled(void)
@@ -646,6 +881,19 @@ static void rows2x32(size_t kc, const float *a0, const float *a1, const int32_t 
     float *const o[MR] = { o0, o1, o0, o0, o0, o0 };
     const float bias[MR] = { bias0, bias1 };
     rows6x16(kc, a, off, src, o, bias, mr, jn, relu);
+}
+
+static int tiles512(void) { return 0; }
+
+/* Never called: tiles512() is 0 here. */
+static void tile6x32_avx512(size_t kc, const float *const r[MR], const int32_t *off,
+                            const float *bp, size_t pst, float *c, size_t cst, size_t ldc,
+                            size_t mr, size_t jn, size_t jn1, const float *bias, int relu,
+                            int add, int trans)
+{
+    tile6x16(kc, r, off, bp, c, ldc, mr, jn, bias, relu, add, trans);
+    tile6x16(kc, r, off, bp + pst, c + cst, ldc, mr, jn1, bias ? bias + NR : NULL, relu,
+             add, trans);
 }
 #endif
 
@@ -736,13 +984,26 @@ void conv_direct_forward(float *out, const float *in, const float *w,
     pixel_bases(base, OH, OW, Wp);
     if (pad)
         memset(xp, 0, nxp * sizeof *xp);
+    const int w512 = tiles512();
     for (size_t n = 0; n < s->B; n++) {
         const float *x = in + n * C * H * W;
         if (pad)
             pad_copy(xp, x, C, H, W, pad);
         const float *src = pad ? xp : x;
         float *o = out + n * OC * ohw;
-        for (size_t p = 0; p < OCp / NR; p++) {
+        size_t p = 0;
+        if (w512) /* two panels at a time, the same sums */
+            for (; p + 2 <= OCp / NR; p += 2) {
+                const size_t jn1 = OC - (p + 1) * NR < NR ? OC - (p + 1) * NR : NR;
+                for (size_t p0 = 0; p0 < ohw; p0 += MR) {
+                    const float *r[MR];
+                    size_t mr = tile_rows(r, src, base, p0, ohw);
+                    tile6x32_avx512(ckk, r, off, wp + p * ckk * NR, ckk * NR,
+                                    o + p * NR * ohw + p0, NR * ohw, ohw, mr, NR, jn1,
+                                    bp + p * NR, relu, 0, 1);
+                }
+            }
+        for (; p < OCp / NR; p++) {
             const size_t jn = OC - p * NR < NR ? OC - p * NR : NR;
             for (size_t p0 = 0; p0 < ohw; p0 += MR) {
                 const float *r[MR];
@@ -771,6 +1032,7 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
         memset(gt + (OCp - NR) * ohw, 0, NR * ohw * sizeof *gt);
     if (pad)
         memset(xp, 0, nxp * sizeof *xp);
+    const int w512 = tiles512();
     for (size_t n = 0; n < s->B; n++) {
         const float *x = in + n * C * H * W, *g = dout + n * OC * ohw;
         if (pad)
@@ -778,7 +1040,17 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
         const float *src = pad ? xp : x;
         /* gt[(p*ohw + px)*NR + j] = dout[p*NR + j][px] */
         dout_panels(gt, g, OC, ohw);
-        for (size_t p = 0; p < OCp / NR; p++)
+        size_t p = 0;
+        if (w512) /* two panels at a time, the same sums */
+            for (; p + 2 <= OCp / NR; p += 2)
+                for (size_t k0 = 0; k0 < ckk; k0 += MR) {
+                    const float *r[MR];
+                    size_t mr = tile_rows(r, src, off, k0, ckk);
+                    tile6x32_avx512(ohw, r, base, gt + p * ohw * NR, ohw * NR,
+                                    acc + k0 * OCp + p * NR, NR, OCp, mr, NR, NR, NULL, 0, 1,
+                                    0);
+                }
+        for (; p < OCp / NR; p++)
             for (size_t k0 = 0; k0 < ckk; k0 += MR) {
                 const float *r[MR];
                 size_t mr = tile_rows(r, src, off, k0, ckk);
@@ -824,13 +1096,17 @@ void conv_direct_input(float *din, const float *dout, const float *w,
     pixel_bases(base, H, W, Wq);
     memset(gp, 0, ngp * sizeof *gp);
     const int by_row = input_rows_cost(s) < input_flat_cost(s);
+    const int w512 = tiles512();
     for (size_t n = 0; n < s->B; n++) {
         /* dout's planes, bordered by q = K-1-pad zeros: input pixel (ih, iw)
          * reads window corner (ih, iw) of gp. */
         pad_copy(gp, dout + n * OC * ohw, OC, OH, OW, q);
         float *o = din + n * C * hw;
-        for (size_t p = 0; p < Cp / NR; p++) {
+        const size_t npan = Cp / NR;
+        for (size_t p = 0; p < npan; p += w512 && p + 2 <= npan ? 2 : 1) {
+            const int two = w512 && p + 2 <= npan; /* two panels, the same sums */
             const size_t jn = C - p * NR < NR ? C - p * NR : NR;
+            const size_t jn1 = two ? (C - (p + 1) * NR < NR ? C - (p + 1) * NR : NR) : 0;
             const float *wp = wf + p * okk * NR;
             /* Tiles of six pixels: all of them in turn over every tap, or
              * (by_row) within rows that reach the same kernel rows, over the
@@ -845,8 +1121,13 @@ void conv_direct_input(float *din, const float *dout, const float *w,
                 for (; q0 < end; q0 += mr_step(q0, end)) {
                     const float *r[MR];
                     size_t mr = tile_rows(r, gp, base, q0, end);
-                    tile6x16((hi - lo) * ok, r, off + lo * ok, wp + lo * ok * NR,
-                             o + p * NR * hw + q0, hw, mr, jn, NULL, 0, !set, 1);
+                    if (two)
+                        tile6x32_avx512((hi - lo) * ok, r, off + lo * ok, wp + lo * ok * NR,
+                                        okk * NR, o + p * NR * hw + q0, NR * hw, hw, mr, jn,
+                                        jn1, NULL, 0, !set, 1);
+                    else
+                        tile6x16((hi - lo) * ok, r, off + lo * ok, wp + lo * ok * NR,
+                                 o + p * NR * hw + q0, hw, mr, jn, NULL, 0, !set, 1);
                 }
             }
         }
@@ -1251,8 +1532,13 @@ WINO_TARGET static void wino_block(float *out, const float *u, const float *bias
                 const size_t mr = nrows - r0 < MR ? nrows - r0 : MR;
                 for (size_t i = 0; i < MR; i++)
                     r[i] = vx + (r0 + (i < mr ? i : 0)) * WX * Cip;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+                tile6x16_avx2(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR, NULL,
+                              0, 0, 0); /* wino_block512 is the AVX-512 path */
+#else
                 tile6x16(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR, NULL, 0,
                          0, 0);
+#endif
             }
         }
         if (add)
@@ -1263,6 +1549,208 @@ WINO_TARGET static void wino_block(float *out, const float *u, const float *bias
             wino_output(out, M, bias, ids, nrows, p * NR, g, 0, 0);
     }
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* ---- Winograd transforms with AVX-512 ---------------------------------
+ * Sixteen channels per vector where the code above has eight: each
+ * channel's transform is the same expressions in the same order (none
+ * contracted: -std=c11 keeps -ffp-contract=off), so the same bits. */
+#define WINO512_TARGET __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")))
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+WINO512_TARGET static inline __attribute__((always_inline)) v16f v16f_ld(const float *p)
+{
+    v16f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+WINO512_TARGET static inline __attribute__((always_inline)) void v16f_st(float *p, v16f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* WINO_BT and WINO_AT on 16 lanes: the same expressions. */
+#define WINO_BT16(r0, r1, r2, r3, r4, r5, e0, e1, e2, e3, e4, e5)       \
+    do {                                                                \
+        const v16f d0_ = (e0), d1_ = (e1), d2_ = (e2), d3_ = (e3),      \
+                   d4_ = (e4), d5_ = (e5);                              \
+        const v16f four_ = { 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4 }, \
+                   five_ = { 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5 }; \
+        const v16f a_ = d4_ - d2_, b_ = d3_ - d1_;                      \
+        (r0) = four_ * d0_ - five_ * d2_ + d4_;                         \
+        (r1) = (d3_ + d4_) - four_ * (d1_ + d2_);                       \
+        (r2) = (d4_ - d3_) + four_ * (d1_ - d2_);                       \
+        (r3) = a_ + (b_ + b_);                                          \
+        (r4) = a_ - (b_ + b_);                                          \
+        (r5) = four_ * d1_ - five_ * d3_ + d5_;                         \
+    } while (0)
+
+#define WINO_AT16(y0, y1, m0, m1, m2, m3, m4, m5)               \
+    do {                                                       \
+        const v16f d34_ = (m3) - (m4);                         \
+        (y0) = (m0) + ((m1) + (m2)) + ((m3) + (m4));           \
+        (y1) = ((m1) - (m2)) + (d34_ + d34_) + (m5);           \
+    } while (0)
+
+/* wino_input_tile, sixteen channels at a time, the last eight (Cip is a
+ * multiple of 8) as there. */
+WINO512_TARGET static void wino_input_tile512(float *V, const float *src, const wino_geom *g)
+{
+    const size_t Cip = g->Cip, rs = g->Wq * Cip;
+    size_t c = 0;
+    for (; c + 16 <= Cip; c += 16) {
+        v16f t[6][6];
+        const float *p = src + c;
+        for (size_t j = 0; j < 6; j++, p += Cip)
+            WINO_BT16(t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j], v16f_ld(p),
+                      v16f_ld(p + rs), v16f_ld(p + 2 * rs), v16f_ld(p + 3 * rs),
+                      v16f_ld(p + 4 * rs), v16f_ld(p + 5 * rs));
+        float *v = V + c;
+        for (size_t i = 0; i < 6; i++, v += 6 * Cip) {
+            v16f r0, r1, r2, r3, r4, r5;
+            WINO_BT16(r0, r1, r2, r3, r4, r5, t[i][0], t[i][1], t[i][2], t[i][3], t[i][4],
+                      t[i][5]);
+            v16f_st(v, r0);
+            v16f_st(v + Cip, r1);
+            v16f_st(v + 2 * Cip, r2);
+            v16f_st(v + 3 * Cip, r3);
+            v16f_st(v + 4 * Cip, r4);
+            v16f_st(v + 5 * Cip, r5);
+        }
+    }
+    for (; c < Cip; c += W8) {
+        v8f t[6][6];
+        const float *p = src + c;
+        for (size_t j = 0; j < 6; j++, p += Cip)
+            WINO_BT(t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j], v8f_ld(p),
+                    v8f_ld(p + rs), v8f_ld(p + 2 * rs), v8f_ld(p + 3 * rs),
+                    v8f_ld(p + 4 * rs), v8f_ld(p + 5 * rs));
+        float *v = V + c;
+        for (size_t i = 0; i < 6; i++, v += 6 * Cip) {
+            v8f r0, r1, r2, r3, r4, r5;
+            WINO_BT(r0, r1, r2, r3, r4, r5, t[i][0], t[i][1], t[i][2], t[i][3], t[i][4],
+                    t[i][5]);
+            v8f_st(v, r0);
+            v8f_st(v + Cip, r1);
+            v8f_st(v + 2 * Cip, r2);
+            v8f_st(v + 3 * Cip, r3);
+            v8f_st(v + 4 * Cip, r4);
+            v8f_st(v + 5 * Cip, r5);
+        }
+    }
+}
+
+/* wino_output with the sixteen channels of a panel in one vector (the
+ * transform, bias and ReLU), stored as its two halves exactly as there. */
+WINO512_TARGET static inline __attribute__((always_inline)) void
+wino_output512(float *out, const float *M, const float *bias, const int32_t *ids,
+               size_t nrows, size_t co0, const wino_geom *g, int relu, int add)
+{
+    const size_t Co = g->Co, Ho = g->Ho, Wo = g->Wo, hw = Ho * Wo;
+    const v16f zero = { 0 };
+    for (size_t row = 0; row < nrows; row++) {
+        const size_t n = (size_t)ids[2 * row], t = (size_t)ids[2 * row + 1];
+        const size_t oy = 2 * (t / g->TW), ox = 2 * (t % g->TW);
+        const size_t ny = Ho - oy < 2 ? 1 : 2, nx = Wo - ox < 2 ? 1 : 2;
+        const float *m = M + row * WX * NR;
+        v16f s0[6], s1[6], y[2][2];
+        for (size_t i = 0; i < 6; i++) {
+            const float *mi = m + i * 6 * NR;
+            WINO_AT16(s0[i], s1[i], v16f_ld(mi), v16f_ld(mi + NR), v16f_ld(mi + 2 * NR),
+                      v16f_ld(mi + 3 * NR), v16f_ld(mi + 4 * NR), v16f_ld(mi + 5 * NR));
+        }
+        WINO_AT16(y[0][0], y[1][0], s0[0], s0[1], s0[2], s0[3], s0[4], s0[5]);
+        WINO_AT16(y[0][1], y[1][1], s1[0], s1[1], s1[2], s1[3], s1[4], s1[5]);
+        if (!add) {
+            /* bias is padded to Cop (a multiple of 16) by wino_run */
+            const v16f bv = bias ? v16f_ld(bias + co0) : zero;
+            for (size_t a = 0; a < 2; a++)
+                for (size_t b = 0; b < 2; b++) {
+                    y[a][b] += bv;
+                    if (relu) /* NaN passes, as relu_forward */
+                        y[a][b] = (v16f)((v16i)y[a][b] & ~(y[a][b] < zero));
+                }
+        }
+        for (size_t h = 0; h < NR / W8 && co0 + h * W8 < Co; h++) {
+            v8f q[2][2];
+            for (size_t a = 0; a < 2; a++)
+                for (size_t b = 0; b < 2; b++)
+                    q[a][b] = h ? __builtin_shufflevector(y[a][b], y[a][b], 8, 9, 10, 11, 12,
+                                                          13, 14, 15)
+                                : __builtin_shufflevector(y[a][b], y[a][b], 0, 1, 2, 3, 4,
+                                                          5, 6, 7);
+            const size_t c = co0 + h * W8, nl = Co - c < W8 ? Co - c : W8;
+            float *o = out + (n * Co + c) * hw + oy * Wo + ox;
+            if (!add && nl == W8 && ny == 2 && nx == 2) {
+                wino_store_pairs(o, hw, q[0][0], q[0][1]);
+                wino_store_pairs(o + Wo, hw, q[1][0], q[1][1]);
+                continue;
+            }
+            for (size_t a = 0; a < ny; a++)
+                for (size_t b = 0; b < nx; b++) {
+                    float *d = o + a * Wo + b;
+                    for (size_t l = 0; l < nl; l++)
+                        d[l * hw] = add ? d[l * hw] + q[a][b][l] : q[a][b][l];
+                }
+        }
+    }
+}
+
+/* wino_block with the transforms above, and twelve rows (two groups of
+ * six tiles) at a time where there are twelve (tile12x16_avx512): twelve
+ * independent FMA chains without a second product buffer. */
+WINO512_TARGET static void wino_block512(float *out, const float *u, const float *bias,
+                                         const float *V, float *M, const int32_t *off,
+                                         const int32_t *ids, size_t nrows, const wino_geom *g,
+                                         int relu, int add)
+{
+    const size_t Ci = g->Ci, Cip = g->Cip;
+    for (size_t p = 0; p < g->Cop / NR; p++) {
+        for (size_t x = 0; x < WX; x++) {
+            const float *bp = u + (p * WX + x) * Ci * NR, *vx = V + x * Cip;
+            size_t r0 = 0;
+            for (; r0 + 2 * MR <= nrows; r0 += 2 * MR) {
+                const float *r[2 * MR];
+                for (size_t i = 0; i < 2 * MR; i++)
+                    r[i] = vx + (r0 + i) * WX * Cip;
+                tile12x16_avx512(Ci, r, r + MR, off, bp, M + (r0 * WX + x) * NR,
+                                 M + ((r0 + MR) * WX + x) * NR, WX * NR, MR, MR, NR, NULL, 0,
+                                 0, 0);
+            }
+            for (; r0 < nrows; r0 += MR) {
+                const float *r[MR];
+                const size_t mr = nrows - r0 < MR ? nrows - r0 : MR;
+                for (size_t i = 0; i < MR; i++)
+                    r[i] = vx + (r0 + (i < mr ? i : 0)) * WX * Cip;
+                tile6x16_avx512(Ci, r, off, bp, M + (r0 * WX + x) * NR, WX * NR, mr, NR, NULL,
+                                0, 0, 0);
+            }
+        }
+        if (add)
+            wino_output512(out, M, NULL, ids, nrows, p * NR, g, 0, 1);
+        else if (relu)
+            wino_output512(out, M, bias, ids, nrows, p * NR, g, 1, 0);
+        else
+            wino_output512(out, M, bias, ids, nrows, p * NR, g, 0, 0);
+    }
+}
+
+static int wino512(void) { return db_simd_get() == DB_SIMD_AVX512; }
+#else
+static int wino512(void) { return 0; }
+static void wino_input_tile512(float *V, const float *src, const wino_geom *g)
+{
+    wino_input_tile(V, src, g);
+}
+static void wino_block512(float *out, const float *u, const float *bias, const float *V,
+                          float *M, const int32_t *off, const int32_t *ids, size_t nrows,
+                          const wino_geom *g, int relu, int add)
+{
+    wino_block(out, u, bias, V, M, off, ids, nrows, g, relu, add);
+}
+#endif
 
 /* One example's planes x (Ci, Hi, Wi) into the interior of the
  * channels-last copy xt (Hq, Wq, Cip): 8x8 transposes of eight channels by
@@ -1299,21 +1787,31 @@ static void wino_run(float *out, const float *in, const float *u, const float *b
     for (size_t c = 0; c < g->Cop; c++)
         bias[c] = b && c < g->Co ? b[c] : 0.0f;
     memset(xt, 0, nxt * sizeof *xt);
+    const int w512 = wino512();
     size_t row = 0;
     for (size_t n = 0; n < B; n++) {
         wino_hwc(xt, in + n * Ci * Hi * Wi, g);
         for (size_t t = 0; t < T; t++) {
-            wino_input_tile(V + row * WX * Cip, xt + (2 * (t / g->TW) * Wq + 2 * (t % g->TW)) * Cip,
-                            g);
+            float *vt = V + row * WX * Cip;
+            const float *src = xt + (2 * (t / g->TW) * Wq + 2 * (t % g->TW)) * Cip;
+            if (w512)
+                wino_input_tile512(vt, src, g);
+            else
+                wino_input_tile(vt, src, g);
             ids[2 * row] = (int32_t)n;
             ids[2 * row + 1] = (int32_t)t;
             if (++row == WNT) {
-                wino_block(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
+                if (w512)
+                    wino_block512(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
+                else
+                    wino_block(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
                 row = 0;
             }
         }
     }
-    if (row)
+    if (row && w512)
+        wino_block512(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
+    else if (row)
         wino_block(out, u, b ? bias : NULL, V, M, off, ids, row, g, relu, add);
 }
 

@@ -61,12 +61,110 @@ void dropout_draw_mask(uint8_t *mask, size_t n, float rate, db_rng *rng)
     draw_mask(mask, n, rate, rng);
 }
 
+/* The AVX-512 path (db_simd_get() == DB_SIMD_AVX512): sixteen lanes and a
+ * mask register where the portable code below uses four lanes and a lane
+ * mask, with the same operation on every element, hence the same bits:
+ * a kept element is in * scale (one rounding), a dropped one +0 (even
+ * where in is inf or NaN); the backward adds din + (kept ? dout * scale :
+ * +0) over the elements the 4-wide loop covers and leaves the scalar
+ * tail's untouched where dropped, exactly as that loop and its tail do. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define AVX512_TARGET __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")))
+
+/* Lanes of mask[0..n) (n <= 16) that are nonzero. */
+AVX512_TARGET static inline __mmask16 keep16(const uint8_t *mask, size_t n)
+{
+    const __mmask16 lm = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+    const __m128i b = _mm_maskz_loadu_epi8(lm, mask);
+    return _mm_test_epi8_mask(b, b);
+}
+
+AVX512_TARGET static inline __mmask16 lanes16(size_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+/* out[i] = mask[i] ? in[i] * scale : +0, i < n. */
+AVX512_TARGET static void apply_elem512(float *out, const uint8_t *mask, const float *in,
+                                        size_t n, float scale)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 lm = lanes16(n - i), k = keep16(mask + i, n - i);
+        _mm512_mask_storeu_ps(out + i, lm,
+                              _mm512_maskz_mul_ps(k, _mm512_maskz_loadu_ps(lm, in + i), sc));
+    }
+}
+
+/* o[j] = x[j] * scale, j < n. */
+AVX512_TARGET static void scale512(float *o, const float *x, size_t n, float scale)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (size_t j = 0; j < n; j += 16) {
+        const __mmask16 lm = lanes16(n - j);
+        _mm512_mask_storeu_ps(o + j, lm, _mm512_mul_ps(_mm512_maskz_loadu_ps(lm, x + j), sc));
+    }
+}
+
+/* d[j] = d[j] + g[j] * scale, j < n (a product, then a sum: no FMA). */
+AVX512_TARGET static void axpy512(float *d, const float *g, size_t n, float scale)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (size_t j = 0; j < n; j += 16) {
+        const __mmask16 lm = lanes16(n - j);
+        const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(lm, g + j), sc);
+        _mm512_mask_storeu_ps(d + j, lm, _mm512_add_ps(_mm512_maskz_loadu_ps(lm, d + j), p));
+    }
+}
+
+/* din[i] = din[i] + (mask[i] ? dout[i] * scale : +0), i < n. */
+AVX512_TARGET static void backward_elem512(float *din, const float *dout,
+                                           const uint8_t *mask, size_t n, float scale)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 lm = lanes16(n - i), k = keep16(mask + i, n - i);
+        const __m512 p = _mm512_maskz_mul_ps(k, _mm512_maskz_loadu_ps(lm, dout + i), sc);
+        _mm512_mask_storeu_ps(din + i, lm,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(lm, din + i), p));
+    }
+}
+
+static int wide512(void) { return db_simd_get() == DB_SIMD_AVX512; }
+#else
+static int wide512(void) { return 0; }
+static void apply_elem512(float *out, const uint8_t *mask, const float *in, size_t n,
+                          float scale)
+{
+    (void)out, (void)mask, (void)in, (void)n, (void)scale;
+}
+static void scale512(float *o, const float *x, size_t n, float scale)
+{
+    (void)o, (void)x, (void)n, (void)scale;
+}
+static void axpy512(float *d, const float *g, size_t n, float scale)
+{
+    (void)d, (void)g, (void)n, (void)scale;
+}
+static void backward_elem512(float *din, const float *dout, const uint8_t *mask, size_t n,
+                             float scale)
+{
+    (void)din, (void)dout, (void)mask, (void)n, (void)scale;
+}
+#endif
+
 void dropout_apply(float *out /* (B, G, S) */, const uint8_t *mask /* (B, G) */,
                    const float *in /* (B, G, S) */, size_t B, size_t G, size_t S,
                    float rate)
 {
     const size_t groups = B * G;
     const float scale = 1.0f / (1.0f - rate);
+    const int w512 = wide512();
+    if (S == 1 && w512) {
+        apply_elem512(out, mask, in, groups, scale);
+        return;
+    }
     if (S == 1) {
         /* element-wise */
         size_t i = 0;
@@ -80,7 +178,9 @@ void dropout_apply(float *out /* (B, G, S) */, const uint8_t *mask /* (B, G) */,
     for (size_t i = 0; i < groups; i++) {
         float *o = out + i * S;
         const float *x = in + i * S;
-        if (mask[i])
+        if (mask[i] && w512)
+            scale512(o, x, S, scale);
+        else if (mask[i])
             for (size_t j = 0; j < S; j++)
                 o[j] = x[j] * scale;
         else
@@ -97,9 +197,12 @@ void dropout_backward(float *din, const float *dout, const uint8_t *mask,
     size_t groups = B * G;
     /* Same scale expression as forward, so rate 0 gives exactly 1. */
     const float scale = 1.0f / (1.0f - rate);
+    const int w512 = wide512();
     if (S == 1) {
         size_t i = 0;
         const v4f sc = v4f_set1(scale);
+        if (w512) /* the 4-wide loop's elements; the tail below as ever */
+            backward_elem512(din, dout, mask, i = groups / 4 * 4, scale);
         for (; i + 4 <= groups; i += 4)
             v4f_store(din + i, v4f_load(din + i) +
                                    v4f_and(v4f_load(dout + i) * sc, v4i_from_bytes(mask + i)));
@@ -113,6 +216,10 @@ void dropout_backward(float *din, const float *dout, const uint8_t *mask,
             continue;
         float *d = din + i * S;
         const float *g = dout + i * S;
+        if (w512) {
+            axpy512(d, g, S, scale);
+            continue;
+        }
         for (size_t j = 0; j < S; j++)
             d[j] += g[j] * scale;
     }

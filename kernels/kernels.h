@@ -657,4 +657,28 @@ void maxnorm_apply(float *w /* (O, In) */, size_t O, size_t In, float c);
 double sumsq(const float *x, size_t n);
 void scale_inplace(float *x, size_t n, float a);
 
+/* ---- instruction-set paths (issue 20) ---------------------------------- */
+
+/* Which vector code the kernels run.  One binary runs everywhere: the
+ * AVX2 and AVX-512 functions are compiled with target attributes and
+ * chosen at run time.  The AVX-512 functions compute every output with
+ * the same sequence of operations as the AVX2 ones (wider vectors over
+ * independent outputs, nothing reassociated), so the two paths give the
+ * same bits (tests/test_simd.c).  DB_SIMD_SCALAR is the x86-64 baseline:
+ * no direct convolution kernels (im2col + sgemm, other rounding), 4-wide
+ * SSE GRU gates and dropout (the same bits as the wider ones). */
+typedef enum db_simd { DB_SIMD_SCALAR = 0, DB_SIMD_AVX2 = 1, DB_SIMD_AVX512 = 2 } db_simd;
+/* The widest path this CPU runs: AVX-512 needs AVX-512F/BW/DQ/VL besides
+ * AVX2 and FMA; AVX2 needs AVX2 and FMA. */
+db_simd db_simd_best(void);
+/* Selects the path of every kernel: once at start-up, before any thread
+ * runs a kernel and before scratch is sized (conv2d_work_floats depends on
+ * it).  -1 when the CPU cannot run it.  Until called: db_simd_best(). */
+int db_simd_set(db_simd p);
+db_simd db_simd_get(void);
+/* "scalar", "avx2", "avx512". */
+const char *db_simd_name(db_simd p);
+/* The inverse of db_simd_name; -1 for anything else. */
+int db_simd_parse(const char *name, db_simd *p);
+
 #endif

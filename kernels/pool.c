@@ -129,16 +129,9 @@ static void pool_2x2s2(float *o, uint32_t *a, const float *x, size_t W, size_t O
 
 static int pool8_ok(void)
 {
-    /* atomic: team members may ask first at the same time (all store the
-     * same value, but a plain int would still be a data race) */
-    static atomic_int ok = -1;
-    int v = atomic_load_explicit(&ok, memory_order_relaxed);
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") != 0;
-        atomic_store_explicit(&ok, v, memory_order_relaxed);
-    }
-    return v;
+    /* the path chosen (kernels.h); the AVX2 windows give the scalar
+     * code's values and indices, so this changes speed only */
+    return db_simd_get() >= DB_SIMD_AVX2;
 }
 
 /* Eight 3x3/2 windows side by side, whole in width: outputs j = 0..7 of

@@ -454,14 +454,10 @@ static const size_t direct_shapes[][9] = {
     {1, 3, 9, 35, 13, 3, 1, 1, 1},   /* + 1 channel of rows2x32, 32 + 3 pixels */
 };
 
+/* The direct kernels run (the path chosen, kernels.h db_simd). */
 static int cpu_has_avx2_fma(void)
 {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
+    return db_simd_get() >= DB_SIMD_AVX2;
 }
 
 /* Forward (plain and ReLU) and backward (adding and set) against the

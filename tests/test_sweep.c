@@ -30,6 +30,7 @@
 #include "sweep/plan.h"
 #include "train/run.h"
 #include "train/train.h"
+#include "util/blas.h" /* db_cpu_model */
 
 /* ------------------------------------------------------------ fake backend */
 
@@ -232,6 +233,109 @@ static const char *grid_json =
     " ]}";
 
 /* ---------------------------------------------------------------- expansion */
+
+/* ------------------------------------------------------------ estimates */
+
+/* A complete result of TASK/STRATEGY on CPU with seconds_per_epoch SPE
+ * and data_load_seconds LOAD, as DIR/NAME. */
+static void fake_result(const char *dir, const char *name, const char *task,
+                        const char *strategy, const char *cpu, double spe, double load)
+{
+    char path[700];
+    snprintf(path, sizeof path, "mkdir -p '%s'", dir);
+    ck_assert_int_eq(system(path), 0);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "{\"schema_version\": 1, \"status\": \"complete\", "
+               "\"config\": {\"task\": \"%s\", \"strategy\": \"%s\", \"seed\": 0, "
+               "\"epochs\": 3, \"limit_train\": 0, \"threads\": 1}, "
+               "\"final\": {\"test_error_pct\": 2.0, \"epochs_completed\": 3}, "
+               "\"timing\": {\"seconds_per_epoch\": %g, \"data_load_seconds\": %g}, "
+               "\"environment\": {\"cpu\": \"%s\"}}\n",
+            task, strategy, spe, load, cpu);
+    fclose(f);
+}
+
+static const sweep_run *find_run(const sweep_plan *p, const char *task, const char *strategy)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (!strcmp(p->runs[i].task, task) && !strcmp(p->runs[i].strategy, strategy))
+            return &p->runs[i];
+    ck_abort_msg("no run %s/%s", task, strategy);
+    return NULL;
+}
+
+/* Estimates come from results of the task on this CPU: the sweep's own
+ * folder first, then the folders beside it (in a folder named results),
+ * the same strategy first; another CPU's results are not used; without
+ * any, the table; the dry run names the source per task. */
+START_TEST(test_estimate_sources)
+{
+    char root[64], prior[128], mine[128], other[128];
+    snprintf(root, sizeof root, "/tmp/db-est-test.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    snprintf(prior, sizeof prior, "%s/results/prior", root);
+    snprintf(mine, sizeof mine, "%s/results/mine", root);
+    snprintf(other, sizeof other, "%s/elsewhere/mine", root);
+    char cpu[256];
+    db_cpu_model(cpu, sizeof cpu);
+    fake_result(prior, "a.json", "mnist-mlp", "none", cpu, 10.0, 2.0);
+    fake_result(prior, "b.json", "mnist-mlp", "none", cpu, 12.0, 4.0);
+    fake_result(prior, "c.json", "wordlang-gru", "token", "Some Other CPU", 1.0, 0.0);
+    fake_result(prior, "d.json", "mnist-lenet", "none", cpu, 50.0, 1.0);
+    const char *json = "{\"name\": \"e\", \"tasks\": [\"mnist-mlp\", \"wordlang-gru\", "
+                       "\"mnist-lenet\"], \"strategies\": [\"none\", \"hinton\"], "
+                       "\"seeds\": [0], \"epochs\": 2}";
+    sweep_options o;
+    fake_options(&o, 2);
+    o.results_dir = mine;
+    sweep_plan p;
+    db_err e = { "" };
+    ck_assert_msg(plan_from_text(&p, json, &o, &e) == 0, "%s", e.msg);
+    const sweep_run *r = find_run(&p, "mnist-mlp", "none");
+    /* 2 epochs of the mean 11 s, plus the mean 3 s of loading */
+    ck_assert_msg(fabs(r->est_seconds - 25.0) < 1e-9, "%g", r->est_seconds);
+    ck_assert_msg(strstr(r->est_source, "2 results in the folders beside it") &&
+                  strstr(r->est_source, "(same strategy)"), "%s", r->est_source);
+    r = find_run(&p, "mnist-mlp", "hinton");
+    ck_assert_msg(fabs(r->est_seconds - 25.0) < 1e-9, "%g", r->est_seconds);
+    ck_assert_msg(strstr(r->est_source, "any strategy of the task"), "%s", r->est_source);
+    r = find_run(&p, "wordlang-gru", "none");
+    ck_assert_msg(strstr(r->est_source, "table"), "another CPU's results: %s", r->est_source);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    sweep_dry_run(m, &p, &o);
+    fclose(m);
+    ck_assert_msg(strstr(buf, "estimate for mnist-mlp (1 of its 2 runs): 2 results in the "
+                              "folders beside it") &&
+                  strstr(buf, "estimate for wordlang-gru: table"), "%s", buf);
+    free(buf);
+    sweep_plan_free(&p);
+
+    /* results in the sweep's own folder come first */
+    fake_result(mine, "x.json", "mnist-mlp", "hinton", cpu, 20.0, 1.0);
+    ck_assert_msg(plan_from_text(&p, json, &o, &e) == 0, "%s", e.msg);
+    r = find_run(&p, "mnist-mlp", "hinton");
+    ck_assert_msg(fabs(r->est_seconds - 41.0) < 1e-9, "%g", r->est_seconds);
+    ck_assert_msg(strstr(r->est_source, "1 result in this results folder (same strategy)"),
+                  "%s", r->est_source);
+    r = find_run(&p, "mnist-mlp", "none"); /* this folder's, any strategy */
+    ck_assert_msg(fabs(r->est_seconds - 41.0) < 1e-9, "%g", r->est_seconds);
+    sweep_plan_free(&p);
+
+    /* a folder not in a "results" folder: its siblings are not searched */
+    o.results_dir = other;
+    ck_assert_msg(plan_from_text(&p, json, &o, &e) == 0, "%s", e.msg);
+    r = find_run(&p, "mnist-mlp", "none");
+    ck_assert_msg(strstr(r->est_source, "table"), "%s", r->est_source);
+    sweep_plan_free(&p);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
 
 START_TEST(test_expand_grid)
 {
@@ -990,6 +1094,7 @@ static Suite *make_suite(void)
     Suite *s = suite_create("sweep");
     TCase *tc = tcase_create("expand");
     tcase_add_test(tc, test_expand_grid);
+    tcase_add_test(tc, test_estimate_sources);
     tcase_add_test(tc, test_expand_errors);
     tcase_add_test(tc, test_filter);
     tcase_add_test(tc, test_suite_files);

@@ -356,7 +356,7 @@ int cmd_bench(int argc, char **argv)
            "\"products_seconds_max_thread\": %.3f, \"products_seconds_total\": %.3f, "
            "\"products_gflop\": %.3f, "
            "\"model_bytes\": %zu, \"peak_rss_mib\": %.2f, \"blas_core\": \"%s\", "
-           "\"conv_kernels\": \"%s\"}\n",
+           "\"conv_kernels\": \"%s\", \"simd\": \"%s\"}\n",
            rc->task, rc->strategy, rc->threads, B, eps, examples, el,
            (double)ne / el_e, ne, train_flops / 1e6, fwd_flops / 1e6, steps,
            eps * train_flops / 1e9, (double)ne / el_e * fwd_flops / 1e9, tt.forward,
@@ -364,7 +364,7 @@ int cmd_bench(int argc, char **argv)
            gt.total_seconds, gt.flops / 1e9, gd.calls, gd.max_thread_seconds,
            gd.total_seconds, gd.flops / 1e9, ga.max_thread_seconds, ga.total_seconds,
            ga.flops / 1e9, db_model_bytes(&r.m), db_peak_rss_mib(),
-           blas.core, conv2d_kernels());
+           blas.core, conv2d_kernels(), db_simd_name(db_simd_get()));
     bench_free(&r);
     return 0;
 }

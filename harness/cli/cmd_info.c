@@ -1,6 +1,7 @@
 /* cmd_info.c - `dropbench info`: the BLAS kernel set and its speed. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -27,8 +28,28 @@ int cmd_info(int argc, char **argv)
     printf("BLAS core:     %s%s\n", bi.core,
            db_blas_core_is_generic(bi.core) ? " (GENERIC: slow)" : "");
     printf("BLAS setup:    %s\n", bi.note);
+    const db_blas_decision *d = db_blas_get_decision();
+    if (d) {
+        printf("BLAS candidates (sgemm %d^3, 1 thread, each in a child process, %s, %.2f s, "
+               "load average %.1f):\n",
+               DB_BLAS_PROBE_N, d->measured_utc, d->seconds, d->load_average);
+        for (int i = 0; i < d->n; i++) {
+            const db_blas_cand *c = &d->c[i];
+            int own = strcasecmp(c->core, d->own) == 0, ch = strcasecmp(c->core, d->choice) == 0;
+            if (c->ok)
+                printf("  %-15s %7.1f GFLOP/s  check %.2g%s%s\n", c->core, c->gflops, c->err,
+                       own ? "  (OpenBLAS's own choice)" : "", ch ? "  <- chosen" : "");
+            else
+                printf("  %-15s %s%s\n", c->core, c->why, own ? "  (OpenBLAS's own choice)" : "");
+        }
+    } else {
+        printf("BLAS candidates: not measured (DROPBENCH_BLAS_KEEP or OPENBLAS_CORETYPE set, "
+               "or no cache folder)\n");
+    }
     printf("BLAS threads:  %d (cores online: %ld)\n", bi.threads, cores);
     printf("conv kernels:  %s\n", conv2d_kernels());
+    printf("SIMD path:     %s (widest this CPU runs: %s; DROPBENCH_SIMD forces one)\n",
+           db_simd_name(db_simd_get()), db_simd_name(db_simd_best()));
     printf("sgemm check:   max relative error %.2g against a naive product\n",
            db_blas_sgemm_check());
     db_blas_set_threads(1);

@@ -185,6 +185,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "dropbench: %s\n", e.msg);
         return EXIT_FAILURE;
     }
+    if (*db_blas_warning())
+        fprintf(stderr, "dropbench: warning: %s\n", db_blas_warning());
+    /* DROPBENCH_SIMD=scalar|avx2|avx512 forces the kernels' instruction
+     * set (default: the widest the CPU runs; kernels.h db_simd). */
+    const char *simd = getenv("DROPBENCH_SIMD");
+    if (simd && *simd) {
+        db_simd p;
+        if (db_simd_parse(simd, &p)) {
+            fprintf(stderr, "dropbench: DROPBENCH_SIMD=\"%s\": expected \"scalar\", "
+                            "\"avx2\" or \"avx512\"\n", simd);
+            return EXIT_USAGE;
+        }
+        if (db_simd_set(p)) {
+            fprintf(stderr, "dropbench: DROPBENCH_SIMD=%s: this CPU cannot run it (the "
+                            "widest path here is %s)\n", simd, db_simd_name(db_simd_best()));
+            return EXIT_FAILURE;
+        }
+    }
     /* DROPBENCH_CONV=direct keeps the 5x5 layers off Winograd, =im2col
      * runs every convolution on im2col + sgemm (A/B comparisons, machines
      * where the direct kernels are in doubt). */

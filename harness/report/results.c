@@ -38,6 +38,7 @@ static void result_free(report_result *r)
     free(r->provenance);
     free(r->paper_source);
     free(r->note);
+    free(r->cpu);
 }
 
 void report_set_free(report_set *set)
@@ -225,6 +226,11 @@ static int result_from_json(report_result *r, const cJSON *root,
     long done = opt_long(fin, "epochs_completed");
     if (isfinite(ev) && done > 0)
         r->eval_sec_epoch = ev / (double)done;
+    r->load_sec = opt_num(timing, "data_load_seconds");
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "environment"), "cpu");
+    if (cJSON_IsString(cpu) && !(r->cpu = db_strdup(cpu->valuestring)))
+        return *why = "out of memory", -1;
     const cJSON *fw = cJSON_GetObjectItemCaseSensitive(root, "framework");
     if (cJSON_IsString(fw) && strcmp(fw->valuestring, "dropbench") != 0 &&
         !(r->framework = db_strdup(fw->valuestring)))

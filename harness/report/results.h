@@ -39,6 +39,8 @@ typedef struct report_result {
                             sites; NAN when the sites differ or are absent */
     size_t ncurve;
     double *curve;       /* test_error_pct per epoch, ncurve values */
+    double load_sec;     /* timing.data_load_seconds, NAN when absent */
+    char *cpu;           /* environment.cpu (the model name), NULL when absent */
     double mtime;        /* file modification time, seconds */
     int unverified;      /* data.verified is false: trained on data whose
                             sha256 does not match docs/DATA.md */

@@ -64,6 +64,7 @@ typedef struct sweep_run {
     char id[17];
     char name[256];      /* result file name within the results dir */
     double est_seconds;  /* estimated cost, seconds of one worker */
+    char est_source[320]; /* what the estimate is calibrated from */
 } sweep_run;
 
 typedef struct sweep_plan {

@@ -119,6 +119,7 @@ static cJSON *environment_json(const char *start, const char *end, size_t team)
     ok &= cJSON_AddNumberToObject(env, "blas_threads", bi.threads) != NULL;
     ok &= cJSON_AddNumberToObject(env, "team_threads", (double)team) != NULL;
     ok &= cJSON_AddStringToObject(env, "conv_kernels", conv2d_kernels()) != NULL;
+    ok &= cJSON_AddStringToObject(env, "simd", db_simd_name(db_simd_get())) != NULL;
     ok &= cJSON_AddStringToObject(env, "blas_note", bi.note) != NULL;
     ok &= cJSON_AddStringToObject(env, "compiler", db_compiler) != NULL;
     ok &= cJSON_AddStringToObject(env, "git_commit", db_git_commit) != NULL;
