@@ -513,7 +513,7 @@ static void sites_at(int kinds[2], const db_arch *in, long i)
                                                              : DB_SITE_NONE;
     /* an activation right after a batchnorm layer (dropouts between
      * skipped) is also a postbn site, placed first */
-    if (i >= 1 && (in->layers[i].type == DB_LAYER_RELU ||
+    if (i >= 1 && i < (long)in->n && (in->layers[i].type == DB_LAYER_RELU ||
                    in->layers[i].type == DB_LAYER_SIGMOID)) {
         long j = i - 1;
         while (j >= 0 && in->layers[j].type == DB_LAYER_DROPOUT)
