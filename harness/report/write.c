@@ -42,6 +42,26 @@ static void write_list(FILE *f, const report_text_format *tf,
         tf->list(f, title, items, n);
 }
 
+/* A row's rates column: its rates, with its setting when it has one. */
+static char *rates_text(const report_row *rw)
+{
+    return rw->setting && rw->setting[0] ? db_asprintf("%s, %s", rw->rates, rw->setting)
+                                         : db_strdup(rw->rates);
+}
+
+/* Prints a grid of (nrows + 1) * ncols cells unless memory ran out (oom),
+ * then frees it; -1 on oom. */
+static int grid_done(FILE *f, const report_text_format *tf, const char *title,
+                     char **cells, size_t ncols, size_t nleft, size_t nrows, int oom)
+{
+    if (!oom)
+        tf->grid(f, title, cells, ncols, nleft, nrows);
+    for (size_t i = 0; i < (nrows + 1) * ncols; i++)
+        free(cells[i]);
+    free(cells);
+    return oom ? -1 : 0;
+}
+
 /* The cross-check table: one row per (task, strategy, framework). */
 static int write_crosscheck(FILE *f, const report_text_format *tf,
                             const report_table *t, const report_crosscheck *x)
@@ -75,14 +95,9 @@ static int write_crosscheck(FILE *f, const report_text_format *tf,
         for (size_t c = 0; c < NC; c++)
             oom |= !row[c];
     }
-    if (!oom)
-        tf->grid(f, "dropbench beside another framework (final test error %, "
-                    "mean ± std over seeds)",
-                 cells, NC, 3, x->n);
-    for (size_t i = 0; i < (x->n + 1) * NC; i++)
-        free(cells[i]);
-    free(cells);
-    return oom ? -1 : 0;
+    return grid_done(f, tf, "dropbench beside another framework (final test error %, "
+                            "mean ± std over seeds)",
+                     cells, NC, 3, x->n, oom);
 }
 
 /* The calibration table (docs/MODERN.md): one row per cell of t whose
@@ -137,9 +152,7 @@ static int write_calibration(FILE *f, const report_text_format *tf,
             const report_row *rw = &t->rows[ro];
             row[0] = db_strdup(t->tasks[k]);
             row[1] = db_strdup(rw->strategy);
-            row[2] = rw->setting && rw->setting[0]
-                         ? db_asprintf("%s, %s", rw->rates, rw->setting)
-                         : db_strdup(rw->rates);
+            row[2] = rates_text(rw);
             row[3] = mixed ? db_strdup("mixed") : db_asprintf("%ld", T);
             row[4] = db_asprintf("%zu", n);
             row[5] = db_asprintf("%.2f", sum[0] / (double)n);
@@ -151,15 +164,10 @@ static int write_calibration(FILE *f, const report_text_format *tf,
             for (size_t j = 0; j < NC; j++)
                 oom |= !row[j];
         }
-    if (!oom)
-        tf->grid(f, "Calibration on the test set: deterministic evaluation and the "
-                    "Monte-Carlo dropout average of T passes (mean over seeds; ECE "
-                    "over 15 bins)",
-                 cells, NC, 4, nrows);
-    for (size_t i = 0; i < (nrows + 1) * NC; i++)
-        free(cells[i]);
-    free(cells);
-    return oom ? -1 : 0;
+    return grid_done(f, tf, "Calibration on the test set: deterministic evaluation and "
+                            "the Monte-Carlo dropout average of T passes (mean over "
+                            "seeds; ECE over 15 bins)",
+                     cells, NC, 4, nrows, oom);
 }
 
 /* The variance-shift table (docs/MODERN.md): one row per cell of t whose
@@ -213,9 +221,7 @@ static int write_shift(FILE *f, const report_text_format *tf, const report_set *
             const report_row *rw = &t->rows[ro];
             row[0] = db_strdup(t->tasks[k]);
             row[1] = db_strdup(rw->strategy);
-            row[2] = rw->setting && rw->setting[0]
-                         ? db_asprintf("%s, %s", rw->rates, rw->setting)
-                         : db_strdup(rw->rates);
+            row[2] = rates_text(rw);
             row[3] = db_asprintf("%zu", n);
             for (size_t j = 0; j < nl; j++)
                 row[4 + j] = cnt[j] ? db_asprintf("%.3f", sum[j] / (double)cnt[j])
@@ -223,15 +229,11 @@ static int write_shift(FILE *f, const report_text_format *tf, const report_set *
             for (size_t j = 0; j < NC; j++)
                 oom |= !row[j];
         }
-    if (!oom)
-        tf->grid(f, "Variance shift at the batchnorm layers: running variance / the "
-                    "variance of the layer's input on the test set with dropout off "
-                    "(mean over channels, then over seeds; 1 = no shift)",
-                 cells, NC, 3, nrows);
-    for (size_t i = 0; i < (nrows + 1) * NC; i++)
-        free(cells[i]);
-    free(cells);
-    return oom ? -1 : 0;
+    return grid_done(f, tf, "Variance shift at the batchnorm layers: running variance / "
+                            "the variance of the layer's input on the test set with "
+                            "dropout off (mean over channels, then over seeds; 1 = no "
+                            "shift)",
+                     cells, NC, 3, nrows, oom);
 }
 
 int report_write(FILE *f, const report_set *set, const report_table *t,
