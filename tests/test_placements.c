@@ -211,7 +211,10 @@ static void ref_free(ref_net *r)
 /* A stacked GRU net (embedding, GRU 5 as a sequence, GRU 4, dense 3) with
  * `strategy` at rate 0.3: the model's loss and every gradient against the
  * reference, with the masks the model drew, over two steps (fresh masks). */
-static void check_stack(const char *strategy)
+/* threads > 1: the team splits the batch of 5 (2 + 3, or 1 + 2 + 2 with
+ * the empty sequence alone in a slice), each member its own cache, and
+ * the weight gradients are summed over the members. */
+static void check_stack_on(const char *strategy, size_t threads)
 {
     const size_t B = 5, T = 5, V = 8, C = 3;
     db_arch a;
@@ -223,6 +226,8 @@ static void check_stack(const char *strategy)
     ck_assert_int_eq(a.layers[0].type, DB_LAYER_EMBEDDING);
     db_model m;
     build_text(&m, &a, B, T, V, C, 11);
+    db_err e;
+    ck_assert_msg(db_model_set_threads(&m, threads, &e) == 0, "%s", e.msg);
     /* the upper GRU takes the lower one's sizes */
     int ng = 0;
     for (size_t i = 0; i < m.nl; i++)
@@ -248,7 +253,8 @@ static void check_stack(const char *strategy)
         ref_init(&r, &m, B, labels, 1);
         const double want = ref_loss(&r);
         ck_assert_msg(fabs(loss - want) < 2e-6 * (1 + fabs(want)),
-                      "%s step %d: loss %.9g, reference %.9g", strategy, step, loss, want);
+                      "%s on %zu threads, step %d: loss %.9g, reference %.9g", strategy,
+                      threads, step, loss, want);
         /* every parameter's gradient against central differences */
         for (size_t l = 0; l < m.nl; l++) {
             const db_mlayer *L = &m.L[l];
@@ -270,9 +276,9 @@ static void check_stack(const char *strategy)
             ck_assert_msg(big > 1e-4, "%s: layer %zu has no gradient", strategy, l);
             for (size_t k = 0; k < n; k++)
                 ck_assert_msg(fabs(m.grads[off + k] - num[k]) <= 2e-4 * big + 1e-6,
-                              "%s step %d, layer %zu (%s) parameter %zu: %.8g, reference "
-                              "%.8g", strategy, step, l, db_layer_type_name(L->spec.type), k,
-                              m.grads[off + k], num[k]);
+                              "%s on %zu threads, step %d, layer %zu (%s) parameter %zu: "
+                              "%.8g, reference %.8g", strategy, threads, step, l,
+                              db_layer_type_name(L->spec.type), k, m.grads[off + k], num[k]);
             free(num);
         }
         /* evaluation: every site off */
@@ -280,14 +286,20 @@ static void check_stack(const char *strategy)
         const double le = db_model_forward(&m, B, labels, 0, &correct);
         r.training = 0;
         const double we = ref_loss(&r);
-        ck_assert_msg(fabs(le - we) < 2e-6 * (1 + fabs(we)), "%s eval: %.9g vs %.9g",
-                      strategy, le, we);
+        ck_assert_msg(fabs(le - we) < 2e-6 * (1 + fabs(we)), "%s on %zu threads, eval: "
+                      "%.9g vs %.9g", strategy, threads, le, we);
         ref_free(&r);
         /* a plain SGD step, so that the second round sees other weights */
         db_optim o = { .lr = 0.5, .momentum = 0.0 };
         db_model_update(&m, &o);
     }
     db_model_free(&m);
+}
+
+static void check_stack(const char *strategy)
+{
+    for (size_t threads = 1; threads <= 3; threads++)
+        check_stack_on(strategy, threads);
 }
 
 START_TEST(stacked_gru_none)

@@ -498,8 +498,10 @@ static int allocate(db_model *m, size_t bmax, size_t np, size_t nwork,
                                          &total));
         if (L->spec.type == DB_LAYER_MAXPOOL)
             fail |= !(L->argmax = xcalloc(bmax * L->out_size, sizeof(uint32_t), &total));
-        if (L->spec.type == DB_LAYER_GRU)
-            fail |= !(L->cache = xcalloc(gru_cache_floats(&L->gru), sizeof(float), &total));
+        if (L->spec.type == DB_LAYER_GRU) { /* one member's, until set_threads */
+            L->cache_stride = gru_cache_floats(&L->gru);
+            fail |= !(L->cache = xcalloc(L->cache_stride, sizeof(float), &total));
+        }
     }
     if (fail) {
         db_model_free(m);
@@ -532,38 +534,91 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
     return allocate(m, bmax, np, nwork, npair, nprep, e);
 }
 
+/* The weight gradient partials a member other than the first writes for
+ * layer L (conv and GRU layers, whose weight gradients sum over the
+ * batch); 0 for the others.  A layer's parameters are contiguous from
+ * w_off: W, b, then a GRU's W2 and b2. */
+static size_t partial_floats(const db_mlayer *L)
+{
+    if (L->spec.type != DB_LAYER_CONV && L->spec.type != DB_LAYER_GRU)
+        return 0;
+    return L->w_n + L->b_n + L->w2_n + L->b2_n;
+}
+
+/* The cache a team member needs for GRU layer L: its shape at the largest
+ * slice of a batch of bmax over n members. */
+static size_t gru_member_cache(const db_model *m, const db_mlayer *L, size_t n)
+{
+    gru_shape s = L->gru;
+    s.B = (m->bmax + n - 1) / n;
+    return gru_cache_floats(&s);
+}
+
+/* The GRU layers' caches for n members, all allocated or none (caches[i]
+ * NULL for the other layers). */
+static int alloc_gru_caches(const db_model *m, size_t n, float **caches, db_err *e)
+{
+    for (size_t i = 0; i < m->nl; i++) {
+        caches[i] = NULL;
+        if (m->L[i].spec.type != DB_LAYER_GRU)
+            continue;
+        size_t per = gru_member_cache(m, &m->L[i], n);
+        if (per > SIZE_MAX / sizeof(float) / n ||
+            !(caches[i] = calloc(per * n, sizeof(float)))) {
+            for (size_t k = 0; k < i; k++)
+                free(caches[k]);
+            return db_fail(e, "threads: out of memory allocating %zu threads' GRU caches", n);
+        }
+    }
+    return 0;
+}
+
 int db_model_set_threads(db_model *m, size_t n, db_err *e)
 {
     if (n < 1 || n > 256)
         return db_fail(e, "threads: %zu (1 to 256 allowed)", n);
-    /* A GRU's time steps are sequential: its model keeps one team member
-     * and lets OpenBLAS use the threads inside each product. */
-    int gru = 0;
-    for (size_t i = 0; i < m->nl; i++)
-        gru |= m->L[i].spec.type == DB_LAYER_GRU;
-    m->blas_threads = gru ? n : 1;
-    db_blas_set_threads((int)m->blas_threads);
-    if (gru)
-        n = 1;
+    /* The team splits every batch; each member's products run on one
+     * OpenBLAS thread.  (A GRU's time steps are sequential, but its
+     * examples are not: each member runs the recurrence over its own
+     * slice of the batch.  OpenBLAS's threads inside a GRU's small
+     * per-step products cost more than they gave: 2 threads ran
+     * wordlang-gru slower than one.) */
+    m->blas_threads = 1;
+    db_blas_set_threads(1);
     if (n == m->nthreads)
         return 0;
     size_t ng = 0;
     for (size_t i = 0; i < m->nl; i++)
-        if (m->L[i].spec.type == DB_LAYER_CONV && m->L[i].w_n + m->L[i].b_n > ng)
-            ng = m->L[i].w_n + m->L[i].b_n;
+        if (partial_floats(&m->L[i]) > ng)
+            ng = partial_floats(&m->L[i]);
     if (m->nwork > SIZE_MAX / sizeof(float) / n || ng > SIZE_MAX / sizeof(float) / n)
         return db_fail(e, "threads: %zu threads' scratch overflows", n);
     db_pool *pool = NULL;
     size_t nw = m->nwork * n, np = ng * (n - 1);
     float *work = calloc(nw ? nw : 1, sizeof(float));
     float *gpart = calloc(np ? np : 1, sizeof(float));
-    if (!work || !gpart || db_pool_create(&pool, n, e)) {
+    float **caches = calloc(m->nl ? m->nl : 1, sizeof *caches);
+    if (!work || !gpart || !caches) {
         free(work);
         free(gpart);
-        if (work && gpart)
-            return -1; /* the pool's error is in e */
+        free(caches);
         return db_fail(e, "out of memory allocating %zu threads' scratch", n);
     }
+    if (alloc_gru_caches(m, n, caches, e) || db_pool_create(&pool, n, e)) {
+        for (size_t i = 0; i < m->nl; i++)
+            free(caches[i]);
+        free(caches);
+        free(work);
+        free(gpart);
+        return -1; /* the error is in e */
+    }
+    for (size_t i = 0; i < m->nl; i++)
+        if (caches[i]) {
+            free(m->L[i].cache);
+            m->L[i].cache = caches[i];
+            m->L[i].cache_stride = gru_member_cache(m, &m->L[i], n);
+        }
+    free(caches);
     free(m->work);
     free(m->gpart);
     db_pool_free(m->pool);
@@ -590,7 +645,7 @@ size_t db_model_bytes(const db_model *m)
             b += m->bmax * L->out_size * 4;
         if (L->cache)
             f += L->spec.type == DB_LAYER_BATCHNORM ? batchnorm_cache_floats(L->in_c)
-                                                    : gru_cache_floats(&L->gru);
+                                                    : L->cache_stride * m->nthreads;
         if (L->noise)
             f += m->bmax * L->drop_g;
         if (L->wm)
@@ -777,12 +832,12 @@ static void slice_member(void *arg, size_t t, size_t n)
     conv2d_backward_set(din, dW, dW + L->w_n, j->d + lo * os, x, W, &s, work);
 }
 
-/* The conv weight gradient sums over the batch: the members' partials
- * are added in member order. */
+/* The conv and GRU weight gradients sum over the batch: the members'
+ * partials are added in member order. */
 static void add_partials(db_model *m, const db_mlayer *L)
 {
     float *g = m->grads + L->w_off;
-    const size_t n = L->w_n + L->b_n;
+    const size_t n = partial_floats(L);
     for (size_t t = 1; t < m->nthreads; t++) {
         const float *p = m->gpart + (t - 1) * m->ngpart;
         for (size_t k = 0; k < n; k++)
@@ -889,6 +944,71 @@ static void run_pair(db_model *m, const db_mlayer *C, size_t B, const float *x,
         add_partials(m, C);
 }
 
+/* A GRU layer on a member's slice of the batch, with the member's own
+ * cache and scratch: the recurrence of each example is independent of the
+ * others'.  Backward: member 0 adds to the layer's gradients (zeroed by
+ * the caller), the others to their zeroed partials. */
+typedef struct gru_job {
+    db_model *m;
+    const db_mlayer *L;
+    size_t B;
+    const float *x;    /* (B, T, D) */
+    const float *d;    /* backward: gradient at the output */
+    float *din;        /* backward: gradient at x (zeroed), or NULL */
+    const uint8_t *rm; /* recurrent-dropout mask (B, H), or NULL */
+    float rr;
+    int backward;
+} gru_job;
+
+static void gru_member(void *arg, size_t t, size_t n)
+{
+    const gru_job *j = arg;
+    db_model *m = j->m;
+    const db_mlayer *L = j->L;
+    size_t lo, hi;
+    db_pool_slice(j->B, t, n, &lo, &hi);
+    float *g = t == 0 ? m->grads + L->w_off : m->gpart + (t - 1) * m->ngpart;
+    if (j->backward && t > 0)
+        memset(g, 0, partial_floats(L) * sizeof(float));
+    if (hi == lo)
+        return;
+    gru_shape s = L->gru;
+    s.B = hi - lo;
+    const size_t is = L->in_size, os = L->out_size;
+    float *cache = L->cache + t * L->cache_stride, *work = m->work + t * m->nwork;
+    const float *x = j->x + lo * is, *W = m->params + L->w_off;
+    const float *Wh = m->params + L->w2_off;
+    const uint32_t *len = m->len + lo;
+    const uint8_t *rm = j->rm ? j->rm + lo * s.H : NULL;
+    if (!j->backward) {
+        /* gru_forward when there is no stack and no recurrent dropout (the
+         * same bits); a stack's lower layer writes its sequence, its final
+         * state goes to scratch (unused) */
+        gru_forward_ex(L->spec.seq ? work : L->out + lo * os,
+                       L->spec.seq ? L->out + lo * os : NULL, cache, x, len, rm, j->rr, W,
+                       Wh, m->params + L->b_off, m->params + L->b2_off, &s);
+        return;
+    }
+    const float *d = j->d + lo * os;
+    gru_backward_ex(j->din ? j->din + lo * is : NULL, g, g + (L->w2_off - L->w_off),
+                    g + (L->b_off - L->w_off), g + (L->b2_off - L->w_off),
+                    L->spec.seq ? NULL : d, L->spec.seq ? d : NULL, cache, x, len, rm,
+                    j->rr, W, Wh, &s, work);
+}
+
+static void run_gru(db_model *m, const db_mlayer *L, size_t B, const float *x,
+                    const float *d, float *din, const uint8_t *rm, float rr, int backward)
+{
+    gru_job j = { m, L, B, x, d, din, rm, rr, backward };
+    if (m->nthreads == 1) {
+        gru_member(&j, 0, 1);
+        return;
+    }
+    db_pool_run(m->pool, gru_member, &j);
+    if (backward)
+        add_partials(m, L);
+}
+
 void db_model_mc_seed(db_model *m, uint64_t seed, uint64_t evaluation)
 {
     for (size_t i = 0; i < m->nl; i++)
@@ -950,7 +1070,7 @@ double db_model_forward_pass(db_model *m, size_t B, const uint8_t *labels, int p
     const float *x = m->input;
     for (size_t i = 0; i < m->nl; i++) {
         db_mlayer *L = &m->L[i];
-        const float *W = m->params + L->w_off, *b = m->params + L->b_off;
+        const float *W = m->params + L->w_off;
         switch (L->spec.type) {
         case DB_LAYER_CONV:
         case DB_LAYER_MAXPOOL:
@@ -987,7 +1107,6 @@ double db_model_forward_pass(db_model *m, size_t B, const uint8_t *labels, int p
             sigmoid_forward(L->out, x, B * L->out_size);
             break;
         case DB_LAYER_GRU: {
-            L->gru.B = B;
             float rr;
             const uint8_t *rm = gru_rmask(m, i, drop, &rr);
             if (rm && !m->L[i + 1].mask_fixed) {
@@ -997,12 +1116,7 @@ double db_model_forward_pass(db_model *m, size_t B, const uint8_t *labels, int p
                                                      : &m->L[i + 1].rng);
                 m->t.dropout += db_now() - d0;
             }
-            /* gru_forward when there is no stack and no recurrent dropout
-             * (the same bits); a stack's lower layer writes its sequence,
-             * its final state goes to scratch (unused) */
-            gru_forward_ex(L->spec.seq ? m->work : L->out, L->spec.seq ? L->out : NULL,
-                           L->cache, x, m->len, rm, rr, W, m->params + L->w2_off, b,
-                           m->params + L->b2_off, &L->gru);
+            run_gru(m, L, B, x, NULL, NULL, rm, rr, 0);
             break;
         }
         case DB_LAYER_DROPOUT: {
@@ -1072,8 +1186,7 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
             d = din;
             continue;
         }
-        const float *W = m->params + L->w_off;
-        float *dW = m->grads + L->w_off, *db = m->grads + L->b_off;
+        float *dW = m->grads + L->w_off;
         /* Accumulating kernels need their gradients zeroed; dense and conv
          * overwrite them. */
         if (L->param_index >= 0 && L->spec.type != DB_LAYER_DENSE &&
@@ -1117,9 +1230,7 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
                 memset(din, 0, B * L->in_size * sizeof(float));
             float rr;
             const uint8_t *rm = gru_rmask(m, i, 1, &rr);
-            gru_backward_ex(din, dW, m->grads + L->w2_off, db, m->grads + L->b2_off,
-                            L->spec.seq ? NULL : d, L->spec.seq ? d : NULL, L->cache, x,
-                            m->len, rm, rr, W, m->params + L->w2_off, &L->gru, m->work);
+            run_gru(m, L, B, x, d, din, rm, rr, 1);
             break;
         }
         case DB_LAYER_DROPOUT: {

@@ -51,7 +51,9 @@ typedef struct db_mlayer {
     float *out;                /* (B, out_size) */
     uint8_t *mask;             /* dropout: (B, G) */
     uint32_t *argmax;          /* maxpool: (B, out_size) */
-    float *cache;              /* GRU: gru_cache_floats */
+    float *cache;              /* GRU: one gru_cache_floats per team member,
+                                  cache_stride floats apart */
+    size_t cache_stride;
     size_t drop_g, drop_s;     /* dropout grouping per example */
     int site_index;            /* dropout: site number (rng stream index) */
     int mask_fixed;            /* dropout: training uses `mask` as it is, no
@@ -99,10 +101,10 @@ typedef struct db_model {
     size_t npair;              /* paired conv's output, one chunk's worth, */
     size_t nprep;              /* the nprep before them a paired conv's
                                   transformed filters (conv2d_prep_floats) */
-    /* db_model_set_threads: the conv and max-pool layers split the batch
-     * over a team of nthreads; members 1.. write their conv weight
-     * gradients to gpart (ngpart floats each), added to grads in member
-     * order.  NULL pool: one thread. */
+    /* db_model_set_threads: the conv, max-pool and GRU layers split the
+     * batch over a team of nthreads; members 1.. write their conv and GRU
+     * weight gradients to gpart (ngpart floats each), added to grads in
+     * member order.  NULL pool: one thread. */
     db_pool *pool;
     size_t nthreads;
     size_t blas_threads;       /* OpenBLAS threads per product */
@@ -128,13 +130,13 @@ typedef struct db_model_input {
 int db_model_set_grouping(int on);
 int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
                    size_t bmax, db_err *e);
-/* Runs the model on n threads from now on.  Conv, max-pool and dense
- * layers split the batch over a team of n threads (n - 1 started here,
- * with n scratch buffers and n - 1 conv gradient partials), each calling
- * single-threaded OpenBLAS; a model with a GRU layer instead keeps one
- * thread and sets OpenBLAS to n.  Sets the OpenBLAS thread count.  Results
- * depend on n (conv weight gradients are summed per slice of the batch)
- * and are bit-identical for a given n. */
+/* Runs the model on n threads from now on.  Conv, max-pool, GRU and dense
+ * layers split the batch (dense: the units) over a team of n threads
+ * (n - 1 started here, with n scratch buffers, n GRU caches and n - 1
+ * weight gradient partials), each calling single-threaded OpenBLAS; sets
+ * the OpenBLAS thread count to 1.  Results depend on n (conv and GRU
+ * weight gradients are summed per slice of the batch) and are
+ * bit-identical for a given n. */
 int db_model_set_threads(db_model *m, size_t n, db_err *e);
 void db_model_free(db_model *m);
 size_t db_model_param_count(const db_model *m);

@@ -118,7 +118,19 @@ put("fuzz_result", "minimal", json.dumps({"status": "complete", "config": {"task
 import hashlib
 
 
-def ckpt(done=1, run_id=b"0123456789abcdef", code=b"8", idx=(4, 2, 0, 1, 3), nparams=4,
+def code_version():
+    """DB_CODE_VERSION, which a checkpoint must carry to be accepted."""
+    with open(os.path.join(root, "harness", "train", "runcfg.h")) as f:
+        for line in f:
+            if line.startswith("#define DB_CODE_VERSION"):
+                return line.split('"')[1].encode()
+    raise SystemExit("gen_corpus.py: DB_CODE_VERSION not found in harness/train/runcfg.h")
+
+
+CODE = code_version()
+
+
+def ckpt(done=1, run_id=b"0123456789abcdef", code=CODE, idx=(4, 2, 0, 1, 3), nparams=4,
          kernels=b"Haswell/direct-avx2+winograd", fmt=2):
     pay = struct.pack("<%df" % (3 * nparams), *[0.25 * i for i in range(3 * nparams)])
     pay += struct.pack("<8Q", *range(1, 9))                    # order + 1 dropout stream
@@ -137,7 +149,7 @@ put("fuzz_checkpoint", "valid_epoch1", ckpt())
 put("fuzz_checkpoint", "valid_epoch2", ckpt(done=2))
 put("fuzz_checkpoint", "done_all", ckpt(done=3))
 put("fuzz_checkpoint", "other_run", ckpt(run_id=b"fedcba9876543210"))
-put("fuzz_checkpoint", "old_code", ckpt(code=b"7"))
+put("fuzz_checkpoint", "old_code", ckpt(code=str(int(CODE) - 1).encode()))
 put("fuzz_checkpoint", "order_out_of_range", ckpt(idx=(4, 2, 9, 1, 3)))
 put("fuzz_checkpoint", "other_sizes", ckpt(nparams=5))
 put("fuzz_checkpoint", "truncated", ckpt()[:300])
