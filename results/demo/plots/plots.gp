@@ -29,6 +29,27 @@ set output 'curves-mnist-mlp.png.tmp'
 replot
 unset output
 
+# ---- forest-mnist-mlp
+reset
+set encoding utf8
+set terminal svg size 800,500 dynamic enhanced font 'sans,12' background rgb 'white'
+set output 'forest-mnist-mlp.svg.tmp'
+set grid lc rgb '#dddddd'
+set key outside right top noenhanced
+set border 3
+set tics nomirror
+set title 'mnist-mlp: paired difference in final test error against none (mean, 95% interval)' noenhanced
+set xlabel 'strategy minus none (percentage points)'
+set ytics noenhanced
+set yrange [-0.7:2.3]
+set offsets graph 0.05, graph 0.05, 0, 0
+set arrow from 0, graph 0 to 0, graph 1 nohead dt 2 lc rgb '#888888'
+plot 'forest-mnist-mlp.dat' using 2:1:3:4:ytic(5) with xerrorbars pt 7 ps 1 lw 2 lc rgb '#1f77b4' notitle
+set terminal pngcairo size 1000,625 enhanced font 'sans,11' background rgb 'white'
+set output 'forest-mnist-mlp.png.tmp'
+replot
+unset output
+
 # ---- overhead
 reset
 set encoding utf8
@@ -38,7 +59,7 @@ set grid lc rgb '#dddddd'
 set key outside right top noenhanced
 set border 3
 set tics nomirror
-set title 'time per epoch relative to none (overhead, %)' noenhanced
+set title 'training time per epoch relative to none (overhead, %)' noenhanced
 set ylabel 'overhead (%)'
 set style data histogram
 set style histogram cluster gap 1
