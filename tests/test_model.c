@@ -22,8 +22,19 @@ typedef struct net_case {
 #define POOL(k, s, p) { .type = DB_LAYER_MAXPOOL, .kernel = (k), .stride = (s), .pad = (p) }
 #define DENSE(u) { .type = DB_LAYER_DENSE, .units = (u) }
 #define DROP(p) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_ELEMENT, .site = DB_SITE_POOL }
+/* dropout between a conv's ReLU and its pool (the conv and spatial sites) */
+#define CDROP(p) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_ELEMENT, .site = DB_SITE_CONV }
+#define SDROP(p) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_CHANNEL, .site = DB_SITE_CONV }
 
 static const net_case nets[] = {
+    /* dropout between the ReLU and the pool joins the group: element-wise
+     * on the first conv (its weight gradient then from the full conv
+     * gradient, chunk by chunk, not from the pool's), channel-wise on the
+     * second, whose pool overlaps (3x3 stride 2) and has an input gradient
+     * below it; 16 KB of output per example: chunks of 12 of 16 */
+    { "conv-dropout", 3, 16, 16, 4, 16, 9,
+      { CONV(16, 5, 2), RELU, CDROP(0.3), POOL(2, 2, 0), CONV(8, 3, 1), RELU, SDROP(0.4),
+        POOL(3, 2, 1), DENSE(4) } },
     /* CIFAR-like: the first conv's weight gradient from its pool's (3
      * channels x 5 rows), the second conv paired and with an input
      * gradient, conv outputs of 32 KB per example: chunks of 6 examples,
@@ -86,12 +97,22 @@ static void check_net(const net_case *nc, size_t threads)
     db_model g, u;
     build(&g, nc, threads, 1);
     build(&u, nc, threads, 0);
-    size_t groups = 0;
-    for (size_t i = 0; i < g.nl; i++)
-        groups += g.L[i].pair_chunk > 0 && i + 2 < g.nl && g.L[i + 2].paired;
+    size_t groups = 0, with_drop = 0;
+    for (size_t i = 0; i < g.nl; i++) {
+        const size_t span = 2 + (size_t)g.L[i].pair_drop;
+        groups += g.L[i].pair_chunk > 0 && i + span < g.nl && g.L[i + span].paired == (int)span;
+        with_drop += g.L[i].pair_chunk > 0 && g.L[i].pair_drop && g.L[i + 2].in_pair;
+    }
     ck_assert_msg(groups > 0, "%s: not grouped", nc->name);
+    /* every dropout right between a ReLU and a pool is in its group */
+    size_t between = 0;
+    for (size_t i = 2; i + 1 < g.nl; i++)
+        between += g.L[i].spec.type == DB_LAYER_DROPOUT && g.L[i - 1].spec.type == DB_LAYER_RELU &&
+                   g.L[i + 1].spec.type == DB_LAYER_MAXPOOL;
+    ck_assert_msg(with_drop == between, "%s: %zu of %zu dropouts grouped", nc->name, with_drop,
+                  between);
     for (size_t i = 0; i < u.nl; i++)
-        ck_assert(u.L[i].pair_chunk == 0 && !u.L[i].paired);
+        ck_assert(u.L[i].pair_chunk == 0 && !u.L[i].paired && !u.L[i].in_pair);
     if (strncmp(nc->name, "winograd", 8) == 0 &&
         strcmp(conv2d_kernels(), "direct-avx2+winograd") == 0) {
         int wino = 0;

@@ -114,6 +114,9 @@ static Suite *make_suite(void)
 {
     Suite *s = suite_create("pool");
     TCase *tc = tcase_create("core");
+    /* 8 threads on 2 cores: under a running sweep the rounds of handing
+     * calls around take seconds, beyond the default 4 s */
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, every_member_once_per_call);
     tcase_add_test(tc, calls_do_not_overlap);
     tcase_add_test(tc, slices_cover_once);

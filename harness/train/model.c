@@ -358,6 +358,15 @@ static int plan_layers(db_model *m, const db_arch *a, const db_model_input *in,
 /* Step 2: which layers run fused or grouped (conv+ReLU, ReLU+max-pool, the
  * conv - ReLU - max-pool chunks); the chunks' scratch into *npair and
  * *nprep floats. */
+/* A dropout layer that a conv - ReLU - max-pool group can take in: one
+ * mask byte per (example, unit) or (example, channel), applied by
+ * dropout_apply. */
+static int groupable_dropout(const db_mlayer *D)
+{
+    return D->spec.type == DB_LAYER_DROPOUT &&
+           (D->spec.mode == DROPOUT_ELEMENT || D->spec.mode == DROPOUT_CHANNEL);
+}
+
 static void plan_fusion(db_model *m, size_t bmax, size_t *npair_out,
                         size_t *nprep_out)
 {
@@ -380,17 +389,25 @@ static void plan_fusion(db_model *m, size_t bmax, size_t *npair_out,
      * few examples at a time (pair_member): the conv's output and its
      * gradient, a CNN's largest tensors, then stay in L2 from one layer to
      * the next instead of going through memory, and that gradient needs no
-     * batch-sized buffer, only a chunk's worth of scratch per thread. */
+     * batch-sized buffer, only a chunk's worth of scratch per thread.  A
+     * dropout between the ReLU and the pool (the `conv` and `spatial`
+     * placements) joins the group when it is element-wise or channel-wise:
+     * its mask is drawn for the whole batch first, as on its own. */
     size_t npair = 0, nprep = 0;
     for (size_t i = 0; i + 2 < m->nl; i++) {
         db_mlayer *L = &m->L[i];
-        if (L->spec.type != DB_LAYER_CONV || !L->relu_fused ||
-            !m->L[i + 2].pool_relu || atomic_load(&grouping_off))
+        if (L->spec.type != DB_LAYER_CONV || !L->relu_fused || atomic_load(&grouping_off))
+            continue;
+        const int drop = i + 3 < m->nl && groupable_dropout(&m->L[i + 2]) &&
+                         m->L[i + 3].spec.type == DB_LAYER_MAXPOOL;
+        if (!drop && !m->L[i + 2].pool_relu)
             continue;
         size_t ch = DB_PAIR_BYTES / sizeof(float) / L->out_size;
         ch = ch < 1 ? 1 : ch > bmax ? bmax : ch;
         L->pair_chunk = ch;
-        m->L[i + 2].paired = 1;
+        L->pair_drop = drop;
+        m->L[i + 2].in_pair = drop;
+        m->L[i + 2 + drop].paired = 2 + drop;
         if (ch * L->out_size > npair)
             npair = ch * L->out_size;
         /* its filters' Winograd transforms, once per pass, not per chunk */
@@ -432,7 +449,7 @@ static void plan_grad_buffers(db_model *m, size_t bmax)
         if (bmax * L->out_size > dsz[cur])
             dsz[cur] = bmax * L->out_size;
         if (L->paired) { /* on to its conv; the gradient between is scratch */
-            i -= 2;
+            i -= (size_t)L->paired;
             L = &m->L[i];
         }
         if (i == first || L->spec.type == DB_LAYER_RELU ||
@@ -575,8 +592,8 @@ static int alloc_gru_caches(const db_model *m, size_t n, float **caches, db_err 
 
 int db_model_set_threads(db_model *m, size_t n, db_err *e)
 {
-    if (n < 1 || n > 256)
-        return db_fail(e, "threads: %zu (1 to 256 allowed)", n);
+    if (n < 1 || n > DB_POOL_MAX)
+        return db_fail(e, "threads: %zu (1 to %d allowed)", n, DB_POOL_MAX);
     /* The team splits every batch; each member's products run on one
      * OpenBLAS thread.  (A GRU's time steps are sequential, but its
      * examples are not: each member runs the recurrence over its own
@@ -667,6 +684,22 @@ static const float *dense_weights(const db_model *m, const db_mlayer *L)
  * member's share: the member's slice of the batch, for a dense layer's
  * weight gradient its slice of the output units, for batchnorm its slice of
  * the channels (no partial sums, no reduction). */
+
+/* Element-wise or channel dropout D forward on rows [lo, lo + nb) of the
+ * batch (x: those rows of its input): the mask drawn for the pass applied
+ * when on, else the identity as dropout_forward does it (a copy, mask all
+ * kept, no draws). */
+static void dropout_rows(const db_mlayer *D, size_t lo, size_t nb, const float *x, int on)
+{
+    const size_t os = D->out_size, G = D->drop_g;
+    if (on)
+        dropout_apply(D->out + lo * os, D->mask + lo * G, x, nb, G, D->drop_s,
+                      (float)D->spec.rate);
+    else {
+        memcpy(D->out + lo * os, x, nb * os * sizeof(float));
+        memset(D->mask + lo * G, 1, nb * G);
+    }
+}
 
 typedef struct slice_job {
     db_model *m;
@@ -765,12 +798,8 @@ static void slice_member(void *arg, size_t t, size_t n)
         if (j->backward)
             dropout_backward_inplace(j->din + lo * os, L->mask + lo * G, nb, G, L->drop_s,
                                      rate);
-        else if (j->training && rate > 0.0f) /* the caller drew the mask */
-            dropout_apply(L->out + lo * os, L->mask + lo * G, x, nb, G, L->drop_s, rate);
-        else { /* the identity, as dropout_forward does it: a copy, no draws */
-            memcpy(L->out + lo * os, x, nb * os * sizeof(float));
-            memset(L->mask + lo * G, 1, nb * G);
-        }
+        else /* the caller drew the mask */
+            dropout_rows(L, lo, nb, x, j->training && rate > 0.0f);
         return;
     }
     case DB_LAYER_MAXPOOL: {
@@ -859,24 +888,30 @@ static void run_sliced(db_model *m, db_mlayer *L, size_t B, const float *x,
         add_partials(m, L);
 }
 
-/* A paired conv C (ReLU fused) and the max-pool P two layers above it, on
- * a member's slice of the batch, pair_chunk examples at a time: forward,
- * the conv then the pool of each chunk; backward, the pool's gradient
- * (with the ReLU's) into scratch, then the conv's backward from it, the
- * weight gradient summed over the chunks in example order. */
+/* A paired conv C (ReLU fused) and the max-pool P above it, with or
+ * without a dropout D between the ReLU and the pool, on a member's slice of
+ * the batch, pair_chunk examples at a time: forward, the conv, D and the
+ * pool of each chunk; backward, the pool's gradient (with the ReLU's: the
+ * pool's output is > 0 exactly where its input, past the dropout, was
+ * kept and positive) into scratch, D's backward on it, then the conv's
+ * backward from it, the weight gradient summed over the chunks in example
+ * order.  Without D, a conv that suits conv2d_pooled_weights takes its
+ * weight gradient straight from the pool's. */
 typedef struct pair_job {
     db_model *m;
-    const db_mlayer *C, *P;
+    const db_mlayer *C, *D, *P; /* D: NULL when the group has no dropout */
     size_t B;
     const float *x; /* the conv's input (B, C->in_size) */
     const float *d; /* backward: gradient at the pool's output */
     float *din;     /* backward: gradient at the conv's input, or NULL */
     int backward;
+    int drop_on;    /* forward: D applies its mask (else the identity) */
+    double dt[DB_POOL_MAX];     /* each member's seconds in D's passes */
 } pair_job;
 
 static void pair_member(void *arg, size_t t, size_t n)
 {
-    const pair_job *j = arg;
+    pair_job *j = arg;
     db_model *m = j->m;
     const db_mlayer *C = j->C, *P = j->P;
     size_t lo, hi;
@@ -891,7 +926,7 @@ static void pair_member(void *arg, size_t t, size_t n)
         return;
     }
     int pooled = 0;
-    if (j->backward && conv2d_pooled_suits(&C->conv)) {
+    if (j->backward && !j->D && conv2d_pooled_suits(&C->conv)) {
         /* The weight gradient straight from the pool's; a first layer
          * needs nothing else, the others their input gradient below. */
         conv2d_shape cs = C->conv;
@@ -916,11 +951,25 @@ static void pair_member(void *arg, size_t t, size_t n)
         const float *x = j->x + c0 * is;
         if (!j->backward) {
             conv2d_forward_relu_prep(C->out + c0 * os, x, W, prep, b, &cs, work);
-            maxpool_forward(P->out + c0 * ps, P->argmax + c0 * ps, C->out + c0 * os, &pl);
+            const float *pin = C->out + c0 * os;
+            if (j->D) {
+                double d0 = db_now();
+                dropout_rows(j->D, c0, nb, pin, j->drop_on);
+                pin = j->D->out + c0 * os;
+                j->dt[t] += db_now() - d0;
+            }
+            maxpool_forward(P->out + c0 * ps, P->argmax + c0 * ps, pin, &pl);
             continue;
         }
         maxpool_backward_relu_set(g, j->d + c0 * ps, P->argmax + c0 * ps, P->out + c0 * ps,
                                   &pl);
+        if (j->D) {
+            const db_mlayer *D = j->D;
+            double d0 = db_now();
+            dropout_backward_inplace(g, D->mask + c0 * D->drop_g, nb, D->drop_g, D->drop_s,
+                                     (float)D->spec.rate);
+            j->dt[t] += db_now() - d0;
+        }
         float *din = j->din ? j->din + c0 * is : NULL;
         if (pooled)
             conv2d_backward_input_set_prep(din, g, x, W, prep, &cs, work);
@@ -932,16 +981,21 @@ static void pair_member(void *arg, size_t t, size_t n)
 }
 
 static void run_pair(db_model *m, const db_mlayer *C, size_t B, const float *x,
-                     const float *d, float *din, int backward)
+                     const float *d, float *din, int backward, int drop_on)
 {
-    pair_job j = { m, C, C + 2, B, x, d, din, backward };
-    if (m->nthreads == 1) {
+    pair_job j = { m, C, C->pair_drop ? C + 2 : NULL, C + 2 + C->pair_drop, B, x, d, din,
+                   backward, drop_on, { 0 } };
+    if (m->nthreads == 1)
         pair_member(&j, 0, 1);
-        return;
-    }
-    db_pool_run(m->pool, pair_member, &j);
-    if (backward)
+    else
+        db_pool_run(m->pool, pair_member, &j);
+    if (backward && m->nthreads > 1)
         add_partials(m, C);
+    /* the dropout's passes as the slowest member spent them */
+    double dt = 0.0;
+    for (size_t t = 0; t < m->nthreads; t++)
+        dt = j.dt[t] > dt ? j.dt[t] : dt;
+    m->t.dropout += dt;
 }
 
 /* A GRU layer on a member's slice of the batch, with the member's own
@@ -1060,6 +1114,35 @@ double db_model_forward(db_model *m, size_t B, const uint8_t *labels,
                                  correct);
 }
 
+/* Draws dropout layer L's mask (or noise) for a batch of B in a pass that
+ * drops (pass != DB_PASS_EVAL; MC passes from the Monte-Carlo stream),
+ * from the site's one stream, in layer order whatever the thread count;
+ * the team applies it.  The rate was validated when the model was built.
+ * Returns whether the pass applies it (else the layer is the identity). */
+static int draw_dropout(db_model *m, db_mlayer *L, size_t B, int pass)
+{
+    const float rate = (float)L->spec.rate;
+    const int on = pass != DB_PASS_EVAL && rate > 0.0f;
+    db_rng *rng = pass == DB_PASS_MC ? &L->mcrng : &L->rng;
+    const int draw = on && !L->mask_fixed;
+    double d0 = db_now();
+    if (L->spec.mode == DROPOUT_GAUSSIAN) {
+        if (draw)
+            dropout_gauss_draw(L->noise, B * L->drop_g, rate, rng);
+    } else if (L->spec.mode == DROPOUT_DROPBLOCK) {
+        if (draw)
+            L->dbscale = dropblock_draw_mask(L->mask, B, L->in_c, L->in_h, L->in_w,
+                                             L->spec.block, rate, rng);
+        else if (!on)
+            L->dbscale = 1.0f;
+    } else if (draw) {
+        dropout_draw_mask(L->mask, B * L->drop_g, rate, rng);
+    }
+    if (L->in_pair) /* else the caller times the layer as a whole */
+        m->t.dropout += db_now() - d0;
+    return on;
+}
+
 double db_model_forward_pass(db_model *m, size_t B, const uint8_t *labels, int pass,
                              size_t *correct)
 {
@@ -1088,9 +1171,12 @@ double db_model_forward_pass(db_model *m, size_t B, const uint8_t *labels, int p
                 }
                 m->t.dropout += db_now() - d0;
             }
-            if (L->pair_chunk)
-                run_pair(m, L, B, x, NULL, NULL, 0);
-            else if (!L->paired) /* else done with its conv */
+            if (L->pair_chunk) {
+                int on = 0;
+                if (L->pair_drop) /* the group's dropout: its mask for the batch */
+                    on = draw_dropout(m, &m->L[i + 2], B, pass);
+                run_pair(m, L, B, x, NULL, NULL, 0, on);
+            } else if (!L->paired) /* else done with its conv */
                 run_sliced(m, L, B, x, NULL, NULL, 0, training);
             break;
         case DB_LAYER_BATCHNORM:
@@ -1120,27 +1206,11 @@ double db_model_forward_pass(db_model *m, size_t B, const uint8_t *labels, int p
             break;
         }
         case DB_LAYER_DROPOUT: {
-            if (is_recurrent_drop(L) || is_dropconnect(L))
-                break; /* done inside the GRU below / by the dense layer above */
+            if (is_recurrent_drop(L) || is_dropconnect(L) || L->in_pair)
+                break; /* done inside the GRU below / by the dense layer above /
+                          by its conv's group */
             double d0 = db_now();
-            /* The mask comes from the site's one stream, drawn here in order
-             * whatever the thread count; the team applies it.  The rate was
-             * validated when the model was built. */
-            const float rate = (float)L->spec.rate;
-            db_rng *rng = pass == DB_PASS_MC ? &L->mcrng : &L->rng;
-            const int draw = drop && rate > 0.0f && !L->mask_fixed;
-            if (L->spec.mode == DROPOUT_GAUSSIAN) {
-                if (draw)
-                    dropout_gauss_draw(L->noise, B * L->drop_g, rate, rng);
-            } else if (L->spec.mode == DROPOUT_DROPBLOCK) {
-                if (draw)
-                    L->dbscale = dropblock_draw_mask(L->mask, B, L->in_c, L->in_h, L->in_w,
-                                                     L->spec.block, rate, rng);
-                else if (!(drop && rate > 0.0f))
-                    L->dbscale = 1.0f;
-            } else if (draw) {
-                dropout_draw_mask(L->mask, B * L->drop_g, rate, rng);
-            }
+            draw_dropout(m, L, B, pass);
             run_sliced(m, L, B, x, NULL, NULL, 0, drop);
             m->t.dropout += db_now() - d0;
             break;
@@ -1175,11 +1245,11 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
         /* The gradient below layer i goes to the other ping-pong buffer, or
          * (ReLU, dropout) overwrites d in place.  NULL: not needed. */
         float *din = i > first ? m->dbuf[cur ^ 1] : NULL;
-        if (L->paired) { /* the pool, the ReLU and the conv below */
-            i -= 2;
+        if (L->paired) { /* the pool, (the dropout,) the ReLU and the conv below */
+            i -= (size_t)L->paired;
             x = i ? m->L[i - 1].out : m->input;
             din = i > first ? m->dbuf[cur ^ 1] : NULL;
-            run_pair(m, &m->L[i], B, x, d, din, 1);
+            run_pair(m, &m->L[i], B, x, d, din, 1, 1);
             if (!din)
                 break;
             cur ^= 1;

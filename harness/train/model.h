@@ -43,11 +43,17 @@ typedef struct db_mlayer {
                                   does nothing in backward */
     int out_alias;             /* out points into another layer's buffer (a
                                   conv/dense fused with its ReLU) */
-    size_t pair_chunk;         /* conv with a ReLU and a max-pool above it:
-                                  the three run together, pair_chunk examples
-                                  at a time (0: not paired) */
-    int paired;                /* a max-pool that its conv (two layers
-                                  below) runs; nothing to do on its own */
+    size_t pair_chunk;         /* conv with a ReLU and a max-pool above it
+                                  (with an element-wise or channel dropout
+                                  between ReLU and pool, or none): they run
+                                  together, pair_chunk examples at a time (0:
+                                  not paired) */
+    int pair_drop;             /* paired conv: 1 when that dropout is there */
+    int paired;                /* a max-pool that its conv runs (nothing to
+                                  do on its own): how many layers below it
+                                  the conv is, 2 or 3 (with the dropout) */
+    int in_pair;               /* the dropout of such a group: its conv's
+                                  group draws, applies and reverses it */
     float *out;                /* (B, out_size) */
     uint8_t *mask;             /* dropout: (B, G) */
     uint32_t *argmax;          /* maxpool: (B, out_size) */

@@ -31,6 +31,9 @@ size_t db_pool_size(const db_pool *p);
 /* Stops and joins the members; NULL is ignored. */
 void db_pool_free(db_pool *p);
 
+/* The most members a team may have (db_model_set_threads). */
+#define DB_POOL_MAX 256
+
 /* Examples [*lo, *hi) of B for member t of n. */
 static inline void db_pool_slice(size_t B, size_t t, size_t n, size_t *lo, size_t *hi)
 {
