@@ -697,7 +697,7 @@ static int request_overrides(run_config *rc, const run_request *rq, const cJSON 
 static int request_arch(run_config *rc, const char *strategy, const char *rate,
                         const char *path, db_err *e)
 {
-    double rates[DB_ARCH_MAX];
+    double rates[DB_ARCH_MAX] = { 0 };
     int nrates = 0;
     if (rate) {
         nrates = db_parse_rates(rate, rates, DB_ARCH_MAX, e);
