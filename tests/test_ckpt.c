@@ -81,24 +81,6 @@ static int find_entry(const char *dir, const char *suffix, const char *mid, char
     return found;
 }
 
-static int count_entries(const char *dir, const char *suffix)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *de;
-    size_t sl = suffix ? strlen(suffix) : 0;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (de->d_name[0] == '.')
-            continue;
-        n += !suffix || (l >= sl && strcmp(de->d_name + l - sl, suffix) == 0);
-    }
-    closedir(d);
-    return n;
-}
-
 /* Epochs done according to the checkpoint in dir; 0 when there is none. */
 static uint64_t ckpt_epochs(const char *dir)
 {
@@ -224,7 +206,7 @@ START_TEST(killed_run_resumes_bit_identical)
     }
     const char *ref = in_dir("ref");
     run_done(ref, "1");
-    ck_assert_int_eq(count_entries(ref, NULL), 1);   /* no checkpoint left */
+    ck_assert_int_eq(count_in_dir(ref, NULL), 1);   /* no checkpoint left */
 
     const char *res = in_dir("killed");
     ck_assert_int_eq(kill_at(res, 2), 1);
@@ -232,7 +214,7 @@ START_TEST(killed_run_resumes_bit_identical)
     const char *out = run_done(res, "1");
     ck_assert_msg(strstr(out, "resumed from its checkpoint after epoch"), "%s", out);
     assert_same_result(ref, res);
-    ck_assert_int_eq(count_entries(res, NULL), 1);
+    ck_assert_int_eq(count_in_dir(res, NULL), 1);
 
     /* several kills of one run, the last while a checkpoint is written */
     rm_tree(res);
@@ -249,7 +231,7 @@ START_TEST(killed_run_resumes_bit_identical)
     printf("killed while writing a checkpoint (a temporary file was present)\n");
     out = run_done(res, "1");
     assert_same_result(ref, res);
-    ck_assert_int_eq(count_entries(res, NULL), 1);   /* no .tmp, no .ckpt */
+    ck_assert_int_eq(count_in_dir(res, NULL), 1);   /* no .tmp, no .ckpt */
 }
 END_TEST
 
@@ -349,7 +331,7 @@ START_TEST(bad_checkpoints_are_ignored)
                       "case %d: %s", k, out);
         ck_assert_msg(!strstr(out, "resumed"), "case %d: %s", k, out);
         assert_same_result(ref, res);
-        ck_assert_int_eq(count_entries(res, NULL), 1);
+        ck_assert_int_eq(count_in_dir(res, NULL), 1);
     }
     free(b);
     free(good);
@@ -386,10 +368,10 @@ START_TEST(killed_sweep_resumes_bit_identical)
         ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
         if (k == 1)
             ck_assert_msg(strstr(out, "resumed from its checkpoint"), "%s", out);
-        ck_assert_int_eq(count_entries(dirs[k], ".json"), 2);
-        ck_assert_int_eq(count_entries(dirs[k], ".ckpt"), 0);
-        ck_assert_int_eq(count_entries(dirs[k], ".tmp"), 0);
-        ck_assert_int_eq(count_entries(dirs[k], ".lock"), 0);
+        ck_assert_int_eq(count_in_dir(dirs[k], ".json"), 2);
+        ck_assert_int_eq(count_in_dir(dirs[k], ".ckpt"), 0);
+        ck_assert_int_eq(count_in_dir(dirs[k], ".tmp"), 0);
+        ck_assert_int_eq(count_in_dir(dirs[k], ".lock"), 0);
     }
     /* each result against its twin */
     DIR *d = opendir(dirs[0]);
@@ -448,14 +430,14 @@ START_TEST(sigterm_sweep_keeps_checkpoint)
     int rc = wait_pid(pid);
     slurp_into(log, out, sizeof out);
     ck_assert_msg(rc == 128 + SIGTERM, "exit %d: %s", rc, out);
-    ck_assert_int_eq(count_entries(res, ".json"), 0);
-    ck_assert_int_eq(count_entries(res, ".ckpt"), 1);
+    ck_assert_int_eq(count_in_dir(res, ".json"), 0);
+    ck_assert_int_eq(count_in_dir(res, ".ckpt"), 1);
     rc = wait_pid(spawn(argv, log));
     slurp_into(log, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "resumed from its checkpoint"), "%s", out);
-    ck_assert_int_eq(count_entries(res, ".json"), 1);
-    ck_assert_int_eq(count_entries(res, ".ckpt"), 0);
+    ck_assert_int_eq(count_in_dir(res, ".json"), 1);
+    ck_assert_int_eq(count_in_dir(res, ".ckpt"), 0);
 }
 END_TEST
 

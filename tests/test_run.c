@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "test_train.h"
 #include "train/run.h"
 #include "train/train.h"
@@ -303,19 +304,6 @@ static int cli(const char *args, char *errtext, size_t n)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static int dir_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += de->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 START_TEST(cli_errors_leave_nothing)
 {
     char cfgdir[300], badjson[400], badkey[400], badtype[400];
@@ -361,7 +349,7 @@ START_TEST(cli_errors_leave_nothing)
         ck_assert_msg(st != 0, "%s: exit 0", cases[i].args);
         ck_assert_msg(strstr(err, cases[i].expect) != NULL, "%s: stderr \"%s\"", cases[i].args,
                       err);
-        ck_assert_msg(dir_entries(tmp) == 0, "%s left files in %s", cases[i].args, tmp);
+        ck_assert_msg(count_in_dir(tmp, NULL) == 0, "%s left files in %s", cases[i].args, tmp);
     }
     const char *files[][2] = { { badjson, "line 4, column 1: the text ends early" },
                                { badkey, "unknown key \"momentun\"; did you mean \"momentum\"?" },
@@ -371,7 +359,7 @@ START_TEST(cli_errors_leave_nothing)
         snprintf(args, sizeof args, "run --config '%s' --results '%s'", files[i][0], tmp);
         ck_assert_int_ne(cli(args, err, sizeof err), 0);
         ck_assert_msg(strstr(err, files[i][1]) && strstr(err, files[i][0]), "stderr: %s", err);
-        ck_assert_int_eq(dir_entries(tmp), 0);
+        ck_assert_int_eq(count_in_dir(tmp, NULL), 0);
     }
     /* a run that fails after making its results folder leaves no empty
      * folder behind (issue 19): here the validation split asks for more
@@ -397,13 +385,13 @@ START_TEST(cli_run_task_and_config)
              "run --config '%s/configs/mnist-lenet.json' --strategy conv --seed 1 --epochs 1 "
              "--limit-train 128 --quiet --results '%s'", src ? src : ".", tmp);
     ck_assert_msg(cli(args, err, sizeof err) == 0, "%s", err);
-    ck_assert_int_eq(dir_entries(tmp), 1);
+    ck_assert_int_eq(count_in_dir(tmp, NULL), 1);
     fresh_tmp();
     snprintf(args, sizeof args,
              "run --task mnist-lenet --strategy conv --seed 1 --epochs 1 --limit-train 128 "
              "--quiet --results '%s'", tmp);
     ck_assert_msg(cli(args, err, sizeof err) == 0, "%s", err);
-    ck_assert_int_eq(dir_entries(tmp), 1);
+    ck_assert_int_eq(count_in_dir(tmp, NULL), 1);
     fresh_tmp();
     snprintf(args, sizeof args, "run --task mnist-mlp --lr 1e6 --epochs 1 --limit-train 300 "
              "--quiet --results '%s'", tmp);

@@ -111,6 +111,26 @@ static inline int popen_split(const char *cmd, char *out, size_t nout, char *err
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Entries of dir whose names do not start with '.' (and end in suffix,
+ * when given); 0 when dir cannot be opened. */
+static inline int count_in_dir(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *de;
+    size_t sl = suffix ? strlen(suffix) : 0;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.')
+            continue;
+        n += !suffix || (l >= sl && strcmp(de->d_name + l - sl, suffix) == 0);
+    }
+    closedir(d);
+    return n;
+}
+
 /* dir/name, in one of 64 static buffers used in turn (so that a caller
  * can keep several). */
 static inline const char *ring_path(const char *dir, const char *name)
