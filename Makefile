@@ -69,7 +69,8 @@ $(BUILD)/tools/%: scripts/%.c $(BUILD)/libdropbench.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdropbench.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/check_main.h tests/test_util.h $(BUILD)/libdropbench.a
+$(BUILD)/tests/%: tests/%.c tests/check_main.h tests/test_util.h tests/test_numeric.h \
+                  tests/test_train.h tests/gen_data.h tests/json_schema.h $(BUILD)/libdropbench.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdropbench.a $(LDLIBS)
 

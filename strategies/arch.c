@@ -87,6 +87,153 @@ static int get_size(size_t *out, const cJSON *o, const char *key, long def,
     return 0;
 }
 
+/* The "type" of layer model[idx] into *type, its keys checked against the
+ * type's. */
+static int layer_type(int *type, const cJSON *o, const char *what, size_t idx,
+                      db_err *e)
+{
+    if (!cJSON_IsObject(o))
+        return db_fail(e, "%s: model[%zu]: expected an object", what, idx);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
+    if (!cJSON_IsString(t))
+        return db_fail(e, "%s: model[%zu]: missing string \"type\"", what, idx);
+    *type = -1;
+    for (int i = 0; i < DB_LAYER_NTYPES; i++)
+        if (strcmp(t->valuestring, type_names[i]) == 0)
+            *type = i;
+    char where[600];
+    snprintf(where, sizeof where, "%s: model[%zu]", what, idx);
+    if (*type < 0)
+        return db_fail_unknown(e, where, "layer type", t->valuestring, type_names,
+                               DB_LAYER_NTYPES);
+    const cJSON *k;
+    cJSON_ArrayForEach(k, o) {
+        if (!key_allowed(*type, k->string)) {
+            const char *keys[6] = { "type" };
+            size_t nk = 1;
+            while (allowed_keys[*type][nk - 1])
+                keys[nk] = allowed_keys[*type][nk - 1], nk++;
+            snprintf(where, sizeof where, "%s: model[%zu] (a %s layer)", what, idx,
+                     t->valuestring);
+            return db_fail_unknown(e, where, "key", k->string, keys, nk);
+        }
+    }
+    return 0;
+}
+
+/* A GRU layer; a stack of num_layers pushes all but its top layer into a
+ * (l is the top one on return). */
+static int layer_gru(db_arch *a, db_layer *l, const cJSON *o, const char *what,
+                     size_t idx, db_err *e)
+{
+    size_t nl = 1;
+    int rc = get_size(&l->units, o, "hidden", -1, 1, what, idx, e);
+    rc = rc ? rc : get_size(&nl, o, "num_layers", 1, 1, what, idx, e);
+    if (rc)
+        return rc;
+    if (nl > 16)
+        return db_fail(e, "%s: model[%zu].num_layers: at most 16", what, idx);
+    const cJSON *sq = cJSON_GetObjectItemCaseSensitive(o, "sequence");
+    if (sq && !cJSON_IsBool(sq))
+        return db_fail(e, "%s: model[%zu].sequence: expected true or false", what,
+                       idx);
+    /* a stack: every layer but the top one hands its sequence up */
+    l->seq = 1;
+    for (size_t k = 1; k < nl; k++)
+        if (db_arch_push(a, l, e))
+            return db_prefix(e, "%s", what);
+    l->seq = sq && cJSON_IsTrue(sq);
+    return 0;
+}
+
+/* *out: the index of o's string in names[from..n), -1 when o is no such
+ * string. */
+static void name_index(int *out, const cJSON *o, const char *const *names, int from,
+                       int n)
+{
+    *out = -1;
+    for (int i = from; cJSON_IsString(o) && i < n; i++)
+        if (strcmp(o->valuestring, names[i]) == 0)
+            *out = i;
+}
+
+/* A dropout layer: rate, mode, DropBlock's block size and site. */
+static int layer_dropout(db_layer *l, const cJSON *o, const char *what, size_t idx,
+                         db_err *e)
+{
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rate");
+    if (!cJSON_IsNumber(r))
+        return db_fail(e, "%s: model[%zu]: dropout needs a numeric \"rate\"",
+                       what, idx);
+    if (dropout_check_rate(r->valuedouble, e))
+        return db_prefix(e, "%s: model[%zu].rate", what, idx);
+    l->rate = r->valuedouble;
+    l->mode = DROPOUT_ELEMENT;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mode");
+    if (m) {
+        name_index(&l->mode, m, mode_names, 0, DROPOUT_NMODES);
+        if (l->mode < 0)
+            return db_fail(e, "%s: model[%zu].mode: expected \"element\", "
+                           "\"channel\", \"position\", \"locked\", "
+                           "\"recurrent\", \"gaussian\", \"dropconnect\" or "
+                           "\"dropblock\"", what, idx);
+    }
+    /* DropBlock's block size: required for that mode, and only there */
+    const cJSON *bk = cJSON_GetObjectItemCaseSensitive(o, "block");
+    if (l->mode == DROPOUT_DROPBLOCK && !bk)
+        return db_fail(e, "%s: model[%zu]: mode \"dropblock\" needs \"block\" "
+                       "(the block size)", what, idx);
+    if (l->mode != DROPOUT_DROPBLOCK && bk)
+        return db_fail(e, "%s: model[%zu].block: only a dropblock-mode dropout "
+                       "has a block size", what, idx);
+    if (bk && get_size(&l->block, o, "block", -1, 1, what, idx, e))
+        return -1;
+    l->site = DB_SITE_USER;
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "site");
+    if (s) {
+        name_index(&l->site, s, site_names, 1, DB_SITE_NKINDS);
+        if (l->site < 0)
+            return db_fail(e, "%s: model[%zu].site: unknown site", what, idx);
+    }
+    return 0;
+}
+
+/* The sizes and settings of layer model[idx] (of type l->type) into l. */
+static int layer_fields(db_arch *a, db_layer *l, const cJSON *o, const char *what,
+                        size_t idx, db_err *e)
+{
+    int rc = 0;
+    switch (l->type) {
+    case DB_LAYER_CONV:
+        rc = get_size(&l->units, o, "filters", -1, 1, what, idx, e);
+        rc = rc ? rc : get_size(&l->kernel, o, "kernel", -1, 1, what, idx, e);
+        rc = rc ? rc : get_size(&l->stride, o, "stride", 1, 1, what, idx, e);
+        rc = rc ? rc : get_size(&l->pad, o, "pad", 0, 0, what, idx, e);
+        break;
+    case DB_LAYER_MAXPOOL:
+        rc = get_size(&l->kernel, o, "kernel", -1, 1, what, idx, e);
+        rc = rc ? rc : get_size(&l->stride, o, "stride", (long)l->kernel, 1, what, idx, e);
+        rc = rc ? rc : get_size(&l->pad, o, "pad", 0, 0, what, idx, e);
+        break;
+    case DB_LAYER_DENSE:
+        rc = get_size(&l->units, o, "units", -1, 1, what, idx, e);
+        break;
+    case DB_LAYER_EMBEDDING:
+        rc = get_size(&l->vocab, o, "vocab", -1, 1, what, idx, e);
+        rc = rc ? rc : get_size(&l->units, o, "dim", -1, 1, what, idx, e);
+        break;
+    case DB_LAYER_GRU:
+        rc = layer_gru(a, l, o, what, idx, e);
+        break;
+    case DB_LAYER_DROPOUT:
+        rc = layer_dropout(l, o, what, idx, e);
+        break;
+    default:
+        break;
+    }
+    return rc;
+}
+
 int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
                       db_err *e)
 {
@@ -98,118 +245,8 @@ int db_arch_from_json(db_arch *a, const cJSON *model, const char *what,
     cJSON_ArrayForEach(o, model) {
         db_layer l;
         memset(&l, 0, sizeof l);
-        if (!cJSON_IsObject(o))
-            return db_fail(e, "%s: model[%zu]: expected an object", what, idx);
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
-        if (!cJSON_IsString(t))
-            return db_fail(e, "%s: model[%zu]: missing string \"type\"", what, idx);
-        l.type = -1;
-        for (int i = 0; i < DB_LAYER_NTYPES; i++)
-            if (strcmp(t->valuestring, type_names[i]) == 0)
-                l.type = i;
-        char where[600];
-        snprintf(where, sizeof where, "%s: model[%zu]", what, idx);
-        if (l.type < 0)
-            return db_fail_unknown(e, where, "layer type", t->valuestring, type_names,
-                                   DB_LAYER_NTYPES);
-        const cJSON *k;
-        cJSON_ArrayForEach(k, o) {
-            if (!key_allowed(l.type, k->string)) {
-                const char *keys[6] = { "type" };
-                size_t nk = 1;
-                while (allowed_keys[l.type][nk - 1])
-                    keys[nk] = allowed_keys[l.type][nk - 1], nk++;
-                snprintf(where, sizeof where, "%s: model[%zu] (a %s layer)", what, idx,
-                         t->valuestring);
-                return db_fail_unknown(e, where, "key", k->string, keys, nk);
-            }
-        }
-        int rc = 0;
-        switch (l.type) {
-        case DB_LAYER_CONV:
-            rc = get_size(&l.units, o, "filters", -1, 1, what, idx, e);
-            rc = rc ? rc : get_size(&l.kernel, o, "kernel", -1, 1, what, idx, e);
-            rc = rc ? rc : get_size(&l.stride, o, "stride", 1, 1, what, idx, e);
-            rc = rc ? rc : get_size(&l.pad, o, "pad", 0, 0, what, idx, e);
-            break;
-        case DB_LAYER_MAXPOOL:
-            rc = get_size(&l.kernel, o, "kernel", -1, 1, what, idx, e);
-            rc = rc ? rc : get_size(&l.stride, o, "stride", (long)l.kernel, 1, what, idx, e);
-            rc = rc ? rc : get_size(&l.pad, o, "pad", 0, 0, what, idx, e);
-            break;
-        case DB_LAYER_DENSE:
-            rc = get_size(&l.units, o, "units", -1, 1, what, idx, e);
-            break;
-        case DB_LAYER_EMBEDDING:
-            rc = get_size(&l.vocab, o, "vocab", -1, 1, what, idx, e);
-            rc = rc ? rc : get_size(&l.units, o, "dim", -1, 1, what, idx, e);
-            break;
-        case DB_LAYER_GRU: {
-            size_t nl = 1;
-            rc = get_size(&l.units, o, "hidden", -1, 1, what, idx, e);
-            rc = rc ? rc : get_size(&nl, o, "num_layers", 1, 1, what, idx, e);
-            if (rc)
-                break;
-            if (nl > 16)
-                return db_fail(e, "%s: model[%zu].num_layers: at most 16", what, idx);
-            const cJSON *sq = cJSON_GetObjectItemCaseSensitive(o, "sequence");
-            if (sq && !cJSON_IsBool(sq))
-                return db_fail(e, "%s: model[%zu].sequence: expected true or false", what,
-                               idx);
-            /* a stack: every layer but the top one hands its sequence up */
-            l.seq = 1;
-            for (size_t k = 1; k < nl; k++)
-                if (db_arch_push(a, &l, e))
-                    return db_prefix(e, "%s", what);
-            l.seq = sq && cJSON_IsTrue(sq);
-            break;
-        }
-        case DB_LAYER_DROPOUT: {
-            const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rate");
-            if (!cJSON_IsNumber(r))
-                return db_fail(e, "%s: model[%zu]: dropout needs a numeric \"rate\"",
-                               what, idx);
-            if (dropout_check_rate(r->valuedouble, e))
-                return db_prefix(e, "%s: model[%zu].rate", what, idx);
-            l.rate = r->valuedouble;
-            l.mode = DROPOUT_ELEMENT;
-            const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mode");
-            if (m) {
-                l.mode = -1;
-                for (int i = 0; cJSON_IsString(m) && i < DROPOUT_NMODES; i++)
-                    if (strcmp(m->valuestring, mode_names[i]) == 0)
-                        l.mode = i;
-                if (l.mode < 0)
-                    return db_fail(e, "%s: model[%zu].mode: expected \"element\", "
-                                   "\"channel\", \"position\", \"locked\", "
-                                   "\"recurrent\", \"gaussian\", \"dropconnect\" or "
-                                   "\"dropblock\"", what, idx);
-            }
-            /* DropBlock's block size: required for that mode, and only there */
-            const cJSON *bk = cJSON_GetObjectItemCaseSensitive(o, "block");
-            if (l.mode == DROPOUT_DROPBLOCK && !bk)
-                return db_fail(e, "%s: model[%zu]: mode \"dropblock\" needs \"block\" "
-                               "(the block size)", what, idx);
-            if (l.mode != DROPOUT_DROPBLOCK && bk)
-                return db_fail(e, "%s: model[%zu].block: only a dropblock-mode dropout "
-                               "has a block size", what, idx);
-            if (bk && get_size(&l.block, o, "block", -1, 1, what, idx, e))
-                return -1;
-            l.site = DB_SITE_USER;
-            const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "site");
-            if (s) {
-                l.site = -1;
-                for (int i = 1; cJSON_IsString(s) && i < DB_SITE_NKINDS; i++)
-                    if (strcmp(s->valuestring, site_names[i]) == 0)
-                        l.site = i;
-                if (l.site < 0)
-                    return db_fail(e, "%s: model[%zu].site: unknown site", what, idx);
-            }
-            break;
-        }
-        default:
-            break;
-        }
+        int rc = layer_type(&l.type, o, what, idx, e);
+        rc = rc ? rc : layer_fields(a, &l, o, what, idx, e);
         if (rc)
             return rc;
         if (db_arch_push(a, &l, e))

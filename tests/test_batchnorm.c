@@ -18,30 +18,6 @@
 #include "test_numeric.h"
 #include "kernels.h"
 
-/* Float result against a double reference, element-wise (as test_kernels). */
-static void check_close(const char *what, const float *a, const double *ref, size_t n,
-                        double rtol)
-{
-    double mx = maxabs_d(ref, n);
-    size_t bad = n;
-    for (size_t i = 0; i < n && bad == n; i++)
-        if (!(fabs(a[i] - ref[i]) <= rtol * fabs(ref[i]) + rtol * 0.1 * mx + 1e-7))
-            bad = i;
-    ck_assert_msg(bad == n, "%s[%zu]: got %.9g, reference %.9g", what, bad,
-                  bad < n ? a[bad] : 0.0, bad < n ? ref[bad] : 0.0);
-}
-
-/* Analytic gradient against the numeric one, and not trivially zero. */
-static void check_grad(const char *what, const float *a, const double *num, size_t n)
-{
-    double na = 0.0;
-    for (size_t i = 0; i < n; i++)
-        na += (double)a[i] * a[i];
-    ck_assert_msg(sqrt(na) > 1e-3, "%s: gradient norm %g is trivially small", what,
-                  sqrt(na));
-    check_close(what, a, num, n, 1e-3);
-}
-
 /* ---- double reference ---------------------------------------------------- */
 
 typedef struct {
@@ -84,20 +60,6 @@ static double bn_loss(void *p)
     for (size_t i = 0; i < c->B * c->C * c->S; i++)
         s += c->out[i] * c->R[i];
     return s;
-}
-
-static void numgrad(double *g, double *p, size_t n, double (*f)(void *), void *ctx)
-{
-    const double eps = 1e-5;
-    for (size_t i = 0; i < n; i++) {
-        double keep = p[i];
-        p[i] = keep + eps;
-        double fp = f(ctx);
-        p[i] = keep - eps;
-        double fm = f(ctx);
-        p[i] = keep;
-        g[i] = (fp - fm) / (2.0 * eps);
-    }
 }
 
 static const size_t shapes[][3] = {

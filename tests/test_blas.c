@@ -127,14 +127,6 @@ static void tmpdir(char *buf, size_t n)
     ck_assert_ptr_nonnull(mkdtemp(buf));
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void sample(db_blas_decision *d)
 {
     memset(d, 0, sizeof *d);
@@ -235,7 +227,7 @@ START_TEST(test_blas_cache_corrupt)
             free(t);
             t = n;
         }
-        write_text(path, t);
+        write_text_file(path, t);
         free(t);
         memset(&r, 0, sizeof r);
         e.msg[0] = '\0';
@@ -244,7 +236,7 @@ START_TEST(test_blas_cache_corrupt)
                       "case %zu: message \"%s\"", i, e.msg);
         ck_assert_int_eq(r.n, 0);
     }
-    write_text(path, "");
+    write_text_file(path, "");
     ck_assert_int_eq(db_blas_cache_read(path, d.key, &r, &e), -1);
     /* a folder where the file should be */
     remove(path);
@@ -292,18 +284,7 @@ static int db(const char *env, const char *args, char *out, size_t nout, char *e
              "s=$?; cat /tmp/db-blas-out.$PPID; echo '@@'; "
              "cat /tmp/db-blas-err.$PPID; rm -f /tmp/db-blas-*.$PPID; exit $s",
              env, b, args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    buf[n] = '\0';
-    int st = pclose(p);
-    char *sep = strstr(buf, "@@\n");
-    ck_assert_ptr_nonnull(sep);
-    *sep = '\0';
-    snprintf(out, nout, "%s", buf);
-    snprintf(err, nerr, "%s", sep + 3);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return popen_split(cmd, out, nout, err, nerr);
 }
 
 /* The value of "NAME:   value" in info's output. */
@@ -384,7 +365,7 @@ START_TEST(test_blas_choice_binary)
               st0.st_mtim.tv_nsec == st1.st_mtim.tv_nsec && st0.st_ino == st1.st_ino);
 
     /* a corrupt cache: a warning, a new measurement, a good file again */
-    write_text(path, "{\"format\": 1, \"key\": [");
+    write_text_file(path, "{\"format\": 1, \"key\": [");
     ck_assert_int_eq(db(env, "--version", out, sizeof out, err, sizeof err), 0);
     ck_assert_msg(strstr(err, "warning: ignoring the BLAS kernel-set cache") &&
                   strstr(err, path) && strstr(err, "measuring again"), "%s", err);

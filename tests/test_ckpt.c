@@ -35,14 +35,8 @@ static char g_dir[256], g_data[300];
 
 static void setup(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/db-test-ckpt.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    snprintf(g_data, sizeof g_data, "%s/data", g_dir);
-    ck_assert_int_eq(gen_idx_set(g_data, "mnist", 256, 64, 0, 5), 0);
-    const char *src = getenv("DROPBENCH_SRC");
-    static char cfg[512];
-    snprintf(cfg, sizeof cfg, "%s/configs", src ? src : ".");
-    setenv("DROPBENCH_CONFIGS", cfg, 1);
+    scratch_with_mnist(g_dir, sizeof g_dir, "/tmp/db-test-ckpt.XXXXXX", g_data, sizeof g_data,
+                       256, 64);
 }
 
 static void teardown(void)
@@ -52,11 +46,7 @@ static void teardown(void)
 
 static const char *in_dir(const char *name)
 {
-    static char p[64][512];  /* a ring: callers keep pointers */
-    static int k;
-    k = (k + 1) % 64;
-    snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
-    return p[k];
+    return ring_path(g_dir, name);
 }
 
 /* Exit status; -1 when killed by a signal. */
@@ -65,17 +55,6 @@ static int wait_pid(pid_t pid)
     int st;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t k = fread(buf, 1, n - 1, f);
-    buf[k] = '\0';
-    fclose(f);
 }
 
 /* The first entry of dir whose name ends in suffix (and contains mid when
@@ -100,24 +79,6 @@ static int find_entry(const char *dir, const char *suffix, const char *mid, char
     }
     closedir(d);
     return found;
-}
-
-static int count_entries(const char *dir, const char *suffix)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *de;
-    size_t sl = suffix ? strlen(suffix) : 0;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (de->d_name[0] == '.')
-            continue;
-        n += !suffix || (l >= sl && strcmp(de->d_name + l - sl, suffix) == 0);
-    }
-    closedir(d);
-    return n;
 }
 
 /* Epochs done according to the checkpoint in dir; 0 when there is none. */
@@ -167,7 +128,7 @@ static const char *run_done(const char *res, const char *seed)
     run_argv(argv, res, seed);
     const char *log = in_dir("run.log");
     int rc = wait_pid(spawn(argv, log));
-    slurp(log, out, sizeof out);
+    slurp_into(log, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     return out;
 }
@@ -245,7 +206,7 @@ START_TEST(killed_run_resumes_bit_identical)
     }
     const char *ref = in_dir("ref");
     run_done(ref, "1");
-    ck_assert_int_eq(count_entries(ref, NULL), 1);   /* no checkpoint left */
+    ck_assert_int_eq(count_in_dir(ref, NULL), 1);   /* no checkpoint left */
 
     const char *res = in_dir("killed");
     ck_assert_int_eq(kill_at(res, 2), 1);
@@ -253,7 +214,7 @@ START_TEST(killed_run_resumes_bit_identical)
     const char *out = run_done(res, "1");
     ck_assert_msg(strstr(out, "resumed from its checkpoint after epoch"), "%s", out);
     assert_same_result(ref, res);
-    ck_assert_int_eq(count_entries(res, NULL), 1);
+    ck_assert_int_eq(count_in_dir(res, NULL), 1);
 
     /* several kills of one run, the last while a checkpoint is written */
     rm_tree(res);
@@ -270,7 +231,7 @@ START_TEST(killed_run_resumes_bit_identical)
     printf("killed while writing a checkpoint (a temporary file was present)\n");
     out = run_done(res, "1");
     assert_same_result(ref, res);
-    ck_assert_int_eq(count_entries(res, NULL), 1);   /* no .tmp, no .ckpt */
+    ck_assert_int_eq(count_in_dir(res, NULL), 1);   /* no .tmp, no .ckpt */
 }
 END_TEST
 
@@ -370,7 +331,7 @@ START_TEST(bad_checkpoints_are_ignored)
                       "case %d: %s", k, out);
         ck_assert_msg(!strstr(out, "resumed"), "case %d: %s", k, out);
         assert_same_result(ref, res);
-        ck_assert_int_eq(count_entries(res, NULL), 1);
+        ck_assert_int_eq(count_in_dir(res, NULL), 1);
     }
     free(b);
     free(good);
@@ -403,14 +364,14 @@ START_TEST(killed_sweep_resumes_bit_identical)
             kill_group(pid);
         }
         int rc = wait_pid(spawn(argv, log));
-        slurp(log, out, sizeof out);
+        slurp_into(log, out, sizeof out);
         ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
         if (k == 1)
             ck_assert_msg(strstr(out, "resumed from its checkpoint"), "%s", out);
-        ck_assert_int_eq(count_entries(dirs[k], ".json"), 2);
-        ck_assert_int_eq(count_entries(dirs[k], ".ckpt"), 0);
-        ck_assert_int_eq(count_entries(dirs[k], ".tmp"), 0);
-        ck_assert_int_eq(count_entries(dirs[k], ".lock"), 0);
+        ck_assert_int_eq(count_in_dir(dirs[k], ".json"), 2);
+        ck_assert_int_eq(count_in_dir(dirs[k], ".ckpt"), 0);
+        ck_assert_int_eq(count_in_dir(dirs[k], ".tmp"), 0);
+        ck_assert_int_eq(count_in_dir(dirs[k], ".lock"), 0);
     }
     /* each result against its twin */
     DIR *d = opendir(dirs[0]);
@@ -467,16 +428,16 @@ START_TEST(sigterm_sweep_keeps_checkpoint)
         ;
     ck_assert_int_eq(kill(pid, SIGTERM), 0);
     int rc = wait_pid(pid);
-    slurp(log, out, sizeof out);
+    slurp_into(log, out, sizeof out);
     ck_assert_msg(rc == 128 + SIGTERM, "exit %d: %s", rc, out);
-    ck_assert_int_eq(count_entries(res, ".json"), 0);
-    ck_assert_int_eq(count_entries(res, ".ckpt"), 1);
+    ck_assert_int_eq(count_in_dir(res, ".json"), 0);
+    ck_assert_int_eq(count_in_dir(res, ".ckpt"), 1);
     rc = wait_pid(spawn(argv, log));
-    slurp(log, out, sizeof out);
+    slurp_into(log, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "resumed from its checkpoint"), "%s", out);
-    ck_assert_int_eq(count_entries(res, ".json"), 1);
-    ck_assert_int_eq(count_entries(res, ".ckpt"), 0);
+    ck_assert_int_eq(count_in_dir(res, ".json"), 1);
+    ck_assert_int_eq(count_in_dir(res, ".ckpt"), 0);
 }
 END_TEST
 

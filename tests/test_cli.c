@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "test_util.h"
 
 static const char *const commands[] = { "run",    "show", "strategies", "sweep",
                                         "report", "data", "info",       "bench" };
@@ -73,18 +74,7 @@ static int db_env(const char *env, const char *args, char *out, size_t nout, cha
              "%s '%s' %s >%s/out.$$ 2>%s/err.$$; s=$?; cat %s/out.$$; echo '@@'; "
              "cat %s/err.$$; rm -f %s/out.$$ %s/err.$$; exit $s",
              env ? env : "", bin, a, tmp, tmp, tmp, tmp, tmp, tmp);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    buf[n] = '\0';
-    int st = pclose(p);
-    char *sep = strstr(buf, "@@\n");
-    ck_assert_ptr_nonnull(sep);
-    *sep = '\0';
-    snprintf(out, nout, "%s", buf);
-    snprintf(err, nerr, "%s", sep + 3);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return popen_split(cmd, out, nout, err, nerr);
 }
 
 static int db(const char *args, char *out, size_t nout, char *err, size_t nerr)

@@ -37,8 +37,7 @@ static void remove_tmpdir(void)
 
 static void empty_tmpdir(void)
 {
-    rm_tree(tmpdir);
-    ck_assert_int_eq(mkdir(tmpdir, 0700), 0);
+    empty_dir(tmpdir);
 }
 
 static const char *path_in(const char *set, const char *file)
@@ -51,14 +50,6 @@ static const char *path_in(const char *set, const char *file)
     else
         snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, set);
     return p[k];
-}
-
-static void write_file(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot create %s", path);
-    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
 }
 
 static void write_gz(const char *path, const void *b, size_t n)
@@ -77,7 +68,7 @@ static void put(const char *set, const char *file, const void *b, size_t n,
     if (gz)
         write_gz(path_in(set, file), b, n);
     else
-        write_file(path_in(set, file), b, n);
+        write_file_bytes(path_in(set, file), b, n);
 }
 
 static void put_str(const char *set, const char *file, const char *s)
@@ -210,7 +201,7 @@ END_TEST
 
 START_TEST(sha256_file)
 {
-    write_file(path_in("abc.txt", NULL), "abc", 3);
+    write_file_bytes(path_in("abc.txt", NULL), "abc", 3);
     char h[65];
     db_err e = {{0}};
     ck_assert_int_eq(db_sha256_file(path_in("abc.txt", NULL), h, &e), 0);
@@ -283,7 +274,7 @@ START_TEST(idx_plain_and_gzip)
 {
     uint32_t d[3] = {2, 3, 4};
     buf b = idx(0x803, 3, d, 24, NULL);
-    write_file(path_in("a.idx", NULL), b.p, b.n);
+    write_file_bytes(path_in("a.idx", NULL), b.p, b.n);
     write_gz(path_in("a.idx.gz", NULL), b.p, b.n);
     char want[65];
     sha_hex(b.p, b.n, want);
@@ -477,14 +468,14 @@ START_TEST(gzip_damaged)
     fclose(f);
     ck_assert_uint_gt(n, 40);
 
-    write_file(p, z, n / 2);            /* cut in the middle */
+    write_file_bytes(p, z, n / 2);            /* cut in the middle */
     expect_fail("fashion", ti, "");
-    write_file(p, z, n - 4);            /* trailer cut */
+    write_file_bytes(p, z, n - 4);            /* trailer cut */
     expect_fail("fashion", ti, "");
     uint8_t c[1 << 16];
     memcpy(c, z, n);
     c[n - 8] ^= 0x5a;                   /* CRC damaged */
-    write_file(p, c, n);
+    write_file_bytes(p, c, n);
     expect_fail("fashion", ti, "corrupt gzip data");
     {   /* the file is named once, not again inside zlib's text */
         db_dataset d;
@@ -498,7 +489,7 @@ START_TEST(gzip_damaged)
     memcpy(c, z, n);
     for (size_t k = 12; k < 20; k++)    /* deflate data damaged */
         c[k] ^= 0xff;
-    write_file(p, c, n);
+    write_file_bytes(p, c, n);
     expect_fail("fashion", ti, "");
 }
 END_TEST

@@ -28,8 +28,7 @@ static void remove_tmpdir(void) { rm_tree(tmpdir); }
 
 static void empty_tmpdir(void)
 {
-    rm_tree(tmpdir);
-    ck_assert_int_eq(mkdir(tmpdir, 0700), 0);
+    empty_dir(tmpdir);
 }
 
 static const char *tools(void)
@@ -39,19 +38,7 @@ static const char *tools(void)
 
 static const char *in_tmp(const char *name)
 {
-    static char p[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static void write_file(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot create %s", path);
-    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
+    return ring_path(tmpdir, name);
 }
 
 /* Reads a whole (small) file; returns its length, -1 if absent. */
@@ -122,7 +109,7 @@ static void make_lists(int short_list)
             n += snprintf(text + n, sizeof text - (size_t)n, "\xc3\xa9t\xc3\xa9\n");
         char p[700];
         snprintf(p, sizeof p, "%s/%s", dir, LISTS[l]);
-        write_file(p, text, (size_t)n);
+        write_file_bytes(p, text, (size_t)n);
     }
 }
 
@@ -197,7 +184,7 @@ START_TEST(wordlang_build_no_word_survives)
     for (int l = 0; l < 10; l++) {
         char p[700];
         snprintf(p, sizeof p, "%s/%s", dir, LISTS[l]);
-        write_file(p, "Capital\nab\nit's\n", 17);
+        write_file_bytes(p, "Capital\nab\nit's\n", 17);
     }
     ck_assert_int_eq(mkdir(in_tmp("out"), 0755), 0);
     char cmd[2048];
@@ -277,7 +264,7 @@ START_TEST(cifar_png2bin_converts)
         return;
     }
     write_png(in_tmp("strip.png"), 1024, 3);
-    write_file(in_tmp("labels.json"), "[1, 2, 3, 4, 5]", 15);
+    write_file_bytes(in_tmp("labels.json"), "[1, 2, 3, 4, 5]", 15);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s/cifar_png2bin' '%s' '%s' 1 3 '%s'", tools(),
              in_tmp("strip.png"), in_tmp("labels.json"), in_tmp("out.bin"));
@@ -308,7 +295,7 @@ START_TEST(cifar_png2bin_converts)
     };
     for (size_t k = 0; k < sizeof BAD / sizeof BAD[0]; k++) {
         write_png(in_tmp("bad.png"), BAD[k].width, 3);
-        write_file(in_tmp("bad.json"), BAD[k].labels, strlen(BAD[k].labels));
+        write_file_bytes(in_tmp("bad.json"), BAD[k].labels, strlen(BAD[k].labels));
         snprintf(cmd, sizeof cmd, "'%s/cifar_png2bin' '%s' '%s' %s %s '%s'", tools(),
                  in_tmp("bad.png"), in_tmp("bad.json"), BAD[k].first, BAD[k].count,
                  in_tmp("bad.bin"));
@@ -317,14 +304,14 @@ START_TEST(cifar_png2bin_converts)
         ck_assert_int_eq(read_file(in_tmp("bad.bin.tmp"), got, sizeof got), -1);
     }
     /* not a PNG; a PNG cut short */
-    write_file(in_tmp("bad.png"), "hello", 5);
-    write_file(in_tmp("bad.json"), "[1, 2, 3]", 9);
+    write_file_bytes(in_tmp("bad.png"), "hello", 5);
+    write_file_bytes(in_tmp("bad.json"), "[1, 2, 3]", 9);
     snprintf(cmd, sizeof cmd, "'%s/cifar_png2bin' '%s' '%s' 0 3 '%s'", tools(),
              in_tmp("bad.png"), in_tmp("bad.json"), in_tmp("bad.bin"));
     ck_assert_int_eq(run(cmd), 1);
     long n = read_file(in_tmp("strip.png"), got, sizeof got);
     ck_assert_int_gt(n, 100);
-    write_file(in_tmp("bad.png"), got, (size_t)n / 2);
+    write_file_bytes(in_tmp("bad.png"), got, (size_t)n / 2);
     ck_assert_int_eq(run(cmd), 1);
     ck_assert_int_eq(read_file(in_tmp("bad.bin"), got, sizeof got), -1);
     ck_assert_int_eq(read_file(in_tmp("bad.bin.tmp"), got, sizeof got), -1);

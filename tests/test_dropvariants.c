@@ -12,25 +12,6 @@
 #include "test_numeric.h"
 #include "kernels.h"
 
-/* A float gradient against a double one: 1e-3 relative, plus a little of
- * the largest value (as test_kernels' check_close), and not trivially 0. */
-static void check_grad(const char *what, const float *a, const double *num, size_t n)
-{
-    double mx = 0.0, na = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        mx = fabs(num[i]) > mx ? fabs(num[i]) : mx;
-        na += (double)a[i] * a[i];
-    }
-    ck_assert_msg(sqrt(na) > 1e-3, "%s: gradient norm %g is trivially small", what,
-                  sqrt(na));
-    size_t bad = n;
-    for (size_t i = 0; i < n && bad == n; i++)
-        if (!(fabs(a[i] - num[i]) <= 1e-3 * fabs(num[i]) + 1e-4 * mx + 1e-7))
-            bad = i;
-    ck_assert_msg(bad == n, "%s[%zu]: got %.9g, numeric %.9g", what, bad,
-                  bad < n ? a[bad] : 0.0, bad < n ? num[bad] : 0.0);
-}
-
 /* Input values that a bit-exact copy must preserve. */
 static const float specials[12] = { 1.5f, -0.0f, 0.0f, INFINITY, -INFINITY, NAN,
                                     1e-45f, -3.25f, 7.0f, 1e30f, -1e-30f, 0.1f };
@@ -324,20 +305,6 @@ static double dc_loss(void *p)
             L += acc * c->R[n * c->O + o];
         }
     return L;
-}
-
-static void numgrad(double *g, double *p, size_t n, double (*f)(void *), void *ctx)
-{
-    const double eps = 1e-5;
-    for (size_t i = 0; i < n; i++) {
-        double keep = p[i];
-        p[i] = keep + eps;
-        double fp = f(ctx);
-        p[i] = keep - eps;
-        double fm = f(ctx);
-        p[i] = keep;
-        g[i] = (fp - fm) / (2.0 * eps);
-    }
 }
 
 START_TEST(test_dropconnect_backward)

@@ -27,7 +27,7 @@
 
 #include "check_main.h"
 #include "test_util.h"
-#include "gen_data.h"
+#include "test_train.h"
 #include "sweep/exec.h"
 #include "sweep/plan.h"
 #include "train/run.h"
@@ -41,14 +41,8 @@ static char g_data[300];
 
 static void setup(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/db-test-faults.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    snprintf(g_data, sizeof g_data, "%s/data", g_dir);
-    ck_assert_int_eq(gen_idx_set(g_data, "mnist", 256, 64, 0, 5), 0);
-    const char *src = getenv("DROPBENCH_SRC");
-    static char cfg[512];
-    snprintf(cfg, sizeof cfg, "%s/configs", src ? src : ".");
-    setenv("DROPBENCH_CONFIGS", cfg, 1);
+    scratch_with_mnist(g_dir, sizeof g_dir, "/tmp/db-test-faults.XXXXXX", g_data, sizeof g_data,
+                       256, 64);
     signal(SIGXFSZ, SIG_IGN);
 }
 
@@ -66,11 +60,7 @@ static void teardown(void)
 
 static const char *in_dir(const char *name)
 {
-    static char p[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
-    return p[k];
+    return ring_path(g_dir, name);
 }
 
 /* Entries of dir other than . and ..; names ending in suffix when given. */
@@ -148,11 +138,7 @@ static cJSON *resolve(const char *task, const char *strategy, long seed, int epo
 static int execute(const cJSON *cfg, const char *id, const char *results, db_err *e)
 {
     run_options o;
-    memset(&o, 0, sizeof o);
-    o.results_dir = results;
-    o.data_root = g_data;
-    o.quiet = 1;
-    return run_execute(cfg, id, &o, e);
+    return run_quietly(cfg, id, g_data, results, &o, e);
 }
 
 /* ------------------------------------------------------------ full disk */
@@ -335,17 +321,6 @@ static void sleep_s(double s)
     nanosleep(&ts, NULL);
 }
 
-static void slurp(const char *path, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t k = fread(buf, 1, n - 1, f);
-    buf[k] = '\0';
-    fclose(f);
-}
-
 START_TEST(signal_during_run)
 {
     if (!bin()) {
@@ -363,7 +338,7 @@ START_TEST(signal_during_run)
         ck_assert_int_eq(kill(pid, sigs[k]), 0);
         int rc = wait_exit(pid);
         char out[4096];
-        slurp(log, out, sizeof out);
+        slurp_into(log, out, sizeof out);
         ck_assert_msg(rc == 130, "exit %d after %s: %s", rc, strsignal(sigs[k]), out);
         ck_assert_msg(strstr(out, "interrupted"), "%s", out);
         /* no result and no temporary file; the checkpoint of the last
@@ -397,7 +372,7 @@ START_TEST(signal_during_sweep_then_resume)
     ck_assert_int_eq(kill(pid, SIGINT), 0);
     int rc = wait_exit(pid);
     char out[8192];
-    slurp(log, out, sizeof out);
+    slurp_into(log, out, sizeof out);
     ck_assert_msg(rc == 128 + SIGINT, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "interrupted"), "%s", out);
     /* the run in flight left nothing (on a fast machine the first run may
@@ -408,7 +383,7 @@ START_TEST(signal_during_sweep_then_resume)
     /* rerunning completes the sweep */
     pid = spawn(argv, log);
     rc = wait_exit(pid);
-    slurp(log, out, sizeof out);
+    slurp_into(log, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_int_eq(count_entries(res, ".json"), 2);
     ck_assert_int_eq(count_entries(res, ".tmp"), 0);
@@ -416,14 +391,6 @@ START_TEST(signal_during_sweep_then_resume)
 END_TEST
 
 /* ------------------------------------------------------------ numbers */
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
 
 /* cJSON reads 1e999 as inf: every such number is rejected, naming the field. */
 START_TEST(non_finite_numbers_rejected)
@@ -460,7 +427,7 @@ START_TEST(non_finite_numbers_rejected)
         char mod[4096];
         snprintf(mod, sizeof mod, "%.*s%s%s", (int)(at - text), text, CASES[k].to,
                  at + strlen(CASES[k].from));
-        write_text(in_dir("bad.json"), mod);
+        write_text_file(in_dir("bad.json"), mod);
         run_request rq;
         run_request_init(&rq);
         rq.config_path = in_dir("bad.json");
@@ -503,7 +470,7 @@ START_TEST(non_finite_numbers_rejected)
         if (strstr(SWEEPS[k][0], "seeds"))
             snprintf(t, sizeof t, "{\"name\": \"n\", \"tasks\": [\"mnist-mlp\"], "
                      "\"strategies\": [\"hinton\"], %s}", SWEEPS[k][0]);
-        write_text(in_dir("s.json"), t);
+        write_text_file(in_dir("s.json"), t);
         sweep_options so;
         memset(&so, 0, sizeof so);
         so.results_dir = in_dir("sres");
@@ -527,7 +494,7 @@ START_TEST(huge_grid_rejected)
     snprintf(t + n, sizeof t - (size_t)n, "], \"overrides\": {\"lr\": [0.1, 0.2, 0.3, "
              "0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], \"epochs\": [1, 2, 3, 4, 5, 6, 7, 8, 9, "
              "10], \"limit_train\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}}");
-    write_text(in_dir("big.json"), t);
+    write_text_file(in_dir("big.json"), t);
     sweep_options so;
     memset(&so, 0, sizeof so);
     so.results_dir = in_dir("bres");
@@ -553,11 +520,8 @@ START_TEST(lr_1e4_diverges)
         db_err e = { "" };
         const char *res = in_dir("div");
         run_options o;
-        memset(&o, 0, sizeof o);
-        o.results_dir = res;
-        o.data_root = g_data;
-        o.quiet = 1;
-        ck_assert_msg(run_execute(cfg, id, &o, &e) == 1, "%s: %s", tasks[k], e.msg);
+        ck_assert_msg(run_quietly(cfg, id, g_data, res, &o, &e) == 1, "%s: %s", tasks[k],
+                      e.msg);
         cJSON *r = NULL;
         ck_assert_int_eq(db_json_load(&r, o.result_path, &e), 0);
         ck_assert_str_eq(cJSON_GetObjectItem(r, "status")->valuestring, "diverged");
@@ -592,7 +556,7 @@ START_TEST(report_to_dev_full)
     int st = system(cmd);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0);
     char out[1024];
-    slurp(in_dir("rep.err"), out, sizeof out);
+    slurp_into(in_dir("rep.err"), out, sizeof out);
     ck_assert_msg(strstr(out, "No space left on device") || strstr(out, "write"), "%s", out);
 }
 END_TEST

@@ -25,62 +25,6 @@ static void set_all(float *x, size_t n, float v)
         x[i] = v;
 }
 
-/* Float kernel result against a double reference, element-wise. */
-static void check_close(const char *what, const float *a, const double *ref,
-                        size_t n, double rtol)
-{
-    double mx = maxabs_d(ref, n);
-    size_t bad = n;
-    for (size_t i = 0; i < n && bad == n; i++)
-        if (!(fabs(a[i] - ref[i]) <= rtol * fabs(ref[i]) + rtol * 0.1 * mx + 1e-7))
-            bad = i;
-    /* one assertion per array: Check logs every assertion it passes */
-    ck_assert_msg(bad == n, "%s[%zu]: got %.9g, reference %.9g", what, bad,
-                  bad < n ? a[bad] : 0.0, bad < n ? ref[bad] : 0.0);
-}
-
-/* Analytic (float) gradient against numeric (double) one; also insists the
- * gradient is not trivially zero, which would make the comparison vacuous. */
-static void check_grad(const char *what, const float *a, const double *num,
-                       size_t n)
-{
-    double na = 0.0;
-    for (size_t i = 0; i < n; i++)
-        na += (double)a[i] * a[i];
-    ck_assert_msg(sqrt(na) > 1e-3, "%s: gradient norm %g is trivially small",
-                  what, sqrt(na));
-    check_close(what, a, num, n, 1e-3);
-}
-
-/* Backward accumulates: a second call on the same gradient doubles it. */
-static void check_twice(const char *what, const float *once,
-                        const float *twice, size_t n)
-{
-    size_t bad = n;
-    for (size_t i = 0; i < n && bad == n; i++)
-        if (!(fabsf(twice[i] - 2.0f * once[i]) <= 1e-5f * fabsf(once[i]) + 1e-6f))
-            bad = i;
-    ck_assert_msg(bad == n, "%s[%zu]: second backward gave %g, expected 2 x %g",
-                  what, bad, bad < n ? twice[bad] : 0.0, bad < n ? once[bad] : 0.0);
-}
-
-typedef double (*loss_fn)(void *ctx);
-
-/* Central differences of f with respect to p[0..n), in double. */
-static void numgrad(double *g, double *p, size_t n, loss_fn f, void *ctx)
-{
-    const double eps = 1e-5;
-    for (size_t i = 0; i < n; i++) {
-        double keep = p[i];
-        p[i] = keep + eps;
-        double fp = f(ctx);
-        p[i] = keep - eps;
-        double fm = f(ctx);
-        p[i] = keep;
-        g[i] = (fp - fm) / (2.0 * eps);
-    }
-}
-
 static double dot_d(const double *a, const double *b, size_t n)
 {
     double s = 0.0;

@@ -9,20 +9,8 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "test_numeric.h"
 #include "kernels.h"
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static void fill(float *x, size_t n, db_rng *r)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = 2.0f * db_rng_uniform(r) - 1.0f;
-}
 
 /* Few distinct values, so windows often hold ties: the first maximum in
  * row-major order must win on every path. */
@@ -86,7 +74,7 @@ START_TEST(test_pool_fast_paths)
             if (pass == 0)
                 fill_ties(in, nin, &r);
             else
-                fill(in, nin, &r);
+                fill_pm1(in, nin, &r);
             pool_naive(o1, a1, in, &s);
             maxpool_forward(o2, a2, in, &s);
             ck_assert_msg(memcmp(o1, o2, nout * 4) == 0, "shape %zu values", k);
@@ -94,7 +82,7 @@ START_TEST(test_pool_fast_paths)
         }
         /* backward_set overwrites garbage and equals zero + backward */
         float *g = xmalloc(nout * 4), *d1 = xmalloc(nin * 4), *d2 = xmalloc(nin * 4);
-        fill(g, nout, &r);
+        fill_pm1(g, nout, &r);
         memset(d1, 0, nin * 4);
         maxpool_backward(d1, g, a2, &s);
         for (size_t i = 0; i < nin; i++)
@@ -217,10 +205,10 @@ START_TEST(test_conv_fast_paths)
               *work = xmalloc(nwork * 4), *g = xmalloc(nout * 4);
         double *ref = xmalloc(nout * 8), *rin = xmalloc(nin * 8), *rw = xmalloc(nw * 8),
                *rb = xmalloc(s.OC * 8);
-        fill(in, nin, &r);
-        fill(w, nw, &r);
-        fill(b, s.OC, &r);
-        fill(g, nout, &r);
+        fill_pm1(in, nin, &r);
+        fill_pm1(w, nw, &r);
+        fill_pm1(b, s.OC, &r);
+        fill_pm1(g, nout, &r);
         for (size_t i = 0; i < nwork; i++)
             work[i] = 1e30f; /* the scratch holds garbage between calls */
         conv2d_forward(out, in, w, b, &s, work);
@@ -306,13 +294,13 @@ START_TEST(test_conv_pooled_weights)
                   *rw = xmalloc(nw * 4), *rb = xmalloc(s.OC * 4), *dw = xmalloc(nw * 4),
                   *db = xmalloc(s.OC * 4);
             uint32_t *am = xmalloc(npo * 4);
-            fill(in, nin, &r);
-            fill(w, nw, &r);
-            fill(b, s.OC, &r);
+            fill_pm1(in, nin, &r);
+            fill_pm1(w, nw, &r);
+            fill_pm1(b, s.OC, &r);
             /* whole windows at 0 after the ReLU: a bias near the sums' spread */
             for (size_t i = 0; i < s.OC; i++)
                 b[i] -= sqrtf((float)(s.C * s.K * s.K) / 9.0f);
-            fill(g, npo, &r);
+            fill_pm1(g, npo, &r);
             for (size_t i = 0; i < npo; i += 4) /* as a dropout above the pool */
                 g[i] = 0.0f;
             conv2d_forward_relu(out, in, w, b, &s, work);

@@ -7,13 +7,8 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "test_numeric.h"
 #include "kernels.h"
-
-static void fill(float *x, size_t n, db_rng *r)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = 2.0f * db_rng_uniform(r) - 1.0f;
-}
 
 START_TEST(test_conv_forward_relu)
 {
@@ -26,9 +21,9 @@ START_TEST(test_conv_forward_relu)
     size_t nin = 3 * 2 * 7 * 9, nout = 3 * 5 * s.OH * s.OW, nw = 5 * 2 * 9;
     float *in = malloc(nin * 4), *w = malloc(nw * 4), b[5], *o1 = malloc(nout * 4),
           *o2 = malloc(nout * 4), *work = malloc(conv2d_work_floats(&s) * 4);
-    fill(in, nin, &r);
-    fill(w, nw, &r);
-    fill(b, 5, &r);
+    fill_pm1(in, nin, &r);
+    fill_pm1(w, nw, &r);
+    fill_pm1(b, 5, &r);
     conv2d_forward(o1, in, w, b, &s, work);
     relu_forward(o1, o1, nout);
     conv2d_forward_relu(o2, in, w, b, &s, work);
@@ -47,9 +42,9 @@ START_TEST(test_dense_backward_set)
     db_rng_seed(&r, 2, DB_RNG_TEST, 0);
     enum { B = 5, In = 7, O = 6 };
     float in[B * In], w[O * In], dout[B * O];
-    fill(in, B * In, &r);
-    fill(w, O * In, &r);
-    fill(dout, B * O, &r);
+    fill_pm1(in, B * In, &r);
+    fill_pm1(w, O * In, &r);
+    fill_pm1(dout, B * O, &r);
     float dw1[O * In] = { 0 }, db1[O] = { 0 }, din1[B * In] = { 0 };
     float dw2[O * In], db2[O], din2[B * In];
     for (size_t i = 0; i < O * In; i++)
@@ -79,9 +74,9 @@ START_TEST(test_dense_backward_split)
     float *in = malloc(B * In * 4), *w = malloc(O * In * 4), *dout = malloc(B * O * 4);
     float *dw1 = malloc(O * In * 4), *db1 = malloc(O * 4), *din1 = malloc(B * In * 4);
     float *dw2 = malloc(O * In * 4), *db2 = malloc(O * 4), *din2 = malloc(B * In * 4);
-    fill(in, B * In, &r);
-    fill(w, O * In, &r);
-    fill(dout, B * O, &r);
+    fill_pm1(in, B * In, &r);
+    fill_pm1(w, O * In, &r);
+    fill_pm1(dout, B * O, &r);
     dense_backward_set(din1, dw1, db1, dout, in, w, B, In, O);
     for (size_t n = 1; n <= 40; n += (n < 4 ? 1 : 17)) {
         for (size_t i = 0; i < O * In; i++)
@@ -130,8 +125,8 @@ START_TEST(test_inplace_backward)
     db_rng_seed(&r, 3, DB_RNG_TEST, 0);
     enum { N = 37 };
     float x[N], out[N], d[N], g1[N] = { 0 }, g2[N];
-    fill(x, N, &r);
-    fill(d, N, &r);
+    fill_pm1(x, N, &r);
+    fill_pm1(d, N, &r);
     relu_forward(out, x, N);
     relu_backward(g1, d, out, N);
     memcpy(g2, d, sizeof d);
@@ -165,11 +160,11 @@ START_TEST(test_gru_gates_close_to_libm)
     db_rng r;
     db_rng_seed(&r, 5, DB_RNG_TEST, 0);
     float x[B * T * D], wx[3 * H * D], wh[3 * H * H], bx[3 * H], bh[3 * H], h[B * H];
-    fill(x, sizeof x / 4, &r);
-    fill(wx, sizeof wx / 4, &r);
-    fill(wh, sizeof wh / 4, &r);
-    fill(bx, sizeof bx / 4, &r);
-    fill(bh, sizeof bh / 4, &r);
+    fill_pm1(x, sizeof x / 4, &r);
+    fill_pm1(wx, sizeof wx / 4, &r);
+    fill_pm1(wh, sizeof wh / 4, &r);
+    fill_pm1(bx, sizeof bx / 4, &r);
+    fill_pm1(bh, sizeof bh / 4, &r);
     for (size_t i = 0; i < sizeof x / 4; i++)
         x[i] *= 4.0f; /* reach the saturating parts */
     uint32_t len[B] = { 1, 1 };

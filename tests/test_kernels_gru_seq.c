@@ -137,40 +137,6 @@ static void kbuf_free(kbuf *k)
         free(k->gbh);
 }
 
-static void check_grad(const char *what, const float *a, const double *num, size_t n)
-{
-    double na = 0.0, mx = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        na += (double)a[i] * a[i];
-        mx = fmax(mx, fabs(num[i]));
-    }
-    ck_assert_msg(sqrt(na) > 1e-3, "%s: gradient norm %g is trivially small", what,
-                  sqrt(na));
-    size_t bad = n;
-    for (size_t i = 0; i < n && bad == n; i++)
-        if (!(fabs(a[i] - num[i]) <= 1e-3 * fabs(num[i]) + 1e-4 * mx + 1e-7))
-            bad = i;
-    ck_assert_msg(bad == n, "%s[%zu]: analytic %.9g, numeric %.9g", what, bad,
-                  bad < n ? a[bad] : 0.0, bad < n ? num[bad] : 0.0);
-}
-
-/* The loss as a function of the double copies, for central differences. */
-typedef double (*loss_fn)(void *ctx);
-
-static void numgrad(double *g, double *p, size_t n, loss_fn f, void *ctx)
-{
-    const double eps = 1e-5;
-    for (size_t i = 0; i < n; i++) {
-        double keep = p[i];
-        p[i] = keep + eps;
-        double fp = f(ctx);
-        p[i] = keep - eps;
-        double fm = f(ctx);
-        p[i] = keep;
-        g[i] = (fp - fm) / (2.0 * eps);
-    }
-}
-
 static void check_param_grads(const char *tag, const layer *L, const kbuf *k,
                               loss_fn f, void *ctx)
 {

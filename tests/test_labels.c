@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "gen_data.h"
+#include "test_train.h"
 #include "report/aggregate.h"
 #include "report/results.h"
 #include "train/run.h"
@@ -50,21 +50,12 @@ static void write_config(const char *name, size_t hidden, double rate, const cha
 
 static void setup_once(void)
 {
-    snprintf(root, sizeof root, "/tmp/dbtest-labels-XXXXXX");
-    if (!mkdtemp(root))
-        abort();
-    char data[300];
-    snprintf(data, sizeof data, "%s/data", root);
-    if (gen_all(data, 200, 60))
-        abort();
+    make_root_with_data(root, sizeof root, "/tmp/dbtest-labels-XXXXXX", 200, 60);
 }
 
 static void teardown_once(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    remove_root(root);
 }
 
 /* Resolves config file `name` (strategy: NULL for the file's); returns the
@@ -133,11 +124,7 @@ static void run_into(const char *name, long seed, const char *dir)
     snprintf(out, sizeof out, "%s/%s", root, dir);
     snprintf(data, sizeof data, "%s/data", root);
     run_options o;
-    memset(&o, 0, sizeof o);
-    o.results_dir = out;
-    o.data_root = data;
-    o.quiet = 1;
-    int rc = run_execute(cfg, id, &o, &e);
+    int rc = run_quietly(cfg, id, data, out, &o, &e);
     cJSON_Delete(cfg);
     ck_assert_msg(rc == 0, "%s: %s", name, e.msg);
 }

@@ -16,9 +16,8 @@
 
 #include "check_main.h"
 #include "test_util.h"
-#include "gen_data.h"
+#include "test_train.h"
 #include "pytorch/bn_case.h"
-#include "json_schema.h"
 #include "train/calib.h"
 #include "train/ckpt.h"
 #include "train/model.h"
@@ -817,25 +816,13 @@ static char root[256];
 
 static void setup_once(void)
 {
-    const char *src = getenv("DROPBENCH_SRC");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/configs", src ? src : ".");
-    setenv("DROPBENCH_CONFIGS", path, 1);
-    snprintf(root, sizeof root, "/tmp/dbtest-modern-XXXXXX");
-    if (!mkdtemp(root))
-        abort();
-    char data[300];
-    snprintf(data, sizeof data, "%s/data", root);
-    if (gen_all(data, 300, 100))
-        abort();
+    use_source_configs(1);
+    make_root_with_data(root, sizeof root, "/tmp/dbtest-modern-XXXXXX", 300, 100);
 }
 
 static void teardown_once(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    remove_root(root);
 }
 
 /* Resolves and executes a run; returns the parsed result, checked against
@@ -863,21 +850,11 @@ static cJSON *run_one(const char *task, const char *strategy, const char *rate, 
     snprintf(out, sizeof out, "%s/out%d-%d", root, (int)getpid(), k++);
     snprintf(last_dir, sizeof last_dir, "%s", out);
     run_options o;
-    memset(&o, 0, sizeof o);
-    o.results_dir = out;
-    o.data_root = data;
-    o.quiet = 1;
-    int rc = run_execute(cfg, id, &o, &e);
+    int rc = run_quietly(cfg, id, data, out, &o, &e);
     cJSON_Delete(cfg);
     ck_assert_msg(rc == 0, "execute: %s", e.msg);
-    cJSON *res = NULL, *schema = NULL;
-    ck_assert_msg(db_json_load(&res, o.result_path, &e) == 0, "%s", e.msg);
-    const char *src = getenv("DROPBENCH_SRC");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/results/schema.json", src ? src : ".");
-    ck_assert_msg(db_json_load(&schema, path, &e) == 0, "%s", e.msg);
-    char err[512];
-    ck_assert_msg(js_validate(schema, res, "$", err, sizeof err) == 0, "schema: %s", err);
+    cJSON *schema = load_schema();
+    cJSON *res = load_checked_result(schema, o.result_path);
     cJSON_Delete(schema);
     return res;
 }

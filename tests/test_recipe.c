@@ -12,8 +12,7 @@
 
 #include "check_main.h"
 #include "data/preprocess.h"
-#include "gen_data.h"
-#include "json_schema.h"
+#include "test_train.h"
 #include "train/model.h"
 #include "train/run.h"
 #include "train/runcfg.h"
@@ -25,35 +24,17 @@ static cJSON *schema;
 
 static void setup_once(void)
 {
-    const char *src = getenv("DROPBENCH_SRC");
+    use_source_configs(0);
+    make_root_with_data(root, sizeof root, "/tmp/dbtest-recipe-XXXXXX", 500, 120);
     char path[1024];
-    if (src) {
-        snprintf(path, sizeof path, "%s/configs", src);
-        setenv("DROPBENCH_CONFIGS", path, 1);
-    }
-    snprintf(root, sizeof root, "/tmp/dbtest-recipe-XXXXXX");
-    if (!mkdtemp(root))
-        abort();
-    char data[300];
-    snprintf(data, sizeof data, "%s/data", root);
-    if (gen_all(data, 500, 120))
-        abort();
     snprintf(path, sizeof path, "%s/cache", root);
     setenv("DROPBENCH_CACHE", path, 1);
-    snprintf(path, sizeof path, "%s/results/schema.json", src ? src : ".");
-    db_err e;
-    if (db_json_load(&schema, path, &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        abort();
-    }
+    schema = load_schema();
 }
 
 static void teardown_once(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    remove_root(root);
     cJSON_Delete(schema);
 }
 
@@ -465,17 +446,9 @@ static cJSON *execute(cJSON *cfg, const char *id)
     snprintf(data, sizeof data, "%s/data", root);
     snprintf(out, sizeof out, "%s/out%d", root, k++);
     run_options o;
-    memset(&o, 0, sizeof o);
-    o.results_dir = out;
-    o.data_root = data;
-    o.quiet = 1;
     db_err e;
-    ck_assert_msg(run_execute(cfg, id, &o, &e) == 0, "%s", e.msg);
-    cJSON *res = NULL;
-    ck_assert_msg(db_json_load(&res, o.result_path, &e) == 0, "%s", e.msg);
-    char err[512];
-    ck_assert_msg(js_validate(schema, res, "$", err, sizeof err) == 0, "schema: %s", err);
-    return res;
+    ck_assert_msg(run_quietly(cfg, id, data, out, &o, &e) == 0, "%s", e.msg);
+    return load_checked_result(schema, o.result_path);
 }
 
 static double final_num(const cJSON *r, const char *k)

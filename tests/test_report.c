@@ -12,6 +12,7 @@
 #include <cJSON.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "cli/commands.h"
 #include "report/aggregate.h"
 #include "report/plot.h"
@@ -39,10 +40,7 @@ static void write_text(const char *name, const char *text)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
+    write_text_file(path, text);
 }
 
 /* A result file as run_execute writes it (the fields the report reads).

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "gen_data.h"
-#include "json_schema.h"
+#include "test_util.h"
+#include "test_train.h"
 #include "train/run.h"
 #include "train/train.h"
 #include "util/fs.h"
@@ -25,33 +25,14 @@ static int run_threads;    /* 0: the config's */
 
 static void setup_once(void)
 {
-    const char *src = getenv("DROPBENCH_SRC");
-    char path[1024];
-    if (src) {
-        snprintf(path, sizeof path, "%s/configs", src);
-        setenv("DROPBENCH_CONFIGS", path, 1);
-    }
-    snprintf(root, sizeof root, "/tmp/dbtest-run-XXXXXX");
-    if (!mkdtemp(root))
-        abort();
-    char data[300];
-    snprintf(data, sizeof data, "%s/data", root);
-    if (gen_all(data, 500, 120))
-        abort();
-    snprintf(path, sizeof path, "%s/results/schema.json", src ? src : ".");
-    db_err e;
-    if (db_json_load(&schema, path, &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        abort();
-    }
+    use_source_configs(0);
+    make_root_with_data(root, sizeof root, "/tmp/dbtest-run-XXXXXX", 500, 120);
+    schema = load_schema();
 }
 
 static void teardown_once(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    remove_root(root);
     cJSON_Delete(schema);
 }
 
@@ -82,20 +63,12 @@ static cJSON *run(const char *task, const char *strategy, const char *rate, long
     snprintf(data, sizeof data, "%s/data", root);
     fresh_tmp();
     run_options o;
-    memset(&o, 0, sizeof o);
-    o.results_dir = tmp;
-    o.data_root = data;
-    o.quiet = 1;
-    int rc = run_execute(cfg, id, &o, &e);
+    int rc = run_quietly(cfg, id, data, tmp, &o, &e);
     cJSON_Delete(cfg);
     ck_assert_msg(rc >= 0, "execute: %s", e.msg);
     if (status)
         *status = rc;
-    cJSON *res = NULL;
-    ck_assert_msg(db_json_load(&res, o.result_path, &e) == 0, "%s", e.msg);
-    char err[512];
-    ck_assert_msg(js_validate(schema, res, "$", err, sizeof err) == 0, "schema: %s", err);
-    return res;
+    return load_checked_result(schema, o.result_path);
 }
 
 static double final_err(const cJSON *r)
@@ -299,11 +272,7 @@ START_TEST(divergence_is_recorded)
     snprintf(data, sizeof data, "%s/data", root);
     fresh_tmp();
     run_options o;
-    memset(&o, 0, sizeof o);
-    o.results_dir = tmp;
-    o.data_root = data;
-    o.quiet = 1;
-    ck_assert_int_eq(run_execute(cfg, id, &o, &e), 1);
+    ck_assert_int_eq(run_quietly(cfg, id, data, tmp, &o, &e), 1);
     cJSON_Delete(cfg);
     cJSON *r = NULL;
     ck_assert_int_eq(db_json_load(&r, o.result_path, &e), 0);
@@ -332,19 +301,6 @@ static int cli(const char *args, char *errtext, size_t n)
     if (f)
         fclose(f);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static int dir_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += de->d_name[0] != '.';
-    closedir(d);
-    return n;
 }
 
 START_TEST(cli_errors_leave_nothing)
@@ -392,7 +348,7 @@ START_TEST(cli_errors_leave_nothing)
         ck_assert_msg(st != 0, "%s: exit 0", cases[i].args);
         ck_assert_msg(strstr(err, cases[i].expect) != NULL, "%s: stderr \"%s\"", cases[i].args,
                       err);
-        ck_assert_msg(dir_entries(tmp) == 0, "%s left files in %s", cases[i].args, tmp);
+        ck_assert_msg(count_in_dir(tmp, NULL) == 0, "%s left files in %s", cases[i].args, tmp);
     }
     const char *files[][2] = { { badjson, "line 4, column 1: the text ends early" },
                                { badkey, "unknown key \"momentun\"; did you mean \"momentum\"?" },
@@ -402,7 +358,7 @@ START_TEST(cli_errors_leave_nothing)
         snprintf(args, sizeof args, "run --config '%s' --results '%s'", files[i][0], tmp);
         ck_assert_int_ne(cli(args, err, sizeof err), 0);
         ck_assert_msg(strstr(err, files[i][1]) && strstr(err, files[i][0]), "stderr: %s", err);
-        ck_assert_int_eq(dir_entries(tmp), 0);
+        ck_assert_int_eq(count_in_dir(tmp, NULL), 0);
     }
     /* a run that fails after making its results folder leaves no empty
      * folder behind (issue 19): here the validation split asks for more
@@ -428,13 +384,13 @@ START_TEST(cli_run_task_and_config)
              "run --config '%s/configs/mnist-lenet.json' --strategy conv --seed 1 --epochs 1 "
              "--limit-train 128 --quiet --results '%s'", src ? src : ".", tmp);
     ck_assert_msg(cli(args, err, sizeof err) == 0, "%s", err);
-    ck_assert_int_eq(dir_entries(tmp), 1);
+    ck_assert_int_eq(count_in_dir(tmp, NULL), 1);
     fresh_tmp();
     snprintf(args, sizeof args,
              "run --task mnist-lenet --strategy conv --seed 1 --epochs 1 --limit-train 128 "
              "--quiet --results '%s'", tmp);
     ck_assert_msg(cli(args, err, sizeof err) == 0, "%s", err);
-    ck_assert_int_eq(dir_entries(tmp), 1);
+    ck_assert_int_eq(count_in_dir(tmp, NULL), 1);
     fresh_tmp();
     snprintf(args, sizeof args, "run --task mnist-mlp --lr 1e6 --epochs 1 --limit-train 300 "
              "--quiet --results '%s'", tmp);

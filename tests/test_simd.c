@@ -12,21 +12,9 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "test_numeric.h"
 #include "kernels.h"
 #include "rng.h"
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static void fill(float *x, size_t n, db_rng *r)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = db_rng_uniform(r) * 2.0f - 1.0f;
-}
 
 /* The paths this CPU runs, widest first. */
 static int paths(db_simd *p)
@@ -100,10 +88,10 @@ static float *conv_all(const conv2d_shape *s, size_t *n_out, int wino)
         nwork = conv2d_pooled_work_floats(s);
     float *in = xmalloc(nin * 4), *w = xmalloc(nw * 4), *b = xmalloc(s->OC * 4),
           *R = xmalloc(nout * 4), *work = xmalloc(nwork * 4);
-    fill(in, nin, &r);
-    fill(w, nw, &r);
-    fill(b, s->OC, &r);
-    fill(R, nout, &r);
+    fill_pm1(in, nin, &r);
+    fill_pm1(w, nw, &r);
+    fill_pm1(b, s->OC, &r);
+    fill_pm1(R, nout, &r);
     const size_t total = 3 * nout + 2 * (nin + nw + s->OC) + nw + s->OC;
     float *o = xmalloc(total * 4), *p = o;
     int was = conv2d_set_winograd(wino);
@@ -125,7 +113,7 @@ static float *conv_all(const conv2d_shape *s, size_t *n_out, int wino)
         uint32_t *am = xmalloc(npo * 4);
         conv2d_forward_relu(relu, in, w, b, s, work);
         maxpool_forward(po, am, relu, &ps);
-        fill(g, npo, &r);
+        fill_pm1(g, npo, &r);
         conv2d_pooled_weights(p, p + nw, g, am, po, ps.OH * ps.OW, in, s, work, 1);
         free(relu), free(po), free(g), free(am);
     } else {
@@ -217,13 +205,13 @@ static float *gru_all(size_t B, size_t T, size_t D, size_t H, int rdrop, size_t 
           *dhs = xmalloc(B * T * H * 4);
     uint32_t *len = xmalloc(B * 4);
     uint8_t *mask = xmalloc(B * H);
-    fill(x, B * T * D, &r);
-    fill(wx, H3 * D, &r);
-    fill(wh, H3 * H, &r);
-    fill(bx, H3, &r);
-    fill(bh, H3, &r);
-    fill(dhf, B * H, &r);
-    fill(dhs, B * T * H, &r);
+    fill_pm1(x, B * T * D, &r);
+    fill_pm1(wx, H3 * D, &r);
+    fill_pm1(wh, H3 * H, &r);
+    fill_pm1(bx, H3, &r);
+    fill_pm1(bh, H3, &r);
+    fill_pm1(dhf, B * H, &r);
+    fill_pm1(dhs, B * T * H, &r);
     for (size_t b = 0; b < B; b++)
         len[b] = (uint32_t)(b % (T + 1)); /* 0 .. T steps */
     for (size_t i = 0; i < B * H; i++)
@@ -291,8 +279,8 @@ static float *dropout_all(size_t B, size_t G, size_t S, float rate, size_t *n_ou
     const size_t n = B * G * S, groups = B * G;
     float *in = xmalloc(n * 4), *d = xmalloc(n * 4);
     uint8_t *mask = xmalloc(groups);
-    fill(in, n, &r);
-    fill(d, n, &r);
+    fill_pm1(in, n, &r);
+    fill_pm1(d, n, &r);
     /* specials: a dropped group is +0 even for inf and NaN; -0 in din */
     in[0] = INFINITY;
     if (n > 1)

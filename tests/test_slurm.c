@@ -18,6 +18,7 @@
 #include <cJSON.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "gen_data.h"
 #include "cli/commands.h"
 #include "sweep/plan.h"
@@ -53,14 +54,6 @@ static char *slurp(const char *path)
     ck_assert_ptr_nonnull(copy);
     memcpy(copy, buf, n + 1);
     return copy;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
 }
 
 static int count_lines_with(const char *text, const char *needle)
@@ -310,7 +303,7 @@ START_TEST(test_script_runs)
     snprintf(text, sizeof text,
              "#!/bin/sh\nfor a in \"$@\"; do printf '%%s\\n' \"$a\"; done > "
              "'%s'\necho \"configs=$DROPBENCH_CONFIGS\" >> '%s'\n", args, args);
-    write_file(fake, text);
+    write_text_file(fake, text);
     chmod(fake, 0755);
     slurm_script s = example_script();
     s.dropbench = fake;
@@ -320,7 +313,7 @@ START_TEST(test_script_runs)
     char *body = NULL;
     db_err e = { "" };
     ck_assert_int_eq(slurm_script_text(&body, &s, &e), 0);
-    write_file(script, body);
+    write_text_file(script, body);
     free(body);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "bash -n '%s'", script);
@@ -367,7 +360,7 @@ static void result_file(const sweep_plan *p, size_t i, const char *json)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/%s", p->results_dir, p->runs[i].name);
-    write_file(path, json);
+    write_text_file(path, json);
 }
 
 START_TEST(test_status)
@@ -414,7 +407,7 @@ START_TEST(test_status)
     ck_assert_int_eq(flock(lfd, LOCK_EX | LOCK_NB), 0);
     /* a stale lock file that nobody holds: not running */
     snprintf(lock, sizeof lock, "%s/%s.lock", p.results_dir, p.runs[6].name);
-    write_file(lock, "123\n");
+    write_text_file(lock, "123\n");
     char logp[600], log[4000];
     snprintf(logp, sizeof logp, "%s/sweep.log", p.results_dir);
     snprintf(log, sizeof log,
@@ -429,7 +422,7 @@ START_TEST(test_status)
              "2026-01-01T00:00:07Z fai",
              p.runs[2].name, p.runs[4].name, p.runs[4].name, p.runs[5].name,
              p.runs[6].name, p.runs[6].name);
-    write_file(logp, log);
+    write_text_file(logp, log);
 
     ck_assert_msg(slurm_status_compute(&st, &p, 2, &e) == 0, "%s", e.msg);
     int want[8] = { SLURM_DONE, SLURM_DIVERGED, SLURM_RUNNING, SLURM_FAILED,
@@ -483,7 +476,7 @@ static void write_sweep(char *path, size_t n, const char *results)
              "[\"mnist-mlp\"], \"strategies\": [\"none\", \"hinton\"], "
              "\"seeds\": [0, 1], \"epochs\": 1, \"limit_train\": 64}",
              results);
-    write_file(path, text);
+    write_text_file(path, text);
 }
 
 START_TEST(test_cmd_submit_and_status)
@@ -503,7 +496,7 @@ START_TEST(test_cmd_submit_and_status)
     snprintf(text, sizeof text,
              "#!/bin/sh\nprintf '%%s\\n' \"$@\" >> '%s'\necho '4242;cluster'\n",
              args);
-    write_file(fake, text);
+    write_text_file(fake, text);
     chmod(fake, 0755);
     setenv("DROPBENCH_SBATCH", fake, 1);
 

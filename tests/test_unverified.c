@@ -24,14 +24,8 @@ static char g_dir[256], g_data[300];
 
 static void setup(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/db-test-unverified.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    snprintf(g_data, sizeof g_data, "%s/data", g_dir);
-    ck_assert_int_eq(gen_idx_set(g_data, "mnist", 128, 32, 0, 5), 0);
-    const char *src = getenv("DROPBENCH_SRC");
-    static char cfg[512];
-    snprintf(cfg, sizeof cfg, "%s/configs", src ? src : ".");
-    setenv("DROPBENCH_CONFIGS", cfg, 1);
+    scratch_with_mnist(g_dir, sizeof g_dir, "/tmp/db-test-unverified.XXXXXX", g_data, sizeof g_data,
+                       128, 32);
     unsetenv("DROPBENCH_ALLOW_UNVERIFIED");
 }
 

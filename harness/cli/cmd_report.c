@@ -71,7 +71,15 @@ static int write_report(const report_set *set, const report_table *t,
     return rc;
 }
 
-int cmd_report(int argc, char **argv)
+/* The options of `dropbench report`. */
+typedef struct report_args {
+    enum report_format fmt;
+    const char *baseline, *output, *plots, *title, *append, *repro_dir;
+    int baseline_given;
+} report_args;
+
+/* Parses argv into a; -1 to go on, else the exit status (said why). */
+static int report_parse_args(report_args *a, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "format", required_argument, NULL, 'f' },
@@ -84,27 +92,26 @@ int cmd_report(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    enum report_format fmt = REPORT_MD;
-    const char *baseline = "none", *output = NULL, *plots = NULL;
-    const char *title = NULL, *append = NULL, *repro_dir = NULL;
-    int baseline_given = 0;
+    memset(a, 0, sizeof *a);
+    a->fmt = REPORT_MD;
+    a->baseline = "none";
     db_err e = { "" };
     optind = 1;
     int c;
     while ((c = cli_getopt(argc, argv, "f:b:o:p:t:a:r:h", opts, "report", 1)) != -1) {
         switch (c) {
         case 'f':
-            if (report_parse_format(optarg, &fmt, &e) != 0) {
+            if (report_parse_format(optarg, &a->fmt, &e) != 0) {
                 fprintf(stderr, "dropbench report: %s\n", e.msg);
                 return 2;
             }
             break;
-        case 'b': baseline = optarg; baseline_given = 1; break;
-        case 'o': output = optarg; break;
-        case 'p': plots = optarg; break;
-        case 't': title = optarg; break;
-        case 'a': append = optarg; break;
-        case 'r': repro_dir = optarg; break;
+        case 'b': a->baseline = optarg; a->baseline_given = 1; break;
+        case 'o': a->output = optarg; break;
+        case 'p': a->plots = optarg; break;
+        case 't': a->title = optarg; break;
+        case 'a': a->append = optarg; break;
+        case 'r': a->repro_dir = optarg; break;
         case 'h': report_usage(stdout); return 0;
         default: return 2; /* cli_getopt said why */
         }
@@ -114,30 +121,153 @@ int cmd_report(int argc, char **argv)
                         "(`dropbench report --help`)\n");
         return 2;
     }
+    return -1;
+}
 
-    report_set set;
-    memset(&set, 0, sizeof set);
-    for (int i = optind; i < argc; i++) {
-        size_t before = set.nfiles;
-        if (report_load(&set, argv[i], &e) != 0) {
+/* Loads the results of folders dirs[0..n) into set; 0, or 1 once said why
+ * (set is freed then). */
+static int report_load_all(report_set *set, char **dirs, int n)
+{
+    db_err e = { "" };
+    memset(set, 0, sizeof *set);
+    for (int i = 0; i < n; i++) {
+        size_t before = set->nfiles;
+        if (report_load(set, dirs[i], &e) != 0) {
             fprintf(stderr, "dropbench report: %s\n", e.msg);
-            report_set_free(&set);
+            report_set_free(set);
             return 1;
         }
-        if (set.nfiles == before)
+        if (set->nfiles == before)
             fprintf(stderr, "dropbench report: %s: no result files (*.json) "
-                            "in this directory\n", argv[i]);
+                            "in this directory\n", dirs[i]);
     }
-    for (size_t i = 0; i < set.nproblems; i++)
-        fprintf(stderr, "dropbench report: skipped %s\n", set.problems[i]);
-    if (set.nfiles == 0) {
+    for (size_t i = 0; i < set->nproblems; i++)
+        fprintf(stderr, "dropbench report: skipped %s\n", set->problems[i]);
+    if (set->nfiles == 0) {
         fprintf(stderr, "dropbench report: nothing to report\n");
-        report_set_free(&set);
+        report_set_free(set);
         return 1;
     }
+    return 0;
+}
 
+/* An explicit --baseline must be one of the reported strategies (the
+ * default, none, may be absent: then nothing is compared).  0, or 1 once
+ * said why. */
+static int report_check_baseline(const report_table *t, const report_args *a)
+{
+    int found = 0;
+    for (size_t i = 0; i < t->nrows; i++)
+        found |= strcmp(t->rows[i].strategy, a->baseline) == 0;
+    if (found || !a->baseline_given)
+        return 0;
+    db_err e = { "" };
+    const char **names = malloc((t->nrows + 1) * sizeof *names);
+    size_t nn = 0;
+    for (size_t i = 0; names && i < t->nrows; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < nn; j++)
+            dup |= strcmp(names[j], t->rows[i].strategy) == 0;
+        if (!dup)
+            names[nn++] = t->rows[i].strategy;
+    }
+    db_fail_unknown(&e, "--baseline", "baseline", a->baseline, names, nn);
+    fprintf(stderr, "dropbench report: %s\n", names ? e.msg : "out of memory");
+    free(names);
+    return 1;
+}
+
+/* What the document shows beside the table, and what holds it. */
+typedef struct report_parts {
+    report_doc doc;
+    char *extra, *prefix;
+    report_crosscheck xc;
+    report_set rset;
+    report_repro repro;
+    char **names;
+    size_t np;
+} report_parts;
+
+/* The --append text, the cross-check and the --reproductions section into
+ * p->doc; 0, or 1 once said why. */
+static int report_add_sections(report_parts *p, const report_set *set,
+                               const report_table *t, const report_args *a)
+{
+    db_err e = { "" };
+    int rc = 0;
+    if (a->append &&
+        !(p->extra = db_read_file(a->append, &p->doc.append_len, 16u << 20, &e))) {
+        fprintf(stderr, "dropbench report: --append: %s\n", e.msg);
+        rc = 1;
+    }
+    p->doc.append = p->extra;
+    if (rc == 0 && report_crosscheck_make(set, t, &p->xc, &e) != 0) {
+        fprintf(stderr, "dropbench report: %s\n", e.msg);
+        rc = 1;
+    }
+    p->doc.xc = &p->xc;
+    if (rc == 0 && a->repro_dir) {
+        if (report_load(&p->rset, a->repro_dir, &e) != 0) {
+            fprintf(stderr, "dropbench report: --reproductions: %s\n", e.msg);
+            rc = 1;
+        } else if (report_repro_make(&p->rset, &p->repro) != 0) {
+            fprintf(stderr, "dropbench report: out of memory\n");
+            rc = 1;
+        } else {
+            for (size_t i = 0; i < p->rset.nproblems; i++)
+                fprintf(stderr, "dropbench report: skipped %s\n", p->rset.problems[i]);
+            p->doc.repro = &p->repro;
+        }
+    }
+    return rc;
+}
+
+/* --plots: the plots, and the document's links to them; 0, or 1 once said
+ * why. */
+static int report_add_plots(report_parts *p, const report_set *set,
+                            const report_table *t, const report_args *a)
+{
+    db_err e = { "" };
+    if (report_plots(set, t, a->plots, &p->np, &p->names, &e) != 0) {
+        fprintf(stderr, "dropbench report: plots: %s\n", e.msg);
+        return 1;
+    }
+    fprintf(stderr, "dropbench report: %zu plot(s) in %s (SVG and "
+                    "PNG)\n", p->np, a->plots);
+    p->doc.plots = p->names;
+    p->doc.nplots = p->np;
+    p->prefix = db_relative_dir(a->output ? a->output : "./report", a->plots);
+    p->doc.plot_prefix = p->prefix;
+    if (!p->prefix) {
+        fprintf(stderr, "dropbench report: out of memory\n");
+        return 1;
+    }
+    return 0;
+}
+
+static void report_parts_free(report_parts *p)
+{
+    db_strv_free(p->names, p->np);
+    free(p->prefix);
+    free(p->extra);
+    report_crosscheck_free(&p->xc);
+    report_repro_free(&p->repro);
+    report_set_free(&p->rset);
+}
+
+int cmd_report(int argc, char **argv)
+{
+    report_args a;
+    int rc = report_parse_args(&a, argc, argv);
+    if (rc >= 0)
+        return rc;
+    report_set set;
+    if (report_load_all(&set, argv + optind, argc - optind) != 0)
+        return 1;
+
+    db_err e = { "" };
     report_table t;
-    if (report_aggregate(&set, baseline, &t, &e) != 0) {
+    if (report_aggregate(&set, a.baseline, &t, &e) != 0) {
         fprintf(stderr, "dropbench report: %s\n", e.msg);
         for (size_t i = 0; i < set.n; i++)
             fprintf(stderr, "  %s: %s%s%s\n", set.res[i].file,
@@ -146,93 +276,22 @@ int cmd_report(int argc, char **argv)
         report_set_free(&set);
         return 1;
     }
-
-    /* an explicit --baseline must be one of the reported strategies (the
-     * default, none, may be absent: then nothing is compared) */
-    int found = 0;
-    for (size_t i = 0; i < t.nrows; i++)
-        found |= strcmp(t.rows[i].strategy, baseline) == 0;
-    if (!found && baseline_given) {
-        const char **names = malloc((t.nrows + 1) * sizeof *names);
-        size_t nn = 0;
-        for (size_t i = 0; names && i < t.nrows; i++) {
-            int dup = 0;
-            for (size_t j = 0; j < nn; j++)
-                dup |= strcmp(names[j], t.rows[i].strategy) == 0;
-            if (!dup)
-                names[nn++] = t.rows[i].strategy;
-        }
-        db_fail_unknown(&e, "--baseline", "baseline", baseline, names,
-                        nn);
-        fprintf(stderr, "dropbench report: %s\n", names ? e.msg : "out of memory");
-        free(names);
+    if (report_check_baseline(&t, &a) != 0) {
         report_table_free(&t);
         report_set_free(&set);
         return 1;
     }
 
-    int rc = 0;
-    report_doc doc;
-    memset(&doc, 0, sizeof doc);
-    doc.title = title;
-    char *extra = NULL, *prefix = NULL;
-    report_crosscheck xc;
-    memset(&xc, 0, sizeof xc);
-    if (append && !(extra = db_read_file(append, &doc.append_len, 16u << 20, &e))) {
-        fprintf(stderr, "dropbench report: --append: %s\n", e.msg);
-        rc = 1;
-    }
-    doc.append = extra;
-    if (rc == 0 && report_crosscheck_make(&set, &t, &xc, &e) != 0) {
-        fprintf(stderr, "dropbench report: %s\n", e.msg);
-        rc = 1;
-    }
-    doc.xc = &xc;
-    report_set rset;
-    memset(&rset, 0, sizeof rset);
-    report_repro repro;
-    memset(&repro, 0, sizeof repro);
-    if (rc == 0 && repro_dir) {
-        if (report_load(&rset, repro_dir, &e) != 0) {
-            fprintf(stderr, "dropbench report: --reproductions: %s\n", e.msg);
-            rc = 1;
-        } else if (report_repro_make(&rset, &repro) != 0) {
-            fprintf(stderr, "dropbench report: out of memory\n");
-            rc = 1;
-        } else {
-            for (size_t i = 0; i < rset.nproblems; i++)
-                fprintf(stderr, "dropbench report: skipped %s\n", rset.problems[i]);
-            doc.repro = &repro;
-        }
-    }
+    report_parts p;
+    memset(&p, 0, sizeof p);
+    p.doc.title = a.title;
+    rc = report_add_sections(&p, &set, &t, &a);
     /* Plots first: a failed plot step prints no report. */
-    char **names = NULL;
-    size_t np = 0;
-    if (rc == 0 && plots) {
-        if (report_plots(&set, &t, plots, &np, &names, &e) != 0) {
-            fprintf(stderr, "dropbench report: plots: %s\n", e.msg);
-            rc = 1;
-        } else {
-            fprintf(stderr, "dropbench report: %zu plot(s) in %s (SVG and "
-                            "PNG)\n", np, plots);
-            doc.plots = names;
-            doc.nplots = np;
-            prefix = db_relative_dir(output ? output : "./report", plots);
-            if (!prefix) {
-                fprintf(stderr, "dropbench report: out of memory\n");
-                rc = 1;
-            }
-            doc.plot_prefix = prefix;
-        }
-    }
+    if (rc == 0 && a.plots)
+        rc = report_add_plots(&p, &set, &t, &a);
     if (rc == 0)
-        rc = write_report(&set, &t, fmt, &doc, output);
-    db_strv_free(names, np);
-    free(prefix);
-    free(extra);
-    report_crosscheck_free(&xc);
-    report_repro_free(&repro);
-    report_set_free(&rset);
+        rc = write_report(&set, &t, a.fmt, &p.doc, a.output);
+    report_parts_free(&p);
     report_table_free(&t);
     report_set_free(&set);
     return rc;

@@ -334,6 +334,16 @@ static int cmd_status(slurm_cli *c, const sweep_plan *plan)
     return rc;
 }
 
+/* The most BLAS threads any of the n runs asks for (at least 1). */
+static int runs_max_threads(const sweep_run *runs, size_t n)
+{
+    int threads = 1;
+    for (size_t i = 0; i < n; i++)
+        if (runs[i].threads > threads)
+            threads = runs[i].threads;
+    return threads;
+}
+
 static int cmd_index(slurm_cli *c, const sweep_plan *plan)
 {
     db_err e = { "" };
@@ -359,10 +369,7 @@ static int cmd_index(slurm_cli *c, const sweep_plan *plan)
     sweep_options o = c->o;
     if (o.jobs <= 0) {
         /* the CPUs Slurm gave this task, not the node's */
-        int threads = 1;
-        for (size_t i = 0; i < count; i++)
-            if (sub.runs[i].threads > threads)
-                threads = sub.runs[i].threads;
+        int threads = runs_max_threads(sub.runs, count);
         const char *cpt = getenv("SLURM_CPUS_PER_TASK");
         long cpus;
         if (!cpt || cli_long(cpt, 1, 4096, &cpus) != 0)
@@ -381,110 +388,112 @@ static int cmd_index(slurm_cli *c, const sweep_plan *plan)
         fprintf(o.progress, "dropbench sweep %s: index %ld = runs %zu-%zu of "
                             "%zu (slurm job %s)\n",
                 plan->name, c->index, first, first + count - 1, plan->n, job);
-    sweep_summary s;
-    if (sweep_execute(&sub, &o, &s, &e) != 0) {
-        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-        return 1;
-    }
-    fflush(stderr);
-    sweep_summary_print(stdout, &sub, &s);
-    int rc = s.signal ? 128 + s.signal
-             : (s.failed || s.interrupted || s.pending) ? 1
-                                                        : 0;
-    sweep_summary_free(&s);
-    return rc;
+    return cli_sweep_execute(&sub, &o);
 }
 
-static int cmd_submit(slurm_cli *c, const sweep_plan *plan)
+/* The array indices to submit into *array (--array, or those with runs
+ * missing or failed).  0: go on; 1: nothing to submit (said so), return 0;
+ * -1: an error (said so), return 1. */
+static int submit_indices(const slurm_cli *c, const sweep_plan *plan, size_t rpt,
+                          char **array)
 {
     db_err e = { "" };
-    size_t rpt = c->runs_per_task > 0 ? (size_t)c->runs_per_task : 1;
-    size_t ntasks = slurm_ntasks(plan->n, rpt);
-    if (plan->n == 0) {
-        printf("sweep %s: no runs to submit\n", plan->name);
-        return 0;
-    }
-    char *array = NULL;
     if (c->array) {
-        array = strdup(c->array);
+        *array = strdup(c->array);
     } else {
         slurm_status st;
         if (slurm_status_compute(&st, plan, rpt, &e) != 0) {
             fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-            return 1;
+            return -1;
         }
-        array = slurm_status_missing(&st);
+        *array = slurm_status_missing(&st);
         size_t todo = st.count[SLURM_MISSING] + st.count[SLURM_FAILED];
         size_t running = st.count[SLURM_RUNNING];
         slurm_status_free(&st);
-        if (array && !array[0]) {
+        if (*array && !(*array)[0]) {
             printf("sweep %s: nothing to submit: of %zu runs none is missing "
                    "or failed (%zu running)\n", plan->name, plan->n, running);
-            free(array);
-            return 0;
+            free(*array);
+            *array = NULL;
+            return 1;
         }
-        if (array && c->o.progress)
+        if (*array && c->o.progress)
             fprintf(c->o.progress, "sweep %s: %zu of %zu runs to do\n",
                     plan->name, todo, plan->n);
     }
-    if (!array) {
+    if (!*array) {
         fprintf(stderr, "dropbench sweep: out of memory\n");
-        return 1;
+        return -1;
     }
+    return 0;
+}
 
-    /* everything the script names, absolute */
+/* Everything the script names, absolute. */
+typedef struct submit_paths {
     char self[4096], sweepf[4096], cwd[4096], results[4096], data[4096],
-        configs[4096], slurmdir[4200], script[4300], hash[17];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    int rc = 1;
-    char *text = NULL;
-    if (sl <= 0) {
-        fprintf(stderr, "dropbench sweep: cannot find the dropbench binary "
-                        "(/proc/self/exe)\n");
-        goto out;
-    }
-    self[sl] = '\0';
-    snprintf(slurmdir, sizeof slurmdir, "%s/slurm", plan->results_dir);
-    const char *data_root = c->o.data_root;
-    if (!data_root && getenv("DROPBENCH_DATA") && *getenv("DROPBENCH_DATA"))
-        data_root = getenv("DROPBENCH_DATA");
-    if (!getcwd(cwd, sizeof cwd)) {
-        fprintf(stderr, "dropbench sweep: getcwd: %s\n", strerror(errno));
-        goto out;
-    }
-    if (absolute(sweepf, c->sweep_file, "sweep file", &e) ||
-        db_mkdirs(slurmdir, &e) ||
-        absolute(results, plan->results_dir, "results directory", &e) ||
-        (data_root && absolute(data, data_root, "data directory", &e))) {
-        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-        goto out;
-    }
-    /* the config search path (run.h db_config_path), folder by folder made
-     * absolute, for the array tasks' DROPBENCH_CONFIGS */
+        configs[4096], slurmdir[4200], script[4300];
+    const char *data_root;   /* NULL: none given */
+    int have_configs;
+} submit_paths;
+
+/* The config search path (run.h db_config_path), folder by folder made
+ * absolute, for the array tasks' DROPBENCH_CONFIGS, into p->configs. */
+static int submit_configs(submit_paths *p)
+{
     const char *cdirs[64];
     size_t ncd = db_config_path(cdirs, 64), cused = 0;
-    configs[0] = '\0';
+    p->configs[0] = '\0';
     for (size_t i = 0; i < ncd; i++) {
         char one[4096];
         if (absolute(one, cdirs[i], "configs", NULL) != 0)
             continue;
-        if (cused + strlen(one) + 2 > sizeof configs) {
+        if (cused + strlen(one) + 2 > sizeof p->configs) {
             fprintf(stderr, "dropbench sweep: DROPBENCH_CONFIGS: longer than %zu "
-                            "characters once made absolute\n", sizeof configs - 1);
-            goto out;
+                            "characters once made absolute\n", sizeof p->configs - 1);
+            return -1;
         }
-        cused += (size_t)snprintf(configs + cused, sizeof configs - cused, "%s%s",
-                                  cused ? ":" : "", one);
+        cused += (size_t)snprintf(p->configs + cused, sizeof p->configs - cused,
+                                  "%s%s", cused ? ":" : "", one);
     }
-    int have_configs = cused > 0;
-    slurm_plan_hash(hash, plan);
+    p->have_configs = cused > 0;
+    return 0;
+}
 
-    int threads = 1;
-    for (size_t i = 0; i < plan->n; i++)
-        if (plan->runs[i].threads > threads)
-            threads = plan->runs[i].threads;
-    const char *pass[2 * 64 + 5];
-    char nbuf[2][32];
+/* Fills p (and makes <results>/slurm/); -1 once an error is printed. */
+static int submit_resolve_paths(submit_paths *p, const slurm_cli *c,
+                                const sweep_plan *plan)
+{
+    db_err e = { "" };
+    ssize_t sl = readlink("/proc/self/exe", p->self, sizeof p->self - 1);
+    if (sl <= 0) {
+        fprintf(stderr, "dropbench sweep: cannot find the dropbench binary "
+                        "(/proc/self/exe)\n");
+        return -1;
+    }
+    p->self[sl] = '\0';
+    snprintf(p->slurmdir, sizeof p->slurmdir, "%s/slurm", plan->results_dir);
+    p->data_root = c->o.data_root;
+    if (!p->data_root && getenv("DROPBENCH_DATA") && *getenv("DROPBENCH_DATA"))
+        p->data_root = getenv("DROPBENCH_DATA");
+    if (!getcwd(p->cwd, sizeof p->cwd)) {
+        fprintf(stderr, "dropbench sweep: getcwd: %s\n", strerror(errno));
+        return -1;
+    }
+    if (absolute(p->sweepf, c->sweep_file, "sweep file", &e) ||
+        db_mkdirs(p->slurmdir, &e) ||
+        absolute(p->results, plan->results_dir, "results directory", &e) ||
+        (p->data_root && absolute(p->data, p->data_root, "data directory", &e))) {
+        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
+        return -1;
+    }
+    return submit_configs(p);
+}
+
+/* The options each array task's `--index` passes on, into pass (room for
+ * 2 * 64 + 5); nbuf holds their numbers.  The count, or -1 (too many
+ * --filter, said so: a usage error). */
+static long submit_index_args(const slurm_cli *c, const char **pass, char nbuf[2][32])
+{
     size_t np = 0;
     for (size_t i = 0; i < c->o.nfilters && np < 2 * 64; i++) {
         pass[np++] = "--filter";
@@ -492,30 +501,107 @@ static int cmd_submit(slurm_cli *c, const sweep_plan *plan)
     }
     if (c->o.nfilters > 64) {
         fprintf(stderr, "dropbench sweep: --filter: at most 64 with --slurm\n");
-        rc = 2;
-        goto out;
+        return -1;
     }
     const char *unv = getenv("DROPBENCH_ALLOW_UNVERIFIED");
     if (unv && *unv && strcmp(unv, "0") != 0)   /* the array tasks' run ids */
         pass[np++] = "--allow-unverified";
     if (c->o.threads > 0) {
-        snprintf(nbuf[0], sizeof nbuf[0], "%d", c->o.threads);
+        snprintf(nbuf[0], 32, "%d", c->o.threads);
         pass[np++] = "--threads";
         pass[np++] = nbuf[0];
     }
     if (c->o.jobs > 0) {
-        snprintf(nbuf[1], sizeof nbuf[1], "%d", c->o.jobs);
+        snprintf(nbuf[1], 32, "%d", c->o.jobs);
         pass[np++] = "--jobs";
         pass[np++] = nbuf[1];
     }
+    return (long)np;
+}
+
+/* Writes the job script s to p->script; 0, or the exit status once an
+ * error is printed. */
+static int submit_write_script(submit_paths *p, const slurm_script *s,
+                               const char *name)
+{
+    db_err e = { "" };
+    char *text = NULL;
+    snprintf(p->script, sizeof p->script, "%s/slurm/%s.sbatch", p->results, name);
+    if (slurm_script_text(&text, s, &e) != 0) {
+        /* a bad option value (--time, --array, ...: the message names it)
+         * is a usage error; a path it cannot write into the script, input */
+        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
+        free(text);
+        return strncmp(e.msg, "--", 2) == 0 ? 2 : 1;
+    }
+    int rc = 0;
+    if (db_write_atomic(p->script, text, strlen(text), &e) != 0) {
+        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
+        rc = 1;
+    } else {
+        chmod(p->script, 0755);
+    }
+    free(text);
+    return rc;
+}
+
+/* sbatch the written script (unless --no-submit) and say what to do next. */
+static int submit_script(const slurm_cli *c, const submit_paths *p)
+{
+    db_err e = { "" };
+    if (c->no_submit) {
+        printf("not submitted (--no-submit): sbatch %s\n", p->script);
+        return 0;
+    }
+    char jobid[64];
+    if (submit(p->script, jobid, sizeof jobid, &e) != 0) {
+        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
+        return 1;
+    }
+    printf("submitted job %s; Slurm logs: %s/slurm/%s_*.out\n", jobid, p->results,
+           jobid);
+    printf("progress: dropbench sweep %s --status%s\n", c->sweep_file,
+           c->o.nfilters || c->o.threads > 0
+               ? " (with the same --filter/--threads)"
+               : "");
+    return 0;
+}
+
+static int cmd_submit(slurm_cli *c, const sweep_plan *plan)
+{
+    size_t rpt = c->runs_per_task > 0 ? (size_t)c->runs_per_task : 1;
+    size_t ntasks = slurm_ntasks(plan->n, rpt);
+    if (plan->n == 0) {
+        printf("sweep %s: no runs to submit\n", plan->name);
+        return 0;
+    }
+    char *array = NULL;
+    int got = submit_indices(c, plan, rpt, &array);
+    if (got != 0)
+        return got > 0 ? 0 : 1;
+
+    submit_paths paths, *p = &paths;
+    int rc = 1;
+    char hash[17];
+    if (submit_resolve_paths(p, c, plan) != 0)
+        goto out;
+    slurm_plan_hash(hash, plan);
+    int threads = runs_max_threads(plan->runs, plan->n);
+    const char *pass[2 * 64 + 5];
+    char nbuf[2][32];
+    long np = submit_index_args(c, pass, nbuf);
+    if (np < 0) {
+        rc = 2;
+        goto out;
+    }
     slurm_script s = {
         .sweep_name = plan->name,
-        .dropbench = self,
-        .sweep_file = sweepf,
-        .chdir = cwd,
-        .results_dir = results,
-        .data_root = data_root ? data : NULL,
-        .config_dir = have_configs ? configs : NULL,
+        .dropbench = p->self,
+        .sweep_file = p->sweepf,
+        .chdir = p->cwd,
+        .results_dir = p->results,
+        .data_root = p->data_root ? p->data : NULL,
+        .config_dir = p->have_configs ? p->configs : NULL,
         .partition = c->partition,
         .time_limit = c->time_limit,
         .array = array,
@@ -527,43 +613,16 @@ static int cmd_submit(slurm_cli *c, const sweep_plan *plan)
         .sbatch_args = c->sbatch_args,
         .nsbatch_args = c->nsbatch_args,
         .index_args = pass,
-        .nindex_args = np,
+        .nindex_args = (size_t)np,
     };
-    snprintf(script, sizeof script, "%s/slurm/%s.sbatch", results, plan->name);
-    if (slurm_script_text(&text, &s, &e) != 0) {
-        /* a bad option value (--time, --array, ...: the message names it)
-         * is a usage error; a path it cannot write into the script, input */
-        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-        rc = strncmp(e.msg, "--", 2) == 0 ? 2 : 1;
+    rc = submit_write_script(p, &s, plan->name);
+    if (rc != 0)
         goto out;
-    }
-    if (db_write_atomic(script, text, strlen(text), &e) != 0) {
-        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-        goto out;
-    }
-    chmod(script, 0755);
     printf("sweep %s: %zu runs in %zu array task(s) of %zu; submitting "
            "indices %s\n", plan->name, plan->n, ntasks, rpt, array);
-    printf("job script: %s\n", script);
-    if (c->no_submit) {
-        printf("not submitted (--no-submit): sbatch %s\n", script);
-        rc = 0;
-        goto out;
-    }
-    char jobid[64];
-    if (submit(script, jobid, sizeof jobid, &e) != 0) {
-        fprintf(stderr, "dropbench sweep: %s\n", e.msg);
-        goto out;
-    }
-    printf("submitted job %s; Slurm logs: %s/slurm/%s_*.out\n", jobid, results,
-           jobid);
-    printf("progress: dropbench sweep %s --status%s\n", c->sweep_file,
-           c->o.nfilters || c->o.threads > 0
-               ? " (with the same --filter/--threads)"
-               : "");
-    rc = 0;
+    printf("job script: %s\n", p->script);
+    rc = submit_script(c, p);
 out:
-    free(text);
     free(array);
     return rc;
 }

@@ -53,6 +53,11 @@ int cmd_sweep(int argc, char **argv);
 /* `dropbench sweep` with --slurm, --index or --status (sweep/slurm.h): the
  * exit status; -1 when argv asks for none of them (cmd_sweep carries on). */
 int slurm_cmd_sweep(int argc, char **argv);
+/* Runs plan's runs (sweep_execute) and prints the summary on stdout;
+ * returns cmd_sweep's exit status for them (0, 1, or 128+N). */
+struct sweep_plan;
+struct sweep_options;
+int cli_sweep_execute(const struct sweep_plan *plan, const struct sweep_options *o);
 /* The option help of the Slurm modes, for `dropbench sweep --help`. */
 void slurm_usage(FILE *f);
 /* Every option of `dropbench sweep` (getopt_long(3) table, NULL-terminated),

@@ -120,50 +120,53 @@ static int base_model_of(report_result *r, const cJSON *root, const cJSON *cfg)
     return rc;
 }
 
-/* Fills r from a parsed result; on a missing/invalid required field returns
- * -1 with why in *why (static text). */
-static int result_from_json(report_result *r, const cJSON *root,
-                            const char **why)
+/* The fields every result must have, in the order they are checked: NULL,
+ * or why the result is refused (static text). */
+static const char *result_required(const cJSON *root)
 {
     if (!cJSON_IsObject(root))
-        return *why = "not a JSON object", -1;
+        return "not a JSON object";
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "schema_version");
     if (sv && (!cJSON_IsNumber(sv) || sv->valuedouble != 1))
-        return *why = "unsupported schema_version (expected 1)", -1;
+        return "unsupported schema_version (expected 1)";
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
     if (!cJSON_IsString(st))
-        return *why = "missing \"status\"", -1;
+        return "missing \"status\"";
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
     if (!cJSON_IsObject(cfg))
-        return *why = "missing \"config\" object", -1;
+        return "missing \"config\" object";
     const cJSON *task = cJSON_GetObjectItemCaseSensitive(cfg, "task");
     const cJSON *strat = cJSON_GetObjectItemCaseSensitive(cfg, "strategy");
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(cfg, "seed");
     if (!cJSON_IsString(task) || !task->valuestring[0])
-        return *why = "missing \"config.task\"", -1;
+        return "missing \"config.task\"";
     if (!cJSON_IsString(strat) || !strat->valuestring[0])
-        return *why = "missing \"config.strategy\"", -1;
+        return "missing \"config.strategy\"";
     if (!cJSON_IsNumber(seed))
-        return *why = "missing \"config.seed\"", -1;
+        return "missing \"config.seed\"";
     if (!(seed->valuedouble >= 0.0) || seed->valuedouble > 9007199254740991.0 ||
         seed->valuedouble != floor(seed->valuedouble))
-        return *why = "\"config.seed\" is not an integer in [0, 2^53)", -1;
+        return "\"config.seed\" is not an integer in [0, 2^53)";
     const cJSON *rate = cJSON_GetObjectItemCaseSensitive(cfg, "rate");
     if (rate && !cJSON_IsNull(rate) && !cJSON_IsString(rate) &&
         !cJSON_IsNumber(rate))
-        return *why = "\"config.rate\" is neither null, a string nor a number",
-               -1;
+        return "\"config.rate\" is neither null, a string nor a number";
+    if (strcmp(st->valuestring, "complete") == 0 &&
+        !isfinite(opt_num(cJSON_GetObjectItemCaseSensitive(root, "final"),
+                          "test_error_pct")))
+        return "complete but no numeric \"final.test_error_pct\"";
+    return NULL;
+}
 
-    int complete = strcmp(st->valuestring, "complete") == 0;
-    const cJSON *fin = cJSON_GetObjectItemCaseSensitive(root, "final");
-    double terr = NAN;
-    if (complete) {
-        terr = opt_num(fin, "test_error_pct");
-        if (!isfinite(terr))
-            return *why = "complete but no numeric \"final.test_error_pct\"",
-                   -1;
-    }
-
+/* Task, strategy, rates, status, error, seed and test error, from a result
+ * result_required accepted; -1 when out of memory. */
+static int result_identity(report_result *r, const cJSON *root, const cJSON *cfg)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(cfg, "task");
+    const cJSON *strat = cJSON_GetObjectItemCaseSensitive(cfg, "strategy");
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(cfg, "seed");
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(cfg, "rate");
     r->task = db_strdup(task->valuestring);
     r->strategy = db_strdup(strat->valuestring);
     if (cJSON_IsString(rate))
@@ -177,67 +180,83 @@ static int result_from_json(report_result *r, const cJSON *root,
     r->error = cJSON_IsString(err) ? db_strdup(err->valuestring) : NULL;
     if (!r->task || !r->strategy || !r->rates || !r->status ||
         (cJSON_IsString(err) && !r->error))
-        return *why = "out of memory", -1;
+        return -1;
     r->seed = (long)seed->valuedouble;
-    r->test_error = terr;
-    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(root, "data"), "verified");
-    r->unverified = cJSON_IsFalse(dv);
+    r->test_error = strcmp(st->valuestring, "complete") == 0
+                        ? opt_num(cJSON_GetObjectItemCaseSensitive(root, "final"),
+                                  "test_error_pct")
+                        : NAN;
+    return 0;
+}
+
+/* The variance shift ratios and the calibration numbers; NULL, or why the
+ * result is refused. */
+static const char *result_shift_calibration(report_result *r, const cJSON *root)
+{
     const cJSON *vs = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "variance_shift"), "layers");
     const cJSON *vl;
     cJSON_ArrayForEach(vl, vs) {
         double v = opt_num(vl, "ratio_mean");
         if (!isfinite(v))
-            return *why = "\"variance_shift\" lacks a ratio_mean", -1;
+            return "\"variance_shift\" lacks a ratio_mean";
         if (r->nshift < sizeof r->shift / sizeof r->shift[0])
             r->shift[r->nshift++] = v;
     }
     const cJSON *cal = cJSON_GetObjectItemCaseSensitive(root, "calibration");
-    if (cal) {
-        static const char *const part[2] = { "deterministic", "mc" };
-        static const char *const key[3] = { "test_error_pct", "nll", "ece" };
-        double T = opt_num(cal, "mc_samples");
-        if (!(T >= 1) || T != floor(T) || T > 1e9)
-            return *why = "\"calibration.mc_samples\" is not a positive integer", -1;
-        r->mc_samples = (long)T;
-        for (int p = 0; p < 2; p++)
-            for (int k = 0; k < 3; k++) {
-                r->cal[p * 3 + k] =
-                    opt_num(cJSON_GetObjectItemCaseSensitive(cal, part[p]), key[k]);
-                if (!isfinite(r->cal[p * 3 + k]))
-                    return *why = "\"calibration\" lacks a number", -1;
-            }
-    }
+    if (!cal)
+        return NULL;
+    static const char *const part[2] = { "deterministic", "mc" };
+    static const char *const key[3] = { "test_error_pct", "nll", "ece" };
+    double T = opt_num(cal, "mc_samples");
+    if (!(T >= 1) || T != floor(T) || T > 1e9)
+        return "\"calibration.mc_samples\" is not a positive integer";
+    r->mc_samples = (long)T;
+    for (int p = 0; p < 2; p++)
+        for (int k = 0; k < 3; k++) {
+            r->cal[p * 3 + k] =
+                opt_num(cJSON_GetObjectItemCaseSensitive(cal, part[p]), key[k]);
+            if (!isfinite(r->cal[p * 3 + k]))
+                return "\"calibration\" lacks a number";
+        }
+    return NULL;
+}
+
+/* The run's settings and timings (NaN or -1 where absent). */
+static void result_settings(report_result *r, const cJSON *root, const cJSON *cfg)
+{
     r->epochs = opt_long(cfg, "epochs");
     r->batch = opt_long(cfg, "batch");
     r->limit_train = opt_long(cfg, "limit_train");
     r->val = opt_long(cfg, "val");
     r->threads = opt_long(cfg, "threads");
     r->lr = opt_num(cJSON_GetObjectItemCaseSensitive(cfg, "optimizer"), "lr");
-    r->sec_epoch =
-        opt_num(cJSON_GetObjectItemCaseSensitive(root, "timing"),
-                "seconds_per_epoch");
-
     const cJSON *timing = cJSON_GetObjectItemCaseSensitive(root, "timing");
+    r->sec_epoch = opt_num(timing, "seconds_per_epoch");
     r->train_sec_epoch = opt_num(timing, "train_seconds_per_epoch");
     r->eval_sec_epoch = NAN;
     double ev = opt_num(timing, "eval_seconds");
-    long done = opt_long(fin, "epochs_completed");
+    long done = opt_long(cJSON_GetObjectItemCaseSensitive(root, "final"),
+                         "epochs_completed");
     if (isfinite(ev) && done > 0)
         r->eval_sec_epoch = ev / (double)done;
     r->load_sec = opt_num(timing, "data_load_seconds");
+}
+
+/* Where the result comes from: CPU, framework or provenance, test set size,
+ * the paper's number, the note and the base model; -1 when out of memory. */
+static int result_origin(report_result *r, const cJSON *root, const cJSON *cfg)
+{
     const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "environment"), "cpu");
     if (cJSON_IsString(cpu) && !(r->cpu = db_strdup(cpu->valuestring)))
-        return *why = "out of memory", -1;
+        return -1;
     const cJSON *fw = cJSON_GetObjectItemCaseSensitive(root, "framework");
     if (cJSON_IsString(fw) && strcmp(fw->valuestring, "dropbench") != 0 &&
         !(r->framework = db_strdup(fw->valuestring)))
-        return *why = "out of memory", -1;
+        return -1;
     if (!r->framework && provenance_of(r, root) != 0)
-        return *why = "out of memory", -1;
-
+        return -1;
     r->test_size = opt_long(cJSON_GetObjectItemCaseSensitive(root, "data"),
                             "test_size");
     r->paper_pct = NAN;
@@ -248,49 +267,83 @@ static int result_from_json(report_result *r, const cJSON *root,
         r->paper_errors = opt_long(paper, "test_errors");
         const cJSON *src = cJSON_GetObjectItemCaseSensitive(paper, "source");
         if (cJSON_IsString(src) && !(r->paper_source = db_strdup(src->valuestring)))
-            return *why = "out of memory", -1;
+            return -1;
     }
     const cJSON *note = cJSON_GetObjectItemCaseSensitive(cfg, "note");
     if (cJSON_IsString(note) && !(r->note = db_strdup(note->valuestring)))
-        return *why = "out of memory", -1;
-    if (base_model_of(r, root, cfg) != 0)
-        return *why = "out of memory", -1;
+        return -1;
+    return base_model_of(r, root, cfg);
+}
 
+/* r->site_rate: the rate every config.dropout_sites entry shares (0 with no
+ * site, NaN when they differ or there is no such list). */
+static void result_site_rate(report_result *r, const cJSON *cfg)
+{
     r->site_rate = NAN;
     const cJSON *sites = cJSON_GetObjectItemCaseSensitive(cfg, "dropout_sites");
-    if (cJSON_IsArray(sites)) {
-        int ns = cJSON_GetArraySize(sites);
+    if (!cJSON_IsArray(sites))
+        return;
+    int ns = cJSON_GetArraySize(sites);
+    r->site_rate = 0.0;
+    const cJSON *s;
+    int first = 1;
+    cJSON_ArrayForEach(s, sites) {
+        double v = opt_num(s, "rate");
+        if (first)
+            r->site_rate = v;
+        else if (!(v == r->site_rate))
+            r->site_rate = NAN;
+        first = 0;
+    }
+    if (ns == 0)
         r->site_rate = 0.0;
-        const cJSON *s;
-        int first = 1;
-        cJSON_ArrayForEach(s, sites) {
-            double v = opt_num(s, "rate");
-            if (first)
-                r->site_rate = v;
-            else if (!(v == r->site_rate))
-                r->site_rate = NAN;
-            first = 0;
-        }
-        if (ns == 0)
-            r->site_rate = 0.0;
-    }
+}
 
+/* r->curve: the test error per epoch, up to the first gap; -1 when out of
+ * memory. */
+static int result_curve(report_result *r, const cJSON *root)
+{
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "epochs");
-    if (cJSON_IsArray(eps)) {
-        int ne = cJSON_GetArraySize(eps);
-        if (ne > 0) {
-            r->curve = malloc((size_t)ne * sizeof *r->curve);
-            if (!r->curve)
-                return *why = "out of memory", -1;
-            const cJSON *ep;
-            cJSON_ArrayForEach(ep, eps) {
-                double v = opt_num(ep, "test_error_pct");
-                if (!isfinite(v))
-                    break; /* a curve stops at the first gap */
-                r->curve[r->ncurve++] = v;
-            }
-        }
+    if (!cJSON_IsArray(eps))
+        return 0;
+    int ne = cJSON_GetArraySize(eps);
+    if (ne <= 0)
+        return 0;
+    r->curve = malloc((size_t)ne * sizeof *r->curve);
+    if (!r->curve)
+        return -1;
+    const cJSON *ep;
+    cJSON_ArrayForEach(ep, eps) {
+        double v = opt_num(ep, "test_error_pct");
+        if (!isfinite(v))
+            break; /* a curve stops at the first gap */
+        r->curve[r->ncurve++] = v;
     }
+    return 0;
+}
+
+/* Fills r from a parsed result; on a missing/invalid required field returns
+ * -1 with why in *why (static text). */
+static int result_from_json(report_result *r, const cJSON *root,
+                            const char **why)
+{
+    const char *bad = result_required(root);
+    if (bad)
+        return *why = bad, -1;
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
+    if (result_identity(r, root, cfg) != 0)
+        return *why = "out of memory", -1;
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "data"), "verified");
+    r->unverified = cJSON_IsFalse(dv);
+    if ((bad = result_shift_calibration(r, root)) != NULL)
+        return *why = bad, -1;
+    result_settings(r, root, cfg);
+    if (result_origin(r, root, cfg) != 0)
+        return *why = "out of memory", -1;
+    result_site_rate(r, cfg);
+    if (result_curve(r, root) != 0)
+        return *why = "out of memory", -1;
     return 0;
 }
 

@@ -236,43 +236,31 @@ static int write_shift(FILE *f, const report_text_format *tf, const report_set *
                      cells, NC, 3, nrows, oom);
 }
 
-int report_write(FILE *f, const report_set *set, const report_table *t,
-                 enum report_format fmt, const report_doc *doc, db_err *e)
+/* "file: status[: error]" of each result the tables exclude, into *excl;
+ * -1 when out of memory (nothing kept). */
+static int excluded_lines(const report_set *set, const report_table *t,
+                          char ***excl, size_t *nexcl)
 {
-    static const report_doc none;
-    if (!doc)
-        doc = &none;
-    if (fmt == REPORT_CSV) {
-        report_csv_write(f, t);
-        return ferror(f) ? db_fail(e, "report: write error") : 0;
-    }
-    char **excl = NULL;
-    size_t nexcl = 0;
     for (size_t i = 0; i < t->nexcluded; i++) {
         const report_result *r = &set->res[t->excluded[i]];
-        if (db_strv_push(&excl, &nexcl,
+        if (db_strv_push(excl, nexcl,
                      db_asprintf("%s: %s%s%s", r->file, r->status,
                                r->error ? ": " : "",
                                r->error ? r->error : "")) != 0) {
-            db_strv_free(excl, nexcl);
-            return db_fail(e, "report: out of memory");
+            db_strv_free(*excl, *nexcl);
+            *excl = NULL;
+            *nexcl = 0;
+            return -1;
         }
     }
+    return 0;
+}
 
-    int small = 0, tiny = 0, missing_base = 1;
-    for (size_t ro = 0; ro < t->nrows; ro++) {
-        if (t->rows[ro].is_baseline)
-            missing_base = 0;
-        for (size_t k = 0; k < t->ntasks; k++) {
-            const report_cell *c = report_cell_at(t, ro, k);
-            if (c->has_diff && c->diff.n > 0 && !c->diff.valid)
-                small = 1;
-            if (c->has_diff && (c->diff.n == 2 || c->diff.n == 3))
-                tiny = 1;
-        }
-    }
-
-    const report_text_format *tf = text_format(fmt);
+/* The tables, sections and plots of the document, from the heading on;
+ * -1 when out of memory. */
+static int write_body(FILE *f, const report_text_format *tf, const report_set *set,
+                      const report_table *t, const report_doc *doc)
+{
     char title[256];
     tf->heading(f, doc->title ? doc->title : "dropbench report", set, t);
     tf->table(f, t, REPORT_TAB_ERROR,
@@ -287,14 +275,10 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
     tf->table(f, t, REPORT_TAB_TIME, title);
     tf->table(f, t, REPORT_TAB_EVAL,
               "Evaluation time per epoch (s, the full test set), mean over seeds");
-    if (doc->xc && doc->xc->n > 0 && write_crosscheck(f, tf, t, doc->xc) != 0) {
-        db_strv_free(excl, nexcl);
-        return db_fail(e, "report: out of memory");
-    }
-    if (write_calibration(f, tf, set, t) != 0 || write_shift(f, tf, set, t) != 0) {
-        db_strv_free(excl, nexcl);
-        return db_fail(e, "report: out of memory");
-    }
+    if (doc->xc && doc->xc->n > 0 && write_crosscheck(f, tf, t, doc->xc) != 0)
+        return -1;
+    if (write_calibration(f, tf, set, t) != 0 || write_shift(f, tf, set, t) != 0)
+        return -1;
     if (doc->repro && doc->repro->nrows > 0) {
         tf->grid(f, "Reproductions: each run beside the paper's figure",
                  doc->repro->cells, REPORT_REPRO_COLS, 3, doc->repro->nrows);
@@ -307,69 +291,90 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
     if (doc->nplots > 0)
         tf->images(f, "Plots", doc->plot_prefix ? doc->plot_prefix : "", doc->plots,
                    doc->nplots);
+    return 0;
+}
 
-    char **notes = NULL;
-    size_t nnotes = 0;
+/* The notes the differences call for: *missing_base when no row is the
+ * baseline's, *small when an interval lacks seeds, *tiny when one rests on
+ * 2 or 3 paired seeds. */
+static void diff_flags(const report_table *t, int *missing_base, int *small, int *tiny)
+{
+    *small = 0;
+    *tiny = 0;
+    *missing_base = 1;
+    for (size_t ro = 0; ro < t->nrows; ro++) {
+        if (t->rows[ro].is_baseline)
+            *missing_base = 0;
+        for (size_t k = 0; k < t->ntasks; k++) {
+            const report_cell *c = report_cell_at(t, ro, k);
+            if (c->has_diff && c->diff.n > 0 && !c->diff.valid)
+                *small = 1;
+            if (c->has_diff && (c->diff.n == 2 || c->diff.n == 3))
+                *tiny = 1;
+        }
+    }
+}
+
+/* The document's notes into *notes; nonzero when out of memory. */
+static int report_notes(const report_table *t, const report_doc *doc,
+                        char ***notes, size_t *nnotes)
+{
+    int missing_base, small, tiny;
+    diff_flags(t, &missing_base, &small, &tiny);
     int oom = 0;
-    oom |= db_strv_push(&notes, &nnotes, db_asprintf(
+    oom |= db_strv_push(notes, nnotes, db_asprintf(
         "Differences are strategy minus %s in the same task and seed (same "
         "initialisation and data order), %s at its default rates and the same "
         "setting; mean and 95%% t-interval over seeds; * marks an interval "
         "that excludes zero.",
         t->baseline, t->baseline));
-    oom |= db_strv_push(&notes, &nnotes, db_strdup(
+    oom |= db_strv_push(notes, nnotes, db_strdup(
         "Training time per epoch is the wall time of the training passes "
         "measured inside each run (evaluation excluded); workers running side "
         "by side (sweep --jobs) or other load on the machine inflate it, so "
         "compare overheads of runs made under the same conditions."));
     if (doc->xc && doc->xc->n > 0)
-        oom |= db_strv_push(&notes, &nnotes, db_strdup(
+        oom |= db_strv_push(notes, nnotes, db_strdup(
             "Cross-check: each side draws its own initial weights, data order "
             "and masks from the seed, so the sides are compared as samples: "
             "the difference of the means with a Welch 95% interval; 'within "
             "seed noise' when the interval contains zero."));
     if (doc->xc)
         for (size_t i = 0; i < doc->xc->nnotes; i++)
-            oom |= db_strv_push(&notes, &nnotes, db_strdup(doc->xc->notes[i]));
+            oom |= db_strv_push(notes, nnotes, db_strdup(doc->xc->notes[i]));
     if (missing_base)
-        oom |= db_strv_push(&notes, &nnotes, db_asprintf(
+        oom |= db_strv_push(notes, nnotes, db_asprintf(
             "There are no complete results of the baseline '%s' at default "
             "rates, so no differences or overheads can be computed (choose "
             "another with --baseline).",
             t->baseline));
     if (small)
-        oom |= db_strv_push(&notes, &nnotes, db_strdup(
+        oom |= db_strv_push(notes, nnotes, db_strdup(
             "n too small: fewer than two paired seeds, so no interval can be "
             "computed; run more seeds."));
     if (tiny)
-        oom |= db_strv_push(&notes, &nnotes, db_strdup(
+        oom |= db_strv_push(notes, nnotes, db_strdup(
             "With 2 or 3 paired seeds the interval is wide (t = 12.71 and "
             "4.30): a difference that is not marked may still be real."));
     for (size_t i = 0; i < t->nnotes; i++)
-        oom |= db_strv_push(&notes, &nnotes, db_strdup(t->notes[i]));
-    /* results on data that is not verified (--allow-unverified) are marked */
-    char **unv = NULL;
-    size_t nunv = 0;
-    for (size_t i = 0; i < set->n && !oom; i++)
-        if (set->res[i].unverified)
-            oom |= db_strv_push(&unv, &nunv, db_strdup(set->res[i].file));
-    if (oom) {
-        db_strv_free(excl, nexcl);
-        db_strv_free(notes, nnotes);
-        db_strv_free(unv, nunv);
-        return db_fail(e, "report: out of memory");
-    }
-    write_list(f, tf, "Notes", notes, nnotes);
+        oom |= db_strv_push(notes, nnotes, db_strdup(t->notes[i]));
+    return oom;
+}
+
+/* The closing lists (notes, provenance, exclusions, unverified data,
+ * unreadable files), the appendix and the footer. */
+static void write_tail(FILE *f, const report_text_format *tf, const report_set *set,
+                       const report_table *t, const report_doc *doc,
+                       char **const lists[3], const size_t nlists[3])
+{
+    write_list(f, tf, "Notes", lists[0], nlists[0]);
     write_list(f, tf, "Provenance (code and BLAS kernels of the results in the tables)",
                t->provenance, t->nprovenance);
-    write_list(f, tf, "Excluded (not complete)", excl, nexcl);
+    write_list(f, tf, "Excluded (not complete)", lists[1], nlists[1]);
     write_list(f, tf, "Trained on data that is not verified (a file's sha256 differs "
-               "from docs/DATA.md)", unv, nunv);
-    db_strv_free(unv, nunv);
+               "from docs/DATA.md)", lists[2], nlists[2]);
     write_list(f, tf, "Unreadable files (skipped)", set->problems,
                set->nproblems);
-    db_strv_free(excl, nexcl);
-    db_strv_free(notes, nnotes);
     if (doc->append_len) {
         if (tf->appendix)
             tf->appendix(f, doc->append, doc->append_len);
@@ -378,5 +383,35 @@ int report_write(FILE *f, const report_set *set, const report_table *t,
     }
     if (tf->footer)
         tf->footer(f);
-    return ferror(f) ? db_fail(e, "report: write error") : 0;
+}
+
+int report_write(FILE *f, const report_set *set, const report_table *t,
+                 enum report_format fmt, const report_doc *doc, db_err *e)
+{
+    static const report_doc none;
+    if (!doc)
+        doc = &none;
+    if (fmt == REPORT_CSV) {
+        report_csv_write(f, t);
+        return ferror(f) ? db_fail(e, "report: write error") : 0;
+    }
+    /* lists[0]: notes, [1]: excluded results, [2]: results on data that
+     * is not verified (--allow-unverified) */
+    char **lists[3] = { NULL, NULL, NULL };
+    size_t nlists[3] = { 0, 0, 0 };
+    if (excluded_lines(set, t, &lists[1], &nlists[1]) != 0)
+        return db_fail(e, "report: out of memory");
+    const report_text_format *tf = text_format(fmt);
+    int oom = write_body(f, tf, set, t, doc) != 0;
+    if (!oom)
+        oom = report_notes(t, doc, &lists[0], &nlists[0]);
+    for (size_t i = 0; i < set->n && !oom; i++)
+        if (set->res[i].unverified)
+            oom |= db_strv_push(&lists[2], &nlists[2], db_strdup(set->res[i].file));
+    if (!oom)
+        write_tail(f, tf, set, t, doc, lists, nlists);
+    for (int i = 0; i < 3; i++)
+        db_strv_free(lists[i], nlists[i]);
+    return oom ? db_fail(e, "report: out of memory")
+               : ferror(f) ? db_fail(e, "report: write error") : 0;
 }

@@ -520,13 +520,10 @@ static int expand_block(sweep_plan *plan, const cJSON *block,
     return 0;
 }
 
-int sweep_plan_from_json(sweep_plan *plan, const cJSON *root, const char *what,
-                         const sweep_options *o, db_err *e)
+/* The sweep file's top-level keys: known ones only, and name, description,
+ * results and grid of the right types. */
+static int check_top(const cJSON *root, const char *what, db_err *e)
 {
-    memset(plan, 0, sizeof *plan);
-    const sweep_backend *b = o && o->backend ? o->backend : &sweep_backend_default;
-    if (!cJSON_IsObject(root))
-        return db_fail(e, "%s: a sweep is a JSON object", what);
     const cJSON *it;
     cJSON_ArrayForEach(it, root) {
         if (!in_list(it->string, top_keys, NELEM(top_keys)) &&
@@ -548,11 +545,18 @@ int sweep_plan_from_json(sweep_plan *plan, const cJSON *root, const char *what,
     if (grid && (!cJSON_IsArray(grid) || cJSON_GetArraySize(grid) == 0))
         return db_fail(e, "%s: \"grid\" must be a non-empty array of objects",
                        what);
+    return 0;
+}
 
+/* Defines the strategies of "strategy_files" (paths relative to the sweep
+ * file). */
+static int define_strategy_files(const cJSON *root, const char *what, db_err *e)
+{
     const cJSON *sfiles = cJSON_GetObjectItemCaseSensitive(root, "strategy_files");
     if (sfiles && !cJSON_IsArray(sfiles))
         return db_fail(e, "%s: \"strategy_files\" must be an array of file names",
                        what);
+    const cJSON *it;
     cJSON_ArrayForEach(it, sfiles) {
         char sp[4096];
         cJSON *sj = NULL;
@@ -567,7 +571,101 @@ int sweep_plan_from_json(sweep_plan *plan, const cJSON *root, const char *what,
         if (src)
             return -1;
     }
+    return 0;
+}
 
+/* The runs of every block of "grid" (or of the file as one block). */
+static int expand_blocks(sweep_plan *plan, const cJSON *root, const char *what,
+                         const sweep_options *o, const sweep_backend *b, db_err *e)
+{
+    const cJSON *grid = cJSON_GetObjectItemCaseSensitive(root, "grid");
+    if (!grid)
+        return expand_block(plan, root, root, what, o, b, what, e);
+    int bi = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, grid) {
+        char where[512];
+        snprintf(where, sizeof where, "%s: grid[%d]", what, bi++);
+        if (!cJSON_IsObject(it))
+            return db_fail(e, "%s: must be an object", where);
+        int rc = expand_block(plan, it, root, where, o, b, what, e);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Adds to *set the results of the folders beside results_dir, when it is
+ * one of a folder of result folders (results/NAME, the default: never every
+ * folder of /tmp or a home); returns that parent folder (to free), or NULL. */
+static char *load_siblings(report_set *set, const char *results_dir)
+{
+    char *parent = db_strdup(results_dir);
+    size_t pl = parent ? strlen(parent) : 0;
+    while (pl > 1 && parent[pl - 1] == '/')
+        parent[--pl] = '\0';
+    char *slash = parent ? strrchr(parent, '/') : NULL;
+    DIR *d = NULL;
+    if (slash && slash != parent) {
+        *slash = '\0';
+        const char *pb = strrchr(parent, '/');
+        if (strcmp(pb ? pb + 1 : parent, "results") == 0)
+            d = opendir(parent);
+    }
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || strcmp(de->d_name, slash + 1) == 0)
+            continue;
+        char *sub = db_asprintf("%s/%s", parent, de->d_name);
+        struct stat st;
+        if (sub && stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+            report_load(set, sub, NULL); /* adds to what it holds */
+        free(sub);
+    }
+    if (d)
+        closedir(d);
+    return parent;
+}
+
+/* Cost estimates of the plan's runs, from earlier results when there are
+ * any: this folder's, then those of the folders beside it (all together). */
+static void estimate_plan(sweep_plan *plan)
+{
+    report_set sets[2];
+    est_pool pools[2];
+    size_t np = 0;
+    memset(sets, 0, sizeof sets);
+    if (report_load(&sets[0], plan->results_dir, NULL) == 0) {
+        pools[np].set = &sets[0];
+        pools[np++].where = "this results folder";
+    }
+    char *parent = load_siblings(&sets[1], plan->results_dir);
+    char *where = NULL;
+    if (sets[1].n > 0 && (where = db_asprintf("the folders beside it (%s/*)", parent))) {
+        pools[np].set = &sets[1];
+        pools[np++].where = where;
+    }
+    char cpu[256];
+    db_cpu_model(cpu, sizeof cpu);
+    for (size_t i = 0; i < plan->n; i++)
+        plan->runs[i].est_seconds = estimate_run(&plan->runs[i], pools, np, cpu);
+    report_set_free(&sets[0]);
+    report_set_free(&sets[1]);
+    free(where);
+    free(parent);
+}
+
+int sweep_plan_from_json(sweep_plan *plan, const cJSON *root, const char *what,
+                         const sweep_options *o, db_err *e)
+{
+    memset(plan, 0, sizeof *plan);
+    const sweep_backend *b = o && o->backend ? o->backend : &sweep_backend_default;
+    if (!cJSON_IsObject(root))
+        return db_fail(e, "%s: a sweep is a JSON object", what);
+    if (check_top(root, what, e) || define_strategy_files(root, what, e))
+        return -1;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "results");
     char dirbuf[4096];
     if (o && o->results_dir)
         snprintf(dirbuf, sizeof dirbuf, "%s", o->results_dir);
@@ -581,78 +679,11 @@ int sweep_plan_from_json(sweep_plan *plan, const cJSON *root, const char *what,
         sweep_plan_free(plan);
         return db_fail(e, "%s: out of memory", what);
     }
-
-    int rc = 0;
-    if (grid) {
-        int bi = 0;
-        cJSON_ArrayForEach(it, grid) {
-            char where[512];
-            snprintf(where, sizeof where, "%s: grid[%d]", what, bi++);
-            if (!cJSON_IsObject(it)) {
-                rc = db_fail(e, "%s: must be an object", where);
-                break;
-            }
-            if ((rc = expand_block(plan, it, root, where, o, b, what, e)) != 0)
-                break;
-        }
-    } else {
-        rc = expand_block(plan, root, root, what, o, b, what, e);
-    }
-    if (rc != 0) {
+    if (expand_blocks(plan, root, what, o, b, e) != 0) {
         sweep_plan_free(plan);
         return -1;
     }
-
-    /* cost estimates, from earlier results when there are any: this
-     * folder's, then those of the folders beside it (all together) */
-    report_set sets[2];
-    est_pool pools[2];
-    size_t np = 0;
-    memset(sets, 0, sizeof sets);
-    if (report_load(&sets[0], plan->results_dir, NULL) == 0) {
-        pools[np].set = &sets[0];
-        pools[np++].where = "this results folder";
-    }
-    /* the folders beside it, when its path names a parent folder */
-    char *parent = db_strdup(plan->results_dir);
-    size_t pl = parent ? strlen(parent) : 0;
-    while (pl > 1 && parent[pl - 1] == '/')
-        parent[--pl] = '\0';
-    char *slash = parent ? strrchr(parent, '/') : NULL;
-    char *where = NULL;
-    DIR *d = NULL;
-    if (slash && slash != parent) {
-        *slash = '\0';
-        /* only in a folder of result folders (results/NAME, the default):
-         * never every folder of /tmp or a home */
-        const char *pb = strrchr(parent, '/');
-        if (strcmp(pb ? pb + 1 : parent, "results") == 0)
-            d = opendir(parent);
-    }
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-        if (de->d_name[0] == '.' || strcmp(de->d_name, slash + 1) == 0)
-            continue;
-        char *sub = db_asprintf("%s/%s", parent, de->d_name);
-        struct stat st;
-        if (sub && stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-            report_load(&sets[1], sub, NULL); /* adds to what it holds */
-        free(sub);
-    }
-    if (d)
-        closedir(d);
-    if (sets[1].n > 0 && (where = db_asprintf("the folders beside it (%s/*)", parent))) {
-        pools[np].set = &sets[1];
-        pools[np++].where = where;
-    }
-    char cpu[256];
-    db_cpu_model(cpu, sizeof cpu);
-    for (size_t i = 0; i < plan->n; i++)
-        plan->runs[i].est_seconds = estimate_run(&plan->runs[i], pools, np, cpu);
-    report_set_free(&sets[0]);
-    report_set_free(&sets[1]);
-    free(where);
-    free(parent);
+    estimate_plan(plan);
     return 0;
 }
 

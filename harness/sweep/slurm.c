@@ -173,9 +173,10 @@ static int check_path(const char *what, const char *p, db_err *e)
     return 0;
 }
 
-int slurm_script_text(char **out, const slurm_script *s, db_err *e)
+/* Everything the script holds must go there as written: paths without
+ * spaces where #SBATCH reads them, options of the right form. */
+static int script_check(const slurm_script *s, db_err *e)
 {
-    *out = NULL;
     if (check_path("the dropbench binary", s->dropbench, e) ||
         check_path("the sweep file", s->sweep_file, e) ||
         check_path("the working directory", s->chdir, e) ||
@@ -213,66 +214,85 @@ int slurm_script_text(char **out, const slurm_script *s, db_err *e)
     for (size_t i = 0; i < s->nindex_args; i++)
         if (strpbrk(s->index_args[i], "\r\n"))
             return db_fail(e, "a newline in an argument is not supported");
+    return 0;
+}
 
-    sbuf b = { NULL, 0, 0, 0 };
+/* The script's comments and #SBATCH lines. */
+static void script_header(sbuf *b, const slurm_script *s)
+{
     char stamp[32];
     db_utc_stamp(stamp, sizeof stamp);
-    sb_add(&b, "#!/bin/bash\n");
-    sb_add(&b, "# dropbench sweep %s as a Slurm job array, written by "
-               "`dropbench sweep --slurm` at %s.\n", s->sweep_name, stamp);
-    sb_add(&b, "# Array index I runs the sweep's runs from I*%zu on, %zu of "
-               "its %zu runs; each run\n"
-               "# takes a lock and skips a complete result, so resubmitting "
-               "runs only what is missing.\n", s->runs_per_task,
+    sb_add(b, "#!/bin/bash\n");
+    sb_add(b, "# dropbench sweep %s as a Slurm job array, written by "
+              "`dropbench sweep --slurm` at %s.\n", s->sweep_name, stamp);
+    sb_add(b, "# Array index I runs the sweep's runs from I*%zu on, %zu of "
+              "its %zu runs; each run\n"
+              "# takes a lock and skips a complete result, so resubmitting "
+              "runs only what is missing.\n", s->runs_per_task,
            s->runs_per_task, s->nruns);
-    sb_add(&b, "# dropbench-runs-per-task: %zu\n", s->runs_per_task);
-    sb_add(&b, "# dropbench-plan-hash: %s\n", s->plan_hash);
-    sb_add(&b, "#SBATCH --job-name=dropbench-%s\n", s->sweep_name);
-    sb_add(&b, "#SBATCH --array=%s", s->array);
+    sb_add(b, "# dropbench-runs-per-task: %zu\n", s->runs_per_task);
+    sb_add(b, "# dropbench-plan-hash: %s\n", s->plan_hash);
+    sb_add(b, "#SBATCH --job-name=dropbench-%s\n", s->sweep_name);
+    sb_add(b, "#SBATCH --array=%s", s->array);
     if (s->max_parallel > 0)
-        sb_add(&b, "%%%d", s->max_parallel);
-    sb_add(&b, "\n");
-    sb_add(&b, "#SBATCH --ntasks=1\n");
+        sb_add(b, "%%%d", s->max_parallel);
+    sb_add(b, "\n");
+    sb_add(b, "#SBATCH --ntasks=1\n");
     /* Before a time limit (or a preemption), SIGTERM goes to the batch
      * shell, which is dropbench itself (exec below): its handler stops each
      * run after the current batch, keeping the checkpoint of the last whole
      * epoch, so that a resubmission continues the run from there
      * (docs/CHECKPOINTS.md). */
-    sb_add(&b, "# SIGTERM %d s before the time limit: runs stop and keep their "
-               "checkpoints;\n# resubmitting continues them.\n", DB_SLURM_SIGNAL_SECONDS);
-    sb_add(&b, "#SBATCH --signal=B:TERM@%d\n", DB_SLURM_SIGNAL_SECONDS);
-    sb_add(&b, "#SBATCH --cpus-per-task=%d\n", s->cpus_per_task);
-    sb_add(&b, "#SBATCH --chdir=%s\n", s->chdir);
-    sb_add(&b, "#SBATCH --output=%s/slurm/%%A_%%a.out\n", s->results_dir);
+    sb_add(b, "# SIGTERM %d s before the time limit: runs stop and keep their "
+              "checkpoints;\n# resubmitting continues them.\n", DB_SLURM_SIGNAL_SECONDS);
+    sb_add(b, "#SBATCH --signal=B:TERM@%d\n", DB_SLURM_SIGNAL_SECONDS);
+    sb_add(b, "#SBATCH --cpus-per-task=%d\n", s->cpus_per_task);
+    sb_add(b, "#SBATCH --chdir=%s\n", s->chdir);
+    sb_add(b, "#SBATCH --output=%s/slurm/%%A_%%a.out\n", s->results_dir);
     if (s->partition)
-        sb_add(&b, "#SBATCH --partition=%s\n", s->partition);
+        sb_add(b, "#SBATCH --partition=%s\n", s->partition);
     if (s->time_limit)
-        sb_add(&b, "#SBATCH --time=%s\n", s->time_limit);
+        sb_add(b, "#SBATCH --time=%s\n", s->time_limit);
     for (size_t i = 0; i < s->nsbatch_args; i++)
-        sb_add(&b, "#SBATCH %s\n", s->sbatch_args[i]);
-    sb_add(&b, "\n");
+        sb_add(b, "#SBATCH %s\n", s->sbatch_args[i]);
+    sb_add(b, "\n");
+}
+
+/* The script's command: dropbench sweep --index for this array task. */
+static void script_command(sbuf *b, const slurm_script *s)
+{
     if (s->config_dir) {
-        sb_add(&b, "export DROPBENCH_CONFIGS=");
-        sb_quote(&b, s->config_dir);
-        sb_add(&b, "\n");
+        sb_add(b, "export DROPBENCH_CONFIGS=");
+        sb_quote(b, s->config_dir);
+        sb_add(b, "\n");
     }
-    sb_add(&b, "exec ");
-    sb_quote(&b, s->dropbench);
-    sb_add(&b, " sweep ");
-    sb_quote(&b, s->sweep_file);
-    sb_add(&b, " \\\n    --index \"$SLURM_ARRAY_TASK_ID\" --runs-per-task %zu "
-               "--plan-hash %s \\\n    --results ",
+    sb_add(b, "exec ");
+    sb_quote(b, s->dropbench);
+    sb_add(b, " sweep ");
+    sb_quote(b, s->sweep_file);
+    sb_add(b, " \\\n    --index \"$SLURM_ARRAY_TASK_ID\" --runs-per-task %zu "
+              "--plan-hash %s \\\n    --results ",
            s->runs_per_task, s->plan_hash);
-    sb_quote(&b, s->results_dir);
+    sb_quote(b, s->results_dir);
     if (s->data_root) {
-        sb_add(&b, " --data ");
-        sb_quote(&b, s->data_root);
+        sb_add(b, " --data ");
+        sb_quote(b, s->data_root);
     }
     for (size_t i = 0; i < s->nindex_args; i++) {
-        sb_add(&b, " ");
-        sb_quote(&b, s->index_args[i]);
+        sb_add(b, " ");
+        sb_quote(b, s->index_args[i]);
     }
-    sb_add(&b, "\n");
+    sb_add(b, "\n");
+}
+
+int slurm_script_text(char **out, const slurm_script *s, db_err *e)
+{
+    *out = NULL;
+    if (script_check(s, e))
+        return -1;
+    sbuf b = { NULL, 0, 0, 0 };
+    script_header(&b, s);
+    script_command(&b, s);
     if (b.oom)
         return db_fail(e, "out of memory writing the job script");
     *out = b.text;

@@ -455,15 +455,9 @@ static int parse_recipe_top(run_config *rc, const cJSON *j, const char *path, db
     return 0;
 }
 
-/* Reads the user-facing config file format into rc (before overrides). */
-static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
-                             const char **strategy, const char **rate, char *ratebuf,
-                             size_t ratebuf_n, db_err *e)
+/* "task", "data" and "model" of a config file. */
+static int parse_task_model(run_config *rc, const cJSON *j, const char *path, db_err *e)
 {
-    if (!cJSON_IsObject(j))
-        return db_fail(e, "%s: expected a JSON object", path);
-    if (db_json_only_keys(j, file_keys, path, e))
-        return -1;
     const char *s = NULL;
     if (db_json_string(&s, j, "task", 1, path, e))
         return -1;
@@ -481,6 +475,15 @@ static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
     for (size_t i = 0; i < rc->base.n; i++)
         if (rc->base.layers[i].type == DB_LAYER_DROPOUT)
             rc->base.layers[i].site = DB_SITE_USER;
+    return 0;
+}
+
+/* "strategy", and "rate" or "retain" (into ratebuf when it is a number or
+ * a retain object) of a config file. */
+static int parse_strategy_rate(run_config *rc, const cJSON *j, const char *path,
+                               const char **strategy, const char **rate, char *ratebuf,
+                               size_t ratebuf_n, db_err *e)
+{
     if (db_json_string(strategy, j, "strategy", 0, path, e))
         return -1;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "rate");
@@ -501,6 +504,12 @@ static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
             return -1;
         *rate = ratebuf;
     }
+    return 0;
+}
+
+/* "seed", "threads" and "mc_samples" of a config file. */
+static int parse_run_counts(run_config *rc, const cJSON *j, const char *path, db_err *e)
+{
     double v = 0;
     if (db_json_number(&v, j, "seed", 0, path, e) ||
         check_range(v, 0, 9007199254740991.0, 1, path, "seed", e))
@@ -516,7 +525,56 @@ static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
         check_range(v, 0, 10000, 1, path, "mc_samples", e))
         return -1;
     rc->mc_samples = (size_t)v; /* 0: no Monte-Carlo evaluation */
+    return 0;
+}
 
+/* train.schedule (sw names it in messages); absent: constant. */
+static int parse_schedule(run_config *rc, const cJSON *sc, const char *sw, db_err *e)
+{
+    static const char *const sk[] = { "type", "every", "gamma", "steps", NULL };
+    const char *s = NULL;
+    if (!cJSON_IsObject(sc) || db_json_only_keys(sc, sk, sw, e))
+        return cJSON_IsObject(sc) ? -1 : db_fail(e, "%s: must be an object", sw);
+    if (db_json_string(&s, sc, "type", 1, sw, e))
+        return -1;
+    if (strcmp(s, "constant") == 0) {
+        rc->schedule = DB_SCHED_CONSTANT;
+    } else if (strcmp(s, "step") == 0) {
+        double every = 0, g = 0;
+        if (db_json_number(&every, sc, "every", 1, sw, e) ||
+            check_range(every, 1, 1e6, 1, sw, "every", e) ||
+            db_json_number(&g, sc, "gamma", 1, sw, e) ||
+            check_range(g, 1e-9, 1, 0, sw, "gamma", e))
+            return -1;
+        rc->schedule = DB_SCHED_STEP;
+        rc->sched_every = (size_t)every;
+        rc->sched_gamma = g;
+    } else if (strcmp(s, "exp") == 0) {
+        double g = 0;
+        if (db_json_number(&g, sc, "gamma", 1, sw, e) ||
+            check_range(g, 1e-9, 1, 0, sw, "gamma", e))
+            return -1;
+        rc->schedule = DB_SCHED_EXP;
+        rc->sched_gamma = g;
+    } else if (strcmp(s, "inv") == 0) {
+        double steps = 0;
+        if (db_json_number(&steps, sc, "steps", 1, sw, e) ||
+            check_range(steps, 1, 1e9, 1, sw, "steps", e))
+            return -1;
+        rc->schedule = DB_SCHED_INV;
+        rc->rx.sched_steps = (size_t)steps;
+    } else {
+        return db_fail(e, "%s: \"type\" must be \"constant\", \"step\", \"exp\" or "
+                       "\"inv\"", sw);
+    }
+    if (rc->schedule != DB_SCHED_INV && cJSON_GetObjectItemCaseSensitive(sc, "steps"))
+        return db_fail(e, "%s: \"steps\" belongs to the \"inv\" schedule", sw);
+    return 0;
+}
+
+/* The "train" object of config file j (and the recipe's top-level keys). */
+static int parse_train(run_config *rc, const cJSON *j, const char *path, db_err *e)
+{
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "train");
     char tw[600];
     snprintf(tw, sizeof tw, "%s: train", path);
@@ -555,118 +613,96 @@ static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
     rc->sched_every = 0;
     rc->sched_gamma = 1;
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(t, "schedule");
-    if (sc) {
-        static const char *const sk[] = { "type", "every", "gamma", "steps", NULL };
-        char sw[640];
-        snprintf(sw, sizeof sw, "%s.schedule", tw);
-        if (!cJSON_IsObject(sc) || db_json_only_keys(sc, sk, sw, e))
-            return cJSON_IsObject(sc) ? -1 : db_fail(e, "%s: must be an object", sw);
-        if (db_json_string(&s, sc, "type", 1, sw, e))
-            return -1;
-        if (strcmp(s, "constant") == 0) {
-            rc->schedule = DB_SCHED_CONSTANT;
-        } else if (strcmp(s, "step") == 0) {
-            double every = 0, g = 0;
-            if (db_json_number(&every, sc, "every", 1, sw, e) ||
-                check_range(every, 1, 1e6, 1, sw, "every", e) ||
-                db_json_number(&g, sc, "gamma", 1, sw, e) ||
-                check_range(g, 1e-9, 1, 0, sw, "gamma", e))
-                return -1;
-            rc->schedule = DB_SCHED_STEP;
-            rc->sched_every = (size_t)every;
-            rc->sched_gamma = g;
-        } else if (strcmp(s, "exp") == 0) {
-            double g = 0;
-            if (db_json_number(&g, sc, "gamma", 1, sw, e) ||
-                check_range(g, 1e-9, 1, 0, sw, "gamma", e))
-                return -1;
-            rc->schedule = DB_SCHED_EXP;
-            rc->sched_gamma = g;
-        } else if (strcmp(s, "inv") == 0) {
-            double steps = 0;
-            if (db_json_number(&steps, sc, "steps", 1, sw, e) ||
-                check_range(steps, 1, 1e9, 1, sw, "steps", e))
-                return -1;
-            rc->schedule = DB_SCHED_INV;
-            rc->rx.sched_steps = (size_t)steps;
-        } else {
-            return db_fail(e, "%s: \"type\" must be \"constant\", \"step\", \"exp\" or "
-                           "\"inv\"", sw);
-        }
-        if (rc->schedule != DB_SCHED_INV && cJSON_GetObjectItemCaseSensitive(sc, "steps"))
-            return db_fail(e, "%s: \"steps\" belongs to the \"inv\" schedule", sw);
-    }
-    return 0;
+    if (!sc)
+        return 0;
+    char sw[640];
+    snprintf(sw, sizeof sw, "%s.schedule", tw);
+    return parse_schedule(rc, sc, sw, e);
 }
 
-int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
+/* Reads the user-facing config file format into rc (before overrides). */
+static int parse_config_file(run_config *rc, const cJSON *j, const char *path,
+                             const char **strategy, const char **rate, char *ratebuf,
+                             size_t ratebuf_n, db_err *e)
 {
-    *config = NULL;
-    char path[PATH_MAX];
+    if (!cJSON_IsObject(j))
+        return db_fail(e, "%s: expected a JSON object", path);
+    if (db_json_only_keys(j, file_keys, path, e))
+        return -1;
+    if (parse_task_model(rc, j, path, e) ||
+        parse_strategy_rate(rc, j, path, strategy, rate, ratebuf, ratebuf_n, e) ||
+        parse_run_counts(rc, j, path, e))
+        return -1;
+    return parse_train(rc, j, path, e);
+}
+
+/* The config file a request names (--config, or the task's preset) into
+ * path (PATH_MAX). */
+static int request_path(char *path, const run_request *rq, db_err *e)
+{
     if (rq->config_path) {
-        snprintf(path, sizeof path, "%s", rq->config_path);
+        snprintf(path, PATH_MAX, "%s", rq->config_path);
     } else if (rq->task) {
-        if (!valid_task_name(rq->task) || find_task(path, sizeof path, rq->task))
+        if (!valid_task_name(rq->task) || find_task(path, PATH_MAX, rq->task))
             return unknown_task(rq->task, e);
     } else {
         return db_fail(e, "give a task (--task) or a config file (--config)");
     }
-    cJSON *file = NULL;
-    if (db_json_load(&file, path, e))
-        return -1;
-    run_config *rc = calloc(1, sizeof *rc);
-    if (!rc) {
-        cJSON_Delete(file);
-        return db_fail(e, "out of memory");
-    }
-    const char *strategy = NULL, *rate = NULL;
-    char ratebuf[64];
-    int rcode = parse_config_file(rc, file, path, &strategy, &rate, ratebuf,
-                                  sizeof ratebuf, e);
-    if (rcode == 0 && rq->task && strcmp(rq->task, rc->task) != 0 && !rq->config_path)
-        rcode = db_fail(e, "%s: \"task\" is \"%s\", expected \"%s\"", path, rc->task,
-                        rq->task);
-    /* command-line overrides */
+    return 0;
+}
+
+/* The command line's overrides over config file `file` read into rc, and
+ * its "paper"; *strategy and *rate are the file's on entry, the run's on
+ * return. */
+static int request_overrides(run_config *rc, const run_request *rq, const cJSON *file,
+                             const char *path, const char **strategy, const char **rate,
+                             db_err *e)
+{
     if (rq->strategy)
-        strategy = rq->strategy;
+        *strategy = rq->strategy;
     if (rq->rate) {
-        rate = rq->rate;
+        *rate = rq->rate;
         rc->rx.retain[0] = '\0'; /* the command line's drop rates replace it */
     }
-    if (!strategy)
-        strategy = "none";
+    if (!*strategy)
+        *strategy = "none";
     const cJSON *paper = cJSON_GetObjectItemCaseSensitive(file, "paper");
-    if (rcode == 0 && paper && parse_paper(rc, paper, path, strategy, e))
-        rcode = -1;
-    if (rcode == 0) {
-        snprintf(rc->strategy, sizeof rc->strategy, "%s", strategy);
-        snprintf(rc->rate, sizeof rc->rate, "%s", rate ? rate : "");
-        if (strlen(strategy) >= sizeof rc->strategy || (rate && strlen(rate) >= sizeof rc->rate))
-            rcode = db_fail(e, "strategy or rate too long");
-    }
-    if (rcode == 0 && rq->seed >= 0)
+    if (paper && parse_paper(rc, paper, path, *strategy, e))
+        return -1;
+    snprintf(rc->strategy, sizeof rc->strategy, "%s", *strategy);
+    snprintf(rc->rate, sizeof rc->rate, "%s", *rate ? *rate : "");
+    if (strlen(*strategy) >= sizeof rc->strategy || (*rate && strlen(*rate) >= sizeof rc->rate))
+        return db_fail(e, "strategy or rate too long");
+    if (rq->seed >= 0)
         rc->seed = (uint64_t)rq->seed;
-    if (rcode == 0 && rq->epochs > 0)
+    if (rq->epochs > 0)
         rc->epochs = (size_t)rq->epochs;
-    if (rcode == 0 && rq->lr > 0)
+    if (rq->lr > 0)
         rc->opt.lr = rq->lr;
-    if (rcode == 0 && rq->threads > 0)
+    if (rq->threads > 0)
         rc->threads = rq->threads;
-    if (rcode == 0 && rq->limit_train > 0)
+    if (rq->limit_train > 0)
         rc->limit_train = (size_t)rq->limit_train;
-    if (rcode == 0 && rq->val > 0)
+    if (rq->val > 0)
         rc->val = (size_t)rq->val;
-    if (rcode == 0 && rq->mc_samples > 0)
+    if (rq->mc_samples > 0)
         rc->mc_samples = (size_t)rq->mc_samples;
-    if (rcode == 0 && (rq->lr < 0 || !isfinite(rq->lr)))
-        rcode = db_fail(e, "--lr: must be a positive number");
+    if (rq->lr < 0 || !isfinite(rq->lr))
+        return db_fail(e, "--lr: must be a positive number");
+    return 0;
+}
 
-    double rates[DB_ARCH_MAX];
+/* rc->arch: the strategy at its rates applied to rc->base, every shape
+ * checked against the data set (now, not after loading it). */
+static int request_arch(run_config *rc, const char *strategy, const char *rate,
+                        const char *path, db_err *e)
+{
+    double rates[DB_ARCH_MAX] = { 0 };
     int nrates = 0;
-    if (rcode == 0 && rate) {
+    if (rate) {
         nrates = db_parse_rates(rate, rates, DB_ARCH_MAX, e);
         if (nrates < 0)
-            rcode = -1;
+            return -1;
     }
     /* Dropout layers written into the model by hand, with no strategy on
      * top, are not the baseline: such a run is labelled "hand-placed" (and
@@ -675,26 +711,57 @@ int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
     for (size_t i = 0; i < rc->base.n; i++)
         nuser += rc->base.layers[i].type == DB_LAYER_DROPOUT;
     const char *apply = strategy;
-    if (rcode == 0 && strcmp(strategy, DB_HAND_PLACED) == 0) {
+    if (strcmp(strategy, DB_HAND_PLACED) == 0) {
         if (nuser == 0)
-            rcode = db_fail(e, "%s: strategy \"%s\": the model has no dropout layers of "
-                            "its own (use \"none\" for the baseline)", path, DB_HAND_PLACED);
+            return db_fail(e, "%s: strategy \"%s\": the model has no dropout layers of "
+                           "its own (use \"none\" for the baseline)", path, DB_HAND_PLACED);
         apply = "none";
     }
-    if (rcode == 0 && strcmp(strategy, "none") == 0 && nuser > 0)
+    if (strcmp(strategy, "none") == 0 && nuser > 0)
         snprintf(rc->strategy, sizeof rc->strategy, "%s", DB_HAND_PLACED);
-    if (rcode == 0 && db_strategy_apply(&rc->arch, &rc->base, apply,
-                                        nrates > 0 ? rates : NULL, (size_t)(nrates > 0 ? nrates : 0), e))
-        rcode = db_prefix(e, "%s (task %s)", path, rc->task);
-    if (rcode == 0) {
-        /* check every shape against the data set now, not after loading it */
-        db_model_input in;
-        db_model m;
-        if (run_data_input(&in, rc->data, e) || db_model_build(&m, &rc->arch, &in, 1, e))
-            rcode = db_prefix(e, "%s: model", path);
-        else
-            db_model_free(&m);
+    if (db_strategy_apply(&rc->arch, &rc->base, apply,
+                          nrates > 0 ? rates : NULL, (size_t)(nrates > 0 ? nrates : 0), e))
+        return db_prefix(e, "%s (task %s)", path, rc->task);
+    db_model_input in;
+    db_model m;
+    if (run_data_input(&in, rc->data, e) || db_model_build(&m, &rc->arch, &in, 1, e))
+        return db_prefix(e, "%s: model", path);
+    db_model_free(&m);
+    return 0;
+}
+
+/* Config file `file` (at path) read into rc with the request's overrides
+ * applied and its strategy placed. */
+static int request_config(run_config *rc, const run_request *rq, const cJSON *file,
+                          const char *path, db_err *e)
+{
+    const char *strategy = NULL, *rate = NULL;
+    char ratebuf[64];
+    if (parse_config_file(rc, file, path, &strategy, &rate, ratebuf, sizeof ratebuf, e))
+        return -1;
+    if (rq->task && strcmp(rq->task, rc->task) != 0 && !rq->config_path)
+        return db_fail(e, "%s: \"task\" is \"%s\", expected \"%s\"", path, rc->task,
+                       rq->task);
+    if (request_overrides(rc, rq, file, path, &strategy, &rate, e))
+        return -1;
+    return request_arch(rc, strategy, rate, path, e);
+}
+
+int run_resolve(const run_request *rq, cJSON **config, char id[17], db_err *e)
+{
+    *config = NULL;
+    char path[PATH_MAX];
+    if (request_path(path, rq, e))
+        return -1;
+    cJSON *file = NULL;
+    if (db_json_load(&file, path, e))
+        return -1;
+    run_config *rc = calloc(1, sizeof *rc);
+    if (!rc) {
+        cJSON_Delete(file);
+        return db_fail(e, "out of memory");
     }
+    int rcode = request_config(rc, rq, file, path, e);
     cJSON_Delete(file);
     if (rcode) {
         free(rc);
