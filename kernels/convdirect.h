@@ -54,7 +54,7 @@ void conv_direct_weights(float *dw, const float *dout, const float *in,
 void conv_direct_input(float *din, const float *dout, const float *w,
                        const conv2d_shape *s, float *work, int set);
 
-/* Winograd F(2x2, 5x5) (see convdirect.c) for the layers the direct
+/* Winograd F(2x2, 5x5) (see convwino.c) for the layers the direct
  * kernels take with K = 5 and pad <= 4: the forward pass and the input
  * gradient, from filters transformed beforehand into
  * conv_wino_prep_floats of u; conv_wino_floats of scratch besides. */

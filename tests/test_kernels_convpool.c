@@ -256,7 +256,8 @@ END_TEST
 
 /* B, C, H, W, OC, K, pad; pool K, stride, pad: CIFAR's and LeNet's first
  * layers made small, one row count (C*K) on the generic path, a 3x3 kernel,
- * and layers of more channels than one block of rows holds */
+ * and layers of more channels than one block of rows holds (15 rows with
+ * AVX2, 30 with AVX-512: make test runs this suite on each path) */
 static const size_t pooled_shapes[][10] = {
     {3, 3, 12, 12, 5, 5, 2, 3, 2, 1}, /* 15 rows, overlapping pool */
     {2, 1, 10, 10, 4, 5, 2, 2, 2, 0}, /* 5 rows, 2x2 pool */
@@ -266,6 +267,8 @@ static const size_t pooled_shapes[][10] = {
     {2, 8, 10, 10, 6, 5, 0, 2, 2, 0},  /* 8 channels: row blocks of 3, 3, 2 */
     {2, 7, 9, 9, 4, 3, 1, 3, 2, 1},    /* K 3: row blocks of 5 and 2 channels */
     {1, 2, 12, 12, 3, 8, 3, 2, 2, 0},  /* K 8: one channel per block */
+    {2, 13, 9, 9, 3, 5, 2, 2, 2, 0},   /* 13 channels: blocks of 6, 6, 1 with AVX-512 */
+    {1, 12, 8, 10, 2, 3, 0, 3, 2, 1},  /* K 3, 36 rows: 30 + 6 with AVX-512 */
 };
 
 START_TEST(test_conv_pooled_weights)

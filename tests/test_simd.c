@@ -3,7 +3,8 @@
  * reach every edge of their tiles and vector tails (direct conv forward,
  * forward + ReLU, weight and input gradients, Winograd, weight gradients
  * from a pool's, GRU forward and backward, dropout's passes); the GRU
- * and dropout also match the portable 4-wide code (the scalar path).
+ * and dropout also match the portable 4-wide code (the scalar path), the
+ * weight gradients from a pool's the portable sums to rounding.
  * On a CPU without AVX-512 (or AVX2) the paths it cannot run are checked
  * to be refused, and the comparisons it can make are made. */
 #include <math.h>
@@ -189,6 +190,124 @@ START_TEST(test_simd_conv)
 }
 END_TEST
 
+/* ---- weight gradients from a pool's ----------------------------------- */
+
+/* B, C, H, W, OC, K, pad; pool K, stride.  The rows (C*K) go through the
+ * sums in blocks of up to 15 (AVX2) or 30 (AVX-512): blocks of each size
+ * and remainders, the 5x5 kernels' channel-pointer forms (C = 1, 3, six
+ * channels at a time) and the table of row offsets (K = 3, remainders). */
+static const size_t pooled_simd_shapes[][9] = {
+    { 2, 1, 28, 28, 6, 5, 2, 2, 2 },  /* LeNet's first: 5 rows */
+    { 2, 3, 17, 15, 8, 5, 2, 3, 2 },  /* CIFAR's first, odd sizes, overlapping pool */
+    { 2, 32, 11, 13, 5, 5, 0, 2, 2 }, /* 160 rows: 5 x 30 + 10 (15-row blocks on AVX2) */
+    { 1, 64, 9, 9, 3, 5, 2, 3, 2 },   /* 320 rows: 10 x 30 + 20 */
+    { 2, 6, 13, 11, 7, 5, 2, 2, 2 },  /* LeNet's second: 30 rows */
+    { 2, 3, 13, 11, 4, 3, 0, 2, 2 },  /* 9 rows */
+    { 2, 32, 9, 11, 4, 3, 2, 2, 2 },  /* 96 rows: 3 x 30 + 6 */
+    { 1, 64, 8, 7, 3, 3, 0, 2, 2 },   /* 192 rows: 6 x 30 + 12 */
+    { 2, 1, 21, 19, 3, 3, 2, 3, 2 },  /* 3 rows, a full convolution */
+};
+
+/* The pool's output, argmax and gradient for conv2d_pooled_weights (on the
+ * current path); whole windows at 0 after the ReLU and two thirds of the
+ * gradient zero, as under a dropout. */
+typedef struct pooled_case {
+    conv2d_shape s;
+    pool_shape p;
+    float *in, *po, *g, *work;
+    uint32_t *am;
+    size_t nw;
+} pooled_case;
+
+static void pooled_case_init(pooled_case *c, const size_t *v)
+{
+    ck_assert(conv2d_shape_init(&c->s, v[0], v[1], v[2], v[3], v[4], v[5], 1, v[6], NULL) == 0);
+    const conv2d_shape *s = &c->s;
+    ck_assert(conv2d_pooled_suits(s));
+    ck_assert(pool_shape_init(&c->p, s->B, s->OC, s->OH, s->OW, v[7], v[8], 0, NULL) == 0);
+    db_rng r;
+    db_rng_seed(&r, 23, DB_RNG_TEST, v[1] * 100 + v[5]);
+    const size_t nin = s->B * s->C * s->H * s->W, nout = s->B * s->OC * s->OH * s->OW,
+                 npo = s->B * s->OC * c->p.OH * c->p.OW;
+    size_t nwork = conv2d_work_floats(s);
+    if (conv2d_pooled_work_floats(s) > nwork)
+        nwork = conv2d_pooled_work_floats(s);
+    c->nw = s->OC * s->C * s->K * s->K;
+    float *w = xmalloc(c->nw * 4), *b = xmalloc(s->OC * 4), *out = xmalloc(nout * 4);
+    c->in = xmalloc(nin * 4);
+    c->po = xmalloc(npo * 4);
+    c->g = xmalloc(npo * 4);
+    c->work = xmalloc(nwork * 4);
+    c->am = xmalloc(npo * 4);
+    fill(c->in, nin, &r);
+    fill(w, c->nw, &r);
+    fill(b, s->OC, &r);
+    for (size_t i = 0; i < s->OC; i++)
+        b[i] -= sqrtf((float)(s->C * s->K * s->K) / 9.0f);
+    conv2d_forward_relu(out, c->in, w, b, s, c->work);
+    maxpool_forward(c->po, c->am, out, &c->p);
+    fill(c->g, npo, &r);
+    for (size_t i = 0; i < npo; i++)
+        if (i % 3)
+            c->g[i] = 0.0f;
+    free(w), free(b), free(out);
+}
+
+static void pooled_case_free(pooled_case *c)
+{
+    free(c->in), free(c->po), free(c->g), free(c->work), free(c->am);
+}
+
+/* dw, db set, then added to once more: 2 (nw + OC) floats. */
+static float *pooled_run(pooled_case *c)
+{
+    const size_t n = c->nw + c->s.OC, pohw = c->p.OH * c->p.OW;
+    float *o = xmalloc(2 * n * 4);
+    conv2d_pooled_weights(o, o + c->nw, c->g, c->am, c->po, pohw, c->in, &c->s, c->work, 1);
+    memcpy(o + n, o, n * 4);
+    conv2d_pooled_weights(o + n, o + n + c->nw, c->g, c->am, c->po, pohw, c->in, &c->s,
+                          c->work, 0);
+    return o;
+}
+
+START_TEST(test_simd_pooled)
+{
+    db_simd p[3];
+    int np = paths(p);
+    db_simd keep = db_simd_get();
+    int was = conv2d_set_direct(1);
+    for (size_t k = 0; k < sizeof pooled_simd_shapes / sizeof pooled_simd_shapes[0]; k++) {
+        pooled_case c;
+        ck_assert_int_eq(db_simd_set(p[0]), 0); /* the same inputs for every path */
+        pooled_case_init(&c, pooled_simd_shapes[k]);
+        const size_t n = 2 * (c.nw + c.s.OC);
+        float *ref = pooled_run(&c);
+        int compared = 0;
+        for (int i = 1; i < np; i++) {
+            ck_assert_int_eq(db_simd_set(p[i]), 0);
+            float *o = pooled_run(&c);
+            char what[64];
+            snprintf(what, sizeof what, "pooled shape %zu", k);
+            if (p[i] >= DB_SIMD_AVX2) {
+                same_bits(what, p[0], p[i], ref, o, n);
+                compared++;
+            } else /* portable sums, in another order */
+                for (size_t j = 0; j < n; j++)
+                    ck_assert_msg(fabsf(o[j] - ref[j]) <= 1e-5f * (1.0f + fabsf(ref[j])),
+                                  "%s: %s and %s at %zu: %g vs %g", what,
+                                  db_simd_name(p[0]), db_simd_name(p[i]), j, ref[j], o[j]);
+            free(o);
+        }
+        if (db_simd_best() == DB_SIMD_AVX512)
+            ck_assert_int_eq(compared, 1);
+        free(ref);
+        pooled_case_free(&c);
+    }
+    conv2d_set_direct(was);
+    ck_assert_int_eq(db_simd_set(keep), 0);
+}
+END_TEST
+
 /* ---- GRU --------------------------------------------------------------- */
 
 static float *gru_all(size_t B, size_t T, size_t D, size_t H, int rdrop, size_t *n_out)
@@ -364,6 +483,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_simd_paths);
     tcase_add_test(tc, test_simd_conv);
+    tcase_add_test(tc, test_simd_pooled);
     tcase_add_test(tc, test_simd_gru);
     tcase_add_test(tc, test_simd_dropout);
     suite_add_tcase(s, tc);
