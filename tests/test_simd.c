@@ -239,14 +239,14 @@ static void pooled_case_init(pooled_case *c, const size_t *v)
     c->g = xmalloc(npo * 4);
     c->work = xmalloc(nwork * 4);
     c->am = xmalloc(npo * 4);
-    fill(c->in, nin, &r);
-    fill(w, c->nw, &r);
-    fill(b, s->OC, &r);
+    fill_pm1(c->in, nin, &r);
+    fill_pm1(w, c->nw, &r);
+    fill_pm1(b, s->OC, &r);
     for (size_t i = 0; i < s->OC; i++)
         b[i] -= sqrtf((float)(s->C * s->K * s->K) / 9.0f);
     conv2d_forward_relu(out, c->in, w, b, s, c->work);
     maxpool_forward(c->po, c->am, out, &c->p);
-    fill(c->g, npo, &r);
+    fill_pm1(c->g, npo, &r);
     for (size_t i = 0; i < npo; i++)
         if (i % 3)
             c->g[i] = 0.0f;
