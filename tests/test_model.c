@@ -28,10 +28,10 @@ typedef struct net_case {
 
 static const net_case nets[] = {
     /* dropout between the ReLU and the pool joins the group: element-wise
-     * on the first conv (its weight gradient then from the full conv
-     * gradient, chunk by chunk, not from the pool's), channel-wise on the
-     * second, whose pool overlaps (3x3 stride 2) and has an input gradient
-     * below it; 16 KB of output per example: chunks of 12 of 16 */
+     * on the first conv (its weight gradient from the pool's, scaled by
+     * 1 / (1 - rate)), channel-wise on the second, whose pool overlaps
+     * (3x3 stride 2) and has an input gradient below it; 16 KB of output
+     * per example: chunks of 12 of 16 */
     { "conv-dropout", 3, 16, 16, 4, 16, 9,
       { CONV(16, 5, 2), RELU, CDROP(0.3), POOL(2, 2, 0), CONV(8, 3, 1), RELU, SDROP(0.4),
         POOL(3, 2, 1), DENSE(4) } },

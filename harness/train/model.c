@@ -895,8 +895,8 @@ static void run_sliced(db_model *m, db_mlayer *L, size_t B, const float *x,
  * pool's output is > 0 exactly where its input, past the dropout, was
  * kept and positive) into scratch, D's backward on it, then the conv's
  * backward from it, the weight gradient summed over the chunks in example
- * order.  Without D, a conv that suits conv2d_pooled_weights takes its
- * weight gradient straight from the pool's. */
+ * order.  A conv that suits conv2d_pooled_weights takes its weight
+ * gradient straight from the pool's instead. */
 typedef struct pair_job {
     db_model *m;
     const db_mlayer *C, *D, *P; /* D: NULL when the group has no dropout */
@@ -926,12 +926,25 @@ static void pair_member(void *arg, size_t t, size_t n)
         return;
     }
     int pooled = 0;
-    if (j->backward && !j->D && conv2d_pooled_suits(&C->conv)) {
+    if (j->backward && conv2d_pooled_suits(&C->conv)) {
         /* The weight gradient straight from the pool's; a first layer
-         * needs nothing else, the others their input gradient below. */
+         * needs nothing else, the others their input gradient below.  With
+         * the dropout between, a pooled output > 0 came from a kept unit,
+         * so the conv output it elected gets its gradient times
+         * 1 / (1 - rate): the pool's gradient scaled so, in the dropout's
+         * output buffer (free in backward: the pool's backward reads only
+         * its argmax and output). */
+        const float *gp = j->d + lo * ps;
+        if (j->D) {
+            float *sg = j->D->out + lo * ps;
+            const float sc = 1.0f / (1.0f - (float)j->D->spec.rate);
+            for (size_t k = 0; k < (hi - lo) * ps; k++)
+                sg[k] = gp[k] * sc;
+            gp = sg;
+        }
         conv2d_shape cs = C->conv;
         cs.B = hi - lo;
-        conv2d_pooled_weights(dW, dW + C->w_n, j->d + lo * ps, P->argmax + lo * ps,
+        conv2d_pooled_weights(dW, dW + C->w_n, gp, P->argmax + lo * ps,
                               P->out + lo * ps, P->pool.OH * P->pool.OW,
                               j->x + lo * is, &cs, work, 1);
         if (!j->din)
