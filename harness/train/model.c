@@ -571,21 +571,18 @@ static size_t gru_member_cache(const db_model *m, const db_mlayer *L, size_t n)
     return gru_cache_floats(&s);
 }
 
-/* The GRU layers' caches for n members, all allocated or none (caches[i]
- * NULL for the other layers). */
+/* The GRU layers' caches for n members into caches (zeroed by the caller;
+ * NULL for the other layers).  On failure the caller frees what was
+ * allocated. */
 static int alloc_gru_caches(const db_model *m, size_t n, float **caches, db_err *e)
 {
     for (size_t i = 0; i < m->nl; i++) {
-        caches[i] = NULL;
         if (m->L[i].spec.type != DB_LAYER_GRU)
             continue;
         size_t per = gru_member_cache(m, &m->L[i], n);
         if (per > SIZE_MAX / sizeof(float) / n ||
-            !(caches[i] = calloc(per * n, sizeof(float)))) {
-            for (size_t k = 0; k < i; k++)
-                free(caches[k]);
+            !(caches[i] = calloc(per * n, sizeof(float))))
             return db_fail(e, "threads: out of memory allocating %zu threads' GRU caches", n);
-        }
     }
     return 0;
 }
