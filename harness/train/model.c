@@ -100,167 +100,252 @@ void db_model_free(db_model *m)
 
 size_t db_model_param_count(const db_model *m) { return m->nparams; }
 
+/* The running shape through plan_layer's helpers: the layer's input on
+ * entry, its output on return; ovf is set when a size overflows size_t. */
+typedef struct plan_shape {
+    int kind; /* enum db_shape_kind */
+    size_t c, h, w;
+    int ovf;
+} plan_shape;
+
+static int plan_conv(const db_model *m, db_mlayer *L, size_t i, plan_shape *p, db_err *e)
+{
+    const db_layer *s = &L->spec;
+    if (p->kind != DB_SHAPE_IMAGE)
+        return db_fail(e, "layer %zu (conv): input is not an image", i);
+    if (conv2d_shape_init(&L->conv, m->bmax, p->c, p->h, p->w, s->units, s->kernel,
+                          s->stride, s->pad, e))
+        return db_prefix(e, "layer %zu (conv)", i);
+    L->w_rows = s->units;
+    L->w_n = mul(s->units, mul(p->c, s->kernel * s->kernel, &p->ovf), &p->ovf);
+    L->b_n = s->units;
+    p->c = s->units;
+    p->h = L->conv.OH;
+    p->w = L->conv.OW;
+    return 0;
+}
+
+/* Per channel of a conv map (S = H*W), per unit of a dense output (flat:
+ * h = w = 1); gamma in the weight slot, beta in the bias's. */
+static int plan_batchnorm(db_mlayer *L, size_t i, const plan_shape *p, db_err *e)
+{
+    if (p->kind == DB_SHAPE_SEQ)
+        return db_fail(e, "layer %zu (batchnorm): input is a sequence; batchnorm "
+                       "takes a conv map or a dense layer's output", i);
+    L->w_rows = p->c;
+    L->w_n = p->c;
+    L->b_n = p->c;
+    L->s_n = 2 * p->c;
+    return 0;
+}
+
+static int plan_maxpool(const db_model *m, db_mlayer *L, size_t i, plan_shape *p, db_err *e)
+{
+    const db_layer *s = &L->spec;
+    if (p->kind != DB_SHAPE_IMAGE)
+        return db_fail(e, "layer %zu (maxpool): input is not an image", i);
+    if (pool_shape_init(&L->pool, m->bmax, p->c, p->h, p->w, s->kernel, s->stride, s->pad,
+                        e))
+        return db_prefix(e, "layer %zu (maxpool)", i);
+    p->h = L->pool.OH;
+    p->w = L->pool.OW;
+    return 0;
+}
+
+static int plan_dense(db_mlayer *L, size_t i, plan_shape *p, db_err *e)
+{
+    const db_layer *s = &L->spec;
+    if (p->kind == DB_SHAPE_SEQ)
+        return db_fail(e, "layer %zu (dense): input is a sequence; put a gru "
+                       "layer before it", i);
+    L->w_rows = s->units;
+    L->w_n = mul(s->units, L->in_size, &p->ovf);
+    L->b_n = s->units;
+    p->kind = DB_SHAPE_FLAT;
+    p->c = s->units;
+    p->h = p->w = 1;
+    return 0;
+}
+
+static int plan_embedding(const db_model *m, db_mlayer *L, size_t i, plan_shape *p,
+                          db_err *e)
+{
+    const db_layer *s = &L->spec;
+    if (!m->text || i != 0)
+        return db_fail(e, "layer %zu (embedding): only allowed as the first layer "
+                       "of a model on a text data set", i);
+    if (s->vocab < m->in_w)
+        return db_fail(e, "layer 0 (embedding): vocab %zu is smaller than the data "
+                       "set's %zu token values", s->vocab, m->in_w);
+    L->in_size = m->in_h; /* tokens per example */
+    L->w_rows = s->vocab;
+    L->w_n = mul(s->vocab, s->units, &p->ovf);
+    p->kind = DB_SHAPE_SEQ;
+    p->h = m->in_h;
+    p->w = s->units;
+    return 0;
+}
+
+static int plan_gru(const db_model *m, db_mlayer *L, size_t i, plan_shape *p, db_err *e)
+{
+    const db_layer *s = &L->spec;
+    if (p->kind != DB_SHAPE_SEQ)
+        return db_fail(e, "layer %zu (gru): input is not a sequence", i);
+    if (gru_shape_init(&L->gru, m->bmax, p->h, p->w, s->units, e))
+        return db_prefix(e, "layer %zu (gru)", i);
+    L->w_n = mul(3 * s->units, p->w, &p->ovf);
+    L->w2_n = mul(3 * s->units, s->units, &p->ovf);
+    L->b_n = 3 * s->units;
+    L->b2_n = 3 * s->units;
+    if (s->seq) { /* a stack's lower layer: (T, H) per example */
+        p->w = s->units;
+        return 0;
+    }
+    p->kind = DB_SHAPE_FLAT;
+    p->c = s->units;
+    p->h = p->w = 1;
+    return 0;
+}
+
+/* On the state of the GRU right below, inside its recurrence
+ * (gru_forward_ex's rmask, one (B, H) mask per batch); the layer itself
+ * passes the GRU's output on unchanged. */
+static int plan_recurrent_drop(db_model *m, db_mlayer *L, size_t i, db_err *e)
+{
+    if (i == 0 || m->L[i - 1].spec.type != DB_LAYER_GRU)
+        return db_fail(e, "layer %zu (dropout, recurrent mode): must come right "
+                       "after a gru layer", i);
+    if (gru_shape_set_rdrop(&m->L[i - 1].gru, 1, e))
+        return db_prefix(e, "layer %zu (dropout, recurrent mode)", i);
+    L->drop_g = m->L[i - 1].spec.units;
+    L->drop_s = 1;
+    return 0;
+}
+
+/* A dropout layer's mask groups: drop_g draws per example, each used on
+ * drop_s consecutive values. */
+static int plan_dropout_groups(db_model *m, db_mlayer *L, size_t i, const plan_shape *p,
+                               db_err *e)
+{
+    const db_layer *s = &L->spec;
+    if (s->mode == DROPOUT_RECURRENT)
+        return plan_recurrent_drop(m, L, i, e);
+    if (s->mode == DROPOUT_LOCKED) {
+        if (p->kind != DB_SHAPE_SEQ)
+            return db_fail(e, "layer %zu (dropout, locked mode): input is not a "
+                           "sequence", i);
+        L->drop_g = p->w; /* one draw per (example, feature) */
+        L->drop_s = p->h; /* used at each of the T steps */
+    } else if (s->mode == DROPOUT_CHANNEL) {
+        if (p->kind != DB_SHAPE_IMAGE)
+            return db_fail(e, "layer %zu (dropout, channel mode): input is not an "
+                           "image", i);
+        L->drop_g = p->c;
+        L->drop_s = p->h * p->w;
+    } else if (s->mode == DROPOUT_DROPBLOCK) {
+        if (p->kind != DB_SHAPE_IMAGE)
+            return db_fail(e, "layer %zu (dropout, dropblock mode): input is not an "
+                           "image (DropBlock drops square regions of conv maps)", i);
+        if (s->block < 1)
+            return db_fail(e, "layer %zu (dropout, dropblock mode): block size must "
+                           "be at least 1", i);
+        L->drop_g = L->in_size; /* the mask is per unit */
+        L->drop_s = 1;
+    } else if (s->mode == DROPOUT_DROPCONNECT) {
+        /* a mask on the weights of the dense layer right above
+         * (plan_layers checks it is one); passes its input on */
+        L->drop_g = 0;
+        L->drop_s = 1;
+    } else if (s->mode == DROPOUT_POSITION) {
+        if (p->kind != DB_SHAPE_SEQ)
+            return db_fail(e, "layer %zu (dropout, position mode): input is not a "
+                           "sequence", i);
+        L->drop_g = p->h;
+        L->drop_s = p->w;
+    } else {
+        L->drop_g = L->in_size;
+        L->drop_s = 1;
+    }
+    return 0;
+}
+
+static int plan_dropout(db_model *m, db_mlayer *L, size_t i, const plan_shape *p, db_err *e)
+{
+    int rc = plan_dropout_groups(m, L, i, p, e);
+    if (rc)
+        return rc;
+    if (dropout_check_rate(L->spec.rate, e))
+        return db_prefix(e, "layer %zu (dropout)", i);
+    L->site_index = (int)m->ndropout++;
+    return 0;
+}
+
+/* Elements per example of the shape p holds. */
+static size_t shape_size(plan_shape *p)
+{
+    return p->kind == DB_SHAPE_IMAGE ? mul(mul(p->c, p->h, &p->ovf), p->w, &p->ovf)
+         : p->kind == DB_SHAPE_SEQ   ? mul(p->h, p->w, &p->ovf)
+                                     : p->c;
+}
+
 /* Shape inference and parameter layout for one layer; no allocation. */
 static int plan_layer(db_model *m, db_mlayer *L, size_t i, int *kind, size_t *c,
                       size_t *h, size_t *w, db_err *e)
 {
     const db_layer *s = &L->spec;
     const char *tn = db_layer_type_name(s->type);
-    L->in_kind = *kind;
-    L->in_c = *c;
-    L->in_h = *h;
-    L->in_w = *w;
+    plan_shape p = { *kind, *c, *h, *w, 0 };
+    L->in_kind = p.kind;
+    L->in_c = p.c;
+    L->in_h = p.h;
+    L->in_w = p.w;
     L->param_index = -1;
     L->dc_from = -1;
-    int ovf = 0;
-    L->in_size = *kind == DB_SHAPE_IMAGE ? mul(mul(*c, *h, &ovf), *w, &ovf)
-               : *kind == DB_SHAPE_SEQ   ? mul(*h, *w, &ovf)
-                                         : *c;
+    L->in_size = shape_size(&p);
     if (m->text && i == 0 && s->type != DB_LAYER_EMBEDDING)
         return db_fail(e, "layer 0 (%s): a text data set needs an embedding layer "
                        "first", tn);
+    int rc = 0;
     switch (s->type) {
     case DB_LAYER_CONV:
-        if (*kind != DB_SHAPE_IMAGE)
-            return db_fail(e, "layer %zu (conv): input is not an image", i);
-        if (conv2d_shape_init(&L->conv, m->bmax, *c, *h, *w, s->units, s->kernel,
-                              s->stride, s->pad, e))
-            return db_prefix(e, "layer %zu (conv)", i);
-        L->w_rows = s->units;
-        L->w_n = mul(s->units, mul(*c, s->kernel * s->kernel, &ovf), &ovf);
-        L->b_n = s->units;
-        *c = s->units;
-        *h = L->conv.OH;
-        *w = L->conv.OW;
+        rc = plan_conv(m, L, i, &p, e);
         break;
     case DB_LAYER_RELU:
     case DB_LAYER_SIGMOID:
         break;
     case DB_LAYER_BATCHNORM:
-        /* per channel of a conv map (S = H*W), per unit of a dense output
-         * (flat: h = w = 1); gamma in the weight slot, beta in the bias's */
-        if (*kind == DB_SHAPE_SEQ)
-            return db_fail(e, "layer %zu (batchnorm): input is a sequence; batchnorm "
-                           "takes a conv map or a dense layer's output", i);
-        L->w_rows = *c;
-        L->w_n = *c;
-        L->b_n = *c;
-        L->s_n = 2 * *c;
+        rc = plan_batchnorm(L, i, &p, e);
         break;
     case DB_LAYER_MAXPOOL:
-        if (*kind != DB_SHAPE_IMAGE)
-            return db_fail(e, "layer %zu (maxpool): input is not an image", i);
-        if (pool_shape_init(&L->pool, m->bmax, *c, *h, *w, s->kernel, s->stride, s->pad,
-                            e))
-            return db_prefix(e, "layer %zu (maxpool)", i);
-        *h = L->pool.OH;
-        *w = L->pool.OW;
+        rc = plan_maxpool(m, L, i, &p, e);
         break;
     case DB_LAYER_DENSE:
-        if (*kind == DB_SHAPE_SEQ)
-            return db_fail(e, "layer %zu (dense): input is a sequence; put a gru "
-                           "layer before it", i);
-        L->w_rows = s->units;
-        L->w_n = mul(s->units, L->in_size, &ovf);
-        L->b_n = s->units;
-        *kind = DB_SHAPE_FLAT;
-        *c = s->units;
-        *h = *w = 1;
+        rc = plan_dense(L, i, &p, e);
         break;
     case DB_LAYER_EMBEDDING:
-        if (!m->text || i != 0)
-            return db_fail(e, "layer %zu (embedding): only allowed as the first layer "
-                           "of a model on a text data set", i);
-        if (s->vocab < m->in_w)
-            return db_fail(e, "layer 0 (embedding): vocab %zu is smaller than the data "
-                           "set's %zu token values", s->vocab, m->in_w);
-        L->in_size = m->in_h; /* tokens per example */
-        L->w_rows = s->vocab;
-        L->w_n = mul(s->vocab, s->units, &ovf);
-        *kind = DB_SHAPE_SEQ;
-        *h = m->in_h;
-        *w = s->units;
+        rc = plan_embedding(m, L, i, &p, e);
         break;
     case DB_LAYER_GRU:
-        if (*kind != DB_SHAPE_SEQ)
-            return db_fail(e, "layer %zu (gru): input is not a sequence", i);
-        if (gru_shape_init(&L->gru, m->bmax, *h, *w, s->units, e))
-            return db_prefix(e, "layer %zu (gru)", i);
-        L->w_n = mul(3 * s->units, *w, &ovf);
-        L->w2_n = mul(3 * s->units, s->units, &ovf);
-        L->b_n = 3 * s->units;
-        L->b2_n = 3 * s->units;
-        if (s->seq) { /* a stack's lower layer: (T, H) per example */
-            *w = s->units;
-            break;
-        }
-        *kind = DB_SHAPE_FLAT;
-        *c = s->units;
-        *h = *w = 1;
+        rc = plan_gru(m, L, i, &p, e);
         break;
     case DB_LAYER_DROPOUT:
-        if (s->mode == DROPOUT_RECURRENT) {
-            /* on the state of the GRU right below, inside its recurrence
-             * (gru_forward_ex's rmask, one (B, H) mask per batch); the
-             * layer itself passes the GRU's output on unchanged */
-            if (i == 0 || m->L[i - 1].spec.type != DB_LAYER_GRU)
-                return db_fail(e, "layer %zu (dropout, recurrent mode): must come right "
-                               "after a gru layer", i);
-            if (gru_shape_set_rdrop(&m->L[i - 1].gru, 1, e))
-                return db_prefix(e, "layer %zu (dropout, recurrent mode)", i);
-            L->drop_g = m->L[i - 1].spec.units;
-            L->drop_s = 1;
-        } else if (s->mode == DROPOUT_LOCKED) {
-            if (*kind != DB_SHAPE_SEQ)
-                return db_fail(e, "layer %zu (dropout, locked mode): input is not a "
-                               "sequence", i);
-            L->drop_g = *w; /* one draw per (example, feature) */
-            L->drop_s = *h; /* used at each of the T steps */
-        } else if (s->mode == DROPOUT_CHANNEL) {
-            if (*kind != DB_SHAPE_IMAGE)
-                return db_fail(e, "layer %zu (dropout, channel mode): input is not an "
-                               "image", i);
-            L->drop_g = *c;
-            L->drop_s = *h * *w;
-        } else if (s->mode == DROPOUT_DROPBLOCK) {
-            if (*kind != DB_SHAPE_IMAGE)
-                return db_fail(e, "layer %zu (dropout, dropblock mode): input is not an "
-                               "image (DropBlock drops square regions of conv maps)", i);
-            if (s->block < 1)
-                return db_fail(e, "layer %zu (dropout, dropblock mode): block size must "
-                               "be at least 1", i);
-            L->drop_g = L->in_size; /* the mask is per unit */
-            L->drop_s = 1;
-        } else if (s->mode == DROPOUT_DROPCONNECT) {
-            /* a mask on the weights of the dense layer right above
-             * (plan_layers checks it is one); passes its input on */
-            L->drop_g = 0;
-            L->drop_s = 1;
-        } else if (s->mode == DROPOUT_POSITION) {
-            if (*kind != DB_SHAPE_SEQ)
-                return db_fail(e, "layer %zu (dropout, position mode): input is not a "
-                               "sequence", i);
-            L->drop_g = *h;
-            L->drop_s = *w;
-        } else {
-            L->drop_g = L->in_size;
-            L->drop_s = 1;
-        }
-        if (dropout_check_rate(s->rate, e))
-            return db_prefix(e, "layer %zu (dropout)", i);
-        L->site_index = (int)m->ndropout++;
+        rc = plan_dropout(m, L, i, &p, e);
         break;
     default:
         return db_fail(e, "layer %zu: unknown type %d", i, s->type);
     }
-    L->out_kind = *kind;
-    L->out_c = *c;
-    L->out_h = *h;
-    L->out_w = *w;
-    L->out_size = *kind == DB_SHAPE_IMAGE ? mul(mul(*c, *h, &ovf), *w, &ovf)
-                : *kind == DB_SHAPE_SEQ   ? mul(*h, *w, &ovf)
-                                          : *c;
-    if (ovf)
+    if (rc)
+        return rc;
+    *kind = p.kind;
+    *c = p.c;
+    *h = p.h;
+    *w = p.w;
+    L->out_kind = p.kind;
+    L->out_c = p.c;
+    L->out_h = p.h;
+    L->out_w = p.w;
+    L->out_size = shape_size(&p);
+    if (p.ovf)
         return db_fail(e, "layer %zu (%s): sizes overflow", i, tn);
     return 0;
 }
@@ -709,133 +794,160 @@ typedef struct slice_job {
     int training;      /* dropout forward: the mask is drawn and applied */
 } slice_job;
 
-static void slice_member(void *arg, size_t t, size_t n)
+/* Batchnorm splits by channels: every member needs the whole batch of its
+ * own. */
+static void slice_batchnorm(const slice_job *j, size_t t, size_t n)
 {
-    const slice_job *j = arg;
     db_model *m = j->m;
     db_mlayer *L = j->L;
-    size_t lo, hi;
-    db_pool_slice(j->B, t, n, &lo, &hi);
-    const size_t nb = hi - lo, is = L->in_size, os = L->out_size;
+    const size_t C = L->in_c, S = L->in_h * L->in_w;
+    size_t clo, chi;
+    db_pool_slice(C, t, n, &clo, &chi);
+    if (chi == clo)
+        return;
+    if (j->backward)
+        batchnorm_backward_channels(j->din, m->grads + L->w_off, m->grads + L->b_off,
+                                    j->d, j->x, L->cache, m->params + L->w_off, j->B,
+                                    C, S, clo, chi);
+    else
+        batchnorm_forward_channels(L->out, L->cache, m->state + L->s_off,
+                                   m->state + L->s_off + C, j->x,
+                                   m->params + L->w_off, m->params + L->b_off, j->B, C,
+                                   S, BATCHNORM_EPS, BATCHNORM_MOMENTUM, j->training,
+                                   clo, chi);
+}
+
+/* Element-wise; backward in place over the gradient (din == d). */
+static void slice_relu(const slice_job *j, size_t lo, size_t nb)
+{
+    db_mlayer *L = j->L;
+    const size_t is = L->in_size, os = L->out_size;
+    if (j->backward)
+        relu_backward_inplace(j->din + lo * os, L->out + lo * os, nb * os);
+    else
+        relu_forward(L->out + lo * os, j->x + lo * is, nb * os);
+}
+
+/* Gaussian dropout, (B, G, S) with one factor per (example, group). */
+static void slice_dropout_gauss(const slice_job *j, size_t lo, size_t hi)
+{
+    db_mlayer *L = j->L;
+    const size_t nb = hi - lo, os = L->out_size, G = L->drop_g;
+    const float rate = (float)L->spec.rate;
+    const float *x = j->x + lo * L->in_size;
+    if (j->backward)
+        dropout_gauss_backward_inplace(j->din + lo * os, L->noise + lo * G, nb, G,
+                                       L->drop_s);
+    else if (j->training && rate > 0.0f) /* the caller drew the noise */
+        dropout_gauss_apply(L->out + lo * os, L->noise + lo * G, x, nb, G, L->drop_s);
+    else {
+        memcpy(L->out + lo * os, x, nb * os * sizeof(float));
+        for (size_t k = lo * G; k < hi * G; k++)
+            L->noise[k] = 1.0f;
+    }
+}
+
+/* DropBlock: one mask byte per unit; the caller drew it and the scale. */
+static void slice_dropblock(const slice_job *j, size_t lo, size_t nb)
+{
+    db_mlayer *L = j->L;
+    const size_t os = L->out_size;
+    const float rate = (float)L->spec.rate;
+    const float *x = j->x + lo * L->in_size;
+    if (j->backward)
+        dropblock_backward_inplace(j->din + lo * os, L->mask + lo * os, nb * os,
+                                   L->dbscale);
+    else if (j->training && rate > 0.0f)
+        dropblock_apply(L->out + lo * os, L->mask + lo * os, x, nb * os, L->dbscale);
+    else {
+        memcpy(L->out + lo * os, x, nb * os * sizeof(float));
+        memset(L->mask + lo * os, 1, nb * os);
+    }
+}
+
+static void slice_dropout(const slice_job *j, size_t lo, size_t hi)
+{
+    db_mlayer *L = j->L;
+    if (L->spec.mode == DROPOUT_GAUSSIAN) {
+        slice_dropout_gauss(j, lo, hi);
+        return;
+    }
+    if (L->spec.mode == DROPOUT_DROPBLOCK) {
+        slice_dropblock(j, lo, hi - lo);
+        return;
+    }
+    const size_t nb = hi - lo, os = L->out_size, G = L->drop_g;
+    const float rate = (float)L->spec.rate;
+    const float *x = j->x + lo * L->in_size;
+    if (L->spec.mode == DROPOUT_LOCKED && (j->backward || (j->training && rate > 0.0f))) {
+        /* (B, T, D) with one (B, D) mask; the identity as below */
+        if (j->backward)
+            dropout_locked_backward_inplace(j->din + lo * os, L->mask + lo * G, nb,
+                                            L->drop_s, G, rate);
+        else
+            dropout_locked_apply(L->out + lo * os, L->mask + lo * G, x, nb, L->drop_s,
+                                 G, rate);
+        return;
+    }
+    if (j->backward)
+        dropout_backward_inplace(j->din + lo * os, L->mask + lo * G, nb, G, L->drop_s,
+                                 rate);
+    else /* the caller drew the mask */
+        dropout_rows(L, lo, nb, x, j->training && rate > 0.0f);
+}
+
+static void slice_maxpool(const slice_job *j, size_t lo, size_t nb)
+{
+    db_mlayer *L = j->L;
+    const size_t is = L->in_size, os = L->out_size;
+    const float *x = j->x + lo * is;
+    float *din = j->din ? j->din + lo * is : NULL;
+    pool_shape s = L->pool;
+    s.B = nb;
+    if (!j->backward) {
+        maxpool_forward(L->out + lo * os, L->argmax + lo * os, x, &s);
+    } else if (L->pool_relu) {
+        maxpool_backward_relu_set(din, j->d + lo * os, L->argmax + lo * os,
+                                  L->out + lo * os, &s);
+    } else {
+        maxpool_backward_set(din, j->d + lo * os, L->argmax + lo * os, &s);
+    }
+}
+
+/* Split by units, not examples: every member then packs only its share of
+ * W for OpenBLAS (LeNet's first dense W is 12.8 MB). */
+static void slice_dense(const slice_job *j, size_t t, size_t n)
+{
+    db_model *m = j->m;
+    db_mlayer *L = j->L;
+    const size_t is = L->in_size, os = L->out_size;
+    const float *W = dense_weights(m, L), *b = m->params + L->b_off;
+    size_t olo, ohi;
+    db_pool_slice(os, t, n, &olo, &ohi);
+    if (j->backward) {
+        dense_backward_weights_set(m->grads + L->w_off, m->grads + L->b_off, j->d,
+                                   j->x, j->B, is, os, olo, ohi);
+        if (j->din) {
+            size_t ilo, ihi;
+            db_pool_slice(is, t, n, &ilo, &ihi);
+            dense_backward_input_set(j->din, j->d, W, j->B, is, os, ilo, ihi);
+        }
+    } else {
+        dense_forward_units(L->out, j->x, W, b, j->B, is, os, olo, ohi);
+        if (L->relu_fused && ohi > olo) /* in place, while it is in cache */
+            for (size_t r = 0; r < j->B; r++)
+                relu_forward(L->out + r * os + olo, L->out + r * os + olo, ohi - olo);
+    }
+}
+
+static void slice_conv(const slice_job *j, size_t t, size_t lo, size_t nb)
+{
+    db_model *m = j->m;
+    db_mlayer *L = j->L;
+    const size_t is = L->in_size, os = L->out_size;
     const float *x = j->x + lo * is;
     const float *W = dense_weights(m, L), *b = m->params + L->b_off;
     float *din = j->din ? j->din + lo * is : NULL;
-    if (nb == 0 && L->spec.type != DB_LAYER_CONV && L->spec.type != DB_LAYER_DENSE &&
-        L->spec.type != DB_LAYER_BATCHNORM)
-        return;
-    switch (L->spec.type) {
-    case DB_LAYER_BATCHNORM: {
-        /* split by channels: every member needs the whole batch of its own */
-        const size_t C = L->in_c, S = L->in_h * L->in_w;
-        size_t clo, chi;
-        db_pool_slice(C, t, n, &clo, &chi);
-        if (chi == clo)
-            return;
-        if (j->backward)
-            batchnorm_backward_channels(j->din, m->grads + L->w_off, m->grads + L->b_off,
-                                        j->d, j->x, L->cache, m->params + L->w_off, j->B,
-                                        C, S, clo, chi);
-        else
-            batchnorm_forward_channels(L->out, L->cache, m->state + L->s_off,
-                                       m->state + L->s_off + C, j->x,
-                                       m->params + L->w_off, m->params + L->b_off, j->B, C,
-                                       S, BATCHNORM_EPS, BATCHNORM_MOMENTUM, j->training,
-                                       clo, chi);
-        return;
-    }
-    case DB_LAYER_RELU:
-        /* element-wise; backward in place over the gradient (din == d) */
-        if (j->backward)
-            relu_backward_inplace(j->din + lo * os, L->out + lo * os, nb * os);
-        else
-            relu_forward(L->out + lo * os, x, nb * os);
-        return;
-    case DB_LAYER_DROPOUT: {
-        const size_t G = L->drop_g;
-        const float rate = (float)L->spec.rate;
-        if (L->spec.mode == DROPOUT_GAUSSIAN) {
-            /* (B, G, S) with one factor per (example, group) */
-            if (j->backward)
-                dropout_gauss_backward_inplace(j->din + lo * os, L->noise + lo * G, nb, G,
-                                               L->drop_s);
-            else if (j->training && rate > 0.0f) /* the caller drew the noise */
-                dropout_gauss_apply(L->out + lo * os, L->noise + lo * G, x, nb, G,
-                                    L->drop_s);
-            else {
-                memcpy(L->out + lo * os, x, nb * os * sizeof(float));
-                for (size_t k = lo * G; k < hi * G; k++)
-                    L->noise[k] = 1.0f;
-            }
-            return;
-        }
-        if (L->spec.mode == DROPOUT_DROPBLOCK) {
-            /* one mask byte per unit; the caller drew it and the scale */
-            if (j->backward)
-                dropblock_backward_inplace(j->din + lo * os, L->mask + lo * os, nb * os,
-                                           L->dbscale);
-            else if (j->training && rate > 0.0f)
-                dropblock_apply(L->out + lo * os, L->mask + lo * os, x, nb * os,
-                                L->dbscale);
-            else {
-                memcpy(L->out + lo * os, x, nb * os * sizeof(float));
-                memset(L->mask + lo * os, 1, nb * os);
-            }
-            return;
-        }
-        if (L->spec.mode == DROPOUT_LOCKED && (j->backward || (j->training && rate > 0.0f))) {
-            /* (B, T, D) with one (B, D) mask; the identity as below */
-            if (j->backward)
-                dropout_locked_backward_inplace(j->din + lo * os, L->mask + lo * G, nb,
-                                                L->drop_s, G, rate);
-            else
-                dropout_locked_apply(L->out + lo * os, L->mask + lo * G, x, nb, L->drop_s,
-                                     G, rate);
-            return;
-        }
-        if (j->backward)
-            dropout_backward_inplace(j->din + lo * os, L->mask + lo * G, nb, G, L->drop_s,
-                                     rate);
-        else /* the caller drew the mask */
-            dropout_rows(L, lo, nb, x, j->training && rate > 0.0f);
-        return;
-    }
-    case DB_LAYER_MAXPOOL: {
-        pool_shape s = L->pool;
-        s.B = nb;
-        if (!j->backward) {
-            maxpool_forward(L->out + lo * os, L->argmax + lo * os, x, &s);
-        } else if (L->pool_relu) {
-            maxpool_backward_relu_set(din, j->d + lo * os, L->argmax + lo * os,
-                                      L->out + lo * os, &s);
-        } else {
-            maxpool_backward_set(din, j->d + lo * os, L->argmax + lo * os, &s);
-        }
-        return;
-    }
-    case DB_LAYER_DENSE: {
-        /* Split by units, not examples: every member then packs only its
-         * share of W for OpenBLAS (LeNet's first dense W is 12.8 MB). */
-        size_t olo, ohi;
-        db_pool_slice(os, t, n, &olo, &ohi);
-        if (j->backward) {
-            dense_backward_weights_set(m->grads + L->w_off, m->grads + L->b_off, j->d,
-                                       j->x, j->B, is, os, olo, ohi);
-            if (j->din) {
-                size_t ilo, ihi;
-                db_pool_slice(is, t, n, &ilo, &ihi);
-                dense_backward_input_set(j->din, j->d, W, j->B, is, os, ilo, ihi);
-            }
-        } else {
-            dense_forward_units(L->out, j->x, W, b, j->B, is, os, olo, ohi);
-            if (L->relu_fused && ohi > olo) /* in place, while it is in cache */
-                for (size_t r = 0; r < j->B; r++)
-                    relu_forward(L->out + r * os + olo, L->out + r * os + olo, ohi - olo);
-        }
-        return;
-    }
-    default:
-        break;
-    }
     conv2d_shape s = L->conv;
     s.B = nb;
     float *work = m->work + t * m->nwork;
@@ -856,6 +968,41 @@ static void slice_member(void *arg, size_t t, size_t n)
         return;
     }
     conv2d_backward_set(din, dW, dW + L->w_n, j->d + lo * os, x, W, &s, work);
+}
+
+/* Member t of n: its share of the layer.  A conv, dense or batchnorm layer
+ * takes part with an empty slice of the batch (the conv's partials are
+ * zeroed, the others split by units or channels). */
+static void slice_member(void *arg, size_t t, size_t n)
+{
+    const slice_job *j = arg;
+    const db_mlayer *L = j->L;
+    size_t lo, hi;
+    db_pool_slice(j->B, t, n, &lo, &hi);
+    const size_t nb = hi - lo;
+    if (nb == 0 && L->spec.type != DB_LAYER_CONV && L->spec.type != DB_LAYER_DENSE &&
+        L->spec.type != DB_LAYER_BATCHNORM)
+        return;
+    switch (L->spec.type) {
+    case DB_LAYER_BATCHNORM:
+        slice_batchnorm(j, t, n);
+        return;
+    case DB_LAYER_RELU:
+        slice_relu(j, lo, nb);
+        return;
+    case DB_LAYER_DROPOUT:
+        slice_dropout(j, lo, hi);
+        return;
+    case DB_LAYER_MAXPOOL:
+        slice_maxpool(j, lo, nb);
+        return;
+    case DB_LAYER_DENSE:
+        slice_dense(j, t, n);
+        return;
+    default:
+        slice_conv(j, t, lo, nb);
+        return;
+    }
 }
 
 /* The conv and GRU weight gradients sum over the batch: the members'
