@@ -74,9 +74,7 @@ typedef struct run_cli {
     int json; /* show --json */
 } run_cli;
 
-/* Options shared by run and show. Returns 0, or an exit status. */
-static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
-{
+/* The options of run and of show: those both take, then each one's own. */
 #define RUN_COMMON_OPTIONS                                                          \
     { "task", required_argument, 0, 't' },   { "config", required_argument, 0, 'c' },     \
     { "strategy", required_argument, 0, 's' }, { "rate", required_argument, 0, 'r' },     \
@@ -85,22 +83,76 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
     { "limit-train", required_argument, 0, 'L' }, { "val", required_argument, 0, 'v' },   \
     { "allow-unverified", no_argument, 0, 'U' }, { "help", no_argument, 0, 'h' },         \
     { "mc-samples", required_argument, 0, 'M' }
-    static const struct option run_opts[] = {
-        RUN_COMMON_OPTIONS,
-        { "data", required_argument, 0, 'd' },   { "results", required_argument, 0, 'o' },
-        { "quiet", no_argument, 0, 'q' },        { 0, 0, 0, 0 },
-    };
-    static const struct option show_opts[] = {
-        RUN_COMMON_OPTIONS,
-        { "json", no_argument, 0, 'j' },         { 0, 0, 0, 0 },
-    };
+static const struct option run_opts[] = {
+    RUN_COMMON_OPTIONS,
+    { "data", required_argument, 0, 'd' },   { "results", required_argument, 0, 'o' },
+    { "quiet", no_argument, 0, 'q' },        { 0, 0, 0, 0 },
+};
+static const struct option show_opts[] = {
+    RUN_COMMON_OPTIONS,
+    { "json", no_argument, 0, 'j' },         { 0, 0, 0, 0 },
+};
 #undef RUN_COMMON_OPTIONS
+
+/* The numeric option ch (--seed, --epochs, --threads, --limit-train, --val,
+ * --mc-samples, --lr) of run or show (cmd), its value arg parsed into c.
+ * Returns 0, or EXIT_USAGE. */
+static int parse_number_opt(run_cli *c, int ch, const char *arg, const char *cmd)
+{
+    long v;
+    switch (ch) {
+    case 'S':
+        if (parse_long(&v, arg, cmd, "--seed", 0, 0x7fffffffffffffL))
+            return EXIT_USAGE;
+        c->rq.seed = v;
+        break;
+    case 'e':
+        if (parse_long(&v, arg, cmd, "--epochs", 1, 100000))
+            return EXIT_USAGE;
+        c->rq.epochs = (int)v;
+        break;
+    case 'T':
+        if (parse_long(&v, arg, cmd, "--threads", 1, 256))
+            return EXIT_USAGE;
+        c->rq.threads = (int)v;
+        break;
+    case 'L':
+        if (parse_long(&v, arg, cmd, "--limit-train", 1, 1000000000))
+            return EXIT_USAGE;
+        c->rq.limit_train = v;
+        break;
+    case 'v':
+        if (parse_long(&v, arg, cmd, "--val", 1, 1000000000))
+            return EXIT_USAGE;
+        c->rq.val = v;
+        break;
+    case 'M':
+        if (parse_long(&v, arg, cmd, "--mc-samples", 1, 10000))
+            return EXIT_USAGE;
+        c->rq.mc_samples = v;
+        break;
+    case 'l': {
+        char *end;
+        c->rq.lr = strtod(arg, &end);
+        if (*arg == '\0' || *end != '\0' || !(c->rq.lr > 0)) {
+            fprintf(stderr, "dropbench %s: --lr: expected a positive number, got "
+                            "\"%s\"\n", cmd, arg);
+            return EXIT_USAGE;
+        }
+        break;
+    }
+    }
+    return 0;
+}
+
+/* Options shared by run and show. Returns 0, or an exit status. */
+static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
+{
     const struct option *opts = strcmp(cmd, "show") == 0 ? show_opts : run_opts;
     memset(c, 0, sizeof *c);
     run_request_init(&c->rq);
     optind = 1;
     int ch;
-    long v;
     while ((ch = cli_getopt(argc, argv, "h", opts, cmd, 1)) != -1) {
         switch (ch) {
         case 't': c->rq.task = optarg; break;
@@ -112,46 +164,10 @@ static int parse_run_cli(run_cli *c, int argc, char **argv, const char *cmd)
         case 'q': c->quiet = 1; break;
         case 'U': c->rq.allow_unverified = 1; break;
         case 'j': c->json = 1; break;
-        case 'S':
-            if (parse_long(&v, optarg, cmd, "--seed", 0, 0x7fffffffffffffL))
+        case 'S': case 'e': case 'T': case 'L': case 'v': case 'M': case 'l':
+            if (parse_number_opt(c, ch, optarg, cmd))
                 return EXIT_USAGE;
-            c->rq.seed = v;
             break;
-        case 'e':
-            if (parse_long(&v, optarg, cmd, "--epochs", 1, 100000))
-                return EXIT_USAGE;
-            c->rq.epochs = (int)v;
-            break;
-        case 'T':
-            if (parse_long(&v, optarg, cmd, "--threads", 1, 256))
-                return EXIT_USAGE;
-            c->rq.threads = (int)v;
-            break;
-        case 'L':
-            if (parse_long(&v, optarg, cmd, "--limit-train", 1, 1000000000))
-                return EXIT_USAGE;
-            c->rq.limit_train = v;
-            break;
-        case 'v':
-            if (parse_long(&v, optarg, cmd, "--val", 1, 1000000000))
-                return EXIT_USAGE;
-            c->rq.val = v;
-            break;
-        case 'M':
-            if (parse_long(&v, optarg, cmd, "--mc-samples", 1, 10000))
-                return EXIT_USAGE;
-            c->rq.mc_samples = v;
-            break;
-        case 'l': {
-            char *end;
-            c->rq.lr = strtod(optarg, &end);
-            if (*optarg == '\0' || *end != '\0' || !(c->rq.lr > 0)) {
-                fprintf(stderr, "dropbench %s: --lr: expected a positive number, got "
-                                "\"%s\"\n", cmd, optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        }
         case 'h':
             run_usage(stdout, cmd);
             return -1;
@@ -337,6 +353,94 @@ static void print_recipe(const run_config *r)
         printf("  note: %s\n", x->note);
 }
 
+/* The settings column of layer L's row in show's table. */
+static void layer_settings(char *set, size_t n, const db_mlayer *L)
+{
+    const db_layer *s = &L->spec;
+    switch (s->type) {
+    case DB_LAYER_CONV:
+        snprintf(set, n, "%zu filters %zux%zu stride %zu pad %zu", s->units,
+                 s->kernel, s->kernel, s->stride, s->pad);
+        break;
+    case DB_LAYER_MAXPOOL:
+        snprintf(set, n, "%zux%zu stride %zu pad %zu", s->kernel, s->kernel,
+                 s->stride, s->pad);
+        break;
+    case DB_LAYER_DENSE:
+        snprintf(set, n, "%zu units", s->units);
+        break;
+    case DB_LAYER_EMBEDDING:
+        snprintf(set, n, "%zu x %zu", s->vocab, s->units);
+        break;
+    case DB_LAYER_GRU:
+        snprintf(set, n, "hidden %zu, %s", s->units,
+                 s->seq ? "state sequence" : "final state");
+        break;
+    case DB_LAYER_BATCHNORM:
+        snprintf(set, n, "per %s, momentum %g eps %g",
+                 L->in_kind == DB_SHAPE_IMAGE ? "channel" : "unit",
+                 (double)BATCHNORM_MOMENTUM, (double)BATCHNORM_EPS);
+        break;
+    case DB_LAYER_DROPOUT:
+        if (s->mode == DROPOUT_DROPBLOCK)
+            snprintf(set, n, "rate %.3g dropblock %zu, site %s (#%d)",
+                     s->rate, s->block, db_site_name(s->site), L->site_index);
+        else
+            snprintf(set, n, "rate %.3g %s, site %s (#%d)", s->rate,
+                     db_dropout_mode_name(s->mode), db_site_name(s->site), L->site_index);
+        break;
+    default:
+        break;
+    }
+}
+
+/* show's table of the model's layers: settings, output shape, parameters. */
+static void print_layers(const db_model *m)
+{
+    printf("%3s  %-10s %-40s %-16s %10s\n", "#", "layer", "settings", "output", "params");
+    size_t nrec = 0;
+    for (size_t i = 0; i < m->nl; i++) {
+        const db_mlayer *L = &m->L[i];
+        const db_layer *s = &L->spec;
+        char set[64] = "", shape[48];
+        layer_settings(set, sizeof set, L);
+        nrec += s->type == DB_LAYER_DROPOUT && s->mode == DROPOUT_RECURRENT;
+        if (L->out_kind == DB_SHAPE_IMAGE)
+            snprintf(shape, sizeof shape, "%zux%zux%zu", L->out_c, L->out_h, L->out_w);
+        else if (L->out_kind == DB_SHAPE_SEQ)
+            snprintf(shape, sizeof shape, "%zux%zu", L->out_h, L->out_w);
+        else
+            snprintf(shape, sizeof shape, "%zu", L->out_c);
+        size_t np = L->w_n + L->b_n + L->w2_n + L->b2_n;
+        printf("%3zu  %-10s %-40s %-16s %10zu\n", i, db_layer_type_name(s->type), set, shape,
+               np);
+    }
+    if (nrec)
+        printf("(recurrent mode: the mask is on the state h inside the recurrence of the "
+               "gru listed just above)\n");
+}
+
+/* show without --json: the run, its input, its layers, its optimizer and
+ * its recipe. */
+static void print_show(const run_config *r, const char *id, const db_model_input *in,
+                       const db_model *m)
+{
+    printf("task %s, data %s, strategy %s%s%s, run id %s\n", r->task, r->data, r->strategy,
+           r->rate[0] ? ", rate override " : "", r->rate, id);
+    if (in->text)
+        printf("input: %zu byte tokens per example (vocabulary %zu)\n", in->T, in->vocab);
+    else
+        printf("input: %zu x %zu x %zu\n", in->c, in->h, in->w);
+    print_layers(m);
+    printf("parameters: %zu; dropout sites: %zu\n", m->nparams, m->ndropout);
+    printf("optimizer: SGD lr %g momentum %g weight decay %g max-norm %g clip %g; batch %zu, "
+           "epochs %zu, seed %llu, threads %d\n", r->opt.lr, r->opt.momentum,
+           r->opt.weight_decay, r->opt.max_norm, r->opt.clip_norm, r->batch, r->epochs,
+           (unsigned long long)r->seed, r->threads);
+    if (has_recipe(r))
+        print_recipe(r);
+}
+
 int cmd_show(int argc, char **argv)
 {
     run_cli c;
@@ -363,74 +467,7 @@ int cmd_show(int argc, char **argv)
     }
     if (c.json)
         return show_json(cfg, id, &m, r);
-    printf("task %s, data %s, strategy %s%s%s, run id %s\n", r->task, r->data, r->strategy,
-           r->rate[0] ? ", rate override " : "", r->rate, id);
-    if (in.text)
-        printf("input: %zu byte tokens per example (vocabulary %zu)\n", in.T, in.vocab);
-    else
-        printf("input: %zu x %zu x %zu\n", in.c, in.h, in.w);
-    printf("%3s  %-10s %-40s %-16s %10s\n", "#", "layer", "settings", "output", "params");
-    size_t nrec = 0;
-    for (size_t i = 0; i < m.nl; i++) {
-        const db_mlayer *L = &m.L[i];
-        const db_layer *s = &L->spec;
-        char set[64] = "", shape[48];
-        switch (s->type) {
-        case DB_LAYER_CONV:
-            snprintf(set, sizeof set, "%zu filters %zux%zu stride %zu pad %zu", s->units,
-                     s->kernel, s->kernel, s->stride, s->pad);
-            break;
-        case DB_LAYER_MAXPOOL:
-            snprintf(set, sizeof set, "%zux%zu stride %zu pad %zu", s->kernel, s->kernel,
-                     s->stride, s->pad);
-            break;
-        case DB_LAYER_DENSE:
-            snprintf(set, sizeof set, "%zu units", s->units);
-            break;
-        case DB_LAYER_EMBEDDING:
-            snprintf(set, sizeof set, "%zu x %zu", s->vocab, s->units);
-            break;
-        case DB_LAYER_GRU:
-            snprintf(set, sizeof set, "hidden %zu, %s", s->units,
-                     s->seq ? "state sequence" : "final state");
-            break;
-        case DB_LAYER_BATCHNORM:
-            snprintf(set, sizeof set, "per %s, momentum %g eps %g",
-                     L->in_kind == DB_SHAPE_IMAGE ? "channel" : "unit",
-                     (double)BATCHNORM_MOMENTUM, (double)BATCHNORM_EPS);
-            break;
-        case DB_LAYER_DROPOUT:
-            if (s->mode == DROPOUT_DROPBLOCK)
-                snprintf(set, sizeof set, "rate %.3g dropblock %zu, site %s (#%d)",
-                         s->rate, s->block, db_site_name(s->site), L->site_index);
-            else
-            snprintf(set, sizeof set, "rate %.3g %s, site %s (#%d)", s->rate,
-                     db_dropout_mode_name(s->mode), db_site_name(s->site), L->site_index);
-            nrec += s->mode == DROPOUT_RECURRENT;
-            break;
-        default:
-            break;
-        }
-        if (L->out_kind == DB_SHAPE_IMAGE)
-            snprintf(shape, sizeof shape, "%zux%zux%zu", L->out_c, L->out_h, L->out_w);
-        else if (L->out_kind == DB_SHAPE_SEQ)
-            snprintf(shape, sizeof shape, "%zux%zu", L->out_h, L->out_w);
-        else
-            snprintf(shape, sizeof shape, "%zu", L->out_c);
-        size_t np = L->w_n + L->b_n + L->w2_n + L->b2_n;
-        printf("%3zu  %-10s %-40s %-16s %10zu\n", i, db_layer_type_name(s->type), set, shape,
-               np);
-    }
-    if (nrec)
-        printf("(recurrent mode: the mask is on the state h inside the recurrence of the "
-               "gru listed just above)\n");
-    printf("parameters: %zu; dropout sites: %zu\n", m.nparams, m.ndropout);
-    printf("optimizer: SGD lr %g momentum %g weight decay %g max-norm %g clip %g; batch %zu, "
-           "epochs %zu, seed %llu, threads %d\n", r->opt.lr, r->opt.momentum,
-           r->opt.weight_decay, r->opt.max_norm, r->opt.clip_norm, r->batch, r->epochs,
-           (unsigned long long)r->seed, r->threads);
-    if (has_recipe(r))
-        print_recipe(r);
+    print_show(r, id, &in, &m);
     db_model_free(&m);
     free(r);
     cJSON_Delete(cfg);

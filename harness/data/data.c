@@ -549,6 +549,80 @@ int db_utf8_valid(const uint8_t *p, size_t n)
     return 1;
 }
 
+/* The whole of a wordlang TSV file (files[fi] of s, at path) into *buf
+ * (*size bytes, at least 1), hashed and recorded in d->files. */
+static int read_tsv_file(db_dataset *d, const set_spec *s, size_t fi,
+                         const char *path, uint8_t **buf, size_t *size, db_err *e)
+{
+    FILE *f = open_regular(path, size, e);
+    if (!f)
+        return -1;
+    if (*size > DB_DATA_MAX_TEXT_BYTES) {
+        fclose(f);
+        return db_fail(e, "%s: %zu bytes, larger than any supported word list",
+                       path, *size);
+    }
+    if (*size == 0) {
+        fclose(f);
+        return db_fail(e, "%s: empty file", path);
+    }
+    *buf = malloc(*size);
+    if (!*buf) {
+        fclose(f);
+        return db_fail(e, "%s: out of memory", path);
+    }
+    db_sha256 h;
+    db_sha256_init(&h);
+    int bad = read_hashed(f, *buf, *size, &h, path, e) || at_eof(f, path, e);
+    fclose(f);
+    if (bad) {
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    char hex[65];
+    finish_hash(&h, hex);
+    record_file(d, s, fi, hex);
+    return 0;
+}
+
+/* Line ln of a wordlang TSV file, p up to its newline nl, checked and
+ * appended to sp. */
+static int tsv_line(const set_spec *s, db_split *sp, const uint8_t *p,
+                    const uint8_t *nl, const char *path, size_t ln, db_err *e)
+{
+    const uint8_t *tab = memchr(p, '\t', (size_t)(nl - p));
+    if (!tab)
+        return db_fail(e, "%s:%zu: missing tab (expected CLASS<TAB>WORD)", path, ln);
+    size_t cl = (size_t)(tab - p);
+    if (cl != 1 || p[0] < '0' || p[0] > '9')
+        return db_fail(e, "%s:%zu: bad class '%.*s' (expected a single digit "
+                       "0..%zu)", path, ln, (int)(cl < 8 ? cl : 8), (const char *)p,
+                       s->classes - 1);
+    size_t cls = (size_t)(p[0] - '0');
+    if (cls >= s->classes)
+        return db_fail(e, "%s:%zu: class %zu out of range 0..%zu", path, ln, cls,
+                       s->classes - 1);
+    const uint8_t *w = tab + 1;
+    size_t wl = (size_t)(nl - w);
+    if (memchr(w, '\t', wl))
+        return db_fail(e, "%s:%zu: more than one tab", path, ln);
+    if (wl < 3 || wl > s->T)
+        return db_fail(e, "%s:%zu: word of %zu bytes (must be 3..%zu)", path, ln,
+                       wl, s->T);
+    for (size_t k = 0; k < wl; k++)
+        if (w[k] < 0x80 && (w[k] < 'a' || w[k] > 'z'))
+            return db_fail(e, "%s:%zu: byte 0x%02x at position %zu is outside the "
+                           "spec (ASCII must be a..z)", path, ln, w[k], k);
+    if (!db_utf8_valid(w, wl))
+        return db_fail(e, "%s:%zu: word is not valid UTF-8", path, ln);
+    size_t i = sp->n++;
+    memcpy(sp->x + i * s->T, w, wl);
+    sp->len[i] = (uint32_t)wl;
+    sp->y[i] = (uint8_t)cls;
+    return 0;
+}
+
 /* wordlang TSV: "CLASS\tWORD\n" per line (docs/DATA.md). */
 static int load_tsv_split(db_dataset *d, const set_spec *s, db_split *sp,
                           size_t fi, const char *dir, db_err *e)
@@ -556,35 +630,10 @@ static int load_tsv_split(db_dataset *d, const set_spec *s, db_split *sp,
     char path[4096];
     if (join(path, sizeof path, dir, s->name, s->file[fi], e))
         return -1;
+    uint8_t *buf = NULL;
     size_t size;
-    FILE *f = open_regular(path, &size, e);
-    if (!f)
+    if (read_tsv_file(d, s, fi, path, &buf, &size, e))
         return -1;
-    if (size > DB_DATA_MAX_TEXT_BYTES) {
-        fclose(f);
-        return db_fail(e, "%s: %zu bytes, larger than any supported word list",
-                       path, size);
-    }
-    if (size == 0) {
-        fclose(f);
-        return db_fail(e, "%s: empty file", path);
-    }
-    uint8_t *buf = malloc(size);
-    if (!buf) {
-        fclose(f);
-        return db_fail(e, "%s: out of memory", path);
-    }
-    db_sha256 h;
-    db_sha256_init(&h);
-    int bad = read_hashed(f, buf, size, &h, path, e) || at_eof(f, path, e);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return -1;
-    }
-    char hex[65];
-    finish_hash(&h, hex);
-    record_file(d, s, fi, hex);
 
     int rc = -1;
     const uint8_t *nul = memchr(buf, '\0', size);
@@ -610,49 +659,8 @@ static int load_tsv_split(db_dataset *d, const set_spec *s, db_split *sp,
     const uint8_t *p = buf, *end = buf + size;
     for (size_t ln = 1; p < end; ln++) {
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        const uint8_t *tab = memchr(p, '\t', (size_t)(nl - p));
-        if (!tab) {
-            db_fail(e, "%s:%zu: missing tab (expected CLASS<TAB>WORD)", path, ln);
+        if (tsv_line(s, sp, p, nl, path, ln, e))
             goto out;
-        }
-        size_t cl = (size_t)(tab - p);
-        if (cl != 1 || p[0] < '0' || p[0] > '9') {
-            db_fail(e, "%s:%zu: bad class '%.*s' (expected a single digit "
-                    "0..%zu)", path, ln, (int)(cl < 8 ? cl : 8), (const char *)p,
-                    s->classes - 1);
-            goto out;
-        }
-        size_t cls = (size_t)(p[0] - '0');
-        if (cls >= s->classes) {
-            db_fail(e, "%s:%zu: class %zu out of range 0..%zu", path, ln, cls,
-                    s->classes - 1);
-            goto out;
-        }
-        const uint8_t *w = tab + 1;
-        size_t wl = (size_t)(nl - w);
-        if (memchr(w, '\t', wl)) {
-            db_fail(e, "%s:%zu: more than one tab", path, ln);
-            goto out;
-        }
-        if (wl < 3 || wl > s->T) {
-            db_fail(e, "%s:%zu: word of %zu bytes (must be 3..%zu)", path, ln,
-                    wl, s->T);
-            goto out;
-        }
-        for (size_t k = 0; k < wl; k++)
-            if (w[k] < 0x80 && (w[k] < 'a' || w[k] > 'z')) {
-                db_fail(e, "%s:%zu: byte 0x%02x at position %zu is outside the "
-                        "spec (ASCII must be a..z)", path, ln, w[k], k);
-                goto out;
-            }
-        if (!db_utf8_valid(w, wl)) {
-            db_fail(e, "%s:%zu: word is not valid UTF-8", path, ln);
-            goto out;
-        }
-        size_t i = sp->n++;
-        memcpy(sp->x + i * s->T, w, wl);
-        sp->len[i] = (uint32_t)wl;
-        sp->y[i] = (uint8_t)cls;
         p = nl + 1;
     }
     rc = 0;

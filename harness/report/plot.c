@@ -197,6 +197,108 @@ static int task_plot_begin(plot_ctx *p, const char *prefix, const char *task,
     return 0;
 }
 
+/* 1 when row ro is the first row of its (strategy, setting) group: that row
+ * gathers the group's points. */
+static int rates_group_first(const report_table *t, size_t ro)
+{
+    const report_row *row = &t->rows[ro];
+    int seen = 0;
+    for (size_t q = 0; q < ro; q++)
+        if (strcmp(t->rows[q].strategy, row->strategy) == 0 &&
+            strcmp(t->rows[q].setting, row->setting) == 0)
+            seen = 1;
+    return !seen;
+}
+
+/* The number of distinct numeric rates with results (column k) in the group
+ * of row ro, from ro on. */
+static size_t rates_group_points(const report_table *t, size_t k, size_t ro)
+{
+    const report_row *row = &t->rows[ro];
+    size_t npts = 0;
+    double last = NAN;
+    for (size_t q = ro; q < t->nrows; q++) {
+        const report_row *r2 = &t->rows[q];
+        if (strcmp(r2->strategy, row->strategy) != 0 ||
+            strcmp(r2->setting, row->setting) != 0 || !isfinite(r2->rate) ||
+            report_cell_at(t, q, k)->n == 0)
+            continue;
+        if (!(r2->rate == last))
+            npts++;
+        last = r2->rate;
+    }
+    return npts;
+}
+
+/* The points of row ro's group (rate, mean, sd; at most 256) into rr, mm and
+ * ss, sorted by rate; returns how many. */
+static size_t rates_group_sorted(const report_table *t, size_t k, size_t ro,
+                                 double *rr, double *mm, double *ss)
+{
+    const report_row *row = &t->rows[ro];
+    /* points sorted by rate: rows are sorted by rates label, with the
+     * default first, so sort here */
+    size_t m = 0;
+    for (size_t q = ro; q < t->nrows && m < 256; q++) {
+        const report_row *r2 = &t->rows[q];
+        const report_cell *c = report_cell_at(t, q, k);
+        if (strcmp(r2->strategy, row->strategy) != 0 ||
+            strcmp(r2->setting, row->setting) != 0 || !isfinite(r2->rate) ||
+            c->n == 0)
+            continue;
+        /* the default rates as a point, unless the same rate was also
+         * given explicitly */
+        int dup = 0;
+        for (size_t q2 = ro; q2 < t->nrows && strcmp(r2->rates, "default") == 0; q2++)
+            if (q2 != q && strcmp(t->rows[q2].strategy, row->strategy) == 0 &&
+                strcmp(t->rows[q2].setting, row->setting) == 0 &&
+                t->rows[q2].rate == r2->rate && report_cell_at(t, q2, k)->n > 0)
+                dup = 1;
+        if (dup)
+            continue;
+        size_t at = m;
+        while (at > 0 && rr[at - 1] > r2->rate) {
+            rr[at] = rr[at - 1];
+            mm[at] = mm[at - 1];
+            ss[at] = ss[at - 1];
+            at--;
+        }
+        rr[at] = r2->rate;
+        mm[at] = c->err.mean;
+        ss[at] = c->n >= 2 ? c->err.sd : 0.0;
+        m++;
+    }
+    return m;
+}
+
+/* The script of task's rates plot: one line per data block of dat, titled
+ * names[b], and the baseline (base, when finite) as a dashed line. */
+static void rates_script(plot_ctx *p, const char *task, const char *dat,
+                         char (*names)[256], size_t nblocks, double base,
+                         const char *basename_)
+{
+    FILE *g = p->gp;
+    fputs("set title ", g);
+    char title[300];
+    snprintf(title, sizeof title, "%s: test error against dropout rate", task);
+    put_gp(g, title);
+    fputs(" noenhanced\nset xlabel 'dropout rate (probability of dropping)'\n"
+          "set ylabel 'final test error (%), mean ± std over seeds'\n"
+          "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\nplot ",
+          g);
+    for (size_t b = 0; b < nblocks; b++) {
+        fprintf(g, "%s'%s' index %zu using 1:2:3 with yerrorlines lc %zu "
+                   "lw 2 pt 7 title ",
+                b ? ", \\\n     " : "", dat, b, b + 1);
+        put_gp(g, names[b]);
+    }
+    if (isfinite(base)) {
+        fprintf(g, ", \\\n     %.6g with lines lc rgb 'black' dt 2 title ", base);
+        put_gp(g, basename_);
+    }
+    fputc('\n', g);
+}
+
 /* Test error against rate, one line per (strategy, setting) with at least
  * two distinct numeric rates; the baseline as a dashed line. */
 static int plot_rates(plot_ctx *p, const report_table *t, size_t k,
@@ -219,61 +321,12 @@ static int plot_rates(plot_ctx *p, const report_table *t, size_t k,
             snprintf(basename_, sizeof basename_, "%s", row->strategy);
             continue;
         }
-        /* the first row of each (strategy, setting) group gathers it */
-        int seen = 0;
-        for (size_t q = 0; q < ro; q++)
-            if (strcmp(t->rows[q].strategy, row->strategy) == 0 &&
-                strcmp(t->rows[q].setting, row->setting) == 0)
-                seen = 1;
-        if (seen || row->is_baseline)
+        if (!rates_group_first(t, ro) || row->is_baseline)
             continue;
-        size_t npts = 0;
-        double last = NAN;
-        for (size_t q = ro; q < t->nrows; q++) {
-            const report_row *r2 = &t->rows[q];
-            if (strcmp(r2->strategy, row->strategy) != 0 ||
-                strcmp(r2->setting, row->setting) != 0 || !isfinite(r2->rate) ||
-                report_cell_at(t, q, k)->n == 0)
-                continue;
-            if (!(r2->rate == last))
-                npts++;
-            last = r2->rate;
-        }
-        if (npts < 2)
+        if (rates_group_points(t, k, ro) < 2)
             continue;
-        /* points sorted by rate: rows are sorted by rates label, with the
-         * default first, so sort here */
         double rr[256], mm[256], ss[256];
-        size_t m = 0;
-        for (size_t q = ro; q < t->nrows && m < 256; q++) {
-            const report_row *r2 = &t->rows[q];
-            const report_cell *c = report_cell_at(t, q, k);
-            if (strcmp(r2->strategy, row->strategy) != 0 ||
-                strcmp(r2->setting, row->setting) != 0 || !isfinite(r2->rate) ||
-                c->n == 0)
-                continue;
-            /* the default rates as a point, unless the same rate was also
-             * given explicitly */
-            int dup = 0;
-            for (size_t q2 = ro; q2 < t->nrows && strcmp(r2->rates, "default") == 0; q2++)
-                if (q2 != q && strcmp(t->rows[q2].strategy, row->strategy) == 0 &&
-                    strcmp(t->rows[q2].setting, row->setting) == 0 &&
-                    t->rows[q2].rate == r2->rate && report_cell_at(t, q2, k)->n > 0)
-                    dup = 1;
-            if (dup)
-                continue;
-            size_t at = m;
-            while (at > 0 && rr[at - 1] > r2->rate) {
-                rr[at] = rr[at - 1];
-                mm[at] = mm[at - 1];
-                ss[at] = ss[at - 1];
-                at--;
-            }
-            rr[at] = r2->rate;
-            mm[at] = c->err.mean;
-            ss[at] = c->n >= 2 ? c->err.sd : 0.0;
-            m++;
-        }
+        size_t m = rates_group_sorted(t, k, ro, rr, mm, ss);
         row_label(names[nblocks], sizeof names[nblocks], row, 0);
         fprintf(d, "# %s: rate mean sd\n", names[nblocks]);
         for (size_t j = 0; j < m; j++)
@@ -288,27 +341,7 @@ static int plot_rates(plot_ctx *p, const report_table *t, size_t k,
     char name[256], dat[300];
     if ((rc = task_plot_begin(p, "rates", t->tasks[k], buf, len, name, dat, e)) != 0)
         goto out;
-    FILE *g = p->gp;
-    fputs("set title ", g);
-    char title[300];
-    snprintf(title, sizeof title, "%s: test error against dropout rate",
-             t->tasks[k]);
-    put_gp(g, title);
-    fputs(" noenhanced\nset xlabel 'dropout rate (probability of dropping)'\n"
-          "set ylabel 'final test error (%), mean ± std over seeds'\n"
-          "set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\nplot ",
-          g);
-    for (size_t b = 0; b < nblocks; b++) {
-        fprintf(g, "%s'%s' index %zu using 1:2:3 with yerrorlines lc %zu "
-                   "lw 2 pt 7 title ",
-                b ? ", \\\n     " : "", dat, b, b + 1);
-        put_gp(g, names[b]);
-    }
-    if (isfinite(base)) {
-        fprintf(g, ", \\\n     %.6g with lines lc rgb 'black' dt 2 title ", base);
-        put_gp(g, basename_);
-    }
-    fputc('\n', g);
+    rates_script(p, t->tasks[k], dat, names, nblocks, base, basename_);
     plot_end(p, name);
 out:
     free(buf);

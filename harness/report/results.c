@@ -352,26 +352,99 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int report_load(report_set *set, const char *dir, db_err *e)
+/* The names of dir's *.json files (not hidden ones), sorted, into *names
+ * (*nn of them). */
+static int list_json_files(char ***names, size_t *nn, const char *dir, db_err *e)
 {
     DIR *d = opendir(dir);
     if (!d)
         return db_fail(e, "%s: %s", dir, strerror(errno));
-    char **names = NULL;
-    size_t nn = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.' || !ends_with(de->d_name, ".json"))
             continue;
-        if (db_strv_push(&names, &nn, db_strdup(de->d_name)) != 0) {
+        if (db_strv_push(names, nn, db_strdup(de->d_name)) != 0) {
             closedir(d);
-            db_strv_free(names, nn);
+            db_strv_free(*names, *nn);
             return db_fail(e, "%s: out of memory", dir);
         }
     }
     closedir(d);
-    if (nn)
-        qsort(names, nn, sizeof *names, cmp_str);
+    if (*nn)
+        qsort(*names, *nn, sizeof **names, cmp_str);
+    return 0;
+}
+
+/* The result file at path, parsed (its stat in *sb); NULL with the reason in
+ * *why (written to whybuf, n bytes, when it is not static text). */
+static cJSON *read_result(const char *path, struct stat *sb, char *whybuf, size_t n,
+                          const char **why)
+{
+    size_t len = 0;
+    db_err re = { "" };
+    char *text = stat(path, sb) == 0 ? db_read_file(path, &len, REPORT_MAX_FILE, &re)
+                                      : NULL;
+    cJSON *root = NULL;
+    if (!text) {
+        const char *msg = re.msg;
+        if (stat(path, sb) != 0)
+            msg = strerror(errno);
+        else if (!strncmp(msg, path, strlen(path)) && msg[strlen(path)] == ':')
+            msg += strlen(path) + 2; /* the reason without the path */
+        snprintf(whybuf, n, "cannot read: %s", msg);
+        *why = whybuf;
+    } else if (!(root = cJSON_ParseWithLength(text, len))) {
+        *why = "not valid JSON";
+    }
+    free(text);
+    return root;
+}
+
+/* Room in set->res for one more result; -1 when out of memory. */
+static int grow_set(report_set *set)
+{
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 64;
+        report_result *nr = realloc(set->res, cap * sizeof *nr);
+        if (!nr)
+            return -1;
+        set->res = nr;
+        set->cap = cap;
+    }
+    return 0;
+}
+
+/* The result in root (file name at *path, sb its stat) added to set, or why
+ * it is refused in *why.  Once root parses as a result, *path is the
+ * result's (freed with it if it cannot be kept) and *path is set to NULL. */
+static void add_result(report_set *set, const cJSON *root, char **path, const char *name,
+                       const struct stat *sb, const char **why)
+{
+    report_result *r = &set->res[set->n];
+    memset(r, 0, sizeof *r);
+    if (result_from_json(r, root, why) == 0) {
+        r->path = *path;
+        r->file = db_strdup(name);
+        r->mtime = (double)sb->st_mtim.tv_sec +
+                   1e-9 * (double)sb->st_mtim.tv_nsec;
+        *path = NULL;
+        if (!r->file) {
+            *why = "out of memory";
+            result_free(r);
+        } else {
+            set->n++;
+        }
+    } else {
+        result_free(r);
+    }
+}
+
+int report_load(report_set *set, const char *dir, db_err *e)
+{
+    char **names = NULL;
+    size_t nn = 0;
+    if (list_json_files(&names, &nn, dir, e) != 0)
+        return -1;
 
     int rc = 0;
     for (size_t i = 0; i < nn && rc == 0; i++) {
@@ -383,54 +456,16 @@ int report_load(report_set *set, const char *dir, db_err *e)
         }
         const char *why = NULL;
         char whybuf[256];
-        size_t len = 0;
         struct stat sb;
-        db_err re = { "" };
-        char *text = stat(path, &sb) == 0 ? db_read_file(path, &len, REPORT_MAX_FILE, &re)
-                                           : NULL;
-        cJSON *root = NULL;
-        if (!text) {
-            const char *msg = re.msg;
-            if (stat(path, &sb) != 0)
-                msg = strerror(errno);
-            else if (!strncmp(msg, path, strlen(path)) && msg[strlen(path)] == ':')
-                msg += strlen(path) + 2; /* the reason without the path */
-            snprintf(whybuf, sizeof whybuf, "cannot read: %s", msg);
-            why = whybuf;
-        } else if (!(root = cJSON_ParseWithLength(text, len))) {
-            why = "not valid JSON";
-        }
-        free(text);
+        cJSON *root = read_result(path, &sb, whybuf, sizeof whybuf, &why);
         if (root) {
-            if (set->n == set->cap) {
-                size_t cap = set->cap ? set->cap * 2 : 64;
-                report_result *nr = realloc(set->res, cap * sizeof *nr);
-                if (!nr) {
-                    cJSON_Delete(root);
-                    free(path);
-                    rc = db_fail(e, "out of memory");
-                    break;
-                }
-                set->res = nr;
-                set->cap = cap;
+            if (grow_set(set) != 0) {
+                cJSON_Delete(root);
+                free(path);
+                rc = db_fail(e, "out of memory");
+                break;
             }
-            report_result *r = &set->res[set->n];
-            memset(r, 0, sizeof *r);
-            if (result_from_json(r, root, &why) == 0) {
-                r->path = path;
-                r->file = db_strdup(names[i]);
-                r->mtime = (double)sb.st_mtim.tv_sec +
-                           1e-9 * (double)sb.st_mtim.tv_nsec;
-                path = NULL;
-                if (!r->file) {
-                    why = "out of memory";
-                    result_free(r);
-                } else {
-                    set->n++;
-                }
-            } else {
-                result_free(r);
-            }
+            add_result(set, root, &path, names[i], &sb, &why);
             cJSON_Delete(root);
         }
         free(path);

@@ -222,11 +222,34 @@ static int copy_string(char *buf, size_t n, const cJSON *o, const char *key,
     return 0;
 }
 
-/* The recipe fields of a canonical config (each optional). */
-static int recipe_from_canonical(run_config *rc, const cJSON *j, const cJSON *o,
-                                 db_err *e)
+/* config.optimizer.momentum_schedule (ms) into the recipe. */
+static int momentum_schedule_from(run_recipe *x, const cJSON *ms, db_err *e)
 {
-    run_recipe *x = &rc->rx;
+    const char *s = NULL;
+    const char *w = "config.optimizer.momentum_schedule";
+    if (db_json_string(&s, ms, "type", 1, w, e))
+        return -1;
+    if (strcmp(s, "linear") == 0)
+        x->mom_schedule = DB_MOM_LINEAR;
+    else if (strcmp(s, "exp-step") == 0)
+        x->mom_schedule = DB_MOM_EXP_STEP;
+    else
+        return db_fail(e, "%s.type: unknown \"%s\"", w, s);
+    if (db_json_number(&x->mom_start, ms, "start", 1, w, e) ||
+        db_json_number(&x->mom_end, ms, "end", 1, w, e) ||
+        finite_field(x->mom_start, w, "start", e) || finite_field(x->mom_end, w, "end", e))
+        return -1;
+    if (x->mom_schedule == DB_MOM_LINEAR
+            ? get_size_field(&x->mom_epochs, ms, "epochs", 1, 1e6, w, e)
+            : get_size_field(&x->mom_steps, ms, "steps", 1, 1e12, w, e))
+        return -1;
+    return 0;
+}
+
+/* The recipe fields of config.optimizer (o): the update rule, the momentum
+ * schedule and the layers max-norm applies to. */
+static int optimizer_recipe_from(run_config *rc, const cJSON *o, db_err *e)
+{
     const char *s = NULL;
     if (db_json_string(&s, o, "type", 1, "config.optimizer", e))
         return -1;
@@ -235,25 +258,8 @@ static int recipe_from_canonical(run_config *rc, const cJSON *j, const cJSON *o,
     else if (strcmp(s, "sgd-momentum") != 0)
         return db_fail(e, "config.optimizer.type: unknown \"%s\"", s);
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "momentum_schedule");
-    if (ms) {
-        const char *w = "config.optimizer.momentum_schedule";
-        if (db_json_string(&s, ms, "type", 1, w, e))
-            return -1;
-        if (strcmp(s, "linear") == 0)
-            x->mom_schedule = DB_MOM_LINEAR;
-        else if (strcmp(s, "exp-step") == 0)
-            x->mom_schedule = DB_MOM_EXP_STEP;
-        else
-            return db_fail(e, "%s.type: unknown \"%s\"", w, s);
-        if (db_json_number(&x->mom_start, ms, "start", 1, w, e) ||
-            db_json_number(&x->mom_end, ms, "end", 1, w, e) ||
-            finite_field(x->mom_start, w, "start", e) || finite_field(x->mom_end, w, "end", e))
-            return -1;
-        if (x->mom_schedule == DB_MOM_LINEAR
-                ? get_size_field(&x->mom_epochs, ms, "epochs", 1, 1e6, w, e)
-                : get_size_field(&x->mom_steps, ms, "steps", 1, 1e12, w, e))
-            return -1;
-    }
+    if (ms && momentum_schedule_from(&rc->rx, ms, e))
+        return -1;
     s = NULL;
     if (db_json_string(&s, o, "max_norm_layers", 0, "config.optimizer", e))
         return -1;
@@ -261,66 +267,95 @@ static int recipe_from_canonical(run_config *rc, const cJSON *j, const cJSON *o,
         rc->opt.max_norm_layers = DB_MAXNORM_HIDDEN;
     else if (s)
         return db_fail(e, "config.optimizer.max_norm_layers: unknown \"%s\"", s);
+    return 0;
+}
+
+/* config.init (in) into the recipe. */
+static int init_from(run_recipe *x, const cJSON *in, db_err *e)
+{
+    const char *s = NULL;
+    const char *w = "config.init";
+    x->init.type = DB_INIT_NORMAL;
+    if (db_json_string(&s, in, "type", 1, w, e))
+        return -1;
+    if (strcmp(s, "normal") != 0)
+        return db_fail(e, "%s.type: unknown \"%s\"", w, s);
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(in, "std");
+    if (cJSON_IsString(sd) && strcmp(sd->valuestring, "1/sqrt(fan_in)") == 0) {
+        x->init.std_fan_in = 1;
+    } else if (cJSON_IsNumber(sd) && isfinite(sd->valuedouble)) {
+        x->init.nstd = 1;
+        x->init.std[0] = sd->valuedouble;
+    } else if (cJSON_IsArray(sd) && cJSON_GetArraySize(sd) > 1 &&
+               cJSON_GetArraySize(sd) <= DB_ARCH_MAX) {
+        const cJSON *v;
+        cJSON_ArrayForEach(v, sd) {
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+                return db_fail(e, "%s.std: every element must be a finite number", w);
+            x->init.std[x->init.nstd++] = v->valuedouble;
+        }
+    } else {
+        return db_fail(e, "%s.std: expected a number, \"1/sqrt(fan_in)\" or an array", w);
+    }
+    if (db_json_number(&x->init.bias, in, "bias", 1, w, e) ||
+        finite_field(x->init.bias, w, "bias", e))
+        return -1;
+    return 0;
+}
+
+/* config.preprocess (pp) into the recipe. */
+static int preprocess_from(run_recipe *x, const cJSON *pp, db_err *e)
+{
+    const char *w = "config.preprocess";
+    if (copy_string(x->preprocess, sizeof x->preprocess, pp, "type", w, e))
+        return -1;
+    if (strcmp(x->preprocess, "gcn-zca") != 0)
+        return db_fail(e, "%s.type: unknown \"%s\"", w, x->preprocess);
+    if (db_json_number(&x->gcn_bias, pp, "gcn_bias", 1, w, e) ||
+        db_json_number(&x->zca_epsilon, pp, "zca_epsilon", 1, w, e) ||
+        finite_field(x->gcn_bias, w, "gcn_bias", e) ||
+        finite_field(x->zca_epsilon, w, "zca_epsilon", e))
+        return -1;
+    return 0;
+}
+
+/* config.paper (pa) into the recipe. */
+static int paper_from(run_recipe *x, const cJSON *pa, db_err *e)
+{
+    const char *w = "config.paper";
+    x->has_paper = 1;
+    x->paper_errors = -1;
+    if (copy_string(x->paper_source, sizeof x->paper_source, pa, "source", w, e) ||
+        db_json_number(&x->paper_pct, pa, "test_error_pct", 1, w, e) ||
+        finite_field(x->paper_pct, w, "test_error_pct", e))
+        return -1;
+    const cJSON *te = cJSON_GetObjectItemCaseSensitive(pa, "test_errors");
+    if (cJSON_IsNumber(te) && isfinite(te->valuedouble) && te->valuedouble >= 0)
+        x->paper_errors = te->valuedouble;
+    else if (!cJSON_IsNull(te))
+        return db_fail(e, "%s.test_errors: expected a number >= 0 or null", w);
+    return 0;
+}
+
+/* The recipe fields of a canonical config (each optional). */
+static int recipe_from_canonical(run_config *rc, const cJSON *j, const cJSON *o,
+                                 db_err *e)
+{
+    run_recipe *x = &rc->rx;
+    if (optimizer_recipe_from(rc, o, e))
+        return -1;
     if (cJSON_GetObjectItemCaseSensitive(j, "retain") &&
         copy_string(x->retain, sizeof x->retain, j, "retain", "config", e))
         return -1;
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "init");
-    if (in) {
-        const char *w = "config.init";
-        x->init.type = DB_INIT_NORMAL;
-        if (db_json_string(&s, in, "type", 1, w, e))
-            return -1;
-        if (strcmp(s, "normal") != 0)
-            return db_fail(e, "%s.type: unknown \"%s\"", w, s);
-        const cJSON *sd = cJSON_GetObjectItemCaseSensitive(in, "std");
-        if (cJSON_IsString(sd) && strcmp(sd->valuestring, "1/sqrt(fan_in)") == 0) {
-            x->init.std_fan_in = 1;
-        } else if (cJSON_IsNumber(sd) && isfinite(sd->valuedouble)) {
-            x->init.nstd = 1;
-            x->init.std[0] = sd->valuedouble;
-        } else if (cJSON_IsArray(sd) && cJSON_GetArraySize(sd) > 1 &&
-                   cJSON_GetArraySize(sd) <= DB_ARCH_MAX) {
-            const cJSON *v;
-            cJSON_ArrayForEach(v, sd) {
-                if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-                    return db_fail(e, "%s.std: every element must be a finite number", w);
-                x->init.std[x->init.nstd++] = v->valuedouble;
-            }
-        } else {
-            return db_fail(e, "%s.std: expected a number, \"1/sqrt(fan_in)\" or an array", w);
-        }
-        if (db_json_number(&x->init.bias, in, "bias", 1, w, e) ||
-            finite_field(x->init.bias, w, "bias", e))
-            return -1;
-    }
+    if (in && init_from(x, in, e))
+        return -1;
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(j, "preprocess");
-    if (pp) {
-        const char *w = "config.preprocess";
-        if (copy_string(x->preprocess, sizeof x->preprocess, pp, "type", w, e))
-            return -1;
-        if (strcmp(x->preprocess, "gcn-zca") != 0)
-            return db_fail(e, "%s.type: unknown \"%s\"", w, x->preprocess);
-        if (db_json_number(&x->gcn_bias, pp, "gcn_bias", 1, w, e) ||
-            db_json_number(&x->zca_epsilon, pp, "zca_epsilon", 1, w, e) ||
-            finite_field(x->gcn_bias, w, "gcn_bias", e) ||
-            finite_field(x->zca_epsilon, w, "zca_epsilon", e))
-            return -1;
-    }
+    if (pp && preprocess_from(x, pp, e))
+        return -1;
     const cJSON *pa = cJSON_GetObjectItemCaseSensitive(j, "paper");
-    if (pa) {
-        const char *w = "config.paper";
-        x->has_paper = 1;
-        x->paper_errors = -1;
-        if (copy_string(x->paper_source, sizeof x->paper_source, pa, "source", w, e) ||
-            db_json_number(&x->paper_pct, pa, "test_error_pct", 1, w, e) ||
-            finite_field(x->paper_pct, w, "test_error_pct", e))
-            return -1;
-        const cJSON *te = cJSON_GetObjectItemCaseSensitive(pa, "test_errors");
-        if (cJSON_IsNumber(te) && isfinite(te->valuedouble) && te->valuedouble >= 0)
-            x->paper_errors = te->valuedouble;
-        else if (!cJSON_IsNull(te))
-            return db_fail(e, "%s.test_errors: expected a number >= 0 or null", w);
-    }
+    if (pa && paper_from(x, pa, e))
+        return -1;
     if (cJSON_GetObjectItemCaseSensitive(j, "note") &&
         copy_string(x->note, sizeof x->note, j, "note", "config", e))
         return -1;
