@@ -337,6 +337,39 @@ START_TEST(test_estimate_sources)
 }
 END_TEST
 
+/* A task with neither results nor a table entry (here a reproduction
+ * preset) is costed from its model's FLOPs: 784-800-800-10 trains at
+ * 2 x 2,550,400 (forward and weight gradient) + 2 x (800 x 800 + 800 x 10)
+ * (input gradients above the first layer) = 6,396,800 FLOPs an example,
+ * no conv layer, so at DB_EST_GFLOPS (28) one thread; two epochs of
+ * 60,000 plus 0.06 of an epoch each for the test evaluation, on 2
+ * threads (2^0.7 times one), plus 1 s of loading. */
+START_TEST(test_estimate_from_flops)
+{
+    const char *src = getenv("DROPBENCH_SRC");
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/configs", src ? src : ".");
+    setenv("DROPBENCH_CONFIGS", cfg, 1);
+    const char *json = "{\"name\": \"f\", \"tasks\": [\"hinton2012-mnist-short\", "
+                       "\"mnist-mlp\"], \"strategies\": [\"none\"], \"seeds\": [0], "
+                       "\"epochs\": 2, \"threads\": 2}";
+    sweep_options o;
+    memset(&o, 0, sizeof o);
+    o.results_dir = "/nonexistent-results-dir";
+    sweep_plan p;
+    db_err e = { "" };
+    ck_assert_msg(plan_from_text(&p, json, &o, &e) == 0, "%s", e.msg);
+    const sweep_run *r = find_run(&p, "hinton2012-mnist-short", "none");
+    ck_assert_msg(strstr(r->est_source, "the model's FLOPs"), "%s", r->est_source);
+    double want = 2 * 6396800.0 * 60000 / 28e9 * 1.06 / pow(2, 0.7) + 1.0;
+    ck_assert_msg(fabs(r->est_seconds - want) < 1e-9 * want, "%g, want %g", r->est_seconds,
+                  want);
+    r = find_run(&p, "mnist-mlp", "none"); /* the same net, in the table */
+    ck_assert_msg(strstr(r->est_source, "table"), "%s", r->est_source);
+    sweep_plan_free(&p);
+}
+END_TEST
+
 START_TEST(test_expand_grid)
 {
     make_dir();
@@ -1095,6 +1128,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("expand");
     tcase_add_test(tc, test_expand_grid);
     tcase_add_test(tc, test_estimate_sources);
+    tcase_add_test(tc, test_estimate_from_flops);
     tcase_add_test(tc, test_expand_errors);
     tcase_add_test(tc, test_filter);
     tcase_add_test(tc, test_suite_files);

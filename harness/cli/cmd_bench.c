@@ -18,47 +18,6 @@
 #include "util/clock.h"
 #include "util/gemmtime.h"
 
-/* Floating-point operations per example of the matrix products, forward
- * alone (*fwd) and one training step (*train: forward, weight gradients,
- * and input gradients of every parametric layer above the first).  steps:
- * mean GRU steps per example (the words' mean length). */
-static void count_flops(const db_model *m, double steps, double *fwd, double *train)
-{
-    double f = 0, t = 0;
-    int below = 0; /* a parametric layer exists below this one */
-    for (size_t i = 0; i < m->nl; i++) {
-        const db_mlayer *L = &m->L[i];
-        double mm = 0, dx = 0, rec = 0; /* forward, input gradient, GRU state gradient */
-        switch (L->spec.type) {
-        case DB_LAYER_DENSE:
-            mm = dx = 2.0 * (double)L->in_size * (double)L->out_size;
-            break;
-        case DB_LAYER_CONV:
-            mm = dx = 2.0 * (double)(L->conv.OC * L->conv.OH * L->conv.OW) *
-                      (double)(L->conv.C * L->conv.K * L->conv.K);
-            break;
-        case DB_LAYER_GRU: {
-            double H3 = 3.0 * (double)L->gru.H;
-            mm = 2.0 * H3 * ((double)L->gru.D + (double)L->gru.H) * steps;
-            dx = 2.0 * H3 * (double)L->gru.D * steps;
-            rec = 2.0 * H3 * (double)L->gru.H * steps;
-            break;
-        }
-        default:
-            break;
-        }
-        f += mm;
-        /* the weight gradient costs as much as the forward product */
-        t += 2 * mm + rec;
-        if (below)
-            t += dx;
-        if (L->param_index >= 0)
-            below = 1;
-    }
-    *fwd = f;
-    *train = t;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dropbench bench --task T [--strategy S] [--threads N] [--seconds S]\n"
@@ -323,7 +282,7 @@ int cmd_bench(int argc, char **argv)
     size_t B = rc->batch;
     double steps = r.steps;
     double fwd_flops, train_flops;
-    count_flops(&r.m, steps, &fwd_flops, &train_flops);
+    db_model_flops(&r.m, steps, &fwd_flops, &train_flops, NULL);
 
     size_t examples;
     double el;

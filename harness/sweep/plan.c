@@ -13,6 +13,8 @@
 
 #include "report/results.h"
 #include "strategy.h"
+#include "train/model.h"
+#include "train/runcfg.h"
 #include "util/blas.h" /* db_cpu_model */
 #include "util/jsonio.h"
 #include "util/str.h"
@@ -120,9 +122,9 @@ static int nonempty_array(const cJSON *v, const char *where, const char *key,
  * the folders beside it (results/suite-v1 for results/new); the same strategy and training-set size when there are
  * some, else any strategy of the task.  Without any, the table below:
  * the suite's results on the development machine (AMD EPYC, 2 cores, two
- * 1-thread runs at a time; the conv nets on the direct kernels), a rough
- * guide.  The source is named per run (sweep_run.est_source) and shown by
- * --dry-run. */
+ * 1-thread runs at a time), a rough guide; a task not in the table is
+ * costed from its model's FLOPs (flops_epoch).  The source is named per
+ * run (sweep_run.est_source) and shown by --dry-run. */
 static const struct {
     const char *task;
     double sec_epoch;
@@ -131,10 +133,10 @@ static const struct {
     { "mnist-mlp", 12.3, 60000 },     /* suite-v1, code version 8: 20 runs */
     { "mnist-lenet", 90.0, 60000 },   /* suite-v1: 6 runs */
     { "fashion-lenet", 44.5, 60000 }, /* suite-v1: 13 runs */
-    { "cifar-cnn", 43.5, 50000 },     /* placements-16's spatial-pool s0 (revision 2) */
+    { "cifar-cnn", 29.3, 50000 },     /* suite-v1 and placements-16: 6 runs (revision 2) */
     /* cifar-cnn's, scaled by make bench's 2-concurrent throughputs of the
      * two (2508 and 4131 ex/s, results/bench/table.md, code version 9) */
-    { "cifar-bn", 71.6, 50000 },
+    { "cifar-bn", 48.2, 50000 },
     { "wordlang-gru", 19.8, 100000 }, /* suite-v1: 15 runs */
     { "wordlang-gru2", 29.1, 100000 },/* placements-16: 4 runs */
 };
@@ -179,6 +181,40 @@ static int calibrate(const sweep_run *r, const est_pool *pool, const char *cpu,
     return n;
 }
 
+/* A task in neither the table nor the results (a user's own model, the
+ * reproduction presets): a full epoch's seconds on one thread from its
+ * model's training FLOPs per example (db_model_flops: the matrix
+ * products), the conv layers' at DB_EST_CONV_GFLOPS and the rest at
+ * DB_EST_GFLOPS.  The two rates are fitted to the six tasks of the table
+ * with results (suite-v1 and placements-16, code version 8: the medians of
+ * their measured epochs), which they predict within 0.7x-1.4x; the conv
+ * rate counts direct-convolution FLOPs, which the Winograd and fused
+ * kernels beat.  A GRU counts DB_EST_GRU_STEPS steps per example (the
+ * mean length of wordlang's training words, 10.45 bytes).  0 when the
+ * model cannot be built (run_resolve has built it once already). */
+#define DB_EST_CONV_GFLOPS 185.0
+#define DB_EST_GFLOPS 28.0
+#define DB_EST_GRU_STEPS 10.5
+static double flops_epoch(const sweep_run *r, double *train_n)
+{
+    run_config *rc = malloc(sizeof *rc);
+    db_model_input in;
+    db_model m;
+    db_err e;
+    double fwd = 0, train = 0, conv = 0, n = 0;
+    if (rc && r->config && run_config_from_canonical(rc, r->config, &e) == 0 &&
+        run_data_input(&in, rc->data, &e) == 0 &&
+        db_model_build(&m, &rc->arch, &in, 1, &e) == 0) {
+        db_model_flops(&m, in.text ? DB_EST_GRU_STEPS : 0, &fwd, &train, &conv);
+        n = (double)run_data_train_size(rc->data);
+        db_model_free(&m);
+    }
+    free(rc);
+    if (n > 0)
+        *train_n = n;
+    return n * (conv / (DB_EST_CONV_GFLOPS * 1e9) + (train - conv) / (DB_EST_GFLOPS * 1e9));
+}
+
 static double estimate_run(sweep_run *r, const est_pool *pools, size_t npools,
                            const char *cpu)
 {
@@ -193,6 +229,12 @@ static double estimate_run(sweep_run *r, const est_pool *pools, size_t npools,
     snprintf(r->est_source, sizeof r->est_source, "%s",
              known ? "table (no results of the task on this CPU)"
                    : "guess: 60 s an epoch (task not in the table, no results)");
+    double fl = known ? 0 : flops_epoch(r, &train_n);
+    if (fl > 0) {
+        base = fl;
+        snprintf(r->est_source, sizeof r->est_source,
+                 "the model's FLOPs (task not in the table, no results)");
+    }
     double frac = r->limit_train > 0 && (double)r->limit_train < train_n
                       ? (double)r->limit_train / train_n
                       : 1.0;

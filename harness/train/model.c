@@ -98,6 +98,49 @@ void db_model_free(db_model *m)
     memset(m, 0, sizeof *m);
 }
 
+/* See model.h.  Bias, activation, pooling and dropout work is not
+ * counted: the products dominate every model of the suite. */
+void db_model_flops(const db_model *m, double steps, double *fwd, double *train,
+                    double *train_conv)
+{
+    double f = 0, t = 0, tc = 0;
+    int below = 0; /* a parametric layer exists below this one */
+    for (size_t i = 0; i < m->nl; i++) {
+        const db_mlayer *L = &m->L[i];
+        double mm = 0, dx = 0, rec = 0; /* forward, input gradient, GRU state gradient */
+        switch (L->spec.type) {
+        case DB_LAYER_DENSE:
+            mm = dx = 2.0 * (double)L->in_size * (double)L->out_size;
+            break;
+        case DB_LAYER_CONV:
+            mm = dx = 2.0 * (double)(L->conv.OC * L->conv.OH * L->conv.OW) *
+                      (double)(L->conv.C * L->conv.K * L->conv.K);
+            break;
+        case DB_LAYER_GRU: {
+            double H3 = 3.0 * (double)L->gru.H;
+            mm = 2.0 * H3 * ((double)L->gru.D + (double)L->gru.H) * steps;
+            dx = 2.0 * H3 * (double)L->gru.D * steps;
+            rec = 2.0 * H3 * (double)L->gru.H * steps;
+            break;
+        }
+        default:
+            break;
+        }
+        f += mm;
+        /* the weight gradient costs as much as the forward product */
+        double lt = 2 * mm + rec + (below ? dx : 0);
+        t += lt;
+        if (L->spec.type == DB_LAYER_CONV)
+            tc += lt;
+        if (L->param_index >= 0)
+            below = 1;
+    }
+    *fwd = f;
+    *train = t;
+    if (train_conv)
+        *train_conv = tc;
+}
+
 size_t db_model_param_count(const db_model *m) { return m->nparams; }
 
 /* The running shape through plan_layer's helpers: the layer's input on

@@ -146,6 +146,13 @@ int db_model_build(db_model *m, const db_arch *a, const db_model_input *in,
 int db_model_set_threads(db_model *m, size_t n, db_err *e);
 void db_model_free(db_model *m);
 size_t db_model_param_count(const db_model *m);
+/* Floating-point operations per example of the matrix products: forward
+ * alone (*fwd) and one training step (*train: forward, weight gradients,
+ * and input gradients of every parametric layer above the first).  steps:
+ * mean GRU steps per example.  *train_conv (unless NULL): the conv
+ * layers' part of *train. */
+void db_model_flops(const db_model *m, double steps, double *fwd, double *train,
+                    double *train_conv);
 /* Bytes the model allocated (for show and memory accounting). */
 size_t db_model_bytes(const db_model *m);
 

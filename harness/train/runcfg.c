@@ -29,6 +29,17 @@ int run_data_input(db_model_input *in, const char *data, db_err *e)
     return 0;
 }
 
+size_t run_data_train_size(const char *data)
+{
+    if (strcmp(data, "mnist") == 0 || strcmp(data, "fashion") == 0)
+        return 60000;
+    if (strcmp(data, "cifar10") == 0)
+        return 50000;
+    if (strcmp(data, "wordlang") == 0)
+        return 100000; /* 10 languages x 10,000 words (docs/DATA.md) */
+    return 0;
+}
+
 static const char *const sched_names[] = { "constant", "step", "exp", "inv" };
 static const char *const mom_names[] = { "constant", "linear", "exp-step" };
 

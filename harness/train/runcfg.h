@@ -94,6 +94,8 @@ double run_config_momentum_at(const run_config *rc, size_t epoch, size_t step);
 int run_config_per_step(const run_config *rc);
 /* The model input of a data set by name ("mnist", ...), without loading it. */
 int run_data_input(db_model_input *in, const char *data, db_err *e);
+/* The full training set's size of a data set by name; 0 when unknown. */
+size_t run_data_train_size(const char *data);
 /* 64-bit FNV-1a of the code version and the canonical JSON, as 16 hex. */
 int run_config_id(char id[17], const cJSON *canonical, db_err *e);
 
