@@ -29,8 +29,9 @@
 #include "sweep/exec.h"
 #include "sweep/plan.h"
 #include "train/run.h"
+#include "train/runcfg.h" /* DB_CODE_VERSION */
 #include "train/train.h"
-#include "util/blas.h" /* db_cpu_model */
+#include "util/blas.h" /* db_cpu_model, db_cpu_id */
 
 /* ------------------------------------------------------------ fake backend */
 
@@ -337,6 +338,57 @@ START_TEST(test_estimate_sources)
 }
 END_TEST
 
+/* A result that records its CPU's vendor, family and model
+ * (environment.cpu_id) calibrates estimates only on the same kind of CPU,
+ * even where the model names agree (a VM says "AMD EPYC" for Zen 3, 4
+ * and 5); one without cpu_id is matched by model name as before. */
+START_TEST(test_estimate_cpu_id)
+{
+    char root[64], dir[128], path[256];
+    snprintf(root, sizeof root, "/tmp/db-est-id.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    snprintf(dir, sizeof dir, "%s/results/mine", root);
+    char cpu[256], id[128];
+    db_cpu_model(cpu, sizeof cpu);
+    db_cpu_id(id, sizeof id);
+    ck_assert_msg(strcmp(id, "unknown") != 0 || access("/proc/cpuinfo", R_OK) != 0,
+                  "db_cpu_id: unknown with /proc/cpuinfo present");
+    const char *fmt = "{\"status\": \"complete\", \"config\": {\"task\": \"mnist-mlp\", "
+                      "\"strategy\": \"none\", \"seed\": 0, \"epochs\": 1, "
+                      "\"limit_train\": 0, \"threads\": 1}, \"final\": "
+                      "{\"test_error_pct\": 2.0, \"epochs_completed\": 1}, \"timing\": "
+                      "{\"seconds_per_epoch\": %g, \"data_load_seconds\": 0}, "
+                      "\"environment\": {\"cpu\": \"%s\", \"cpu_id\": \"%s\"}}\n";
+    snprintf(path, sizeof path, "mkdir -p '%s'", dir);
+    ck_assert_int_eq(system(path), 0);
+    snprintf(path, sizeof path, "%s/a.json", dir); /* this kind of CPU */
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, fmt, 10.0, cpu, id);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/b.json", dir); /* same name, another kind */
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, fmt, 1000.0, cpu, "OtherVendor family 1 model 2");
+    fclose(f);
+    const char *json = "{\"name\": \"e\", \"tasks\": [\"mnist-mlp\"], "
+                       "\"strategies\": [\"none\"], \"seeds\": [0], \"epochs\": 1}";
+    sweep_options o;
+    fake_options(&o, 1);
+    o.results_dir = dir;
+    sweep_plan p;
+    db_err e = { "" };
+    ck_assert_msg(plan_from_text(&p, json, &o, &e) == 0, "%s", e.msg);
+    const sweep_run *r = find_run(&p, "mnist-mlp", "none");
+    /* one epoch at a.json's 10 s (b.json's would make the mean 505 s) */
+    ck_assert_msg(fabs(r->est_seconds - 10.0) < 1e-9, "%g", r->est_seconds);
+    ck_assert_msg(strstr(r->est_source, "1 result in this results folder"), "%s", r->est_source);
+    sweep_plan_free(&p);
+    snprintf(path, sizeof path, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
 /* A task with neither results nor a table entry (here a reproduction
  * preset) is costed from its model's FLOPs: 784-800-800-10 trains at
  * 2 x 2,550,400 (forward and weight gradient) + 2 x (800 x 800 + 800 x 10)
@@ -367,6 +419,98 @@ START_TEST(test_estimate_from_flops)
     r = find_run(&p, "mnist-mlp", "none"); /* the same net, in the table */
     ck_assert_msg(strstr(r->est_source, "table"), "%s", r->est_source);
     sweep_plan_free(&p);
+}
+END_TEST
+
+/* A complete result of a run's task, strategy and seed from another code
+ * version (another id in the file name) is not counted as done, and the dry
+ * run and the sweep say so, naming the version and commit; a result of this
+ * version under another id, or a file of another seed, is not counted. */
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static char *dry_run_text(const sweep_plan *p, const sweep_options *o)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    sweep_dry_run(m, p, o);
+    fclose(m);
+    return buf;
+}
+
+START_TEST(test_other_version_note)
+{
+    make_dir();
+    const char *json = "{\"name\": \"v\", \"tasks\": [\"mnist-mlp\"], "
+                       "\"strategies\": [\"none\", \"hinton\"], \"seeds\": [0], "
+                       "\"epochs\": 2}";
+    sweep_options o;
+    fake_options(&o, 1);
+    sweep_plan p;
+    db_err e = { "" };
+    ck_assert_msg(plan_from_text(&p, json, &o, &e) == 0, "%s", e.msg);
+    char *out = dry_run_text(&p, &o);
+    ck_assert_msg(!strstr(out, "note:"), "%s", out);
+    free(out);
+
+    char path[700];
+    snprintf(path, sizeof path, "%s/mnist-mlp.none.s0.0123456789abcdef.json", g_dir);
+    write_text(path, "{\"status\": \"complete\", \"final\": {}, \"code_version\": \"1\","
+                     " \"environment\": {\"git_commit\": \"abcdef0123456789abcdef\"}}");
+    /* not counted: this version's, another seed's, an incomplete one */
+    snprintf(path, sizeof path, "%s/mnist-mlp.hinton.s0.1111111111111111.json", g_dir);
+    write_text(path, "{\"status\": \"complete\", \"final\": {}, \"code_version\": \""
+                     DB_CODE_VERSION "\"}");
+    snprintf(path, sizeof path, "%s/mnist-mlp.hinton.s01.2222222222222222.json", g_dir);
+    write_text(path, "{\"status\": \"complete\", \"final\": {}, \"code_version\": \"1\"}");
+    snprintf(path, sizeof path, "%s/mnist-mlp.hinton.s0.3333333333333333.json", g_dir);
+    write_text(path, "{\"status\": \"running\", \"code_version\": \"1\"}");
+    out = dry_run_text(&p, &o);
+    ck_assert_msg(strstr(out, "note: 1 of the runs to do have a complete result of the same "
+                              "task, strategy and seed") &&
+                  strstr(out, "made by code version 1 at commit abcdef012345 (this binary "
+                              "is version " DB_CODE_VERSION ")") &&
+                  strstr(out, "2 runs: 2 to run, 0 already done"), "%s", out);
+    free(out);
+
+    /* the sweep says it too, on standard error, and runs both */
+    fflush(stderr);
+    int saved = dup(2);
+    char errpath[700];
+    snprintf(errpath, sizeof errpath, "%s.err", g_dir);
+    int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    dup2(fd, 2);
+    close(fd);
+    sweep_summary s;
+    int rc = sweep_execute(&p, &o, &s, &e);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    ck_assert_uint_eq(s.done, 2);
+    sweep_summary_free(&s);
+    FILE *f = fopen(errpath, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[1024] = "";
+    int said = 0;
+    while (fgets(line, sizeof line, f))
+        said |= strstr(line, "note: 1 of the runs to do") != NULL;
+    fclose(f);
+    unlink(errpath);
+    ck_assert_msg(said, "the sweep did not say it");
+    /* once this version's results exist, nothing is said */
+    out = dry_run_text(&p, &o);
+    ck_assert_msg(!strstr(out, "note:") && strstr(out, "0 to run, 2 already done"), "%s", out);
+    free(out);
+    sweep_plan_free(&p);
+    remove_tree();
 }
 END_TEST
 
@@ -1129,6 +1273,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_expand_grid);
     tcase_add_test(tc, test_estimate_sources);
     tcase_add_test(tc, test_estimate_from_flops);
+    tcase_add_test(tc, test_estimate_cpu_id);
+    tcase_add_test(tc, test_other_version_note);
     tcase_add_test(tc, test_expand_errors);
     tcase_add_test(tc, test_filter);
     tcase_add_test(tc, test_suite_files);

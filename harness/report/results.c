@@ -39,6 +39,7 @@ static void result_free(report_result *r)
     free(r->paper_source);
     free(r->note);
     free(r->cpu);
+    free(r->cpu_id);
 }
 
 void report_set_free(report_set *set)
@@ -247,9 +248,12 @@ static void result_settings(report_result *r, const cJSON *root, const cJSON *cf
  * the paper's number, the note and the base model; -1 when out of memory. */
 static int result_origin(report_result *r, const cJSON *root, const cJSON *cfg)
 {
-    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(root, "environment"), "cpu");
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(root, "environment");
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(env, "cpu");
     if (cJSON_IsString(cpu) && !(r->cpu = db_strdup(cpu->valuestring)))
+        return -1;
+    const cJSON *cpu_id = cJSON_GetObjectItemCaseSensitive(env, "cpu_id");
+    if (cJSON_IsString(cpu_id) && !(r->cpu_id = db_strdup(cpu_id->valuestring)))
         return -1;
     const cJSON *fw = cJSON_GetObjectItemCaseSensitive(root, "framework");
     if (cJSON_IsString(fw) && strcmp(fw->valuestring, "dropbench") != 0 &&

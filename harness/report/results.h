@@ -41,6 +41,8 @@ typedef struct report_result {
     double *curve;       /* test_error_pct per epoch, ncurve values */
     double load_sec;     /* timing.data_load_seconds, NAN when absent */
     char *cpu;           /* environment.cpu (the model name), NULL when absent */
+    char *cpu_id;        /* environment.cpu_id (vendor, family, model), NULL
+                          * when absent (results before it was recorded) */
     double mtime;        /* file modification time, seconds */
     int unverified;      /* data.verified is false: trained on data whose
                             sha256 does not match docs/DATA.md */

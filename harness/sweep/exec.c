@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,8 +20,10 @@
 
 #include "sweep/lock.h"
 #include "train/ckpt.h"
+#include "train/runcfg.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "util/jsonio.h"
 #include "util/str.h"
 
 static void fmt_duration(char *buf, size_t n, double s)
@@ -48,6 +51,91 @@ int sweep_default_jobs(int threads_per_run)
 }
 
 /* ---------------------------------------------------------------- dry run */
+
+/* Whether the results folder holds a complete result of r's task, strategy
+ * and seed made by another code version: its file name is r's with another
+ * id (ids hash DB_CODE_VERSION), so the sweep will not count it as done.
+ * Copies that version (and the commit it records) into ver. */
+static int other_version_result(const sweep_plan *plan, const sweep_run *r,
+                                char *ver, size_t nver)
+{
+    /* r->name is "<task>.<strategy>.s<seed>.<id>.json": keep up to the id */
+    const char *dot = strrchr(r->name, '.');
+    const char *idstart = NULL;
+    for (const char *p = r->name; dot && p < dot; p++)
+        if (*p == '.')
+            idstart = p + 1;
+    if (!idstart)
+        return 0;
+    size_t plen = (size_t)(idstart - r->name);
+    DIR *d = opendir(plan->results_dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (strncmp(de->d_name, r->name, plen) != 0 || len < plen + 5 ||
+            strcmp(de->d_name + len - 5, ".json") != 0 ||
+            strchr(de->d_name + plen, '.') != de->d_name + len - 5 ||
+            strcmp(de->d_name, r->name) == 0)
+            continue;
+        char path[4200];
+        if (snprintf(path, sizeof path, "%s/%s", plan->results_dir, de->d_name) >=
+            (int)sizeof path)
+            continue;
+        cJSON *j = NULL;
+        if (db_json_load(&j, path, NULL))
+            continue;
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+        const cJSON *cv = cJSON_GetObjectItemCaseSensitive(j, "code_version");
+        if (cJSON_IsString(st) && strcmp(st->valuestring, "complete") == 0 &&
+            cJSON_IsString(cv) && strcmp(cv->valuestring, DB_CODE_VERSION) != 0) {
+            const cJSON *env = cJSON_GetObjectItemCaseSensitive(j, "environment");
+            const cJSON *gc = cJSON_GetObjectItemCaseSensitive(env, "git_commit");
+            if (cJSON_IsString(gc))
+                snprintf(ver, nver, "%s at commit %.12s", cv->valuestring,
+                         gc->valuestring);
+            else
+                snprintf(ver, nver, "%s", cv->valuestring);
+            found = 1;
+        }
+        cJSON_Delete(j);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Says (on f) how many of the plan's runs without a complete result have one
+ * of their task, strategy and seed from another code version: a sweep file
+ * run with a newer binary than the one that made its folder's results would
+ * otherwise start the whole set again without a word. */
+static void note_other_versions(FILE *f, const sweep_plan *plan,
+                                const sweep_backend *b)
+{
+    size_t n = 0;
+    char ver[64] = "";
+    for (size_t i = 0; i < plan->n; i++) {
+        const sweep_run *r = &plan->runs[i];
+        char path[4096], v[64];
+        if (sweep_run_path(path, sizeof path, plan, r, "") != 0 ||
+            b->result_complete(path) == 1 ||
+            !other_version_result(plan, r, v, sizeof v))
+            continue;
+        if (n++ == 0)
+            snprintf(ver, sizeof ver, "%s", v);
+        else if (strcmp(ver, v) != 0)
+            snprintf(ver, sizeof ver, "several versions");
+    }
+    if (n)
+        fprintf(f, "note: %zu of the runs to do have a complete result of the "
+                   "same task, strategy and seed in %s, made by code version %s "
+                   "(this binary is version %s); run ids hash the code version, "
+                   "so this binary does not count them as done: to complete "
+                   "that set, run the sweep with a binary built from the "
+                   "commit its results record\n",
+                n, plan->results_dir, ver, DB_CODE_VERSION);
+}
 
 void sweep_dry_run(FILE *f, const sweep_plan *plan, const sweep_options *o)
 {
@@ -108,6 +196,7 @@ void sweep_dry_run(FILE *f, const sweep_plan *plan, const sweep_options *o)
                "sweep%s\n",
             plan->n, ntodo, ndone, nbusy,
             plan->nduplicates ? " (duplicates removed)" : "");
+    note_other_versions(f, plan, b);
     fprintf(f, "estimated cost: %s of worker time to run (%s for all); about "
                "%s wall with %d job(s) of %d thread(s)\n",
             t, a, wall, jobs, maxthreads);
@@ -658,6 +747,7 @@ int sweep_execute(const sweep_plan *plan, const sweep_options *o,
     x.self = getpid();
     progress(o, "sweep %s: %zu runs, %d job(s) -> %s\n", plan->name, plan->n,
              x.jobs, plan->results_dir);
+    note_other_versions(stderr, plan, x.b);
     for (;;) {
         if (g_stop)
             break;

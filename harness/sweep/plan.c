@@ -15,7 +15,7 @@
 #include "strategy.h"
 #include "train/model.h"
 #include "train/runcfg.h"
-#include "util/blas.h" /* db_cpu_model */
+#include "util/blas.h" /* db_cpu_model, db_cpu_id */
 #include "util/jsonio.h"
 #include "util/str.h"
 
@@ -117,10 +117,11 @@ static int nonempty_array(const cJSON *v, const char *where, const char *key,
  * one BLAS thread, scaled by the share of the training set used (plus a
  * per-epoch test evaluation, 0.06 of a full epoch), plus the data loading,
  * calibrated from completed results of the same task on this machine's
- * CPU model (environment.cpu): first those in the sweep's own results
- * folder, then, when that folder is in a folder named results, those of
- * the folders beside it (results/suite-v1 for results/new); the same strategy and training-set size when there are
- * some, else any strategy of the task.  Without any, the table below:
+ * kind of CPU (environment.cpu_id, else environment.cpu: same_machine):
+ * first those in the sweep's own results folder, then, when that folder is
+ * in a folder named results, those of the folders beside it
+ * (results/suite-v1 for results/new); the same strategy and training-set
+ * size when there are some, else any strategy of the task.  Without any, the table below:
  * the suite's results on the development machine (AMD EPYC, 2 cores, two
  * 1-thread runs at a time), a rough guide; a task not in the table is
  * costed from its model's FLOPs (flops_epoch).  The source is named per
@@ -130,15 +131,17 @@ static const struct {
     double sec_epoch;
     double train_n;
 } cost_table[] = {
-    { "mnist-mlp", 12.3, 60000 },     /* suite-v1, code version 8: 20 runs */
-    { "mnist-lenet", 90.0, 60000 },   /* suite-v1: 6 runs */
-    { "fashion-lenet", 44.5, 60000 }, /* suite-v1: 13 runs */
-    { "cifar-cnn", 29.3, 50000 },     /* suite-v1 and placements-16: 6 runs (revision 2) */
+    /* medians of the complete suite-v1 (code version 8, 98 runs) and of
+     * placements-16's wordlang-gru2 runs (10 of them) */
+    { "mnist-mlp", 13.9, 60000 },     /* 20 runs */
+    { "mnist-lenet", 90.4, 60000 },   /* 21 runs */
+    { "fashion-lenet", 45.0, 60000 }, /* 21 runs */
+    { "cifar-cnn", 29.5, 50000 },     /* 21 runs (revision 2) */
     /* cifar-cnn's, scaled by make bench's 2-concurrent throughputs of the
      * two (2508 and 4131 ex/s, results/bench/table.md, code version 9) */
-    { "cifar-bn", 48.2, 50000 },
-    { "wordlang-gru", 19.8, 100000 }, /* suite-v1: 15 runs */
-    { "wordlang-gru2", 29.1, 100000 },/* placements-16: 4 runs */
+    { "cifar-bn", 48.6, 50000 },
+    { "wordlang-gru", 20.6, 100000 }, /* 15 runs */
+    { "wordlang-gru2", 17.4, 100000 },/* 10 runs */
 };
 
 typedef struct est_pool {
@@ -148,7 +151,23 @@ typedef struct est_pool {
 
 /* Mean full-epoch seconds (and load seconds) over the results of pool
  * that match r (same strategy and limit when strict); 0 when none. */
-static int calibrate(const sweep_run *r, const est_pool *pool, const char *cpu,
+/* This machine, as results record it (environment.cpu and .cpu_id). */
+typedef struct est_machine {
+    char cpu[256], cpu_id[128];
+} est_machine;
+
+/* Whether result p was measured on this machine's kind of CPU: by vendor,
+ * family and model where p records them, else by model name (results
+ * made before environment.cpu_id existed; a VM's model name may cover
+ * several kinds of CPU). */
+static int same_machine(const report_result *p, const est_machine *m)
+{
+    if (p->cpu_id)
+        return strcmp(p->cpu_id, m->cpu_id) == 0;
+    return !p->cpu || strcmp(p->cpu, m->cpu) == 0;
+}
+
+static int calibrate(const sweep_run *r, const est_pool *pool, const est_machine *mach,
                      double train_n, int strict, double *full, double *load)
 {
     double sum = 0, lsum = 0;
@@ -158,7 +177,7 @@ static int calibrate(const sweep_run *r, const est_pool *pool, const char *cpu,
         if (strcmp(p->task, r->task) != 0 || p->framework || !isfinite(p->sec_epoch) ||
             p->sec_epoch <= 0 || strcmp(p->status, "complete") != 0)
             continue;
-        if (p->cpu && strcmp(p->cpu, cpu) != 0)
+        if (!same_machine(p, mach))
             continue; /* another machine's times */
         if (strict && (strcmp(p->strategy, r->strategy) != 0 ||
                        p->limit_train != r->limit_train))
@@ -216,7 +235,7 @@ static double flops_epoch(const sweep_run *r, double *train_n)
 }
 
 static double estimate_run(sweep_run *r, const est_pool *pools, size_t npools,
-                           const char *cpu)
+                           const est_machine *mach)
 {
     double base = 60.0, train_n = 60000, load = 1.0;
     int known = 0;
@@ -242,7 +261,7 @@ static double estimate_run(sweep_run *r, const est_pool *pools, size_t npools,
     for (size_t k = 0; k < npools && !found; k++)
         for (int strict = 1; strict >= 0 && !found; strict--) {
             double full, l;
-            int n = calibrate(r, &pools[k], cpu, train_n, strict, &full, &l);
+            int n = calibrate(r, &pools[k], mach, train_n, strict, &full, &l);
             if (n) {
                 base = full;
                 load = l;
@@ -689,10 +708,11 @@ static void estimate_plan(sweep_plan *plan)
         pools[np].set = &sets[1];
         pools[np++].where = where;
     }
-    char cpu[256];
-    db_cpu_model(cpu, sizeof cpu);
+    est_machine mach;
+    db_cpu_model(mach.cpu, sizeof mach.cpu);
+    db_cpu_id(mach.cpu_id, sizeof mach.cpu_id);
     for (size_t i = 0; i < plan->n; i++)
-        plan->runs[i].est_seconds = estimate_run(&plan->runs[i], pools, np, cpu);
+        plan->runs[i].est_seconds = estimate_run(&plan->runs[i], pools, np, &mach);
     report_set_free(&sets[0]);
     report_set_free(&sets[1]);
     free(where);

@@ -78,41 +78,20 @@ static void progress(int quiet, int tty, size_t epoch, size_t epochs, size_t don
     fflush(stderr);
 }
 
-static void read_cpu_model(char *buf, size_t n)
-{
-    snprintf(buf, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                c++;
-                while (*c == ' ' || *c == '\t')
-                    c++;
-                c[strcspn(c, "\n")] = '\0';
-                snprintf(buf, n, "%s", c);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
-
 static cJSON *environment_json(const char *start, const char *end, size_t team)
 {
     cJSON *env = cJSON_CreateObject();
     if (!env)
         return NULL;
     int ok = 1;
-    char cpu[256], host[256] = "unknown";
-    read_cpu_model(cpu, sizeof cpu);
+    char cpu[256], cpu_id[128], host[256] = "unknown";
+    db_cpu_model(cpu, sizeof cpu);
+    db_cpu_id(cpu_id, sizeof cpu_id);
     gethostname(host, sizeof host - 1);
     db_blas_info bi;
     db_blas_get_info(&bi);
     ok &= cJSON_AddStringToObject(env, "cpu", cpu) != NULL;
+    ok &= cJSON_AddStringToObject(env, "cpu_id", cpu_id) != NULL;
     ok &= cJSON_AddNumberToObject(env, "cores", (double)sysconf(_SC_NPROCESSORS_ONLN)) != NULL;
     ok &= cJSON_AddStringToObject(env, "blas", bi.config) != NULL;
     ok &= cJSON_AddStringToObject(env, "blas_core", bi.core) != NULL;

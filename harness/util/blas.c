@@ -230,6 +230,22 @@ void db_cpu_model(char *out, size_t n)
         snprintf(out, n, "unknown");
 }
 
+void db_cpu_id(char *out, size_t n)
+{
+    char *text = read_cpuinfo();
+    char vendor[64] = "", family[16] = "", model[16] = "";
+    if (text) {
+        cpuinfo_field(text, "vendor_id", vendor, sizeof vendor);
+        cpuinfo_field(text, "cpu family", family, sizeof family);
+        cpuinfo_field(text, "model", model, sizeof model);
+        free(text);
+    }
+    if (vendor[0] && family[0] && model[0])
+        snprintf(out, n, "%s family %s model %s", vendor, family, model);
+    else
+        snprintf(out, n, "unknown");
+}
+
 void db_blas_machine_key(const char *config, const char *core, char *key, size_t n,
                          char *flags, size_t fn)
 {

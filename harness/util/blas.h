@@ -63,6 +63,11 @@ double db_blas_gflops(int n, int reps);
 /* This machine's CPU model name (/proc/cpuinfo "model name", as results
  * record it in environment.cpu), or "unknown". */
 void db_cpu_model(char *out, size_t n);
+/* This machine's CPU as vendor, family and model numbers ("AuthenticAMD
+ * family 25 model 17", as results record it in environment.cpu_id), which
+ * tells apart machines that share a model name (a VM's "AMD EPYC" is Zen 3,
+ * 4 or 5); "unknown" when /proc/cpuinfo lacks them. */
+void db_cpu_id(char *out, size_t n);
 
 /* ---- the kernel-set choice (pure parts, for the tests) ---------------- */
 
