@@ -300,6 +300,8 @@ plot 'curves-wordlang-gru2.dat' index 0 using 1:3:4 with filledcurves lc 1 notit
      'curves-wordlang-gru2.dat' index 5 using 1:3:4 with filledcurves lc 6 notitle, \
      'curves-wordlang-gru2.dat' index 6 using 1:3:4 with filledcurves lc 7 notitle, \
      'curves-wordlang-gru2.dat' index 7 using 1:3:4 with filledcurves lc 8 notitle, \
+     'curves-wordlang-gru2.dat' index 8 using 1:3:4 with filledcurves lc 9 notitle, \
+     'curves-wordlang-gru2.dat' index 9 using 1:3:4 with filledcurves lc 10 notitle, \
      'curves-wordlang-gru2.dat' index 0 using 1:2 with linespoints lc 1 lw 2 pt 7 ps 0.6 title 'none', \
      'curves-wordlang-gru2.dat' index 1 using 1:2 with linespoints lc 2 lw 2 pt 7 ps 0.6 title 'embedding', \
      'curves-wordlang-gru2.dat' index 2 using 1:2 with linespoints lc 3 lw 2 pt 7 ps 0.6 title 'output', \
@@ -307,7 +309,9 @@ plot 'curves-wordlang-gru2.dat' index 0 using 1:3:4 with filledcurves lc 1 notit
      'curves-wordlang-gru2.dat' index 4 using 1:2 with linespoints lc 5 lw 2 pt 7 ps 0.6 title 'variational', \
      'curves-wordlang-gru2.dat' index 5 using 1:2 with linespoints lc 6 lw 2 pt 7 ps 0.6 title 'recurrent', \
      'curves-wordlang-gru2.dat' index 6 using 1:2 with linespoints lc 7 lw 2 pt 7 ps 0.6 title 'embedding+interlayer', \
-     'curves-wordlang-gru2.dat' index 7 using 1:2 with linespoints lc 8 lw 2 pt 7 ps 0.6 title 'embedding+interlayer+output'
+     'curves-wordlang-gru2.dat' index 7 using 1:2 with linespoints lc 8 lw 2 pt 7 ps 0.6 title 'embedding+interlayer+output', \
+     'curves-wordlang-gru2.dat' index 8 using 1:2 with linespoints lc 9 lw 2 pt 7 ps 0.6 title 'variational+recurrent', \
+     'curves-wordlang-gru2.dat' index 9 using 1:2 with linespoints lc 10 lw 2 pt 7 ps 0.6 title 'variational+recurrent+output'
 set terminal pngcairo size 1000,625 enhanced font 'sans,11' background rgb 'white'
 set output 'curves-wordlang-gru2.png.tmp'
 replot
@@ -325,7 +329,7 @@ set tics nomirror
 set title 'wordlang-gru2: paired difference in final test error against none (mean, 95% interval)' noenhanced
 set xlabel 'strategy minus none (percentage points)'
 set ytics noenhanced
-set yrange [-0.7:6.3]
+set yrange [-0.7:8.3]
 set offsets graph 0.05, graph 0.05, 0, 0
 set arrow from 0, graph 0 to 0, graph 1 nohead dt 2 lc rgb '#888888'
 plot 'forest-wordlang-gru2.dat' using 2:1:3:4:ytic(5) with xerrorbars pt 7 ps 1 lw 2 lc rgb '#1f77b4' notitle
