@@ -698,50 +698,77 @@ static void stop_workers(sweep_exec *x)
     }
 }
 
-int sweep_execute(const sweep_plan *plan, const sweep_options *o,
-                  sweep_summary *s, db_err *e)
+/* x's state for plan and o, with s's per-run arrays; -1 (s freed) when
+ * out of memory or the results folder cannot be made. */
+static int exec_init(sweep_exec *x, const sweep_plan *plan, const sweep_options *o,
+                     sweep_summary *s, db_err *e)
 {
     memset(s, 0, sizeof *s);
-    sweep_exec x;
-    memset(&x, 0, sizeof x);
-    x.plan = plan;
-    x.o = o;
-    x.s = s;
-    x.b = o->backend ? o->backend : &sweep_backend_default;
-    double poll = o->poll_seconds > 0 ? o->poll_seconds : 0.05;
+    memset(x, 0, sizeof *x);
+    x->plan = plan;
+    x->o = o;
+    x->s = s;
+    x->b = o->backend ? o->backend : &sweep_backend_default;
     int maxthreads = 1;
     for (size_t i = 0; i < plan->n; i++)
         if (plan->runs[i].threads > maxthreads)
             maxthreads = plan->runs[i].threads;
-    x.jobs = o->jobs > 0 ? o->jobs : sweep_default_jobs(maxthreads);
+    x->jobs = o->jobs > 0 ? o->jobs : sweep_default_jobs(maxthreads);
     s->total = plan->n;
-    s->outcome = calloc(plan->n ? plan->n : 1, sizeof *s->outcome);
-    s->reason = calloc(plan->n ? plan->n : 1, sizeof *s->reason);
-    x.slots = calloc((size_t)x.jobs, sizeof *x.slots);
-    x.deferred = calloc(plan->n ? plan->n : 1, 1);
-    if (!s->outcome || !s->reason || !x.slots || !x.deferred) {
-        free(x.slots);
-        free(x.deferred);
+    size_t n = plan->n ? plan->n : 1;
+    s->outcome = calloc(n, sizeof *s->outcome);
+    s->reason = calloc(n, sizeof *s->reason);
+    x->slots = calloc((size_t)x->jobs, sizeof *x->slots);
+    x->deferred = calloc(n, 1);
+    int rc = 0;
+    if (!s->outcome || !s->reason || !x->slots || !x->deferred)
+        rc = db_fail(e, "sweep: out of memory");
+    else if (db_mkdirs(plan->results_dir, e) != 0)
+        rc = -1;
+    if (rc != 0) {
+        free(x->slots);
+        free(x->deferred);
         sweep_summary_free(s);
-        return db_fail(e, "sweep: out of memory");
     }
-    if (db_mkdirs(plan->results_dir, e) != 0) {
-        free(x.slots);
-        free(x.deferred);
-        sweep_summary_free(s);
-        return -1;
-    }
+    return rc;
+}
 
-    struct sigaction sa, old_int, old_term, old_chld;
+/* The signal handlers of a sweep (stop on SIGINT/SIGTERM, reap on
+ * SIGCHLD), and the caller's, restored by restore_signals. */
+typedef struct exec_signals {
+    struct sigaction old_int, old_term, old_chld;
+} exec_signals;
+
+static void install_signals(exec_signals *old)
+{
+    struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_stop;
     g_stop = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGINT, &sa, &old->old_int);
+    sigaction(SIGTERM, &sa, &old->old_term);
     sa.sa_handler = on_child;
     sa.sa_flags = SA_NOCLDSTOP;
-    sigaction(SIGCHLD, &sa, &old_chld);
+    sigaction(SIGCHLD, &sa, &old->old_chld);
+}
+
+static void restore_signals(const exec_signals *old)
+{
+    sigaction(SIGINT, &old->old_int, NULL);
+    sigaction(SIGTERM, &old->old_term, NULL);
+    sigaction(SIGCHLD, &old->old_chld, NULL);
+}
+
+int sweep_execute(const sweep_plan *plan, const sweep_options *o,
+                  sweep_summary *s, db_err *e)
+{
+    sweep_exec x;
+    if (exec_init(&x, plan, o, s, e) != 0)
+        return -1;
+    double poll = o->poll_seconds > 0 ? o->poll_seconds : 0.05;
+    exec_signals old;
+    install_signals(&old);
 
     double t0 = db_now();
     x.self = getpid();
@@ -772,9 +799,7 @@ int sweep_execute(const sweep_plan *plan, const sweep_options *o,
         if (s->outcome[i] == SWEEP_PENDING)
             s->pending++;
     s->seconds = db_now() - t0;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGCHLD, &old_chld, NULL);
+    restore_signals(&old);
     free(x.slots);
     free(x.deferred);
     return 0;
