@@ -137,6 +137,32 @@ static void note_other_versions(FILE *f, const sweep_plan *plan,
                 n, plan->results_dir, ver, DB_CODE_VERSION);
 }
 
+/* Where the estimates come from: per task, and per source when the task's
+ * runs have several. */
+static void print_estimate_sources(FILE *f, const sweep_plan *plan)
+{
+    for (size_t i = 0; i < plan->n; i++) {
+        const sweep_run *r = &plan->runs[i];
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(plan->runs[j].task, r->task) == 0 &&
+                   strcmp(plan->runs[j].est_source, r->est_source) == 0;
+        if (seen)
+            continue;
+        size_t nr = 0, nt = 0;
+        for (size_t j = 0; j < plan->n; j++)
+            if (strcmp(plan->runs[j].task, r->task) == 0) {
+                nt++;
+                nr += strcmp(plan->runs[j].est_source, r->est_source) == 0;
+            }
+        if (nr == nt)
+            fprintf(f, "estimate for %s: %s\n", r->task, r->est_source);
+        else
+            fprintf(f, "estimate for %s (%zu of its %zu runs): %s\n", r->task, nr, nt,
+                    r->est_source);
+    }
+}
+
 void sweep_dry_run(FILE *f, const sweep_plan *plan, const sweep_options *o)
 {
     const sweep_backend *b = o && o->backend ? o->backend : &sweep_backend_default;
@@ -200,28 +226,7 @@ void sweep_dry_run(FILE *f, const sweep_plan *plan, const sweep_options *o)
     fprintf(f, "estimated cost: %s of worker time to run (%s for all); about "
                "%s wall with %d job(s) of %d thread(s)\n",
             t, a, wall, jobs, maxthreads);
-    /* where the estimates come from: per task, and per source when the
-     * task's runs have several */
-    for (size_t i = 0; i < plan->n; i++) {
-        const sweep_run *r = &plan->runs[i];
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(plan->runs[j].task, r->task) == 0 &&
-                   strcmp(plan->runs[j].est_source, r->est_source) == 0;
-        if (seen)
-            continue;
-        size_t nr = 0, nt = 0;
-        for (size_t j = 0; j < plan->n; j++)
-            if (strcmp(plan->runs[j].task, r->task) == 0) {
-                nt++;
-                nr += strcmp(plan->runs[j].est_source, r->est_source) == 0;
-            }
-        if (nr == nt)
-            fprintf(f, "estimate for %s: %s\n", r->task, r->est_source);
-        else
-            fprintf(f, "estimate for %s (%zu of its %zu runs): %s\n", r->task, nr, nt,
-                    r->est_source);
-    }
+    print_estimate_sources(f, plan);
 }
 
 /* -------------------------------------------------------------- execution */
