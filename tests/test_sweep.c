@@ -237,10 +237,11 @@ static const char *grid_json =
 
 /* ------------------------------------------------------------ estimates */
 
-/* A complete result of TASK/STRATEGY on CPU with seconds_per_epoch SPE
- * and data_load_seconds LOAD, as DIR/NAME. */
-static void fake_result(const char *dir, const char *name, const char *task,
-                        const char *strategy, const char *cpu, double spe, double load)
+/* A complete result of TASK/STRATEGY on CPU (and CPU_ID, unless NULL) with
+ * seconds_per_epoch SPE and data_load_seconds LOAD, as DIR/NAME. */
+static void fake_result_id(const char *dir, const char *name, const char *task,
+                           const char *strategy, const char *cpu, const char *cpu_id,
+                           double spe, double load)
 {
     char path[700];
     snprintf(path, sizeof path, "mkdir -p '%s'", dir);
@@ -253,9 +254,16 @@ static void fake_result(const char *dir, const char *name, const char *task,
                "\"epochs\": 3, \"limit_train\": 0, \"threads\": 1}, "
                "\"final\": {\"test_error_pct\": 2.0, \"epochs_completed\": 3}, "
                "\"timing\": {\"seconds_per_epoch\": %g, \"data_load_seconds\": %g}, "
-               "\"environment\": {\"cpu\": \"%s\"}}\n",
-            task, strategy, spe, load, cpu);
+               "\"environment\": {\"cpu\": \"%s\"%s%s%s}}\n",
+            task, strategy, spe, load, cpu, cpu_id ? ", \"cpu_id\": \"" : "",
+            cpu_id ? cpu_id : "", cpu_id ? "\"" : "");
     fclose(f);
+}
+
+static void fake_result(const char *dir, const char *name, const char *task,
+                        const char *strategy, const char *cpu, double spe, double load)
+{
+    fake_result_id(dir, name, task, strategy, cpu, NULL, spe, load);
 }
 
 static const sweep_run *find_run(const sweep_plan *p, const char *task, const char *strategy)
@@ -344,7 +352,7 @@ END_TEST
  * and 5); one without cpu_id is matched by model name as before. */
 START_TEST(test_estimate_cpu_id)
 {
-    char root[64], dir[128], path[256];
+    char root[64], dir[128], cmd[200];
     snprintf(root, sizeof root, "/tmp/db-est-id.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(root));
     snprintf(dir, sizeof dir, "%s/results/mine", root);
@@ -353,26 +361,12 @@ START_TEST(test_estimate_cpu_id)
     db_cpu_id(id, sizeof id);
     ck_assert_msg(strcmp(id, "unknown") != 0 || access("/proc/cpuinfo", R_OK) != 0,
                   "db_cpu_id: unknown with /proc/cpuinfo present");
-    const char *fmt = "{\"status\": \"complete\", \"config\": {\"task\": \"mnist-mlp\", "
-                      "\"strategy\": \"none\", \"seed\": 0, \"epochs\": 1, "
-                      "\"limit_train\": 0, \"threads\": 1}, \"final\": "
-                      "{\"test_error_pct\": 2.0, \"epochs_completed\": 1}, \"timing\": "
-                      "{\"seconds_per_epoch\": %g, \"data_load_seconds\": 0}, "
-                      "\"environment\": {\"cpu\": \"%s\", \"cpu_id\": \"%s\"}}\n";
-    snprintf(path, sizeof path, "mkdir -p '%s'", dir);
-    ck_assert_int_eq(system(path), 0);
-    snprintf(path, sizeof path, "%s/a.json", dir); /* this kind of CPU */
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, fmt, 10.0, cpu, id);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/b.json", dir); /* same name, another kind */
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, fmt, 1000.0, cpu, "OtherVendor family 1 model 2");
-    fclose(f);
+    /* this kind of CPU, and one of the same name but another kind */
+    fake_result_id(dir, "a.json", "mnist-mlp", "none", cpu, id, 10.0, 0.0);
+    fake_result_id(dir, "b.json", "mnist-mlp", "none", cpu, "OtherVendor family 1 model 2",
+                   1000.0, 0.0);
     const char *json = "{\"name\": \"e\", \"tasks\": [\"mnist-mlp\"], "
-                       "\"strategies\": [\"none\"], \"seeds\": [0], \"epochs\": 1}";
+                       "\"strategies\": [\"none\"], \"seeds\": [0], \"epochs\": 3}";
     sweep_options o;
     fake_options(&o, 1);
     o.results_dir = dir;
@@ -380,12 +374,12 @@ START_TEST(test_estimate_cpu_id)
     db_err e = { "" };
     ck_assert_msg(plan_from_text(&p, json, &o, &e) == 0, "%s", e.msg);
     const sweep_run *r = find_run(&p, "mnist-mlp", "none");
-    /* one epoch at a.json's 10 s (b.json's would make the mean 505 s) */
-    ck_assert_msg(fabs(r->est_seconds - 10.0) < 1e-9, "%g", r->est_seconds);
+    /* three epochs at a.json's 10 s (b.json's would make the mean 505 s) */
+    ck_assert_msg(fabs(r->est_seconds - 30.0) < 1e-9, "%g", r->est_seconds);
     ck_assert_msg(strstr(r->est_source, "1 result in this results folder"), "%s", r->est_source);
     sweep_plan_free(&p);
-    snprintf(path, sizeof path, "rm -rf '%s'", root);
-    ck_assert_int_eq(system(path), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
