@@ -2,6 +2,7 @@
  * sweep log, the summary.  See exec.h. */
 #include "sweep/exec.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -9,7 +10,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,8 +56,8 @@ int sweep_default_jobs(int threads_per_run)
  * and seed made by another code version: its file name is r's with another
  * id (ids hash DB_CODE_VERSION), so the sweep will not count it as done.
  * Copies that version (and the commit it records) into ver. */
-static int other_version_result(const sweep_plan *plan, const sweep_run *r,
-                                char *ver, size_t nver)
+static int other_version_result(const sweep_plan *plan, const sweep_backend *b,
+                                const sweep_run *r, char *ver, size_t nver)
 {
     /* r->name is "<task>.<strategy>.s<seed>.<id>.json": keep up to the id */
     const char *dot = strrchr(r->name, '.');
@@ -85,12 +85,10 @@ static int other_version_result(const sweep_plan *plan, const sweep_run *r,
             (int)sizeof path)
             continue;
         cJSON *j = NULL;
-        if (db_json_load(&j, path, NULL))
+        if (b->result_complete(path) != 1 || db_json_load(&j, path, NULL))
             continue;
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
         const cJSON *cv = cJSON_GetObjectItemCaseSensitive(j, "code_version");
-        if (cJSON_IsString(st) && strcmp(st->valuestring, "complete") == 0 &&
-            cJSON_IsString(cv) && strcmp(cv->valuestring, DB_CODE_VERSION) != 0) {
+        if (cJSON_IsString(cv) && strcmp(cv->valuestring, DB_CODE_VERSION) != 0) {
             const cJSON *env = cJSON_GetObjectItemCaseSensitive(j, "environment");
             const cJSON *gc = cJSON_GetObjectItemCaseSensitive(env, "git_commit");
             if (cJSON_IsString(gc))
@@ -120,7 +118,7 @@ static void note_other_versions(FILE *f, const sweep_plan *plan,
         char path[4096], v[64];
         if (sweep_run_path(path, sizeof path, plan, r, "") != 0 ||
             b->result_complete(path) == 1 ||
-            !other_version_result(plan, r, v, sizeof v))
+            !other_version_result(plan, b, r, v, sizeof v))
             continue;
         if (n++ == 0)
             snprintf(ver, sizeof ver, "%s", v);
