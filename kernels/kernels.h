@@ -626,9 +626,11 @@ void batchnorm_forward_channels(float *out /* (B, C, S) */, float *cache /* 2C o
  * xhat = (in - mean) * istd, per channel over its n values:
  *   dbeta  += sum(dout)
  *   dgamma += sum(dout * xhat)
- *   din    += gamma istd / n * (n dout - sum(dout) - xhat sum(dout xhat))
- * sums in double.  ACCUMULATES into all three (the convention); din NULL
- * skips the input gradient. */
+ *   din     = gamma istd / n * (n dout - sum(dout) - xhat sum(dout xhat))
+ * sums in double.  ACCUMULATES into dgamma and dbeta (the convention) but
+ * OVERWRITES din, as +0 + value (the bits an accumulation into zeros gives:
+ * the caller need not zero it, and it is not read); din NULL skips the
+ * input gradient. */
 void batchnorm_backward(float *din /* (B, C, S) or NULL */, float *dgamma /* (C) */,
                         float *dbeta /* (C) */, const float *dout /* (B, C, S) */,
                         const float *in /* (B, C, S) */, const float *cache /* 2C */,

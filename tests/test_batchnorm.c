@@ -272,7 +272,8 @@ START_TEST(test_bn_deterministic)
 END_TEST
 
 /* Training backward against central differences for din, dgamma, dbeta;
- * accumulation (a second call doubles); din NULL leaves dgamma, dbeta. */
+ * dgamma and dbeta accumulate (a second call doubles them), din is
+ * overwritten and never read; din NULL leaves dgamma, dbeta. */
 START_TEST(test_bn_backward)
 {
     static const size_t sh[][3] = { { 2, 3, 9 }, { 3, 2, 6 }, { 4, 5, 1 }, { 1, 2, 5 } };
@@ -316,9 +317,10 @@ START_TEST(test_bn_backward)
         memcpy(dx2, dx, N * 4);
         memcpy(dg2, dg, C * 4);
         memcpy(db2, db, C * 4);
-        batchnorm_backward(dx2, dg2, db2, R, in, cache, g, B, C, S);
         for (size_t i = 0; i < N; i++)
-            ck_assert_msg(dx2[i] == 2.0f * dx[i], "din[%zu] not accumulated", i);
+            dx2[i] = i % 3 == 0 ? NAN : -7.0f; /* din is overwritten, never read */
+        batchnorm_backward(dx2, dg2, db2, R, in, cache, g, B, C, S);
+        ck_assert_msg(memcmp(dx2, dx, N * 4) == 0, "din not overwritten");
         for (size_t i = 0; i < C; i++)
             ck_assert(dg2[i] == 2.0f * dg[i] && db2[i] == 2.0f * db[i]);
         memset(dg2, 0, C * 4);
@@ -329,6 +331,107 @@ START_TEST(test_bn_backward)
         free(dx), free(dg), free(db), free(dx2), free(dg2), free(db2), free(nx), free(ng);
         free(nb), free(c.in), free(c.gamma), free(c.beta), free(c.R), free(c.out);
         free(c.mean), free(c.var);
+    }
+}
+END_TEST
+
+/* ---- the summation order, bit for bit -------------------------------------
+ * A scalar transcription of the order kernels/batchnorm.c documents for
+ * S > 1 (one row at a time; each row's S values in four interleaved double
+ * partial sums, its tail added to the first, combined (p0 + p1) + (p2 + p3);
+ * rows added in example order) and of the float element-wise formulas.  The
+ * kernel runs several rows side by side in vectors; it must give these bits
+ * exactly, since results are compared across versions and CPUs. */
+
+static double ord_row(const float *x, const float *y, size_t S, int kind, double mean,
+                      float m, float is)
+{
+    double p[4] = { 0 };
+    for (size_t j = 0; j < S; j++) {
+        double v;
+        if (kind == 0)
+            v = x[j];
+        else if (kind == 1)
+            v = (x[j] - mean) * (x[j] - mean);
+        else if (kind == 2)
+            v = y[j];
+        else
+            v = (double)y[j] * ((x[j] - m) * is);
+        const size_t quads = S & ~(size_t)3; /* the tail goes to p[0] */
+        p[j < quads ? j % 4 : 0] += v;
+    }
+    return (p[0] + p[1]) + (p[2] + p[3]);
+}
+
+static double ord_channel(const float *in, const float *dy, size_t B, size_t C, size_t c,
+                          size_t S, int kind, double mean, float m, float is)
+{
+    double s = 0.0;
+    for (size_t b = 0; b < B; b++)
+        s += ord_row(in + (b * C + c) * S, dy ? dy + (b * C + c) * S : NULL, S, kind, mean,
+                     m, is);
+    return s;
+}
+
+START_TEST(test_bn_order_bits)
+{
+    /* B: 4-row groups and a remainder; S: whole quads and a tail */
+    static const size_t sh[][3] = { { 9, 3, 16 }, { 6, 2, 7 }, { 4, 2, 5 }, { 3, 2, 4 },
+                                    { 13, 2, 33 }, { 8, 1, 2 } };
+    for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) {
+        const size_t B = sh[k][0], C = sh[k][1], S = sh[k][2], N = B * C * S;
+        const double n = (double)(B * S);
+        db_rng r;
+        db_rng_seed(&r, 50 + k, DB_RNG_TEST, 21);
+        float *in = xcalloc(N, 4), *dy = xcalloc(N, 4), *out = xcalloc(N, 4),
+              *dx = xcalloc(N, 4), *g = xcalloc(C, 4), *be = xcalloc(C, 4),
+              *rm = xcalloc(C, 4), *rv = xcalloc(C, 4), *cache = xcalloc(2 * C, 4),
+              *dg = xcalloc(C, 4), *db = xcalloc(C, 4);
+        /* magnitudes from 2^-20 to 2^20, so that double sums round and
+         * their order shows in the bits */
+        fill(in, N, &r, -1.0f, 1.0f);
+        fill(dy, N, &r, -1.0f, 1.0f);
+        for (size_t i = 0; i < N; i++) {
+            in[i] = ldexpf(in[i], (int)(i * 7919 % 41) - 20);
+            dy[i] = ldexpf(dy[i], (int)(i * 104729 % 41) - 20);
+        }
+        /* and in the odd shapes, rows whose partial sums p0..p3 are
+         * 2^50 + 1, -2^50 + 2^-10, ...: (p0 + p1) + (p2 + p3) gives 1,
+         * (p0 + p2) + (p1 + p3) gives 1 + 2^-10, a float apart */
+        static const float pat[4] = { 0x1p50f, 1.0f, -0x1p50f, 0x1p-10f };
+        for (size_t i = 0; k % 2 && i < N; i++)
+            in[i] = dy[i] = pat[i % S % 4] * (float)(1 + i / S % 3);
+        fill(g, C, &r, 0.5f, 1.5f);
+        g[0] = 0.0f; /* din = +0 + 0 * (...): zeros of both signs before the +0 */
+        fill(be, C, &r, -1.0f, 1.0f);
+        fill(rv, C, &r, 0.5f, 2.0f);
+        ck_assert(batchnorm_forward(out, cache, rm, rv, in, g, be, B, C, S, BATCHNORM_EPS,
+                                    BATCHNORM_MOMENTUM, 1, NULL) == 0);
+        batchnorm_backward(dx, dg, db, dy, in, cache, g, B, C, S);
+        for (size_t c = 0; c < C; c++) {
+            const double mean = ord_channel(in, NULL, B, C, c, S, 0, 0, 0, 0) / n;
+            const double var = ord_channel(in, NULL, B, C, c, S, 1, mean, 0, 0) / n;
+            const float m = (float)mean, is = (float)(1.0 / sqrt(var + (double)BATCHNORM_EPS)),
+                        kf = g[c] * is;
+            ck_assert(memcmp(&cache[c], &m, 4) == 0 && memcmp(&cache[C + c], &is, 4) == 0);
+            const double sdy = ord_channel(in, dy, B, C, c, S, 2, 0, m, is);
+            const double sdyx = ord_channel(in, dy, B, C, c, S, 3, 0, m, is);
+            const float fdb = (float)sdy, fdg = (float)sdyx;
+            ck_assert(memcmp(&db[c], &fdb, 4) == 0 && memcmp(&dg[c], &fdg, 4) == 0);
+            const float a = (float)(sdy / n), q = (float)(sdyx / n);
+            for (size_t b = 0; b < B; b++)
+                for (size_t j = 0; j < S; j++) {
+                    const size_t i = (b * C + c) * S + j;
+                    const float o = (in[i] - m) * kf + be[c];
+                    float d = 0.0f;
+                    d += kf * (dy[i] - a - (in[i] - m) * is * q);
+                    ck_assert_msg(memcmp(&out[i], &o, 4) == 0, "shape %zu out[%zu]", k, i);
+                    ck_assert_msg(memcmp(&dx[i], &d, 4) == 0, "shape %zu din[%zu]: %a, not %a",
+                                  k, i, (double)dx[i], (double)d);
+                }
+        }
+        free(in), free(dy), free(out), free(dx), free(g), free(be), free(rm), free(rv);
+        free(cache), free(dg), free(db);
     }
 }
 END_TEST
@@ -398,6 +501,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_bn_running_hand);
     tcase_add_test(tc, test_bn_deterministic);
     tcase_add_test(tc, test_bn_backward);
+    tcase_add_test(tc, test_bn_order_bits);
     tcase_add_test(tc, test_bn_constant_channel);
     tcase_add_test(tc, test_bn_validation);
     suite_add_tcase(s, tc);

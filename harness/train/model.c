@@ -1478,9 +1478,7 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
                 m->t.dropout += db_now() - d0;
             }
             break;
-        case DB_LAYER_BATCHNORM:
-            if (din)
-                memset(din, 0, B * L->in_size * sizeof(float));
+        case DB_LAYER_BATCHNORM: /* overwrites din */
             run_sliced(m, L, B, x, d, din, 1, 1);
             break;
         case DB_LAYER_RELU:
