@@ -1427,6 +1427,77 @@ double db_model_forward_pass(db_model *m, size_t B, const uint8_t *labels, int p
     return loss;
 }
 
+/* Layer i's backward (not a paired group): from d, the gradient at its
+ * output, into din, the gradient at its input (NULL: not needed).  Returns
+ * where the gradient at its input is now: din, or d for the layers that work
+ * in place (ReLU, sigmoid, dropout). */
+static float *backward_layer(db_model *m, size_t i, size_t B, const float *x, float *d,
+                             float *din)
+{
+    db_mlayer *L = &m->L[i];
+    float *dW = m->grads + L->w_off;
+    /* Accumulating kernels need their gradients zeroed; dense and conv
+     * overwrite them. */
+    if (L->param_index >= 0 && L->spec.type != DB_LAYER_DENSE &&
+        L->spec.type != DB_LAYER_CONV)
+        memset(dW, 0, (L->w_n + L->b_n + L->w2_n + L->b2_n) * sizeof(float));
+    switch (L->spec.type) {
+    case DB_LAYER_CONV:
+    case DB_LAYER_MAXPOOL:
+    case DB_LAYER_DENSE:
+        run_sliced(m, L, B, x, d, din, 1, 1);
+        if (L->dc_from >= 0 && m->L[L->dc_from].dc_active) {
+            /* the gradient for W' back to W: dW = dW' * mask / (1 - rate);
+             * W' is no longer needed, its buffer takes dW' */
+            db_mlayer *D = &m->L[L->dc_from];
+            double d0 = db_now();
+            memcpy(D->wm, dW, L->w_n * sizeof(float));
+            memset(dW, 0, L->w_n * sizeof(float));
+            dropconnect_backward(dW, D->wm, D->mask, L->w_n, (float)D->spec.rate);
+            m->t.dropout += db_now() - d0;
+        }
+        break;
+    case DB_LAYER_BATCHNORM: /* overwrites din */
+        run_sliced(m, L, B, x, d, din, 1, 1);
+        break;
+    case DB_LAYER_RELU:
+        if (!(i + 1 < m->nl && m->L[i + 1].pool_relu)) /* else done by i+1 */
+            run_sliced(m, L, B, x, d, d, 1, 1);
+        din = d;
+        break;
+    case DB_LAYER_EMBEDDING:
+        embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
+        break;
+    case DB_LAYER_SIGMOID: /* in place, from its output */
+        sigmoid_backward_inplace(d, L->out, B * L->out_size);
+        din = d;
+        break;
+    case DB_LAYER_GRU: {
+        if (din)
+            memset(din, 0, B * L->in_size * sizeof(float));
+        float rr;
+        const uint8_t *rm = gru_rmask(m, i, 1, &rr);
+        run_gru(m, L, B, x, d, din, rm, rr, 1);
+        break;
+    }
+    case DB_LAYER_DROPOUT: {
+        if (is_recurrent_drop(L) || is_dropconnect(L)) {
+            /* its gradient went into the GRU's / the dense layer's */
+            din = d;
+            break;
+        }
+        double d0 = db_now();
+        run_sliced(m, L, B, x, d, d, 1, 1);
+        m->t.dropout += db_now() - d0;
+        din = d;
+        break;
+    }
+    default:
+        break;
+    }
+    return din;
+}
+
 void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
 {
     double t0 = db_now();
@@ -1456,66 +1527,7 @@ void db_model_backward(db_model *m, size_t B, const uint8_t *labels)
             d = din;
             continue;
         }
-        float *dW = m->grads + L->w_off;
-        /* Accumulating kernels need their gradients zeroed; dense and conv
-         * overwrite them. */
-        if (L->param_index >= 0 && L->spec.type != DB_LAYER_DENSE &&
-            L->spec.type != DB_LAYER_CONV)
-            memset(dW, 0, (L->w_n + L->b_n + L->w2_n + L->b2_n) * sizeof(float));
-        switch (L->spec.type) {
-        case DB_LAYER_CONV:
-        case DB_LAYER_MAXPOOL:
-        case DB_LAYER_DENSE:
-            run_sliced(m, L, B, x, d, din, 1, 1);
-            if (L->dc_from >= 0 && m->L[L->dc_from].dc_active) {
-                /* the gradient for W' back to W: dW = dW' * mask / (1 - rate);
-                 * W' is no longer needed, its buffer takes dW' */
-                db_mlayer *D = &m->L[L->dc_from];
-                double d0 = db_now();
-                memcpy(D->wm, dW, L->w_n * sizeof(float));
-                memset(dW, 0, L->w_n * sizeof(float));
-                dropconnect_backward(dW, D->wm, D->mask, L->w_n, (float)D->spec.rate);
-                m->t.dropout += db_now() - d0;
-            }
-            break;
-        case DB_LAYER_BATCHNORM: /* overwrites din */
-            run_sliced(m, L, B, x, d, din, 1, 1);
-            break;
-        case DB_LAYER_RELU:
-            if (!(i + 1 < m->nl && m->L[i + 1].pool_relu)) /* else done by i+1 */
-                run_sliced(m, L, B, x, d, d, 1, 1);
-            din = d;
-            break;
-        case DB_LAYER_EMBEDDING:
-            embedding_backward(dW, d, m->tok, m->len, B, m->in_h, L->spec.units);
-            break;
-        case DB_LAYER_SIGMOID: /* in place, from its output */
-            sigmoid_backward_inplace(d, L->out, B * L->out_size);
-            din = d;
-            break;
-        case DB_LAYER_GRU: {
-            if (din)
-                memset(din, 0, B * L->in_size * sizeof(float));
-            float rr;
-            const uint8_t *rm = gru_rmask(m, i, 1, &rr);
-            run_gru(m, L, B, x, d, din, rm, rr, 1);
-            break;
-        }
-        case DB_LAYER_DROPOUT: {
-            if (is_recurrent_drop(L) || is_dropconnect(L)) {
-                /* its gradient went into the GRU's / the dense layer's */
-                din = d;
-                break;
-            }
-            double d0 = db_now();
-            run_sliced(m, L, B, x, d, d, 1, 1);
-            m->t.dropout += db_now() - d0;
-            din = d;
-            break;
-        }
-        default:
-            break;
-        }
+        din = backward_layer(m, i, B, x, d, din);
         if (!din)
             break; /* the first parametric layer: nothing below needs a gradient */
         if (din != d)
