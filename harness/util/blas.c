@@ -723,60 +723,39 @@ static void choose(char **argv, const char *core)
         reexec(argv, decision.choice, NULL, decision.choice, setup_note);
 }
 
-int db_blas_setup(char **argv, db_err *e)
+/* db_blas_setup's note on the kernel set in use (setup_note), and, when the
+ * set is correct and nobody fixed it, the choice by measurement (choose()
+ * re-executes unless OpenBLAS's own set stays).  Returns 1 when another set
+ * may be tried should this one compute wrong results, 0 when the set was
+ * fixed by DROPBENCH_BLAS_KEEP or OPENBLAS_CORETYPE. */
+static int settle(char **argv, const char *core, const char *keep, const char *tried,
+                  const char *user, int ours, int correct)
 {
-    const char *probe_env = getenv("DROPBENCH_BLAS_PROBE");
-    if (probe_env && *probe_env)
-        probe_main();
-    const char *core = openblas_get_corename();
-    const char *tried = getenv("DROPBENCH_BLAS_TRIED");
-    const char *keep = getenv("DROPBENCH_BLAS_KEEP");
-    const char *user = getenv("OPENBLAS_CORETYPE");
-    const char *chosen = getenv("DROPBENCH_BLAS_CHOSEN");
-    const char *reason = getenv("DROPBENCH_BLAS_REASON");
-    int ours = user && chosen && *chosen && strcasecmp(user, chosen) == 0;
-    const char *warning = getenv("DROPBENCH_BLAS_WARNING");
-    if (warning && *warning)
-        snprintf(setup_warning, sizeof setup_warning, "%s", warning);
-    unsetenv("DROPBENCH_BLAS_WARNING"); /* printed once, not by our children */
-    int fallback = 1;
-    if (!(keep && *keep) && (ours || (tried && *tried && user && *user))) {
-        /* a set chosen on another machine (the environment inherited, e.g.
-         * by a Slurm job on another node) may not even run here: choose
-         * afresh, before any sgemm runs */
-        const char *mk = getenv("DROPBENCH_BLAS_KEY");
-        char hash[17];
-        machine_hash(hash);
-        if (!mk || strcmp(mk, hash) != 0)
-            reexec(argv, NULL, NULL, NULL, NULL);
-    }
-    double err = db_blas_sgemm_check();
-    int correct = err < 1e-5;
-
+    const char *slow = db_blas_core_is_generic(core) ? " (generic: slow)" : "";
     if (keep && *keep) {
         if (user && *user && !ours)
             snprintf(setup_note, sizeof setup_note,
                      "DROPBENCH_BLAS_KEEP set, and OPENBLAS_CORETYPE=%s in the environment: "
-                     "kept%s", user, db_blas_core_is_generic(core) ? " (generic: slow)" : "");
+                     "kept%s", user, slow);
         else
             snprintf(setup_note, sizeof setup_note,
-                     "DROPBENCH_BLAS_KEEP set: kernel set left as OpenBLAS chose%s",
-                     db_blas_core_is_generic(core) ? " (generic: slow)" : "");
-        fallback = 0;
-    } else if (tried && *tried) {
+                     "DROPBENCH_BLAS_KEEP set: kernel set left as OpenBLAS chose%s", slow);
+        return 0;
+    }
+    if (tried && *tried) {
         snprintf(setup_note, sizeof setup_note,
                  "re-executed with OPENBLAS_CORETYPE=%s (tried: %s)", core, tried);
     } else if (user && *user && !ours) {
         if (strcasecmp(user, core) == 0)
             snprintf(setup_note, sizeof setup_note,
-                     "OPENBLAS_CORETYPE=%s set in the environment: kept%s", user,
-                     db_blas_core_is_generic(core) ? " (generic: slow)" : "");
+                     "OPENBLAS_CORETYPE=%s set in the environment: kept%s", user, slow);
         else
             snprintf(setup_note, sizeof setup_note,
                      "OPENBLAS_CORETYPE=%s set in the environment: OpenBLAS does not know "
                      "it and runs %s", user, core);
-        fallback = 0;
+        return 0;
     } else if (ours) {
+        const char *reason = getenv("DROPBENCH_BLAS_REASON");
         snprintf(setup_note, sizeof setup_note, "%s",
                  reason && *reason ? reason : "chosen by measurement");
         /* for `dropbench info`: the measurement, from the cache just written */
@@ -790,24 +769,59 @@ int db_blas_setup(char **argv, db_err *e)
     } else if (correct) {
         choose(argv, core); /* returns when OpenBLAS's own set stays */
     }
-    if (!correct && fallback) {
-        /* Try the next candidate that has not been tried yet. */
-        static char flags[4096], key[4096];
-        const char *cand[DB_BLAS_MAX_CAND];
-        db_blas_machine_key(openblas_get_config(), core, key, sizeof key, flags, sizeof flags);
-        int n = db_blas_candidates(flags, cand, DB_BLAS_MAX_CAND);
-        char list[256];
-        snprintf(list, sizeof list, "%s", tried ? tried : "");
-        for (int i = 0; i < n; i++) {
-            if (strstr(list, cand[i]))
-                continue;
-            if (strcasecmp(cand[i], core) == 0)
-                continue;
-            char next[256];
-            snprintf(next, sizeof next, "%s%s%s", list, *list ? "," : "", cand[i]);
-            reexec(argv, cand[i], next, NULL, NULL);
-        }
+    return 1;
+}
+
+/* The current set computes wrong results: re-execute with the next
+ * candidate this CPU supports that has not been tried yet (tried: the
+ * comma-separated list so far).  Returns when none is left. */
+static void try_next_candidate(char **argv, const char *core, const char *tried)
+{
+    static char flags[4096], key[4096];
+    const char *cand[DB_BLAS_MAX_CAND];
+    db_blas_machine_key(openblas_get_config(), core, key, sizeof key, flags, sizeof flags);
+    int n = db_blas_candidates(flags, cand, DB_BLAS_MAX_CAND);
+    char list[256];
+    snprintf(list, sizeof list, "%s", tried ? tried : "");
+    for (int i = 0; i < n; i++) {
+        if (strstr(list, cand[i]) || strcasecmp(cand[i], core) == 0)
+            continue;
+        char next[256];
+        snprintf(next, sizeof next, "%s%s%s", list, *list ? "," : "", cand[i]);
+        reexec(argv, cand[i], next, NULL, NULL);
     }
+}
+
+int db_blas_setup(char **argv, db_err *e)
+{
+    const char *probe_env = getenv("DROPBENCH_BLAS_PROBE");
+    if (probe_env && *probe_env)
+        probe_main();
+    const char *core = openblas_get_corename();
+    const char *tried = getenv("DROPBENCH_BLAS_TRIED");
+    const char *keep = getenv("DROPBENCH_BLAS_KEEP");
+    const char *user = getenv("OPENBLAS_CORETYPE");
+    const char *chosen = getenv("DROPBENCH_BLAS_CHOSEN");
+    int ours = user && chosen && *chosen && strcasecmp(user, chosen) == 0;
+    const char *warning = getenv("DROPBENCH_BLAS_WARNING");
+    if (warning && *warning)
+        snprintf(setup_warning, sizeof setup_warning, "%s", warning);
+    unsetenv("DROPBENCH_BLAS_WARNING"); /* printed once, not by our children */
+    if (!(keep && *keep) && (ours || (tried && *tried && user && *user))) {
+        /* a set chosen on another machine (the environment inherited, e.g.
+         * by a Slurm job on another node) may not even run here: choose
+         * afresh, before any sgemm runs */
+        const char *mk = getenv("DROPBENCH_BLAS_KEY");
+        char hash[17];
+        machine_hash(hash);
+        if (!mk || strcmp(mk, hash) != 0)
+            reexec(argv, NULL, NULL, NULL, NULL);
+    }
+    double err = db_blas_sgemm_check();
+    int correct = err < 1e-5;
+    const int fallback = settle(argv, core, keep, tried, user, ours, correct);
+    if (!correct && fallback)
+        try_next_candidate(argv, core, tried); /* returns when none is left */
     if (!correct)
         return db_fail(e, "OpenBLAS kernel set %s computes wrong sgemm results "
                        "(relative error %.3g against a naive product)%s", core, err,
