@@ -547,15 +547,16 @@ static int rule_selects(const db_rule *r, size_t k, size_t total)
 
 #define MAX_PARTS 8
 
-int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
-                      const double *rates, size_t nrates, db_err *e)
+/* The parts of a strategy name "a+b+...": each a known strategy, none
+ * twice, "none" alone. */
+static int parse_parts(const db_strategy **parts, size_t *nparts, const char *spec,
+                       db_err *e)
 {
-    const db_strategy *parts[MAX_PARTS];
-    size_t nparts = 0;
     char buf[256];
     if (strlen(spec) >= sizeof buf)
         return db_fail(e, "strategy \"%.40s...\": name too long", spec);
     strcpy(buf, spec);
+    *nparts = 0;
     for (char *save = NULL, *tok = strtok_r(buf, "+", &save); tok;
          tok = strtok_r(NULL, "+", &save)) {
         const db_strategy *s = db_strategy_find(tok);
@@ -565,21 +566,29 @@ int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
                 names[i] = table[i].name;
             return db_fail_unknown(e, NULL, "strategy", tok, names, ntable);
         }
-        for (size_t i = 0; i < nparts; i++)
+        for (size_t i = 0; i < *nparts; i++)
             if (parts[i] == s)
                 return db_fail(e, "strategy \"%s\": \"%s\" appears twice", spec, tok);
-        if (nparts == MAX_PARTS)
+        if (*nparts == MAX_PARTS)
             return db_fail(e, "strategy \"%s\": more than %d parts", spec, MAX_PARTS);
-        parts[nparts++] = s;
+        parts[(*nparts)++] = s;
     }
-    if (nparts == 0 || spec[0] == '+' || spec[strlen(spec) - 1] == '+' ||
+    if (*nparts == 0 || spec[0] == '+' || spec[strlen(spec) - 1] == '+' ||
         strstr(spec, "++"))
         return db_fail(e, "strategy \"%s\": malformed combination", spec);
-    if (nparts > 1)
-        for (size_t i = 0; i < nparts; i++)
+    if (*nparts > 1)
+        for (size_t i = 0; i < *nparts; i++)
             if (parts[i]->nrules == 0)
                 return db_fail(e, "strategy \"%s\": \"none\" cannot be combined", spec);
+    return 0;
+}
 
+/* out = in with a dropout layer at every site a rule of the parts selects
+ * (in the parts' order, then the rules'); placed[p]: how many part p
+ * placed; *nsites: how many in all. */
+static int place_sites(db_arch *out, const db_arch *in, const db_strategy *const *parts,
+                       size_t nparts, size_t *placed, size_t *nsites, db_err *e)
+{
     /* how many sites of each kind the architecture has (for "last") */
     size_t total[DB_SITE_NKINDS] = { 0 }, seen[DB_SITE_NKINDS] = { 0 };
     for (long i = -1; i < (long)in->n; i++) {
@@ -588,8 +597,7 @@ int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
         for (int kk = 0; kk < 2; kk++)
             total[kinds[kk]]++;
     }
-    size_t placed[MAX_PARTS] = { 0 };
-    size_t nsites = 0;
+    *nsites = 0;
     out->n = 0;
     for (long i = -1; i < (long)in->n; i++) {
         if (i >= 0 && db_arch_push(out, &in->layers[i], e))
@@ -616,32 +624,49 @@ int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
                     if (db_arch_push(out, &d, e))
                         return -1;
                     placed[p]++;
-                    nsites++;
+                    (*nsites)++;
                 }
             }
         }
     }
+    return 0;
+}
+
+/* The --rate override: one rate for every placed site, or one per site in
+ * order (sites from the user's own dropout layers keep theirs). */
+static int apply_rates(db_arch *out, const char *spec, const double *rates, size_t nrates,
+                       size_t nsites, db_err *e)
+{
+    if (nrates == 0)
+        return 0;
+    if (nsites == 0)
+        return db_fail(e, "a rate was given but strategy \"%s\" places no dropout", spec);
+    if (nrates != 1 && nrates != nsites)
+        return db_fail(e, "%zu rates given but strategy \"%s\" places %zu dropout "
+                       "sites on this model (give 1 or %zu)", nrates, spec, nsites, nsites);
+    size_t k = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        db_layer *l = &out->layers[i];
+        if (l->type == DB_LAYER_DROPOUT && l->site != DB_SITE_USER) {
+            l->rate = rates[nrates == 1 ? 0 : k];
+            k++;
+        }
+    }
+    return 0;
+}
+
+int db_strategy_apply(db_arch *out, const db_arch *in, const char *spec,
+                      const double *rates, size_t nrates, db_err *e)
+{
+    const db_strategy *parts[MAX_PARTS];
+    size_t nparts = 0, placed[MAX_PARTS] = { 0 }, nsites = 0;
+    if (parse_parts(parts, &nparts, spec, e) < 0 ||
+        place_sites(out, in, parts, nparts, placed, &nsites, e) < 0)
+        return -1;
     for (size_t p = 0; p < nparts; p++)
         if (parts[p]->nrules > 0 && placed[p] == 0)
             return db_fail(e, "strategy \"%s\" places no dropout on this model "
                            "(it has no %s site)", parts[p]->name,
                            db_site_name(parts[p]->rules[0].site));
-    if (nrates > 0) {
-        if (nsites == 0)
-            return db_fail(e, "a rate was given but strategy \"%s\" places no dropout",
-                           spec);
-        if (nrates != 1 && nrates != nsites)
-            return db_fail(e, "%zu rates given but strategy \"%s\" places %zu dropout "
-                           "sites on this model (give 1 or %zu)", nrates, spec, nsites,
-                           nsites);
-        size_t k = 0;
-        for (size_t i = 0; i < out->n; i++) {
-            db_layer *l = &out->layers[i];
-            if (l->type == DB_LAYER_DROPOUT && l->site != DB_SITE_USER) {
-                l->rate = rates[nrates == 1 ? 0 : k];
-                k++;
-            }
-        }
-    }
-    return 0;
+    return apply_rates(out, spec, rates, nrates, nsites, e);
 }
