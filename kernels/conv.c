@@ -650,92 +650,109 @@ static void bias_grad(float *db, const float *g, size_t OC, size_t ohw)
  * din; dw NULL: no weight and bias gradients.  The overwrite is done as
  * zero-then-add, in the same order as the accumulating path, so both give
  * identical bits. */
-static void conv_backward(float *din, float *dw, float *db, const float *dout,
-                          const float *in, const float *w, const conv2d_shape *s,
-                          float *work, int set, int set_din, const float *prep)
+/* conv_backward's paths; db is zeroed already where set asks for it. */
+
+/* The direct kernels (weights; input through Winograd or direct tiles, else
+ * sgemm + col2im per example). */
+static void backward_direct(float *din, float *dw, float *db, const float *dout,
+                            const float *in, const float *w, const conv2d_shape *s,
+                            float *work, int set, int set_din, const float *prep)
+{
+    const size_t OC = s->OC, ohw = s->OH * s->OW, ckk = s->C * s->K * s->K;
+    if (dw) {
+        for (size_t n = 0; n < s->B; n++)
+            bias_grad(db, dout + n * OC * ohw, OC, ohw);
+        conv_direct_weights(dw, dout, in, s, work, set);
+    }
+    if (!din)
+        return;
+    if (wino(s)) {
+        if (!prep) {
+            conv_wino_prep_input(work, w, s);
+            prep = work;
+            work += conv_wino_prep_floats(s);
+        }
+        conv_wino_input(din, dout, prep, s, work, set_din);
+        return;
+    }
+    if (direct_input(s)) {
+        conv_direct_input(din, dout, w, s, work, set_din);
+        return;
+    }
+    for (size_t n = 0; n < s->B; n++) {
+        /* dcol (ckk, ohw) = W^T (ckk, OC) * dout_n (OC, ohw) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)ohw, (int)OC,
+                    1.0f, w, (int)ckk, dout + n * OC * ohw, (int)ohw, 0.0f, work, (int)ohw);
+        col2im_add(din, work, s, n, 1, set_din);
+    }
+}
+
+/* im2col and sgemm one example at a time. */
+static void backward_per_example(float *din, float *dw, float *db, const float *dout,
+                                 const float *in, const float *w, const conv2d_shape *s,
+                                 float *work, int set, int set_din)
+{
+    const size_t OC = s->OC, ohw = s->OH * s->OW, ckk = s->C * s->K * s->K;
+    float *col = work; /* (ckk, ohw) */
+    for (size_t n = 0; n < s->B; n++) {
+        const float *g = dout + n * OC * ohw; /* (OC, ohw) */
+        if (dw) {
+            bias_grad(db, g, OC, ohw);
+            im2col(col, in, s, n, 1);
+            /* dW (OC, ckk) += dout_n (OC, ohw) * col^T (ohw, ckk) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)ckk,
+                        (int)ohw, 1.0f, g, (int)ohw, col, (int)ohw,
+                        set && n == 0 ? 0.0f : 1.0f, dw, (int)ckk);
+        }
+        if (din) {
+            /* dcol (ckk, ohw) = W^T (ckk, OC) * dout_n (OC, ohw) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)ohw,
+                        (int)OC, 1.0f, w, (int)ckk, g, (int)ohw, 0.0f, col, (int)ohw);
+            col2im_add(din, col, s, n, 1, set_din);
+        }
+    }
+}
+
+/* dout (nb, OC, ohw) -> mat (OC, nb*ohw), the layout of the forward
+ * product; the bias gradient (when dw) falls out of the same pass. */
+static void gather_dout(float *mat, float *db, const float *dout, size_t b0, size_t nb,
+                        size_t OC, size_t ohw, int dw)
+{
+    const size_t ncol = nb * ohw;
+    for (size_t n = 0; n < nb; n++)
+        for (size_t oc = 0; oc < OC; oc++) {
+            const float *src = dout + ((b0 + n) * OC + oc) * ohw;
+            float *dst = mat + oc * ncol + n * ohw;
+            v4f acc4 = v4f_set1(0.0f);
+            size_t i = 0;
+            for (; i + 4 <= ohw; i += 4) {
+                v4f x = v4f_load(src + i);
+                v4f_store(dst + i, x);
+                acc4 += x;
+            }
+            float acc = (acc4[0] + acc4[1]) + (acc4[2] + acc4[3]);
+            for (; i < ohw; i++) {
+                dst[i] = src[i];
+                acc += src[i];
+            }
+            if (dw)
+                db[oc] += acc;
+        }
+}
+
+/* im2col and sgemm over chunks of conv_chunk(s) examples. */
+static void backward_chunked(float *din, float *dw, float *db, const float *dout,
+                             const float *in, const float *w, const conv2d_shape *s,
+                             float *work, int set, int set_din)
 {
     const size_t OC = s->OC, ohw = s->OH * s->OW;
     const size_t ckk = s->C * s->K * s->K, bc = conv_chunk(s);
-    if (dw && set)
-        memset(db, 0, OC * sizeof *db);
-    if (direct(s)) {
-        if (dw) {
-            for (size_t n = 0; n < s->B; n++)
-                bias_grad(db, dout + n * OC * ohw, OC, ohw);
-            conv_direct_weights(dw, dout, in, s, work, set);
-        }
-        if (!din)
-            return;
-        if (wino(s)) {
-            if (!prep) {
-                conv_wino_prep_input(work, w, s);
-                prep = work;
-                work += conv_wino_prep_floats(s);
-            }
-            conv_wino_input(din, dout, prep, s, work, set_din);
-            return;
-        }
-        if (direct_input(s)) {
-            conv_direct_input(din, dout, w, s, work, set_din);
-            return;
-        }
-        for (size_t n = 0; n < s->B; n++) {
-            /* dcol (ckk, ohw) = W^T (ckk, OC) * dout_n (OC, ohw) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
-                        (int)ohw, (int)OC, 1.0f, w, (int)ckk,
-                        dout + n * OC * ohw, (int)ohw, 0.0f, work, (int)ohw);
-            col2im_add(din, work, s, n, 1, set_din);
-        }
-        return;
-    }
-    if (per_example(s)) {
-        float *col = work; /* (ckk, ohw) */
-        for (size_t n = 0; n < s->B; n++) {
-            const float *g = dout + n * OC * ohw; /* (OC, ohw) */
-            if (dw) {
-                bias_grad(db, g, OC, ohw);
-                im2col(col, in, s, n, 1);
-                /* dW (OC, ckk) += dout_n (OC, ohw) * col^T (ohw, ckk) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC,
-                            (int)ckk, (int)ohw, 1.0f, g, (int)ohw, col, (int)ohw,
-                            set && n == 0 ? 0.0f : 1.0f, dw, (int)ckk);
-            }
-            if (din) {
-                /* dcol (ckk, ohw) = W^T (ckk, OC) * dout_n (OC, ohw) */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
-                            (int)ohw, (int)OC, 1.0f, w, (int)ckk, g, (int)ohw,
-                            0.0f, col, (int)ohw);
-                col2im_add(din, col, s, n, 1, set_din);
-            }
-        }
-        return;
-    }
     for (size_t b0 = 0; b0 < s->B; b0 += bc) {
         size_t nb = s->B - b0 < bc ? s->B - b0 : bc;
         size_t ncol = nb * ohw;
         float *col = work;
         float *mat = work + ckk * ncol;
-        /* dout (nb, OC, ohw) -> mat (OC, nb*ohw), the layout of the forward
-         * product; the bias gradient falls out of the same pass. */
-        for (size_t n = 0; n < nb; n++)
-            for (size_t oc = 0; oc < OC; oc++) {
-                const float *src = dout + ((b0 + n) * OC + oc) * ohw;
-                float *dst = mat + oc * ncol + n * ohw;
-                v4f acc4 = v4f_set1(0.0f);
-                size_t i = 0;
-                for (; i + 4 <= ohw; i += 4) {
-                    v4f x = v4f_load(src + i);
-                    v4f_store(dst + i, x);
-                    acc4 += x;
-                }
-                float acc = (acc4[0] + acc4[1]) + (acc4[2] + acc4[3]);
-                for (; i < ohw; i++) {
-                    dst[i] = src[i];
-                    acc += src[i];
-                }
-                if (dw)
-                    db[oc] += acc;
-            }
+        gather_dout(mat, db, dout, b0, nb, OC, ohw, dw != NULL);
         if (dw) {
             /* The im2col is recomputed rather than kept from forward: it is
              * the largest buffer of the layer and cheap to rebuild. */
@@ -747,12 +764,25 @@ static void conv_backward(float *din, float *dw, float *db, const float *dout,
         }
         if (din) {
             /* dcol (ckk, ncol) = W^T (ckk, OC) * mat (OC, ncol), into col */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk,
-                        (int)ncol, (int)OC, 1.0f, w, (int)ckk, mat, (int)ncol,
-                        0.0f, col, (int)ncol);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)ncol,
+                        (int)OC, 1.0f, w, (int)ckk, mat, (int)ncol, 0.0f, col, (int)ncol);
             col2im_add(din, col, s, b0, nb, set_din);
         }
     }
+}
+
+static void conv_backward(float *din, float *dw, float *db, const float *dout,
+                          const float *in, const float *w, const conv2d_shape *s,
+                          float *work, int set, int set_din, const float *prep)
+{
+    if (dw && set)
+        memset(db, 0, s->OC * sizeof *db);
+    if (direct(s))
+        backward_direct(din, dw, db, dout, in, w, s, work, set, set_din, prep);
+    else if (per_example(s))
+        backward_per_example(din, dw, db, dout, in, w, s, work, set, set_din);
+    else
+        backward_chunked(din, dw, db, dout, in, w, s, work, set, set_din);
 }
 
 void conv2d_backward(float *din /* (B, C, H, W) or NULL */,
