@@ -198,6 +198,23 @@ static int kill_at(const char *res, uint64_t after)
     }
 }
 
+/* timing.KEY of the result in dir. */
+static double result_timing(const char *dir, const char *key)
+{
+    char p[1024];
+    ck_assert_int_eq(find_entry(dir, ".json", NULL, p, sizeof p), 0);
+    static char buf[1 << 20];
+    slurp_into(p, buf, sizeof buf);
+    cJSON *r = cJSON_Parse(buf);
+    ck_assert_ptr_nonnull(r);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(r, "timing"), key);
+    ck_assert_msg(cJSON_IsNumber(v), "timing.%s missing", key);
+    double d = v->valuedouble;
+    cJSON_Delete(r);
+    return d;
+}
+
 START_TEST(killed_run_resumes_bit_identical)
 {
     if (!bin()) {
@@ -232,6 +249,21 @@ START_TEST(killed_run_resumes_bit_identical)
     out = run_done(res, "1");
     assert_same_result(ref, res);
     ck_assert_int_eq(count_in_dir(res, NULL), 1);   /* no .tmp, no .ckpt */
+    /* the run's wall time counts its earlier processes, not only the last
+     * one: killed after 10 of 12 epochs, the last process runs 2 */
+    rm_tree(res);
+    ck_assert_int_eq(kill_at(res, 10), 1);
+    out = run_done(res, "1");
+    assert_same_result(ref, res);
+    const char *so_far = strstr(out, "s of its wall time so far");
+    ck_assert_msg(so_far, "%s", out);
+    const char *open = so_far;
+    while (open > out && open[-1] != '(')
+        open--;
+    double before = strtod(open, NULL);
+    double total = result_timing(res, "total_seconds");
+    ck_assert_msg(before > 0 && total >= before,
+                  "total_seconds %g, but %g s before the last resume", total, before);
 }
 END_TEST
 

@@ -155,6 +155,10 @@ typedef struct run_state {
                                    see the same examples in the same order */
     size_t done_epochs, diverged_epoch;
     double t_data, train_seconds, eval_seconds;
+    /* the run's own wall time: this process started at t_start (db_now());
+     * the processes before it, up to their last checkpoints, took
+     * wall_before seconds (0 unless resumed) */
+    double t_start, wall_before;
     size_t step;               /* updates so far: per-step schedules */
     int made_dir;              /* prepare created the results folder */
     db_preprocess_info pre;    /* config "preprocess" (GCN + ZCA) */
@@ -455,7 +459,7 @@ static db_ckpt_view ckpt_view(run_state *rs, db_rng *order, double *times)
     db_ckpt_view v = { rs->id, rs->kernels, &rs->m, order, rs->train_idx, rs->ntrain_all,
                        (double *)rs->ep, rs->rc->epochs,
                        sizeof(epoch_stats) / sizeof(double), &rs->done_epochs,
-                       &rs->order_fp, times, 2, rs->cal,
+                       &rs->order_fp, times, 3, rs->cal,
                        rs->cal ? rs->rc->epochs * DB_CAL_N : 0 };
     return v;
 }
@@ -471,7 +475,7 @@ static int ckpt_prepare(run_state *rs, const run_options *opt, db_err *e)
     db_blas_info bi;
     db_blas_get_info(&bi);
     snprintf(rs->kernels, sizeof rs->kernels, "%s/%s", bi.core, conv2d_kernels());
-    double times[2] = { 0, 0 };
+    double times[3] = { 0, 0, 0 };
     db_rng order = { { 0, 0, 0, 0 } };   /* only sizes are read */
     db_ckpt_view v = ckpt_view(rs, &order, times);
     rs->ckcap = db_ckpt_size(&v);
@@ -522,7 +526,7 @@ static void ckpt_resume(run_state *rs, db_rng *order, run_options *opt)
         got += (size_t)r;
     }
     close(fd);
-    double times[2] = { rs->train_seconds, rs->eval_seconds };
+    double times[3] = { rs->train_seconds, rs->eval_seconds, 0 };
     db_ckpt_view v = ckpt_view(rs, order, times);
     const char *why = n > rs->ckcap ? "larger than this run's" : got < n ? "cannot be read" : NULL;
     if (why ? db_fail(&e, "%s", why) : db_ckpt_decode(rs->ckbuf, n, &v, &e)) {
@@ -534,13 +538,15 @@ static void ckpt_resume(run_state *rs, db_rng *order, run_options *opt)
     }
     rs->train_seconds = times[0];
     rs->eval_seconds = times[1];
+    rs->wall_before = times[2];
     /* per-step schedules go on from the same step: every finished epoch
      * ran all its batches */
     rs->step = rs->done_epochs * ((rs->ntrain + rs->rc->batch - 1) / rs->rc->batch);
     opt->resumed_epoch = rs->done_epochs;
     if (opt->notes)
         fprintf(opt->notes, "dropbench: run %s resumed from its checkpoint after epoch "
-                "%zu of %zu\n", rs->id, rs->done_epochs, rs->rc->epochs);
+                "%zu of %zu (%.2f s of its wall time so far)\n", rs->id, rs->done_epochs,
+                rs->rc->epochs, rs->wall_before);
 }
 
 /* Writes the checkpoint after an epoch; a failure is reported, not fatal
@@ -549,7 +555,8 @@ static void ckpt_save(run_state *rs, db_rng *order, const run_options *opt)
 {
     if (!rs->ckbuf)
         return;
-    double times[2] = { rs->train_seconds, rs->eval_seconds };
+    double times[3] = { rs->train_seconds, rs->eval_seconds,
+                        rs->wall_before + db_now() - rs->t_start };
     db_ckpt_view v = ckpt_view(rs, order, times);
     size_t n = db_ckpt_encode(rs->ckbuf, rs->ckcap, &v);
     db_err e;
@@ -774,7 +781,8 @@ static int add_epochs_json(cJSON *res, const run_state *rs)
     return 0;
 }
 
-/* "timing" (total: seconds since the run started) and "fingerprints". */
+/* "timing" (total: the run's own wall time, over all its processes when
+ * resumed) and "fingerprints". */
 static int add_timing_json(cJSON *res, const run_state *rs, double total)
 {
     const db_model *m = &rs->m;
@@ -839,7 +847,7 @@ static int result_json(cJSON **out, const run_state *rs, const cJSON *config,
     }
     if (add_data_json(res, rs) || add_epochs_json(res, rs) || add_calibration_json(res, rs) ||
         add_shift_json(res, rs) ||
-        add_timing_json(res, rs, db_now() - t_start))
+        add_timing_json(res, rs, rs->wall_before + db_now() - t_start))
         return -1;
     /* the base model's fingerprint (arch.h db_arch_base_json): the report
      * pairs a run with the baseline only when theirs are equal */
@@ -878,7 +886,7 @@ int run_execute(const cJSON *config, const char *id, run_options *opt, db_err *e
     int ret = -1;
     char start[32];
     db_utc_stamp(start, sizeof start);
-    double t_start = db_now();
+    double t_start = rs.t_start = db_now();
     db_model_input in;
     rs.id = id;
     if (prepare(&rs, config, id, opt, e) || load_data(&rs, &in, opt, e) ||
