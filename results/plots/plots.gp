@@ -276,6 +276,29 @@ set output 'forest-wordlang-gru.png.tmp'
 replot
 unset output
 
+# ---- curves-cifar-bn
+reset
+set encoding utf8
+set terminal svg size 800,500 dynamic enhanced font 'sans,12' background rgb 'white'
+set output 'curves-cifar-bn.svg.tmp'
+set grid lc rgb '#dddddd'
+set key outside right top noenhanced
+set border 3
+set tics nomirror
+set title 'cifar-bn: test error per epoch (mean ± std over seeds)' noenhanced
+set xlabel 'epoch'
+set ylabel 'test error (%)'
+set style fill transparent solid 0.18 noborder
+set xtics 1
+set autoscale xfixmin
+set autoscale xfixmax
+plot 'curves-cifar-bn.dat' index 0 using 1:3:4 with filledcurves lc 1 notitle, \
+     'curves-cifar-bn.dat' index 0 using 1:2 with linespoints lc 1 lw 2 pt 7 ps 0.6 title 'none'
+set terminal pngcairo size 1000,625 enhanced font 'sans,11' background rgb 'white'
+set output 'curves-cifar-bn.png.tmp'
+replot
+unset output
+
 # ---- curves-wordlang-gru2
 reset
 set encoding utf8
