@@ -114,7 +114,8 @@ static void row_dsums(double *sdy, double *sdyx, const float *dy, const float *x
 }
 
 /* The three row functions above for BN_ROWS rows x[r] (and dy[r]) of one
- * channel at once, each row's result to out[r] (out2[r]). */
+ * channel at once, row r's result to out[r] (rows_dsums: sdy[r], sdyx[r]);
+ * the single-row ones take the batch's remaining rows. */
 static void rows_sum(double *out, const float *const *x, size_t S)
 {
     v4d p0 = { 0 }, p1 = { 0 }, p2 = { 0 }, p3 = { 0 };
