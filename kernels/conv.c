@@ -687,29 +687,39 @@ static void backward_direct(float *din, float *dw, float *db, const float *dout,
     }
 }
 
+/* The two products of examples [b0, b0 + nb) from g (OC, nb * ohw), the
+ * output gradient in the forward product's layout, with col (ckk, nb * ohw)
+ * as scratch: dW = g col^T (overwritten when first, else added; the im2col
+ * is recomputed rather than kept from forward: it is the largest buffer of
+ * the layer and cheap to rebuild), and din from dcol = W^T g. */
+static void col_products(float *din, float *dw, const float *g, const float *in,
+                         const float *w, const conv2d_shape *s, float *col, size_t b0,
+                         size_t nb, int first, int set_din)
+{
+    const size_t OC = s->OC, ncol = nb * s->OH * s->OW, ckk = s->C * s->K * s->K;
+    if (dw) {
+        im2col(col, in, s, b0, nb);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)ckk, (int)ncol,
+                    1.0f, g, (int)ncol, col, (int)ncol, first ? 0.0f : 1.0f, dw, (int)ckk);
+    }
+    if (din) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)ncol, (int)OC,
+                    1.0f, w, (int)ckk, g, (int)ncol, 0.0f, col, (int)ncol);
+        col2im_add(din, col, s, b0, nb, set_din);
+    }
+}
+
 /* im2col and sgemm one example at a time. */
 static void backward_per_example(float *din, float *dw, float *db, const float *dout,
                                  const float *in, const float *w, const conv2d_shape *s,
                                  float *work, int set, int set_din)
 {
-    const size_t OC = s->OC, ohw = s->OH * s->OW, ckk = s->C * s->K * s->K;
-    float *col = work; /* (ckk, ohw) */
+    const size_t OC = s->OC, ohw = s->OH * s->OW;
     for (size_t n = 0; n < s->B; n++) {
         const float *g = dout + n * OC * ohw; /* (OC, ohw) */
-        if (dw) {
+        if (dw)
             bias_grad(db, g, OC, ohw);
-            im2col(col, in, s, n, 1);
-            /* dW (OC, ckk) += dout_n (OC, ohw) * col^T (ohw, ckk) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)ckk,
-                        (int)ohw, 1.0f, g, (int)ohw, col, (int)ohw,
-                        set && n == 0 ? 0.0f : 1.0f, dw, (int)ckk);
-        }
-        if (din) {
-            /* dcol (ckk, ohw) = W^T (ckk, OC) * dout_n (OC, ohw) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)ohw,
-                        (int)OC, 1.0f, w, (int)ckk, g, (int)ohw, 0.0f, col, (int)ohw);
-            col2im_add(din, col, s, n, 1, set_din);
-        }
+        col_products(din, dw, g, in, w, s, work, n, 1, set && n == 0, set_din);
     }
 }
 
@@ -753,21 +763,7 @@ static void backward_chunked(float *din, float *dw, float *db, const float *dout
         float *col = work;
         float *mat = work + ckk * ncol;
         gather_dout(mat, db, dout, b0, nb, OC, ohw, dw != NULL);
-        if (dw) {
-            /* The im2col is recomputed rather than kept from forward: it is
-             * the largest buffer of the layer and cheap to rebuild. */
-            im2col(col, in, s, b0, nb);
-            /* dW (OC, ckk) += mat (OC, ncol) * col^T (ncol, ckk) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)ckk,
-                        (int)ncol, 1.0f, mat, (int)ncol, col, (int)ncol,
-                        set && b0 == 0 ? 0.0f : 1.0f, dw, (int)ckk);
-        }
-        if (din) {
-            /* dcol (ckk, ncol) = W^T (ckk, OC) * mat (OC, ncol), into col */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)ncol,
-                        (int)OC, 1.0f, w, (int)ckk, mat, (int)ncol, 0.0f, col, (int)ncol);
-            col2im_add(din, col, s, b0, nb, set_din);
-        }
+        col_products(din, dw, mat, in, w, s, col, b0, nb, set && b0 == 0, set_din);
     }
 }
 
