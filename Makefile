@@ -95,6 +95,7 @@ $(BUILD)/tests/%: tests/%.c tests/check_main.h tests/test_util.h tests/test_nume
 # every machine dropbench has met.
 SIMD_SUITES := test_kernels test_kernels_convpool test_kernels_fused test_kernels_gru \
                test_kernels_gru_seq test_dropout test_dropvariants test_model test_simd \
+               test_batchnorm \
                test_recipe
 SIMD_RUNS := $(foreach p,avx2 scalar,$(SIMD_SUITES:%=$(BUILD)/tests/%:$(p)))
 test: $(TEST_BIN) $(BUILD)/dropbench $(TOOL_BIN)

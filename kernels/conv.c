@@ -176,7 +176,7 @@ size_t conv2d_work_floats(const conv2d_shape *s)
     size_t ohw = s->OH * s->OW, ckk = s->C * s->K * s->K;
     if (direct(s)) {
         size_t n = conv_direct_forward_floats(s);
-        size_t wn = conv_direct_weights_floats(s);
+        size_t wn = wino(s) ? conv_wino_weights_floats(s) : conv_direct_weights_floats(s);
         /* The input gradient runs after the weights' pass, in its space. */
         size_t in = direct_input(s) ? conv_direct_input_floats(s) : ohw * ckk;
         if (wn > n)
@@ -652,8 +652,8 @@ static void bias_grad(float *db, const float *g, size_t OC, size_t ohw)
  * identical bits. */
 /* conv_backward's paths; db is zeroed already where set asks for it. */
 
-/* The direct kernels (weights; input through Winograd or direct tiles, else
- * sgemm + col2im per example). */
+/* The direct kernels (weights and input through Winograd or direct tiles,
+ * the input else sgemm + col2im per example). */
 static void backward_direct(float *din, float *dw, float *db, const float *dout,
                             const float *in, const float *w, const conv2d_shape *s,
                             float *work, int set, int set_din, const float *prep)
@@ -662,7 +662,10 @@ static void backward_direct(float *din, float *dw, float *db, const float *dout,
     if (dw) {
         for (size_t n = 0; n < s->B; n++)
             bias_grad(db, dout + n * OC * ohw, OC, ohw);
-        conv_direct_weights(dw, dout, in, s, work, set);
+        if (wino(s))
+            conv_wino_weights(dw, dout, in, s, work, set);
+        else
+            conv_direct_weights(dw, dout, in, s, work, set);
     }
     if (!din)
         return;

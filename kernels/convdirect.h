@@ -55,8 +55,9 @@ void conv_direct_input(float *din, const float *dout, const float *w,
                        const conv2d_shape *s, float *work, int set);
 
 /* Winograd F(2x2, 5x5) (see convwino.c) for the layers the direct
- * kernels take with K = 5 and pad <= 4: the forward pass and the input
- * gradient, from filters transformed beforehand into
+ * kernels take with K = 5 and pad <= 4: the forward pass, the weight
+ * gradient and the input gradient, the first and last from filters
+ * transformed beforehand into
  * conv_wino_prep_floats of u; conv_wino_floats of scratch besides. */
 int conv_wino_suits(const conv2d_shape *s);
 size_t conv_wino_prep_floats(const conv2d_shape *s);
@@ -66,6 +67,11 @@ void conv_wino_prep_input(float *u, const float *w, const conv2d_shape *s);
 /* out (B, OC, OH, OW) = in * W + b, ReLU when relu is set. */
 void conv_wino_forward(float *out, const float *in, const float *u, const float *b,
                        const conv2d_shape *s, float *work, int relu);
+/* dw (OC, C, 5, 5) (= when set, += otherwise) the weight gradient over
+ * the B examples, in conv_wino_weights_floats of scratch. */
+size_t conv_wino_weights_floats(const conv2d_shape *s);
+void conv_wino_weights(float *dw, const float *dout, const float *in, const conv2d_shape *s,
+                       float *work, int set);
 /* din (B, C, H, W) (= when set, += otherwise) the input gradient. */
 void conv_wino_input(float *din, const float *dout, const float *u,
                      const conv2d_shape *s, float *work, int set);

@@ -234,7 +234,7 @@ AVX512_TARGET static inline __attribute__((always_inline)) v8f v16f_half(v16f v,
         (y1) = ((m1) - (m2)) + (d34_ + d34_) + (m5);           \
     } while (0)
 
-/* V[x*Cip + c] = (B^T d B)[x] of the 6x6 tile whose corner is src in the
+/* V[x*xs + c] = (B^T d B)[x] of the 6x6 tile whose corner is src in the
  * channels-last planes (row length Wq), for channels c on from c, W at a
  * time in vectors of type T while W are left. */
 #define WINO_INPUT_CHANNELS(T, W)                                                    \
@@ -246,20 +246,21 @@ AVX512_TARGET static inline __attribute__((always_inline)) v8f v16f_half(v16f v,
                     T##_ld(p), T##_ld(p + rs), T##_ld(p + 2 * rs), T##_ld(p + 3 * rs), \
                     T##_ld(p + 4 * rs), T##_ld(p + 5 * rs));                         \
         float *v = V + c;                                                            \
-        for (size_t i = 0; i < 6; i++, v += 6 * Cip) {                               \
+        for (size_t i = 0; i < 6; i++, v += 6 * xs) {                                \
             T r0, r1, r2, r3, r4, r5;                                                \
             WINO_BT(T, r0, r1, r2, r3, r4, r5, t[i][0], t[i][1], t[i][2], t[i][3],   \
                     t[i][4], t[i][5]);                                               \
             T##_st(v, r0);                                                           \
-            T##_st(v + Cip, r1);                                                     \
-            T##_st(v + 2 * Cip, r2);                                                 \
-            T##_st(v + 3 * Cip, r3);                                                 \
-            T##_st(v + 4 * Cip, r4);                                                 \
-            T##_st(v + 5 * Cip, r5);                                                 \
+            T##_st(v + xs, r1);                                                      \
+            T##_st(v + 2 * xs, r2);                                                  \
+            T##_st(v + 3 * xs, r3);                                                  \
+            T##_st(v + 4 * xs, r4);                                                  \
+            T##_st(v + 5 * xs, r5);                                                  \
         }                                                                            \
     }
 
-WINO_TARGET static void wino_input_tile8(float *V, const float *src, const wino_geom *g)
+WINO_TARGET static void wino_input_tile8(float *V, size_t xs, const float *src,
+                                         const wino_geom *g)
 {
     const size_t Cip = g->Cip, rs = g->Wq * Cip;
     size_t c = 0;
@@ -269,7 +270,8 @@ WINO_TARGET static void wino_input_tile8(float *V, const float *src, const wino_
 #if WINO_X86
 /* Sixteen channels at a time, the last eight (Cip is a multiple of 8) as
  * wino_input_tile8. */
-AVX512_TARGET static void wino_input_tile16(float *V, const float *src, const wino_geom *g)
+AVX512_TARGET static void wino_input_tile16(float *V, size_t xs, const float *src,
+                                            const wino_geom *g)
 {
     const size_t Cip = g->Cip, rs = g->Wq * Cip;
     size_t c = 0;
@@ -278,16 +280,18 @@ AVX512_TARGET static void wino_input_tile16(float *V, const float *src, const wi
 }
 #endif
 
-static void wino_input_tile(int w512, float *V, const float *src, const wino_geom *g)
+/* The tile's 36 transformed points x for channels c at V[x*xs + c]. */
+static void wino_input_tile(int w512, float *V, size_t xs, const float *src,
+                            const wino_geom *g)
 {
 #if WINO_X86
     if (w512) {
-        wino_input_tile16(V, src, g);
+        wino_input_tile16(V, xs, src, g);
         return;
     }
 #endif
     (void)w512;
-    wino_input_tile8(V, src, g);
+    wino_input_tile8(V, xs, src, g);
 }
 
 typedef float v2f __attribute__((vector_size(8)));
@@ -393,13 +397,13 @@ wino_output16(float *out, const float *M, const float *bias, const int32_t *ids,
 }
 
 /* Two tiles of six rows each over the same columns bp: rows ra to c,
- * rows rb to cb (mra, mrb rows stored): twelve independent FMA chains,
- * each column vector feeding twelve FMAs.  Every output is the same chain
- * as tile6x16's. */
+ * rows rb to cb (mra, mrb rows stored; = or += when add): twelve
+ * independent FMA chains, each column vector feeding twelve FMAs.  Every
+ * output is the same chain as tile6x16's. */
 AVX512_TARGET static void tile12x16_avx512(size_t kc, const float *const ra[MR],
                                            const float *const rb[MR], const int32_t *off,
                                            const float *bp, float *c, float *cb, size_t ldc,
-                                           size_t mra, size_t mrb, size_t jn)
+                                           size_t mra, size_t mrb, size_t jn, int add)
 {
     TILE_START(cols_avx512, r, ra, c);
     TILE_START(cols_avx512, s, rb, d);
@@ -410,8 +414,8 @@ AVX512_TARGET static void tile12x16_avx512(size_t kc, const float *const ra[MR],
         FMA_ROWS6(cols_avx512, s, o, d, b);
     }
     const cols_avx512 acc[MR] = { c0, c1, c2, c3, c4, c5 }, acc1[MR] = { d0, d1, d2, d3, d4, d5 };
-    tile_store_avx512(acc, c, ldc, mra, jn, NULL, 0, 0, 0);
-    tile_store_avx512(acc1, cb, ldc, mrb, jn, NULL, 0, 0, 0);
+    tile_store_avx512(acc, c, ldc, mra, jn, NULL, 0, add, 0);
+    tile_store_avx512(acc1, cb, ldc, mrb, jn, NULL, 0, add, 0);
 }
 #endif
 
@@ -432,7 +436,7 @@ static void wino_products(float *M, const float *u, const float *V, const int32_
             for (size_t i = 0; i < 2 * MR; i++)
                 r[i] = vx + (r0 + i) * WX * Cip;
             tile12x16_avx512(Ci, r, r + MR, off, bp, M + (r0 * WX + x) * NR,
-                             M + ((r0 + MR) * WX + x) * NR, WX * NR, MR, MR, NR);
+                             M + ((r0 + MR) * WX + x) * NR, WX * NR, MR, MR, NR, 0);
         }
 #endif
         for (; r0 < nrows; r0 += MR) {
@@ -533,7 +537,7 @@ static void wino_run(float *out, const float *in, const float *u, const float *b
         for (size_t t = 0; t < T; t++) {
             float *vt = V + row * WX * Cip;
             const float *src = xt + (2 * (t / g->TW) * Wq + 2 * (t % g->TW)) * Cip;
-            wino_input_tile(w512, vt, src, g);
+            wino_input_tile(w512, vt, Cip, src, g);
             ids[2 * row] = (int32_t)n;
             ids[2 * row + 1] = (int32_t)t;
             if (++row == WNT) {
@@ -560,3 +564,312 @@ void conv_wino_input(float *din, const float *dout, const float *u,
     wino_run(din, dout, u, NULL, s->B, &g, work, 0, !set);
 }
 
+
+/* ---- the weight gradient ------------------------------------------------
+ * The forward pass is y = A^T [(G k G^T) . (B^T d B)] A per tile, so for
+ * the loss L = sum dy . y the filter's gradient is
+ *
+ *   dk = G^T [ sum over tiles of (A dy A^T) . (B^T d B) ] G
+ *
+ * the same 36 points: per point, a (Ci x Co) sum over every tile of the
+ * batch of (B^T d B)[x][ci] (A dy A^T)[x][co], run on the 6x16 tile with
+ * the tiles as its K index, then G^T . G once per filter at the end (in
+ * double).  36 products per channel pair and tile instead of the direct
+ * kernels' 100.  Tiles past the output (odd Ho, Wo) read zero gradients.
+ *
+ * Scratch: xt (Hq, Wq, Cip) the example's padded planes, channels last |
+ * dt (2 TH, 2 TW, Cop) its output gradient, channels last | V (36, WNB,
+ * Cip) a block's input points | U (Cop/NR, 36, WNB, NR) its gradient
+ * points (each point's rows padded by a cache line) | S (36, Ci, Cop) the
+ * sums | 55 Cop doubles for the last transform | off (WNB) as int32. */
+
+#define WNB 64 /* tiles per block of the weight gradient */
+
+/* The strides of a point x in V and U: a block's worth of floats and one
+ * cache line more, so that a tile's 36 stores do not all fall in one L1
+ * set (WNB * Cip * 4 and WNB * NR * 4 bytes are multiples of 4 KiB). */
+static size_t wino_xsv(const wino_geom *g) { return WNB * g->Cip + 16; }
+#define WINO_XSU (WNB * NR + 16)
+
+/* dout (Co, Ho, Wo) channels last in (2 TH, 2 TW, Cop), through
+ * wino_hwc: its geometry with the fields in those roles. */
+static wino_geom wino_dout_geom(const wino_geom *g)
+{
+    wino_geom d = *g;
+    d.Ci = g->Co;
+    d.Hi = g->Ho;
+    d.Wi = g->Wo;
+    d.pad = 0;
+    d.Hq = 2 * g->TH;
+    d.Wq = 2 * g->TW;
+    d.Cip = g->Cop;
+    return d;
+}
+
+static size_t wino_weights_floats_g(const wino_geom *g)
+{
+    return g->Hq * g->Wq * g->Cip + 4 * g->TH * g->TW * g->Cop + WX * wino_xsv(g) +
+           g->Cop / NR * WX * WINO_XSU + WX * g->Ci * g->Cop + 2 * 55 * g->Cop + 1 +
+           table_floats(WNB);
+}
+
+size_t conv_wino_weights_floats(const conv2d_shape *s)
+{
+    wino_geom g = wino_forward_geom(s);
+    return wino_weights_floats_g(&g);
+}
+
+/* o0..o5 = the six points of a, b (a row or column of a 2x2 gradient
+ * tile) under A^T's columns: a, a + b, a - b, a + 2b, a - 2b, b. */
+#define WINO_A(T, o, a, b)                     \
+    do {                                       \
+        const T a_ = (a), b_ = (b), b2_ = b_ + b_; \
+        (o)[0] = a_;                           \
+        (o)[1] = a_ + b_;                      \
+        (o)[2] = a_ - b_;                      \
+        (o)[3] = a_ + b2_;                     \
+        (o)[4] = a_ - b2_;                     \
+        (o)[5] = b_;                           \
+    } while (0)
+
+/* U[(c/NR*WX + x)*WINO_XSU + c%NR] = (A dy A^T)[x] of the 2x2 gradient tile
+ * whose corner is src in the channels-last dt (row stride rs), W channels
+ * at a time in vectors of type T. */
+#define WINO_DOUT_CHANNELS(T, W)                                                       \
+    for (; c + (W) <= Cop; c += (W)) {                                                 \
+        T r0[6], r1[6];                                                                \
+        WINO_A(T, r0, T##_ld(src + c), T##_ld(src + Cop + c));                         \
+        WINO_A(T, r1, T##_ld(src + rs + c), T##_ld(src + rs + Cop + c));               \
+        float *u = U + (c / NR) * WX * WINO_XSU + c % NR;                              \
+        for (size_t j = 0; j < 6; j++) {                                               \
+            T q[6];                                                                    \
+            WINO_A(T, q, r0[j], r1[j]);                                                \
+            for (size_t i = 0; i < 6; i++)                                             \
+                T##_st(u + (i * 6 + j) * WINO_XSU, q[i]);                              \
+        }                                                                              \
+    }
+
+WINO_TARGET static void wino_dout_tile8(float *U, const float *src, size_t rs, size_t Cop)
+{
+    size_t c = 0;
+    WINO_DOUT_CHANNELS(v8f, 8)
+}
+
+#if WINO_X86
+AVX512_TARGET static void wino_dout_tile16(float *U, const float *src, size_t rs, size_t Cop)
+{
+    size_t c = 0; /* Cop is a multiple of 16 */
+    WINO_DOUT_CHANNELS(v16f, 16)
+}
+#endif
+
+static void wino_dout_tile(int w512, float *U, const float *src, size_t rs, size_t Cop)
+{
+#if WINO_X86
+    if (w512) {
+        wino_dout_tile16(U, src, rs, Cop);
+        return;
+    }
+#endif
+    (void)w512;
+    wino_dout_tile8(U, src, rs, Cop);
+}
+
+#if WINO_X86
+/* Eight rows r by NP panels of sixteen columns (panel q's at bp + q bs,
+ * its results at c + q NR), added to the first mr rows of c: 8 NP FMA
+ * chains, each row's broadcast feeding NP FMAs.  Every output is the same
+ * chain as tile6x16's (from zero in k order, then added to c). */
+#define TILE8_ROW(i, NP)                                                    \
+    do {                                                                  \
+        const __m512 x_ = _mm512_set1_ps(r[i][o]);                        \
+        a##i = _mm512_fmadd_ps(x_, b0, a##i);                             \
+        if (NP > 1)                                                       \
+            e##i = _mm512_fmadd_ps(x_, b1, e##i);                         \
+    } while (0)
+#define TILE8_BODY(NP)                                                                 \
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,      \
+           a6 = a0, a7 = a0, e0 = a0, e1 = a0, e2 = a0, e3 = a0, e4 = a0, e5 = a0,     \
+           e6 = a0, e7 = a0;                                                           \
+    for (size_t k = 0; k < kc; k++) {                                                  \
+        const ptrdiff_t o = off[k];                                                    \
+        const __m512 b0 = _mm512_loadu_ps(bp + k * NR);                                \
+        const __m512 b1 = NP > 1 ? _mm512_loadu_ps(bp + bs + k * NR) : b0;             \
+        TILE8_ROW(0, NP);                                                              \
+        TILE8_ROW(1, NP);                                                              \
+        TILE8_ROW(2, NP);                                                              \
+        TILE8_ROW(3, NP);                                                              \
+        TILE8_ROW(4, NP);                                                              \
+        TILE8_ROW(5, NP);                                                              \
+        TILE8_ROW(6, NP);                                                              \
+        TILE8_ROW(7, NP);                                                              \
+    }                                                                                  \
+    const __m512 acc[8] = { a0, a1, a2, a3, a4, a5, a6, a7 },                          \
+                 acc1[8] = { e0, e1, e2, e3, e4, e5, e6, e7 };                         \
+    for (size_t i = 0; i < mr; i++) {                                                  \
+        float *d = c + i * ldc;                                                        \
+        _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), acc[i]));                \
+        if (NP > 1)                                                                    \
+            _mm512_storeu_ps(d + NR, _mm512_add_ps(_mm512_loadu_ps(d + NR), acc1[i])); \
+    }
+
+AVX512_TARGET static void tile8x16_add_avx512(size_t kc, const float *const r[8],
+                                              const int32_t *off, const float *bp, size_t bs,
+                                              float *c, size_t ldc, size_t mr)
+{
+    (void)bs;
+    TILE8_BODY(1)
+}
+
+AVX512_TARGET static void tile8x32_add_avx512(size_t kc, const float *const r[8],
+                                              const int32_t *off, const float *bp, size_t bs,
+                                              float *c, size_t ldc, size_t mr)
+{
+    TILE8_BODY(2)
+}
+
+/* The 16-lane weight products: rows eight input channels at a time,
+ * columns two panels at a time. */
+static void wino_weight_products16(float *S, const float *V, const float *U,
+                                   const int32_t *off, size_t nrows, const wino_geom *g)
+{
+    const size_t Ci = g->Ci, Cop = g->Cop, np = Cop / NR, xsv = wino_xsv(g),
+                 bs = WX * WINO_XSU;
+    for (size_t x = 0; x < WX; x++) {
+        const float *vx = V + x * xsv;
+        for (size_t i0 = 0; i0 < Ci; i0 += 8) {
+            const float *r[8];
+            const size_t mr = Ci - i0 < 8 ? Ci - i0 : 8;
+            for (size_t i = 0; i < 8; i++)
+                r[i] = vx + i0 + (i < mr ? i : 0);
+            float *c = S + (x * Ci + i0) * Cop;
+            size_t p = 0;
+            for (; p + 2 <= np; p += 2)
+                tile8x32_add_avx512(nrows, r, off, U + (p * WX + x) * WINO_XSU, bs,
+                                    c + p * NR, Cop, mr);
+            if (p < np)
+                tile8x16_add_avx512(nrows, r, off, U + (p * WX + x) * WINO_XSU, bs,
+                                    c + p * NR, Cop, mr);
+        }
+    }
+}
+#endif
+
+/* S[(x*Ci + ci)*Cop + co] += sum over the block's nrows tiles k of
+ * V[x*xsv + k*Cip + ci] * U[(co/NR*WX + x)*WINO_XSU + k*NR + co%NR]: rows
+ * are input channels, six at a time on the 8-lane path. */
+static void wino_weight_products(float *S, const float *V, const float *U,
+                                 const int32_t *off, size_t nrows, const wino_geom *g,
+                                 int w512)
+{
+#if WINO_X86
+    if (w512) {
+        wino_weight_products16(S, V, U, off, nrows, g);
+        return;
+    }
+#endif
+    const size_t Ci = g->Ci, Cop = g->Cop, xsv = wino_xsv(g);
+    for (size_t x = 0; x < WX; x++) {
+        const float *vx = V + x * xsv;
+        for (size_t p = 0; p < Cop / NR; p++) {
+            const float *bp = U + (p * WX + x) * WINO_XSU;
+            float *c = S + x * Ci * Cop + p * NR;
+            for (size_t i0 = 0; i0 < Ci; i0 += MR) {
+                const float *r[MR];
+                const size_t mr = Ci - i0 < MR ? Ci - i0 : MR;
+                for (size_t i = 0; i < MR; i++)
+                    r[i] = vx + i0 + (i < mr ? i : 0);
+                tile6x16(w512, nrows, r, off, bp, c + i0 * Cop, Cop, mr, NR, NULL, 0, 1, 0);
+            }
+        }
+    }
+}
+
+/* G of the file's header, in double for the last transform. */
+static const double wino_G[6][5] = {
+    { 1.0 / 4, 0, 0, 0, 0 },
+    { -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6 },
+    { -1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6 },
+    { 1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3 },
+    { 1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3 },
+    { 0, 0, 0, 0, 1 },
+};
+
+/* dw (Co, Ci, 5, 5) (= when set, += otherwise) G^T S G for each filter,
+ * one input channel's row of S (36 points by Cop) at a time, in double;
+ * t (30 Cop) and o (25 Cop) doubles of scratch. */
+static void wino_weights_out(float *dw, const float *S, const wino_geom *g, double *t,
+                             double *o, int set)
+{
+    const size_t Ci = g->Ci, Co = g->Co, Cop = g->Cop;
+    for (size_t ci = 0; ci < Ci; ci++) {
+        /* t[kh][j] = sum over i of G[i][kh] S[i][j] */
+        for (size_t kh = 0; kh < 5; kh++)
+            for (size_t j = 0; j < 6; j++) {
+                double *d = t + (kh * 6 + j) * Cop;
+                for (size_t co = 0; co < Co; co++)
+                    d[co] = 0.0;
+                for (size_t i = 0; i < 6; i++) {
+                    const double gk = wino_G[i][kh];
+                    const float *sr = S + ((i * 6 + j) * Ci + ci) * Cop;
+                    for (size_t co = 0; co < Co; co++)
+                        d[co] += gk * sr[co];
+                }
+            }
+        /* o[kh][kw] = sum over j of t[kh][j] G[j][kw] */
+        for (size_t kh = 0; kh < 5; kh++)
+            for (size_t kw = 0; kw < 5; kw++) {
+                double *d = o + (kh * 5 + kw) * Cop;
+                for (size_t co = 0; co < Co; co++)
+                    d[co] = 0.0;
+                for (size_t j = 0; j < 6; j++) {
+                    const double gk = wino_G[j][kw];
+                    const double *tr = t + (kh * 6 + j) * Cop;
+                    for (size_t co = 0; co < Co; co++)
+                        d[co] += tr[co] * gk;
+                }
+            }
+        for (size_t co = 0; co < Co; co++) {
+            float *d = dw + (co * Ci + ci) * 25;
+            for (size_t k = 0; k < 25; k++)
+                d[k] = (set ? 0.0f : d[k]) + (float)o[k * Cop + co];
+        }
+    }
+}
+
+void conv_wino_weights(float *dw, const float *dout, const float *in, const conv2d_shape *s,
+                       float *work, int set)
+{
+    const wino_geom g = wino_forward_geom(s), gd = wino_dout_geom(&g);
+    const size_t Ci = g.Ci, Cip = g.Cip, Cop = g.Cop, T = g.TH * g.TW;
+    const size_t nxt = g.Hq * g.Wq * Cip, ndt = gd.Hq * gd.Wq * Cop;
+    float *xt = work, *dt = xt + nxt, *V = dt + ndt, *U = V + WX * wino_xsv(&g),
+          *S = U + Cop / NR * WX * WINO_XSU, *fin = S + WX * Ci * Cop;
+    int32_t *off = tables(work, wino_weights_floats_g(&g) - table_floats(WNB));
+    for (size_t k = 0; k < WNB; k++)
+        off[k] = (int32_t)(k * Cip);
+    memset(xt, 0, nxt * sizeof *xt);
+    memset(dt, 0, ndt * sizeof *dt);
+    memset(S, 0, WX * Ci * Cop * sizeof *S);
+    const int w512 = tiles512();
+    size_t row = 0;
+    for (size_t n = 0; n < s->B; n++) {
+        wino_hwc(xt, in + n * Ci * g.Hi * g.Wi, &g);
+        wino_hwc(dt, dout + n * g.Co * g.Ho * g.Wo, &gd);
+        for (size_t t = 0; t < T; t++) {
+            const size_t ty = 2 * (t / g.TW), tx = 2 * (t % g.TW);
+            wino_input_tile(w512, V + row * Cip, wino_xsv(&g), xt + (ty * g.Wq + tx) * Cip,
+                            &g);
+            wino_dout_tile(w512, U + row * NR, dt + (ty * gd.Wq + tx) * Cop, gd.Wq * Cop, Cop);
+            if (++row == WNB) {
+                wino_weight_products(S, V, U, off, row, &g, w512);
+                row = 0;
+            }
+        }
+    }
+    if (row)
+        wino_weight_products(S, V, U, off, row, &g, w512);
+    /* fin: 55 Cop doubles from the first 8-byte boundary */
+    double *t = (double *)(void *)(fin + ((uintptr_t)fin % 8 ? 1 : 0));
+    wino_weights_out(dw, S, &g, t, t + 30 * Cop, set);
+}

@@ -614,13 +614,15 @@ int batchnorm_forward(float *out /* (B, C, S) */, float *cache /* 2C or NULL */,
                       float eps, float momentum, int training, db_err *e);
 /* Forward for channels [c_lo, c_hi) only (their out, cache and running
  * entries), arguments already checked: threads can share a layer by
- * channel ranges, with the bits of batchnorm_forward. */
+ * channel ranges, with the bits of batchnorm_forward.  relu: out is then
+ * relu_forward of that output, to the bit, in the same pass (a ReLU right
+ * above needs no pass of its own). */
 void batchnorm_forward_channels(float *out /* (B, C, S) */, float *cache /* 2C or NULL */,
                                 float *run_mean /* (C) */, float *run_var /* (C) */,
                                 const float *in /* (B, C, S) */,
                                 const float *gamma /* (C) */, const float *beta /* (C) */,
                                 size_t B, size_t C, size_t S, float eps, float momentum,
-                                int training, size_t c_lo, size_t c_hi);
+                                int training, int relu, size_t c_lo, size_t c_hi);
 /* Training-mode backward (batch statistics depend on the input), with the
  * cache training forward filled and the same in and gamma.  With
  * xhat = (in - mean) * istd, per channel over its n values:

@@ -202,7 +202,7 @@ END_TEST
  * same bits alone, in its batch, and in a batch of other examples. */
 START_TEST(test_bn_deterministic)
 {
-    static const size_t sh[][3] = { { 5, 6, 12 }, { 9, 130, 1 } };
+    static const size_t sh[][3] = { { 5, 6, 13 }, { 9, 130, 1 } };
     for (size_t k = 0; k < 2; k++) {
         const size_t B = sh[k][0], C = sh[k][1], S = sh[k][2], N = B * C * S, X = C * S;
         db_rng r;
@@ -231,10 +231,34 @@ START_TEST(test_bn_deterministic)
         bounds[nb] = C;
         for (size_t i = nb; i-- > 0;)
             batchnorm_forward_channels(o2, c2, rm2, rv2, in, g, be, B, C, S, BATCHNORM_EPS,
-                                       BATCHNORM_MOMENTUM, 1, bounds[i], bounds[i + 1]);
+                                       BATCHNORM_MOMENTUM, 1, 0, bounds[i], bounds[i + 1]);
         ck_assert(memcmp(o1, o2, N * 4) == 0);
         ck_assert(memcmp(c1, c2, 2 * C * 4) == 0);
         ck_assert(memcmp(rm, rm2, C * 4) == 0 && memcmp(rv, rv2, C * 4) == 0);
+        /* with the ReLU fused: relu_forward of that output, to the bit, in
+         * training and in evaluation (about half the outputs negative) */
+        {
+            float *o5 = xcalloc(N, 4), *o4 = xcalloc(N, 4), *c3 = xcalloc(2 * C, 4),
+                  *rm3 = xcalloc(C, 4), *rv3 = xcalloc(C, 4);
+            for (int training = 1; training >= 0; training--) {
+                for (size_t c = 0; c < C; c++)
+                    rv3[c] = 1.0f, rm3[c] = 0.0f;
+                batchnorm_forward_channels(o4, c3, rm3, rv3, in, g, be, B, C, S, BATCHNORM_EPS,
+                                           BATCHNORM_MOMENTUM, training, 0, 0, C);
+                relu_forward(o4, o4, N);
+                for (size_t c = 0; c < C; c++)
+                    rv3[c] = 1.0f, rm3[c] = 0.0f;
+                batchnorm_forward_channels(o5, c3, rm3, rv3, in, g, be, B, C, S, BATCHNORM_EPS,
+                                           BATCHNORM_MOMENTUM, training, 1, 0, C);
+                size_t zeros = 0;
+                for (size_t i = 0; i < N; i++)
+                    zeros += o5[i] == 0.0f;
+                ck_assert_msg(zeros > 0 && zeros < N, "shape %zu: %zu of %zu zero", k, zeros, N);
+                ck_assert_msg(memcmp(o5, o4, N * 4) == 0, "shape %zu: fused ReLU (training %d)",
+                              k, training);
+            }
+            free(o5), free(o4), free(c3), free(rm3), free(rv3);
+        }
         float *dx1 = xcalloc(N, 4), *dx2 = xcalloc(N, 4), *dg1 = xcalloc(C, 4),
               *dg2 = xcalloc(C, 4), *db1 = xcalloc(C, 4), *db2 = xcalloc(C, 4);
         batchnorm_backward(dx1, dg1, db1, dy, in, c1, g, B, C, S);

@@ -165,7 +165,7 @@ END_TEST
 /* Running statistics after one training forward: (1 - 0.1) * start + 0.1 *
  * the batch's mean and UNBIASED variance, worked out here in double from
  * the layer's input; evaluation then normalises with them, element by
- * element, whatever the rest of the batch. */
+ * element, whatever the rest of the batch (and the ReLU above applies). */
 START_TEST(batchnorm_running_statistics_and_evaluation)
 {
     const net nc = { "bn", 2, 5, 5, 3, 7, 5, { CONV(4, 3, 1), BN, RELU, DENSE(4), DENSE(3) } };
@@ -178,6 +178,8 @@ START_TEST(batchnorm_running_statistics_and_evaluation)
     const db_mlayer *L = &m.L[1];
     const size_t C = L->in_c, S = L->in_h * L->in_w, n = nc.B * S;
     ck_assert_uint_eq(m.nstate, 2 * C);
+    /* the batchnorm layer writes its ReLU's output (plan_fusion) */
+    ck_assert(L->relu_fused && L->out == m.L[2].out);
     for (size_t ch = 0; ch < C; ch++) {
         double s = 0, ss = 0;
         for (size_t b = 0; b < nc.B; b++)
@@ -213,6 +215,7 @@ START_TEST(batchnorm_running_statistics_and_evaluation)
         const float gam = m.params[L->w_off + ch], bet = m.params[L->b_off + ch];
         for (size_t k = 0; k < S; k++) {
             double want = gam * (m.L[0].out[ch * S + k] - mu) / sqrt(var + 1e-5) + bet;
+            want = want < 0 ? 0 : want; /* the ReLU above, fused into the layer */
             ck_assert_msg(fabs(first[ch * S + k] - want) <= 1e-5 * (1 + fabs(want)),
                           "evaluation output %.9g, want %.9g", first[ch * S + k], want);
         }

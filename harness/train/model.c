@@ -498,13 +498,14 @@ static int groupable_dropout(const db_mlayer *D)
 static void plan_fusion(db_model *m, size_t bmax, size_t *npair_out,
                         size_t *nprep_out)
 {
-    /* A conv or dense layer followed by a ReLU writes the ReLU's output
-     * directly: nothing needs the pre-activation values (conv and dense
-     * backward read their input, ReLU backward its output), so they are
-     * neither stored nor read again. */
+    /* A conv, dense or batchnorm layer followed by a ReLU writes the
+     * ReLU's output directly: nothing needs the pre-activation values
+     * (conv, dense and batchnorm backward read their input, ReLU backward
+     * its output), so they are neither stored nor read again. */
     for (size_t i = 0; i + 1 < m->nl; i++) {
         db_mlayer *L = &m->L[i];
-        L->relu_fused = (L->spec.type == DB_LAYER_CONV || L->spec.type == DB_LAYER_DENSE) &&
+        L->relu_fused = (L->spec.type == DB_LAYER_CONV || L->spec.type == DB_LAYER_DENSE ||
+                         L->spec.type == DB_LAYER_BATCHNORM) &&
                         m->L[i + 1].spec.type == DB_LAYER_RELU;
     }
     /* A max-pool right above a ReLU does the ReLU's backward in its own
@@ -857,7 +858,7 @@ static void slice_batchnorm(const slice_job *j, size_t t, size_t n)
                                    m->state + L->s_off + C, j->x,
                                    m->params + L->w_off, m->params + L->b_off, j->B, C,
                                    S, BATCHNORM_EPS, BATCHNORM_MOMENTUM, j->training,
-                                   clo, chi);
+                                   L->relu_fused, clo, chi);
 }
 
 /* Element-wise; backward in place over the gradient (din == d). */

@@ -34,7 +34,7 @@ typedef struct db_mlayer {
     size_t w_off, w_n, w_rows, b_off, b_n;
     size_t w2_off, w2_n, b2_off, b2_n;  /* GRU: Wh and bh */
     int param_index;           /* -1 when the layer has no parameters */
-    int relu_fused;            /* conv/dense followed by a ReLU: this layer
+    int relu_fused;            /* conv/dense/batchnorm followed by a ReLU: this layer
                                   writes the ReLU's output directly, its out
                                   aliases the ReLU's (not owned), and the
                                   ReLU layer does nothing in forward */
@@ -42,7 +42,7 @@ typedef struct db_mlayer {
                                   does the ReLU's too, and the ReLU layer
                                   does nothing in backward */
     int out_alias;             /* out points into another layer's buffer (a
-                                  conv/dense fused with its ReLU) */
+                                  conv/dense/batchnorm fused with its ReLU) */
     size_t pair_chunk;         /* conv with a ReLU and a max-pool above it
                                   (with an element-wise or channel dropout
                                   between ReLU and pool, or none): they run

@@ -19,7 +19,7 @@
 
 /* Bumped whenever a change alters the numbers a config produces; part of
  * every run id, so old results are not mistaken for new ones. */
-#define DB_CODE_VERSION "9"
+#define DB_CODE_VERSION "10"
 #define DB_RESULT_SCHEMA_VERSION 1
 
 enum db_schedule { DB_SCHED_CONSTANT = 0, DB_SCHED_STEP, DB_SCHED_EXP,
