@@ -684,7 +684,7 @@ static void wino_dout_tile(int w512, float *U, const float *src, size_t rs, size
     do {                                                                  \
         const __m512 x_ = _mm512_set1_ps(r[i][o]);                        \
         a##i = _mm512_fmadd_ps(x_, b0, a##i);                             \
-        if (NP > 1)                                                       \
+        if ((NP) > 1)                                                       \
             e##i = _mm512_fmadd_ps(x_, b1, e##i);                         \
     } while (0)
 #define TILE8_BODY(NP)                                                                 \
@@ -694,7 +694,7 @@ static void wino_dout_tile(int w512, float *U, const float *src, size_t rs, size
     for (size_t k = 0; k < kc; k++) {                                                  \
         const ptrdiff_t o = off[k];                                                    \
         const __m512 b0 = _mm512_loadu_ps(bp + k * NR);                                \
-        const __m512 b1 = NP > 1 ? _mm512_loadu_ps(bp + bs + k * NR) : b0;             \
+        const __m512 b1 = (NP) > 1 ? _mm512_loadu_ps(bp + bs + k * NR) : b0;             \
         TILE8_ROW(0, NP);                                                              \
         TILE8_ROW(1, NP);                                                              \
         TILE8_ROW(2, NP);                                                              \
@@ -709,7 +709,7 @@ static void wino_dout_tile(int w512, float *U, const float *src, size_t rs, size
     for (size_t i = 0; i < mr; i++) {                                                  \
         float *d = c + i * ldc;                                                        \
         _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), acc[i]));                \
-        if (NP > 1)                                                                    \
+        if ((NP) > 1)                                                                    \
             _mm512_storeu_ps(d + NR, _mm512_add_ps(_mm512_loadu_ps(d + NR), acc1[i])); \
     }
 
