@@ -89,6 +89,10 @@ static void gradcheck(const net *nc)
 {
     db_model m;
     build(&m, nc, 1, 3);
+    if (strcmp(nc->name, "batchnorm-winograd") == 0 &&
+        strcmp(conv2d_kernels(), "direct-avx2+winograd") == 0)
+        ck_assert_msg(conv2d_is_winograd(&m.L[0].conv), "%s: the conv is not on Winograd",
+                      nc->name);
     uint8_t labels[64];
     labels_of(labels, nc);
     db_rng saved[DB_ARCH_MAX];
@@ -137,6 +141,10 @@ static const net grad_nets[] = {
     /* batchnorm per channel after a conv and per unit after a dense layer */
     { "batchnorm", 2, 6, 6, 3, 8, 7,
       { CONV(3, 3, 1), BN, SIGM, DENSE(5), BN, SIGM, DENSE(3) } },
+    /* a 5x5 conv of 6 channels with 8x8 outputs, under a batchnorm: where
+     * the direct kernels run, its weight gradient is Winograd's (not from
+     * a pool's gradient), and its input gradient too */
+    { "batchnorm-winograd", 6, 8, 8, 3, 3, 4, { CONV(4, 5, 2), BN, SIGM, DENSE(3) } },
     /* batchnorm's input gradient through a layer below it */
     { "batchnorm-deep", 1, 5, 5, 3, 6, 6,
       { CONV(2, 3, 0), SIGM, CONV(3, 3, 1), BN, SIGM, DENSE(3) } },
