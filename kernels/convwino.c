@@ -397,13 +397,13 @@ wino_output16(float *out, const float *M, const float *bias, const int32_t *ids,
 }
 
 /* Two tiles of six rows each over the same columns bp: rows ra to c,
- * rows rb to cb (mra, mrb rows stored; = or += when add): twelve
- * independent FMA chains, each column vector feeding twelve FMAs.  Every
- * output is the same chain as tile6x16's. */
+ * rows rb to cb (mra, mrb rows stored): twelve independent FMA chains,
+ * each column vector feeding twelve FMAs.  Every output is the same chain
+ * as tile6x16's. */
 AVX512_TARGET static void tile12x16_avx512(size_t kc, const float *const ra[MR],
                                            const float *const rb[MR], const int32_t *off,
                                            const float *bp, float *c, float *cb, size_t ldc,
-                                           size_t mra, size_t mrb, size_t jn, int add)
+                                           size_t mra, size_t mrb, size_t jn)
 {
     TILE_START(cols_avx512, r, ra, c);
     TILE_START(cols_avx512, s, rb, d);
@@ -414,8 +414,8 @@ AVX512_TARGET static void tile12x16_avx512(size_t kc, const float *const ra[MR],
         FMA_ROWS6(cols_avx512, s, o, d, b);
     }
     const cols_avx512 acc[MR] = { c0, c1, c2, c3, c4, c5 }, acc1[MR] = { d0, d1, d2, d3, d4, d5 };
-    tile_store_avx512(acc, c, ldc, mra, jn, NULL, 0, add, 0);
-    tile_store_avx512(acc1, cb, ldc, mrb, jn, NULL, 0, add, 0);
+    tile_store_avx512(acc, c, ldc, mra, jn, NULL, 0, 0, 0);
+    tile_store_avx512(acc1, cb, ldc, mrb, jn, NULL, 0, 0, 0);
 }
 #endif
 
@@ -436,7 +436,7 @@ static void wino_products(float *M, const float *u, const float *V, const int32_
             for (size_t i = 0; i < 2 * MR; i++)
                 r[i] = vx + (r0 + i) * WX * Cip;
             tile12x16_avx512(Ci, r, r + MR, off, bp, M + (r0 * WX + x) * NR,
-                             M + ((r0 + MR) * WX + x) * NR, WX * NR, MR, MR, NR, 0);
+                             M + ((r0 + MR) * WX + x) * NR, WX * NR, MR, MR, NR);
         }
 #endif
         for (; r0 < nrows; r0 += MR) {
