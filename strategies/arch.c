@@ -37,6 +37,27 @@ const char *db_dropout_mode_name(int mode)
     return mode >= 0 && mode < DROPOUT_NMODES ? mode_names[mode] : "?";
 }
 
+int db_dropout_mode_wscales(int mode)
+{
+    return mode == DROPOUT_ELEMENT || mode == DROPOUT_CHANNEL || mode == DROPOUT_POSITION;
+}
+
+int db_arch_set_wscale(db_arch *a, const char *what, db_err *e)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        db_layer *l = &a->layers[i];
+        if (l->type != DB_LAYER_DROPOUT)
+            continue;
+        if (!db_dropout_mode_wscales(l->mode))
+            return db_fail(e, "%s: \"dropout_scaling\": \"weight\" is for element, "
+                           "channel and position dropout; layer %zu (site %s) is %s "
+                           "dropout", what, i, db_site_name(l->site),
+                           db_dropout_mode_name(l->mode));
+        l->wscale = 1;
+    }
+    return 0;
+}
+
 int db_arch_push(db_arch *a, const db_layer *l, db_err *e)
 {
     if (a->n >= DB_ARCH_MAX)
@@ -46,14 +67,14 @@ int db_arch_push(db_arch *a, const db_layer *l, db_err *e)
 }
 
 /* Which keys each layer type accepts (besides "type"). */
-static const char *const allowed_keys[DB_LAYER_NTYPES][5] = {
+static const char *const allowed_keys[DB_LAYER_NTYPES][6] = {
     [DB_LAYER_CONV] = { "filters", "kernel", "stride", "pad", NULL },
     [DB_LAYER_RELU] = { NULL },
     [DB_LAYER_MAXPOOL] = { "kernel", "stride", "pad", NULL },
     [DB_LAYER_DENSE] = { "units", NULL },
     [DB_LAYER_EMBEDDING] = { "vocab", "dim", NULL },
     [DB_LAYER_GRU] = { "hidden", "num_layers", "sequence", NULL },
-    [DB_LAYER_DROPOUT] = { "rate", "mode", "site", "block", NULL },
+    [DB_LAYER_DROPOUT] = { "rate", "mode", "site", "block", "scaling", NULL },
     [DB_LAYER_SIGMOID] = { NULL },
     [DB_LAYER_BATCHNORM] = { NULL },
 };
@@ -188,6 +209,19 @@ static int layer_dropout(db_layer *l, const cJSON *o, const char *what, size_t i
                        "has a block size", what, idx);
     if (bk && get_size(&l->block, o, "block", -1, 1, what, idx, e))
         return -1;
+    /* inverted (the default) or the papers' weight scaling */
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "scaling");
+    if (sc) {
+        if (!cJSON_IsString(sc) || (strcmp(sc->valuestring, "inverted") != 0 &&
+                                    strcmp(sc->valuestring, "weight") != 0))
+            return db_fail(e, "%s: model[%zu].scaling: expected \"inverted\" or "
+                           "\"weight\"", what, idx);
+        l->wscale = strcmp(sc->valuestring, "weight") == 0;
+        if (l->wscale && !db_dropout_mode_wscales(l->mode))
+            return db_fail(e, "%s: model[%zu].scaling: \"weight\" is for element, "
+                           "channel and position dropout, not %s", what, idx,
+                           db_dropout_mode_name(l->mode));
+    }
     l->site = DB_SITE_USER;
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "site");
     if (s) {
@@ -302,6 +336,8 @@ cJSON *db_arch_to_json(const db_arch *a)
             ok &= cJSON_AddStringToObject(o, "site", db_site_name(l->site)) != NULL;
             if (l->mode == DROPOUT_DROPBLOCK) /* absent otherwise: older ids stay */
                 ok &= cJSON_AddNumberToObject(o, "block", (double)l->block) != NULL;
+            if (l->wscale) /* absent for inverted dropout: older ids stay */
+                ok &= cJSON_AddStringToObject(o, "scaling", "weight") != NULL;
             break;
         default:
             break;

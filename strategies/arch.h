@@ -67,6 +67,12 @@ typedef struct db_layer {
                           rows past each length, instead of the final state */
     size_t block;      /* dropout of mode dropblock: the block size (>= 1);
                           0 for every other mode */
+    int wscale;        /* dropout of mode element, channel or position: 1 for
+                          the papers' weight scaling (training keeps a unit
+                          as it is, evaluation scales every unit by 1 - rate;
+                          "scaling": "weight"), 0 for inverted dropout (kept
+                          units scaled by 1 / (1 - rate), evaluation the
+                          identity), the default */
 } db_layer;
 
 typedef struct db_arch {
@@ -77,6 +83,14 @@ typedef struct db_arch {
 const char *db_layer_type_name(int type);
 const char *db_site_name(int site);
 const char *db_dropout_mode_name(int mode);
+/* 1 when a dropout of this mode may use weight scaling (db_layer.wscale):
+ * the Bernoulli modes whose mask multiplies the activations, element,
+ * channel and position. */
+int db_dropout_mode_wscales(int mode);
+/* Weight scaling on every dropout layer of a (the run config's
+ * "dropout_scaling": "weight", docs/REPRO.md); an error naming what and the
+ * first layer whose mode has no such form. */
+int db_arch_set_wscale(db_arch *a, const char *what, db_err *e);
 
 /* Parses a JSON array of layer objects, e.g.
  *   [{"type": "conv", "filters": 32, "kernel": 5, "pad": 2}, {"type": "relu"},

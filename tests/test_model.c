@@ -25,6 +25,12 @@ typedef struct net_case {
 /* dropout between a conv's ReLU and its pool (the conv and spatial sites) */
 #define CDROP(p) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_ELEMENT, .site = DB_SITE_CONV }
 #define SDROP(p) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_CHANNEL, .site = DB_SITE_CONV }
+/* the same with the papers' weight scaling (no 1 / (1 - rate) in training,
+ * 1 - rate at evaluation) */
+#define CDROPW(p) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_ELEMENT, \
+                    .site = DB_SITE_CONV, .wscale = 1 }
+#define SDROPW(p) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_CHANNEL, \
+                    .site = DB_SITE_CONV, .wscale = 1 }
 
 static const net_case nets[] = {
     /* dropout between the ReLU and the pool joins the group: element-wise
@@ -34,6 +40,11 @@ static const net_case nets[] = {
      * per example: chunks of 12 of 16 */
     { "conv-dropout", 3, 16, 16, 4, 16, 9,
       { CONV(16, 5, 2), RELU, CDROP(0.3), POOL(2, 2, 0), CONV(8, 3, 1), RELU, SDROP(0.4),
+        POOL(3, 2, 1), DENSE(4) } },
+    /* the same with weight scaling: the first conv's pooled weight
+     * gradient unscaled, the evaluation's outputs times 1 - rate */
+    { "conv-dropout-wscale", 3, 16, 16, 4, 16, 9,
+      { CONV(16, 5, 2), RELU, CDROPW(0.3), POOL(2, 2, 0), CONV(8, 3, 1), RELU, SDROPW(0.4),
         POOL(3, 2, 1), DENSE(4) } },
     /* CIFAR-like: the first conv's weight gradient from its pool's (3
      * channels x 5 rows), the second conv paired and with an input
@@ -154,6 +165,17 @@ static void check_net(const net_case *nc, size_t threads)
             }
         }
     }
+    /* evaluation: the dropouts the identity (or times 1 - rate), the
+     * same bits grouped or not */
+    size_t cg = 0, cu = 0;
+    double lg = db_model_forward(&g, nc->B, labels, 0, &cg);
+    double lu = db_model_forward(&u, nc->B, labels, 0, &cu);
+    ck_assert_msg(lg == lu, "%s: evaluation loss %.17g grouped, %.17g not", nc->name, lg, lu);
+    for (size_t i = 0; i < g.nl; i++)
+        ck_assert_msg(memcmp(g.L[i].out, u.L[i].out, nc->B * g.L[i].out_size * sizeof(float)) ==
+                          0,
+                      "%s on %zu threads: evaluation, layer %zu output differs", nc->name,
+                      threads, i);
     db_model_free(&g);
     db_model_free(&u);
 }

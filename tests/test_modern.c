@@ -36,6 +36,9 @@
 #define POOL(k, s, p) { .type = DB_LAYER_MAXPOOL, .kernel = (k), .stride = (s), .pad = (p) }
 #define DENSE(u) { .type = DB_LAYER_DENSE, .units = (u) }
 #define DROPM(p, m) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = (m), .site = DB_SITE_USER }
+/* the papers' weight scaling (db_layer.wscale) */
+#define DROPW(p, m) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = (m), .site = DB_SITE_USER, \
+                      .wscale = 1 }
 #define DROPB(p, b) { .type = DB_LAYER_DROPOUT, .rate = (p), .mode = DROPOUT_DROPBLOCK, \
                       .site = DB_SITE_USER, .block = (b) }
 
@@ -157,6 +160,13 @@ static const net grad_nets[] = {
         DROPM(0.25, DROPOUT_DROPCONNECT), DENSE(3) } },
     { "dropblock", 2, 6, 6, 3, 6, 5,
       { CONV(3, 3, 1), SIGM, DROPB(0.3, 3), CONV(2, 3, 1), DENSE(3) } },
+    /* weight scaling: kept units unscaled, element-wise on dense layers
+     * and channel-wise on a conv map */
+    { "weight-scaling", 1, 4, 4, 3, 8, 7,
+      { DENSE(6), SIGM, DROPW(0.3, DROPOUT_ELEMENT), DENSE(5), SIGM,
+        DROPW(0.5, DROPOUT_ELEMENT), DENSE(3) } },
+    { "weight-scaling-channel", 2, 6, 6, 3, 6, 4,
+      { CONV(3, 3, 1), SIGM, DROPW(0.25, DROPOUT_CHANNEL), DENSE(3) } },
     /* all of it together, with batchnorm after the dropouts (Li et al.'s
      * variance shift case) */
     { "mixed", 2, 6, 6, 3, 8, 10,
@@ -499,6 +509,58 @@ START_TEST(gaussian_mode_in_the_model)
     db_model_forward(&m, nc.B, labels, 0, &c);
     ck_assert(memcmp(m.L[0].out, m.input, N * sizeof(float)) == 0);
     db_model_free(&m);
+}
+END_TEST
+
+/* Weight scaling in the model (the papers' dropout): training keeps a unit
+ * as it is (out = in where the mask keeps it, 0 elsewhere, no 1 / (1 -
+ * rate)), about rate of the units dropped, and from the same seed the same
+ * mask as inverted dropout, whose output is this one times 1 / (1 - rate);
+ * evaluation multiplies every unit by 1 - rate, the mean of the training
+ * outputs.  Element-wise and channel-wise. */
+START_TEST(weight_scaling_mode_in_the_model)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        const int dm = mode ? DROPOUT_CHANNEL : DROPOUT_ELEMENT;
+        const float rate = mode ? 0.4f : 0.25f;
+        const net ws = { "ws", 4, 8, 8, 3, 64, 3, { DROPW(rate, dm), DENSE(4), DENSE(3) } };
+        const net inv = { "inv", 4, 8, 8, 3, 64, 3, { DROPM(rate, dm), DENSE(4), DENSE(3) } };
+        db_model m, n;
+        build(&m, &ws, 2, 13);
+        build(&n, &inv, 2, 13);
+        uint8_t labels[64];
+        labels_of(labels, &ws);
+        const size_t N = ws.B * m.L[0].out_size, G = ws.B * m.L[0].drop_g;
+        const size_t S = m.L[0].drop_s;
+        ck_assert_uint_eq(S, mode ? 64 : 1);
+        for (size_t k = 0; k < N; k++)
+            m.input[k] = n.input[k] = 1.5f + (float)(k % 5);
+        size_t c = 0;
+        db_model_forward(&m, ws.B, labels, 1, &c);
+        db_model_forward(&n, ws.B, labels, 1, &c);
+        ck_assert(memcmp(m.L[0].mask, n.L[0].mask, G) == 0);
+        size_t dropped = 0;
+        double mean = 0;
+        for (size_t k = 0; k < N; k++) {
+            const int kept = m.L[0].mask[k / S];
+            ck_assert(m.L[0].out[k] == (kept ? m.input[k] : 0.0f));
+            ck_assert(n.L[0].out[k] == (kept ? m.input[k] * (1.0f / (1.0f - rate)) : 0.0f));
+            mean += m.L[0].out[k] / m.input[k];
+        }
+        for (size_t g = 0; g < G; g++)
+            dropped += !m.L[0].mask[g];
+        near_rate(mode ? "channel drop rate" : "element drop rate", (double)dropped / (double)G,
+                  rate, (double)G);
+        /* the training outputs' mean is 1 - rate of the input, as evaluation's */
+        near_rate("mean kept fraction", mean / (double)N, 1.0 - rate, (double)G);
+        db_model_forward(&m, ws.B, labels, 0, &c);
+        for (size_t k = 0; k < N; k++)
+            ck_assert(m.L[0].out[k] == m.input[k] * (1.0f - rate));
+        db_model_forward(&n, ws.B, labels, 0, &c);
+        ck_assert(memcmp(n.L[0].out, n.input, N * sizeof(float)) == 0);
+        db_model_free(&m);
+        db_model_free(&n);
+    }
 }
 END_TEST
 
@@ -1127,6 +1189,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, batchnorm_keeps_the_initial_weights);
     tcase_add_test(t, checkpoint_restores_running_statistics);
     tcase_add_test(t, gaussian_mode_in_the_model);
+    tcase_add_test(t, weight_scaling_mode_in_the_model);
     tcase_add_test(t, dropconnect_mode_in_the_model);
     tcase_add_test(t, dropblock_mode_in_the_model);
     tcase_add_test(t, monte_carlo_pass);

@@ -327,6 +327,54 @@ START_TEST(retain_is_recorded_as_rates)
 }
 END_TEST
 
+/* "dropout_scaling": "weight" puts the papers' weight scaling on every site
+ * the strategy placed, recorded per layer in the canonical model (which
+ * reads back to the same id); "inverted" is the default and changes no id. */
+START_TEST(dropout_scaling_is_recorded)
+{
+    static const char *const tails[3] = {
+        "\"strategy\": \"hinton\", \"train\": {\"batch\": 10, \"epochs\": 1, \"lr\": 1}}",
+        "\"strategy\": \"hinton\", \"dropout_scaling\": \"inverted\", \"train\": {\"batch\": "
+        "10, \"epochs\": 1, \"lr\": 1}}",
+        "\"strategy\": \"hinton\", \"dropout_scaling\": \"weight\", \"train\": {\"batch\": 10, "
+        "\"epochs\": 1, \"lr\": 1}}",
+    };
+    char ids[3][17];
+    for (int k = 0; k < 3; k++) {
+        char text[2048];
+        snprintf(text, sizeof text, "%s%s", MLP_HEAD, tails[k]);
+        cJSON *cfg = NULL;
+        db_err e;
+        ck_assert_msg(resolve_file(write_config(text), NULL, &cfg, ids[k], &e) == 0, "%s",
+                      e.msg);
+        size_t drops = 0, weight = 0;
+        const cJSON *l;
+        cJSON_ArrayForEach(l, cJSON_GetObjectItem(cfg, "model")) {
+            const cJSON *sc = cJSON_GetObjectItem(l, "scaling");
+            drops += strcmp(cJSON_GetObjectItem(l, "type")->valuestring, "dropout") == 0;
+            weight += sc && strcmp(sc->valuestring, "weight") == 0;
+            ck_assert(!sc || k == 2);
+        }
+        ck_assert_uint_eq(drops, 2); /* input and hidden */
+        ck_assert_uint_eq(weight, k == 2 ? 2 : 0);
+        run_config *rc = calloc(1, sizeof *rc);
+        ck_assert_msg(run_config_from_canonical(rc, cfg, &e) == 0, "%s", e.msg);
+        for (size_t i = 0; i < rc->arch.n; i++)
+            if (rc->arch.layers[i].type == DB_LAYER_DROPOUT)
+                ck_assert_int_eq(rc->arch.layers[i].wscale, k == 2);
+        cJSON *again = run_config_to_json(rc);
+        char id2[17];
+        ck_assert(again && run_config_id(id2, again, &e) == 0);
+        ck_assert_str_eq(ids[k], id2);
+        cJSON_Delete(again);
+        free(rc);
+        cJSON_Delete(cfg);
+    }
+    ck_assert_str_eq(ids[0], ids[1]);
+    ck_assert_str_ne(ids[0], ids[2]);
+}
+END_TEST
+
 /* Bad recipe input: an error naming the file and the field. */
 START_TEST(bad_recipe_fields)
 {
@@ -358,6 +406,10 @@ START_TEST(bad_recipe_fields)
           "\"epochs\": 1, \"lr\": 1}}", "test_error_pct" },
         { "\"note\": \"two\\nlines\", \"train\": {\"batch\": 10, \"epochs\": 1, \"lr\": 1}}",
           "\"note\"" },
+        { "\"dropout_scaling\": \"test\", \"train\": {\"batch\": 10, \"epochs\": 1, "
+          "\"lr\": 1}}", "\"dropout_scaling\" must be" },
+        { "\"strategy\": \"gaussian\", \"dropout_scaling\": \"weight\", \"train\": {\"batch\": "
+          "10, \"epochs\": 1, \"lr\": 1}}", "is gaussian dropout" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[2048];
@@ -389,6 +441,7 @@ START_TEST(repro_presets)
         { "srivastava2014-mnist-short-nomaxnorm", "hinton", 1.25 },
         { "srivastava2014-mnist-nomaxnorm", "hinton", 1.25 },
         { "srivastava2014-mnist-deepnet", "hinton", 1.05 },
+        { "srivastava2014-mnist-deepnet-code", "hinton", 1.05 },
         { "srivastava2014-cifar10", "none", 15.60 },
         { "srivastava2014-cifar10-small", "dense", 14.32 },
         { "srivastava2014-cifar10-small", "srivastava", 12.61 },
@@ -708,6 +761,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, sigmoid_gradient_check);
     tcase_add_test(tc, normal_init_statistics);
     tcase_add_test(tc, retain_is_recorded_as_rates);
+    tcase_add_test(tc, dropout_scaling_is_recorded);
     tcase_add_test(tc, bad_recipe_fields);
     tcase_add_test(tc, repro_presets);
     tcase_add_test(tc, suite_runs_unchanged);

@@ -21,7 +21,7 @@ static void report_usage(FILE *f)
           "[--baseline STRATEGY]\n"
           "                        [--output FILE] [--plots OUTDIR]\n"
           "                        [--title TEXT] [--append FILE]\n"
-          "                        [--reproductions DIR]\n"
+          "                        [--reproductions DIR]...\n"
           "  Aggregates the result files (*.json) of DIR: final test error per\n"
           "  strategy and task (mean ± std over seeds), paired differences\n"
           "  against the baseline (default none) with 95% confidence intervals,\n"
@@ -31,7 +31,8 @@ static void report_usage(FILE *f)
           "  then shows them (Markdown: linked relative to --output's folder).\n"
           "  --title sets the heading; --append adds FILE's text at the end.\n"
           "  --reproductions adds a section with DIR's runs of presets that\n"
-          "  record a paper's figure (configs/repro/), each beside the figure.\n"
+          "  record a paper's figure (configs/repro/), each beside the figure;\n"
+          "  given again (up to 8 times), the runs of every DIR.\n"
           "  Nothing in the output depends on the time or the machine: the\n"
           "  same files give the same report, byte for byte.\n",
           f);
@@ -72,9 +73,13 @@ static int write_report(const report_set *set, const report_table *t,
 }
 
 /* The options of `dropbench report`. */
+enum { REPORT_MAX_REPRO_DIRS = 8 };
+
 typedef struct report_args {
     enum report_format fmt;
-    const char *baseline, *output, *plots, *title, *append, *repro_dir;
+    const char *baseline, *output, *plots, *title, *append;
+    const char *repro_dirs[REPORT_MAX_REPRO_DIRS];
+    size_t nrepro;
     int baseline_given;
 } report_args;
 
@@ -111,7 +116,14 @@ static int report_parse_args(report_args *a, int argc, char **argv)
         case 'p': a->plots = optarg; break;
         case 't': a->title = optarg; break;
         case 'a': a->append = optarg; break;
-        case 'r': a->repro_dir = optarg; break;
+        case 'r':
+            if (a->nrepro == REPORT_MAX_REPRO_DIRS) {
+                fprintf(stderr, "dropbench report: --reproductions: at most %d folders\n",
+                        REPORT_MAX_REPRO_DIRS);
+                return 2;
+            }
+            a->repro_dirs[a->nrepro++] = optarg;
+            break;
         case 'h': report_usage(stdout); return 0;
         default: return 2; /* cli_getopt said why */
         }
@@ -206,11 +218,13 @@ static int report_add_sections(report_parts *p, const report_set *set,
         rc = 1;
     }
     p->doc.xc = &p->xc;
-    if (rc == 0 && a->repro_dir) {
-        if (report_load(&p->rset, a->repro_dir, &e) != 0) {
+    for (size_t i = 0; rc == 0 && i < a->nrepro; i++)
+        if (report_load(&p->rset, a->repro_dirs[i], &e) != 0) {
             fprintf(stderr, "dropbench report: --reproductions: %s\n", e.msg);
             rc = 1;
-        } else if (report_repro_make(&p->rset, &p->repro) != 0) {
+        }
+    if (rc == 0 && a->nrepro > 0) {
+        if (report_repro_make(&p->rset, &p->repro) != 0) {
             fprintf(stderr, "dropbench report: out of memory\n");
             rc = 1;
         } else {

@@ -273,11 +273,21 @@ static int show_json(cJSON *cfg, const char *id, db_model *m, run_config *r)
     return txt ? 0 : EXIT_FAILURE;
 }
 
+/* 1 when the run's dropout sites use the papers' weight scaling. */
+static int uses_wscale(const run_config *r)
+{
+    for (size_t i = 0; i < r->arch.n; i++)
+        if (r->arch.layers[i].type == DB_LAYER_DROPOUT && r->arch.layers[i].wscale)
+            return 1;
+    return 0;
+}
+
 /* 1 when the config uses any field of the reproduction recipes. */
 static int has_recipe(const run_config *r)
 {
     const run_recipe *x = &r->rx;
     return r->opt.update != DB_UPDATE_PYTORCH || r->opt.max_norm_layers != DB_MAXNORM_ALL ||
+           uses_wscale(r) ||
            x->mom_schedule != DB_MOM_CONSTANT || r->schedule == DB_SCHED_INV ||
            x->init.type != DB_INIT_DEFAULT || x->preprocess[0] || x->retain[0] ||
            x->has_paper || x->note[0];
@@ -343,6 +353,9 @@ static void print_recipe(const run_config *r)
                "set, epsilon %g)\n", x->preprocess, x->gcn_bias, x->zca_epsilon);
     if (x->retain[0])
         printf("  retention p given: %s (drop rates %s)\n", x->retain, r->rate);
+    if (uses_wscale(r))
+        printf("  dropout scaling: weight (training keeps a unit as it is, evaluation "
+               "scales every unit by 1 - rate, as the papers)\n");
     if (x->has_paper) {
         printf("  paper: %s, %g%% test error", x->paper_source, x->paper_pct);
         if (x->paper_errors >= 0)
@@ -386,8 +399,9 @@ static void layer_settings(char *set, size_t n, const db_mlayer *L)
             snprintf(set, n, "rate %.3g dropblock %zu, site %s (#%d)",
                      s->rate, s->block, db_site_name(s->site), L->site_index);
         else
-            snprintf(set, n, "rate %.3g %s, site %s (#%d)", s->rate,
-                     db_dropout_mode_name(s->mode), db_site_name(s->site), L->site_index);
+            snprintf(set, n, "rate %.3g %s%s, site %s (#%d)", s->rate,
+                     db_dropout_mode_name(s->mode), s->wscale ? " wscale" : "",
+                     db_site_name(s->site), L->site_index);
         break;
     default:
         break;

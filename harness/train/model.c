@@ -319,6 +319,13 @@ static int plan_dropout(db_model *m, db_mlayer *L, size_t i, const plan_shape *p
         return rc;
     if (dropout_check_rate(L->spec.rate, e))
         return db_prefix(e, "layer %zu (dropout)", i);
+    if (L->spec.wscale && !db_dropout_mode_wscales(L->spec.mode))
+        return db_fail(e, "layer %zu (dropout, %s mode): weight scaling is for element, "
+                       "channel and position dropout", i, db_dropout_mode_name(L->spec.mode));
+    /* inverted: kept units times 1 / (1 - rate), evaluation the identity;
+     * weight scaling: kept units as they are, evaluation times 1 - rate */
+    L->scale_rate = L->spec.wscale ? 0.0f : (float)L->spec.rate;
+    L->eval_keep = L->spec.wscale ? 1.0f - (float)L->spec.rate : 1.0f;
     L->site_index = (int)m->ndropout++;
     return 0;
 }
@@ -818,13 +825,18 @@ static const float *dense_weights(const db_model *m, const db_mlayer *L)
 static void dropout_rows(const db_mlayer *D, size_t lo, size_t nb, const float *x, int on)
 {
     const size_t os = D->out_size, G = D->drop_g;
-    if (on)
+    if (on) {
         dropout_apply(D->out + lo * os, D->mask + lo * G, x, nb, G, D->drop_s,
-                      (float)D->spec.rate);
-    else {
-        memcpy(D->out + lo * os, x, nb * os * sizeof(float));
-        memset(D->mask + lo * G, 1, nb * G);
+                      D->scale_rate);
+        return;
     }
+    float *o = D->out + lo * os;
+    if (D->eval_keep != 1.0f) /* weight scaling: the expected output */
+        for (size_t k = 0; k < nb * os; k++)
+            o[k] = x[k] * D->eval_keep;
+    else
+        memcpy(o, x, nb * os * sizeof(float));
+    memset(D->mask + lo * G, 1, nb * G);
 }
 
 typedef struct slice_job {
@@ -935,7 +947,7 @@ static void slice_dropout(const slice_job *j, size_t lo, size_t hi)
     }
     if (j->backward)
         dropout_backward_inplace(j->din + lo * os, L->mask + lo * G, nb, G, L->drop_s,
-                                 rate);
+                                 L->scale_rate);
     else /* the caller drew the mask */
         dropout_rows(L, lo, nb, x, j->training && rate > 0.0f);
 }
@@ -1125,7 +1137,7 @@ static void pair_member(void *arg, size_t t, size_t n)
         const float *gp = j->d + lo * ps;
         if (j->D) {
             float *sg = j->D->out + lo * ps;
-            const float sc = 1.0f / (1.0f - (float)j->D->spec.rate);
+            const float sc = 1.0f / (1.0f - j->D->scale_rate);
             for (size_t k = 0; k < (hi - lo) * ps; k++)
                 sg[k] = gp[k] * sc;
             gp = sg;
@@ -1168,7 +1180,7 @@ static void pair_member(void *arg, size_t t, size_t n)
             const db_mlayer *D = j->D;
             double d0 = db_now();
             dropout_backward_inplace(g, D->mask + c0 * D->drop_g, nb, D->drop_g, D->drop_s,
-                                     (float)D->spec.rate);
+                                     D->scale_rate);
             j->dt[t] += db_now() - d0;
         }
         float *din = j->din ? j->din + c0 * is : NULL;

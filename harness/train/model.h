@@ -71,6 +71,13 @@ typedef struct db_mlayer {
     /* dropout's relatives (docs/MODERN.md) */
     float *noise;              /* gaussian mode: (B, G) factors */
     float dbscale;             /* dropblock mode: the batch's scale */
+    float scale_rate;          /* element, channel, position mode: the
+                                  rate the kept units are scaled by,
+                                  1 / (1 - scale_rate): the rate, or 0 with
+                                  weight scaling (spec.wscale) */
+    float eval_keep;           /* those modes: the factor of a pass that
+                                  does not drop (evaluation): 1, or
+                                  1 - rate with weight scaling */
     float *wm;                 /* dropconnect mode: W' of the dense layer
                                   above, (O, In); backward's scratch after */
     int dc_active;             /* dropconnect mode: this pass formed W' */

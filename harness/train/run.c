@@ -166,7 +166,8 @@ static int unknown_task(const char *task, db_err *e)
 static const char *const file_keys[] = { "task", "description", "data", "model",
                                          "strategy", "rate", "train", "seed",
                                          "threads", "retain", "init", "preprocess",
-                                         "paper", "note", "mc_samples", NULL };
+                                         "paper", "note", "mc_samples",
+                                         "dropout_scaling", NULL };
 static const char *const train_keys[] = { "batch", "epochs", "lr", "momentum",
                                           "weight_decay", "max_norm", "clip_norm",
                                           "schedule", "update", "momentum_schedule",
@@ -452,6 +453,13 @@ static int parse_recipe_top(run_config *rc, const cJSON *j, const char *path, db
                        sizeof rc->rx.note - 1);
     if (note)
         snprintf(rc->rx.note, sizeof rc->rx.note, "%s", note);
+    const char *sc = NULL;
+    if (db_json_string(&sc, j, "dropout_scaling", 0, path, e))
+        return -1;
+    if (sc && strcmp(sc, "weight") != 0 && strcmp(sc, "inverted") != 0)
+        return db_fail(e, "%s: \"dropout_scaling\" must be \"inverted\" or \"weight\"",
+                       path);
+    rc->rx.wscale = sc && strcmp(sc, "weight") == 0;
     return 0;
 }
 
@@ -722,6 +730,12 @@ static int request_arch(run_config *rc, const char *strategy, const char *rate,
     if (db_strategy_apply(&rc->arch, &rc->base, apply,
                           nrates > 0 ? rates : NULL, (size_t)(nrates > 0 ? nrates : 0), e))
         return db_prefix(e, "%s (task %s)", path, rc->task);
+    if (rc->rx.wscale) {
+        char what[700];
+        snprintf(what, sizeof what, "%s (strategy %s)", path, rc->strategy);
+        if (db_arch_set_wscale(&rc->arch, what, e))
+            return -1;
+    }
     db_model_input in;
     db_model m;
     if (run_data_input(&in, rc->data, e) || db_model_build(&m, &rc->arch, &in, 1, e))

@@ -52,6 +52,11 @@ typedef struct run_recipe {
     double paper_pct;
     double paper_errors;     /* < 0: null */
     char note[512];          /* one line: what was scaled and why */
+    int wscale;              /* "dropout_scaling": "weight": every dropout
+                                site of the run (after the strategy's
+                                rewrite) uses the papers' weight scaling
+                                (db_layer.wscale); recorded per layer in the
+                                canonical "model" */
 } run_recipe;
 
 typedef struct run_config {
