@@ -688,6 +688,25 @@ START_TEST(test_reproductions)
     ck_assert_ptr_nonnull(strstr(out, "| p-good | hinton | 0 | 1.20 | 120 / 10000 | 1.10 | - | +0.10 |"));
     free(out);
     free(err);
+    /* given twice, the runs of both folders (a preset of its own in a
+     * subfolder, which the first folder's load does not read) */
+    char sub[300], from[600], to[600];
+    snprintf(sub, sizeof sub, "%s/more", g_dir);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    write_paper_result("p-two", "hinton", 0, "complete", 1.30, 1.05, -1);
+    snprintf(from, sizeof from, "%s/p-two.hinton.s0.json", g_dir);
+    snprintf(to, sizeof to, "%s/p-two.hinton.s0.json", sub);
+    ck_assert_int_eq(rename(from, to), 0);
+    char *argv3[] = { "report", g_dir, "--reproductions", g_dir, "--reproductions", sub };
+    ck_assert_int_eq(run_cmd(argv3, 6, &out, &err), 0);
+    ck_assert_ptr_nonnull(strstr(out, "| p-good | hinton | 0 | 1.20 | 120 / 10000 | 1.10 | - | +0.10 |"));
+    ck_assert_ptr_nonnull(strstr(out, "| p-two | hinton | 0 | 1.30 | 130 / 10000 | 1.05 | - | +0.25 |"));
+    free(out);
+    free(err);
+    ck_assert_int_eq(run_cmd(argv1, 4, &out, &err), 0);
+    ck_assert_ptr_null(strstr(out, "p-two"));
+    free(out);
+    free(err);
     char missing[300];
     snprintf(missing, sizeof missing, "%s/nothing-here", g_dir);
     char *argv2[] = { "report", g_dir, "--reproductions", missing };
