@@ -442,6 +442,10 @@ START_TEST(repro_presets)
         { "srivastava2014-mnist-nomaxnorm", "hinton", 1.25 },
         { "srivastava2014-mnist-deepnet", "hinton", 1.05 },
         { "srivastava2014-mnist-deepnet-code", "hinton", 1.05 },
+        { "hinton2012-mnist-short-wscale", "dense", 1.30 },
+        { "hinton2012-mnist-short-relu-wscale", "hinton", 1.10 },
+        { "srivastava2014-mnist-short-wscale", "hinton", 1.06 },
+        { "srivastava2014-mnist-short-nomaxnorm-wscale", "hinton", 1.25 },
         { "srivastava2014-cifar10", "none", 15.60 },
         { "srivastava2014-cifar10-small", "dense", 14.32 },
         { "srivastava2014-cifar10-small", "srivastava", 12.61 },
@@ -487,6 +491,40 @@ START_TEST(repro_presets)
             ck_assert(!cJSON_GetObjectItem(o, new_opt[k]));
         ck_assert_str_eq(cJSON_GetObjectItem(o, "type")->valuestring, "sgd-momentum");
         cJSON_Delete(cfg);
+    }
+}
+END_TEST
+
+/* A "-wscale" preset is its base preset with "dropout_scaling": "weight"
+ * and nothing else changed but its name and prose, so that the pair's runs
+ * differ only by the form of dropout. */
+START_TEST(wscale_presets_differ_only_by_scaling)
+{
+    static const char *const base[] = { "hinton2012-mnist-short", "hinton2012-mnist-short-relu",
+                                        "srivastava2014-mnist-short",
+                                        "srivastava2014-mnist-short-nomaxnorm" };
+    static const char *const prose[] = { "task", "description", "note" };
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
+        char pa[200], pb[200];
+        snprintf(pa, sizeof pa, "configs/repro/%s.json", base[i]);
+        snprintf(pb, sizeof pb, "configs/repro/%s-wscale.json", base[i]);
+        cJSON *a = NULL, *b = NULL;
+        db_err e;
+        ck_assert_msg(db_json_load(&a, pa, &e) == 0, "%s", e.msg);
+        ck_assert_msg(db_json_load(&b, pb, &e) == 0, "%s", e.msg);
+        ck_assert(cJSON_GetObjectItem(a, "dropout_scaling") == NULL);
+        const cJSON *sc = cJSON_GetObjectItem(b, "dropout_scaling");
+        ck_assert_msg(cJSON_IsString(sc) && strcmp(sc->valuestring, "weight") == 0, "%s", pb);
+        cJSON_DeleteItemFromObject(b, "dropout_scaling");
+        const cJSON *tb = cJSON_GetObjectItem(b, "task");
+        ck_assert(cJSON_IsString(tb) && strncmp(tb->valuestring, base[i], strlen(base[i])) == 0);
+        for (size_t k = 0; k < 3; k++) {
+            cJSON_DeleteItemFromObject(a, prose[k]);
+            cJSON_DeleteItemFromObject(b, prose[k]);
+        }
+        ck_assert_msg(cJSON_Compare(a, b, 1), "%s and %s differ beyond the scaling", pa, pb);
+        cJSON_Delete(a);
+        cJSON_Delete(b);
     }
 }
 END_TEST
@@ -762,6 +800,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, normal_init_statistics);
     tcase_add_test(tc, retain_is_recorded_as_rates);
     tcase_add_test(tc, dropout_scaling_is_recorded);
+    tcase_add_test(tc, wscale_presets_differ_only_by_scaling);
     tcase_add_test(tc, bad_recipe_fields);
     tcase_add_test(tc, repro_presets);
     tcase_add_test(tc, suite_runs_unchanged);
