@@ -76,6 +76,7 @@ plot 'curves-mnist-lenet.dat' index 0 using 1:3:4 with filledcurves lc 1 notitle
      'curves-mnist-lenet.dat' index 7 using 1:3:4 with filledcurves lc 8 notitle, \
      'curves-mnist-lenet.dat' index 8 using 1:3:4 with filledcurves lc 9 notitle, \
      'curves-mnist-lenet.dat' index 9 using 1:3:4 with filledcurves lc 10 notitle, \
+     'curves-mnist-lenet.dat' index 10 using 1:3:4 with filledcurves lc 11 notitle, \
      'curves-mnist-lenet.dat' index 0 using 1:2 with linespoints lc 1 lw 2 pt 7 ps 0.6 title 'none', \
      'curves-mnist-lenet.dat' index 1 using 1:2 with linespoints lc 2 lw 2 pt 7 ps 0.6 title 'input', \
      'curves-mnist-lenet.dat' index 2 using 1:2 with linespoints lc 3 lw 2 pt 7 ps 0.6 title 'dense', \
@@ -85,7 +86,8 @@ plot 'curves-mnist-lenet.dat' index 0 using 1:3:4 with filledcurves lc 1 notitle
      'curves-mnist-lenet.dat' index 6 using 1:2 with linespoints lc 7 lw 2 pt 7 ps 0.6 title 'srivastava', \
      'curves-mnist-lenet.dat' index 7 using 1:2 with linespoints lc 8 lw 2 pt 7 ps 0.6 title 'spatial-pool', \
      'curves-mnist-lenet.dat' index 8 using 1:2 with linespoints lc 9 lw 2 pt 7 ps 0.6 title 'gaussian', \
-     'curves-mnist-lenet.dat' index 9 using 1:2 with linespoints lc 10 lw 2 pt 7 ps 0.6 title 'dropconnect'
+     'curves-mnist-lenet.dat' index 9 using 1:2 with linespoints lc 10 lw 2 pt 7 ps 0.6 title 'dropconnect', \
+     'curves-mnist-lenet.dat' index 10 using 1:2 with linespoints lc 11 lw 2 pt 7 ps 0.6 title 'dropblock'
 set terminal pngcairo size 1000,625 enhanced font 'sans,11' background rgb 'white'
 set output 'curves-mnist-lenet.png.tmp'
 replot
@@ -103,7 +105,7 @@ set tics nomirror
 set title 'mnist-lenet: paired difference in final test error against none (mean, 95% interval)' noenhanced
 set xlabel 'strategy minus none (percentage points)'
 set ytics noenhanced
-set yrange [-0.7:8.3]
+set yrange [-0.7:9.3]
 set offsets graph 0.05, graph 0.05, 0, 0
 set arrow from 0, graph 0 to 0, graph 1 nohead dt 2 lc rgb '#888888'
 plot 'forest-mnist-lenet.dat' using 2:1:3:4:ytic(5) with xerrorbars pt 7 ps 1 lw 2 lc rgb '#1f77b4' notitle
