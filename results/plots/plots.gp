@@ -20,10 +20,12 @@ plot 'curves-mnist-mlp.dat' index 0 using 1:3:4 with filledcurves lc 1 notitle, 
      'curves-mnist-mlp.dat' index 1 using 1:3:4 with filledcurves lc 2 notitle, \
      'curves-mnist-mlp.dat' index 2 using 1:3:4 with filledcurves lc 3 notitle, \
      'curves-mnist-mlp.dat' index 3 using 1:3:4 with filledcurves lc 4 notitle, \
+     'curves-mnist-mlp.dat' index 4 using 1:3:4 with filledcurves lc 5 notitle, \
      'curves-mnist-mlp.dat' index 0 using 1:2 with linespoints lc 1 lw 2 pt 7 ps 0.6 title 'none', \
-     'curves-mnist-mlp.dat' index 1 using 1:2 with linespoints lc 2 lw 2 pt 7 ps 0.6 title 'input', \
-     'curves-mnist-mlp.dat' index 2 using 1:2 with linespoints lc 3 lw 2 pt 7 ps 0.6 title 'dense', \
-     'curves-mnist-mlp.dat' index 3 using 1:2 with linespoints lc 4 lw 2 pt 7 ps 0.6 title 'hinton'
+     'curves-mnist-mlp.dat' index 1 using 1:2 with linespoints lc 2 lw 2 pt 7 ps 0.6 title 'none mc=20', \
+     'curves-mnist-mlp.dat' index 2 using 1:2 with linespoints lc 3 lw 2 pt 7 ps 0.6 title 'input', \
+     'curves-mnist-mlp.dat' index 3 using 1:2 with linespoints lc 4 lw 2 pt 7 ps 0.6 title 'dense', \
+     'curves-mnist-mlp.dat' index 4 using 1:2 with linespoints lc 5 lw 2 pt 7 ps 0.6 title 'hinton'
 set terminal pngcairo size 1000,625 enhanced font 'sans,11' background rgb 'white'
 set output 'curves-mnist-mlp.png.tmp'
 replot
