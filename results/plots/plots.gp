@@ -23,13 +23,17 @@ plot 'curves-mnist-mlp.dat' index 0 using 1:3:4 with filledcurves lc 1 notitle, 
      'curves-mnist-mlp.dat' index 4 using 1:3:4 with filledcurves lc 5 notitle, \
      'curves-mnist-mlp.dat' index 5 using 1:3:4 with filledcurves lc 6 notitle, \
      'curves-mnist-mlp.dat' index 6 using 1:3:4 with filledcurves lc 7 notitle, \
+     'curves-mnist-mlp.dat' index 7 using 1:3:4 with filledcurves lc 8 notitle, \
+     'curves-mnist-mlp.dat' index 8 using 1:3:4 with filledcurves lc 9 notitle, \
      'curves-mnist-mlp.dat' index 0 using 1:2 with linespoints lc 1 lw 2 pt 7 ps 0.6 title 'none', \
      'curves-mnist-mlp.dat' index 1 using 1:2 with linespoints lc 2 lw 2 pt 7 ps 0.6 title 'none mc=20', \
      'curves-mnist-mlp.dat' index 2 using 1:2 with linespoints lc 3 lw 2 pt 7 ps 0.6 title 'input', \
      'curves-mnist-mlp.dat' index 3 using 1:2 with linespoints lc 4 lw 2 pt 7 ps 0.6 title 'dense', \
      'curves-mnist-mlp.dat' index 4 using 1:2 with linespoints lc 5 lw 2 pt 7 ps 0.6 title 'dense mc=20', \
      'curves-mnist-mlp.dat' index 5 using 1:2 with linespoints lc 6 lw 2 pt 7 ps 0.6 title 'hinton', \
-     'curves-mnist-mlp.dat' index 6 using 1:2 with linespoints lc 7 lw 2 pt 7 ps 0.6 title 'hinton mc=20'
+     'curves-mnist-mlp.dat' index 6 using 1:2 with linespoints lc 7 lw 2 pt 7 ps 0.6 title 'hinton mc=20', \
+     'curves-mnist-mlp.dat' index 7 using 1:2 with linespoints lc 8 lw 2 pt 7 ps 0.6 title 'gaussian mc=20', \
+     'curves-mnist-mlp.dat' index 8 using 1:2 with linespoints lc 9 lw 2 pt 7 ps 0.6 title 'dropconnect mc=20'
 set terminal pngcairo size 1000,625 enhanced font 'sans,11' background rgb 'white'
 set output 'curves-mnist-mlp.png.tmp'
 replot
@@ -47,7 +51,7 @@ set tics nomirror
 set title 'mnist-mlp: paired difference in final test error against none (mean, 95% interval)' noenhanced
 set xlabel 'strategy minus none (percentage points)'
 set ytics noenhanced
-set yrange [-0.7:4.3]
+set yrange [-0.7:6.3]
 set offsets graph 0.05, graph 0.05, 0, 0
 set arrow from 0, graph 0 to 0, graph 1 nohead dt 2 lc rgb '#888888'
 plot 'forest-mnist-mlp.dat' using 2:1:3:4:ytic(5) with xerrorbars pt 7 ps 1 lw 2 lc rgb '#1f77b4' notitle
