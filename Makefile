@@ -254,10 +254,13 @@ estimate-check: $(BUILD)/dropbench
 	scripts/estimate-check $(BUILD)
 
 # Dropout's training-time overhead per suite strategy on a quiet machine
-# (refuses to run beside a sweep): results/overhead/table.md.
+# (refuses to run beside a sweep): results/overhead/table.md; the modern
+# sweep's tasks (docs/MODERN.md): results/overhead-modern/table.md.
 overhead:
 	$(MAKE) dropbench
 	scripts/overhead
+	scripts/overhead --sweeps suite-v1,placements-16,modern --tasks mnist-mlp,mnist-lenet,cifar-bn \
+	  --out results/overhead-modern
 
 # The HTML report of the fixture rendered by headless Chromium (skipped with a
 # message where chromium is absent; scripts/deps browser installs it).
