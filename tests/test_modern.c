@@ -945,6 +945,29 @@ static double num_at(const cJSON *r, const char *a, const char *b, const char *c
     return x->valuedouble;
 }
 
+/* The Markdown report of the result folders a and b (b may be NULL), as
+ * `dropbench report a b` writes it; the caller frees it. */
+static char *report_md(const char *a, const char *b)
+{
+    report_set set;
+    memset(&set, 0, sizeof set);
+    report_table t;
+    db_err e;
+    ck_assert_msg(report_load(&set, a, &e) == 0, "%s", e.msg);
+    if (b)
+        ck_assert_msg(report_load(&set, b, &e) == 0, "%s", e.msg);
+    ck_assert_msg(report_aggregate(&set, "none", &t, &e) == 0, "%s", e.msg);
+    char *doc = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&doc, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(report_write(f, &set, &t, REPORT_MD, NULL, &e) == 0, "%s", e.msg);
+    fclose(f);
+    report_table_free(&t);
+    report_set_free(&set);
+    return doc;
+}
+
 /* T = 1 with dropout off (rate 0, and no dropout at all) is the
  * deterministic evaluation, bit for bit; with dropout on the samples
  * differ, and the training (the epochs' numbers) is the run's without
@@ -1002,18 +1025,7 @@ START_TEST(mc_one_sample_without_dropout_is_deterministic)
               num_at(with, "calibration", "deterministic", "nll"));
     /* the report's calibration table: the run's numbers, only the run with
      * a calibration; no table for results without one */
-    report_set set;
-    memset(&set, 0, sizeof set);
-    report_table t;
-    db_err e;
-    ck_assert_msg(report_load(&set, with_dir, &e) == 0, "%s", e.msg);
-    ck_assert_msg(report_aggregate(&set, "none", &t, &e) == 0, "%s", e.msg);
-    char *doc = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&doc, &len);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_msg(report_write(f, &set, &t, REPORT_MD, NULL, &e) == 0, "%s", e.msg);
-    fclose(f);
+    char *doc = report_md(with_dir, NULL);
     char want[256];
     snprintf(want, sizeof want, "| mnist-mlp | hinton | default | 3 | 1 | %.2f | %.2f | %.4f | "
              "%.4f | %.4f | %.4f |",
@@ -1025,19 +1037,9 @@ START_TEST(mc_one_sample_without_dropout_is_deterministic)
              num_at(with, "calibration", "mc", "ece"));
     ck_assert_msg(strstr(doc, want) != NULL, "no \"%s\" in:\n%s", want, doc);
     free(doc);
-    report_table_free(&t);
-    report_set_free(&set);
-    memset(&set, 0, sizeof set);
-    ck_assert_msg(report_load(&set, last_dir, &e) == 0, "%s", e.msg);
-    ck_assert_msg(report_aggregate(&set, "none", &t, &e) == 0, "%s", e.msg);
-    f = open_memstream(&doc, &len);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_msg(report_write(f, &set, &t, REPORT_MD, NULL, &e) == 0, "%s", e.msg);
-    fclose(f);
+    doc = report_md(last_dir, NULL);
     ck_assert_ptr_null(strstr(doc, "Calibration"));
     free(doc);
-    report_table_free(&t);
-    report_set_free(&set);
     /* both in one report (the suite's runs beside the modern sweep's): the
      * same seed with and without the passes are two rows, not one result
      * replacing the other, whichever file is newer */
@@ -1045,14 +1047,7 @@ START_TEST(mc_one_sample_without_dropout_is_deterministic)
         char cmd[1000];
         snprintf(cmd, sizeof cmd, "touch %s/*.json", newer ? last_dir : with_dir);
         ck_assert(system(cmd) == 0);
-        memset(&set, 0, sizeof set);
-        ck_assert_msg(report_load(&set, with_dir, &e) == 0, "%s", e.msg);
-        ck_assert_msg(report_load(&set, last_dir, &e) == 0, "%s", e.msg);
-        ck_assert_msg(report_aggregate(&set, "none", &t, &e) == 0, "%s", e.msg);
-        f = open_memstream(&doc, &len);
-        ck_assert_ptr_nonnull(f);
-        ck_assert_msg(report_write(f, &set, &t, REPORT_MD, NULL, &e) == 0, "%s", e.msg);
-        fclose(f);
+        doc = report_md(with_dir, last_dir);
         char want2[300]; /* the row's setting joins its rates */
         snprintf(want2, sizeof want2, "| mnist-mlp | hinton | default, mc=3 |%s",
                  want + strlen("| mnist-mlp | hinton | default |"));
@@ -1061,8 +1056,6 @@ START_TEST(mc_one_sample_without_dropout_is_deterministic)
                       strstr(doc, "| hinton | default | - |"), "two rows wanted:\n%s", doc);
         ck_assert_ptr_null(strstr(doc, "using the newer"));
         free(doc);
-        report_table_free(&t);
-        report_set_free(&set);
     }
     cJSON_Delete(with);
     cJSON_Delete(without);
@@ -1109,18 +1102,7 @@ START_TEST(modern_tasks_run)
             ck_assert(num_at(ly, "ratio_min", NULL, NULL) > 0);
         }
         if (nbn) { /* the report's table shows the run's ratios */
-            report_set set;
-            memset(&set, 0, sizeof set);
-            report_table t;
-            db_err e;
-            ck_assert_msg(report_load(&set, last_dir, &e) == 0, "%s", e.msg);
-            ck_assert_msg(report_aggregate(&set, "none", &t, &e) == 0, "%s", e.msg);
-            char *doc = NULL;
-            size_t len = 0;
-            FILE *f = open_memstream(&doc, &len);
-            ck_assert_ptr_nonnull(f);
-            ck_assert_msg(report_write(f, &set, &t, REPORT_MD, NULL, &e) == 0, "%s", e.msg);
-            fclose(f);
+            char *doc = report_md(last_dir, NULL);
             char want[512];
             int w = snprintf(want, sizeof want, "| %s | %s | default | 1 |", runs[i][0],
                              runs[i][1]);
@@ -1130,8 +1112,6 @@ START_TEST(modern_tasks_run)
             ck_assert_msg(strstr(doc, "Variance shift") && strstr(doc, want),
                           "no \"%s\" in:\n%s", want, doc);
             free(doc);
-            report_table_free(&t);
-            report_set_free(&set);
         }
         cJSON_Delete(r);
     }
